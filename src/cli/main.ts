@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { isRescueError, UserError } from '../core/errors.js';
+import type { CliIO } from './args.js';
+
+/**
+ * vmfs-rescue command line. The command words, flags, JSON keys and "sha256 on the last stdout
+ * line" are a public contract (scripts depend on them): extend, never rename.
+ * Exit codes: 0 ok, 1 usage or user error, 2 corrupt or unsupported input.
+ */
+const HELP = `vmfs-rescue — recover VMware virtual disks from VMDK files and VMFS datastore dumps
+
+Usage:
+  vmfs-rescue vmdk info FILE [--json] [--ignore-cid]
+  vmfs-rescue vmdk map FILE --json [--ignore-cid]
+  vmfs-rescue vmdk export TOP.vmdk --out OUT --format raw|flat|sparse|stream [--ignore-cid] [--no-verify]
+  vmfs-rescue info --image DUMP [--image DUMP2 ...] [--json]
+  vmfs-rescue ls   --image DUMP [...] [PATH] [-l] [--json]
+  vmfs-rescue cat  --image DUMP [...] PATH --out FILE
+  vmfs-rescue map  --image DUMP [...] --json
+
+PATH inside a datastore may be an FD address written <0x...>.
+Progress goes to stderr. Exit codes: 0 ok, 1 usage or user error, 2 corrupt or unsupported input.
+Options: --help, --version`;
+
+function version(): string {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  return (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+      io.out(HELP);
+      return cmd === undefined ? 1 : 0;
+    }
+    if (cmd === '--version' || cmd === '-V') {
+      io.out(version());
+      return 0;
+    }
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.out(HELP);
+      return 0;
+    }
+    switch (cmd) {
+      case 'vmdk': {
+        const { runVmdk } = await import('./commands/vmdk.js');
+        return await runVmdk(rest, io);
+      }
+      case 'info':
+      case 'ls':
+      case 'cat':
+      case 'map': {
+        const { runDatastore } = await import('./commands/datastore.js');
+        return await runDatastore(cmd, rest, io);
+      }
+      default:
+        throw new UserError(`unknown command '${cmd}' (try --help)`);
+    }
+  } catch (e) {
+    return reportError(e, io);
+  }
+}
+
+export function reportError(e: unknown, io: CliIO): number {
+  if (isRescueError(e)) {
+    io.err(`vmfs-rescue: ${e.message}`);
+    return e.kind === 'corrupt' || e.kind === 'unsupported' ? 2 : 1;
+  }
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err.code === 'string' && ['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EEXIST'].includes(err.code)) {
+    io.err(`vmfs-rescue: ${err.message}`);
+    return 1;
+  }
+  io.err(`vmfs-rescue: internal error: ${err?.stack ?? String(e)}`);
+  return 2;
+}
+
+const isEntry = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isEntry) {
+  const io: CliIO = {
+    out: (l) => process.stdout.write(l + '\n'),
+    err: (l) => process.stderr.write(l + '\n'),
+    errIsTTY: Boolean(process.stderr.isTTY),
+  };
+  main(process.argv.slice(2), io).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,61 @@
+import { expect } from 'vitest';
+import { RescueError } from '../../src/core/errors.js';
+
+/** Deterministic PRNG (mulberry32) so a failing fuzz case can be replayed from its seed. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Number of cases per target: bounded in the normal test run, large for `npm run fuzz`. */
+export const FUZZ_CASES = Number(process.env.FUZZ_CASES ?? 150);
+
+const INTERESTING = [0, 1, 0x7f, 0x80, 0xff, 0xfe];
+const INTERESTING32 = [0, 1, 0xffffffff, 0x7fffffff, 0x80000000, 0x10000, 0xffff];
+
+/**
+ * Mutates a copy of `base`. Mutations are focused on `regions` (offset ranges holding headers,
+ * GDs, GTs), where they matter: byte flips, interesting bytes and 32-bit words, truncation.
+ */
+export function mutate(base: Uint8Array, r: () => number, regions: readonly [number, number][] = [[0, base.length]]): Uint8Array {
+  let b = base.slice();
+  const n = 1 + Math.floor(r() * 8);
+  for (let k = 0; k < n; k++) {
+    const [lo, hi] = regions[Math.floor(r() * regions.length)]!;
+    const at = lo + Math.floor(r() * Math.max(1, Math.min(hi, b.length) - lo));
+    if (at >= b.length) continue;
+    const op = r();
+    if (op < 0.35) b[at]! ^= 1 << Math.floor(r() * 8);
+    else if (op < 0.6) b[at] = INTERESTING[Math.floor(r() * INTERESTING.length)]!;
+    else if (op < 0.9 && at + 4 <= b.length) new DataView(b.buffer).setUint32(at & ~3, INTERESTING32[Math.floor(r() * INTERESTING32.length)]!, true);
+    else if (op < 0.95) b = b.slice(0, at);
+    else b[at] = Math.floor(r() * 256);
+  }
+  return b;
+}
+
+/**
+ * Runs one fuzz case: it must end within `ms` in a result or a typed RescueError. Anything else
+ * (TypeError, RangeError from an unchecked allocation, a hang) fails the test with the seed.
+ */
+export async function fuzzCase<T>(label: string, seed: number, fn: () => Promise<T>, ms = 1000): Promise<'ok' | 'error'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, rej) => {
+    timer = setTimeout(() => rej(new Error(`${label} seed ${seed}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([fn(), timeout]);
+    return 'ok';
+  } catch (e) {
+    if (e instanceof RescueError) return 'error';
+    expect.fail(`${label} seed ${seed}: untyped failure: ${(e as Error)?.stack ?? String(e)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
