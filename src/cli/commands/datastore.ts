@@ -1,7 +1,152 @@
-import { UnsupportedError } from '../../core/errors.js';
-import type { CliIO } from '../args.js';
+import { createHash } from 'node:crypto';
+import { UserError } from '../../core/errors.js';
+import { openDatastore, type Datastore, type DirEntry } from '../../core/vmfs/index.js';
+import { NodeFileSink } from '../../platform/node/file-sink.js';
+import { NodeFileSource } from '../../platform/node/file-source.js';
+import { parseArgs, requireOption, type CliIO } from '../args.js';
 
-// Placeholder until the datastore commands land.
-export async function runDatastore(_cmd: string, _argv: string[], _io: CliIO): Promise<number> {
-  throw new UnsupportedError('datastore commands are not built yet');
+/**
+ * `info | ls | cat | map` over datastore dumps (--image, repeatable for spanned volumes).
+ * Flags and JSON keys are a public contract (see src/cli/main.ts): extend, never rename.
+ */
+export async function runDatastore(cmd: string, argv: string[], io: CliIO): Promise<number> {
+  const args = parseArgs(argv, ['image', 'out'], ['json', 'l']);
+  const images = args.options.get('image') ?? [];
+  if (images.length === 0) throw new UserError(`${cmd} needs --image DUMP (repeat it for every LUN of a spanned volume)`);
+  const sources: NodeFileSource[] = [];
+  try {
+    for (const img of images) {
+      try {
+        sources.push(await NodeFileSource.open(img));
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') throw new UserError(`cannot open ${img}: ${code}`);
+        throw e;
+      }
+    }
+    const ds = await openDatastore(sources);
+    for (const w of ds.info.warnings) io.err(`warning: ${w}`);
+    const json = args.switches.has('json');
+    switch (cmd) {
+      case 'info':
+        return await info(ds, json, io);
+      case 'ls':
+        return await ls(ds, args.positional, args.switches.has('l'), json, io);
+      case 'cat':
+        return await cat(ds, args.positional, requireOption(args, 'out'), io);
+      case 'map':
+        return await map(ds, json, io);
+      default:
+        throw new UserError(`unknown command '${cmd}'`);
+    }
+  } finally {
+    await Promise.all(sources.map((s) => s.close().catch(() => {})));
+  }
+}
+
+const iso = (t: number) => (t > 0 ? new Date(t * 1000).toISOString().replace('.000Z', 'Z') : '-');
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(n % 2 ** 20 ? 2 : 0)} MiB`;
+
+async function info(ds: Datastore, json: boolean, io: CliIO): Promise<number> {
+  const i = ds.info;
+  const u = await ds.usage();
+  if (json) {
+    io.out(JSON.stringify({ ...i, freeBlocks: u.freeBlocks, free: u.free, usageBasis: u.basis }, null, 2));
+    return 0;
+  }
+  for (const p of i.partitions) io.out(`partition: ${p.sourceName} ${p.scheme}${p.index ? ` #${p.index}` : ''} type ${p.type} offset 0x${p.offset.toString(16)} length ${p.length}`);
+  for (const d of i.devices) {
+    io.out(`lvm device: ${d.sourceName} LVM ${d.lvmMajor}.${d.lvmMinor} uuid ${d.deviceUuid} size ${d.deviceSize} PEs ${d.firstPE}-${d.lastPE} (${d.numPEs}) of ${d.numDevs} device(s)`);
+  }
+  io.out(`label: ${i.label}`);
+  io.out(`uuid: ${i.uuid}`);
+  io.out(`lvm uuid: ${i.lvmUuid}`);
+  io.out(`version: ${i.versionText} (major ${i.fsMajor}, minor ${i.fsMinor})`);
+  io.out(`created: ${iso(i.creationTime)}`);
+  io.out(`block size: ${i.blockSize}`);
+  io.out(`sub-block size: ${i.subBlockSize}`);
+  io.out(`capacity: ${i.capacity} (${mib(i.capacity)}, ${i.totalBlocks} blocks)`);
+  io.out(`free: ${u.free} (${mib(u.free)}, ${u.freeBlocks} blocks)`);
+  for (const h of i.holes) io.out(`hole: volume 0x${h.offset.toString(16)} length 0x${h.length.toString(16)} (missing extent)`);
+  return 0;
+}
+
+function modeText(e: DirEntry): string {
+  const t = e.type === 'directory' ? 'd' : e.type === 'symlink' ? 'l' : e.type === 'rdm' ? 'r' : e.type === 'system' ? 's' : '-';
+  let s = t;
+  for (let k = 8; k >= 0; k--) s += e.mode & (1 << k) ? 'rwx'[(8 - k) % 3] : '-';
+  return s;
+}
+
+async function ls(ds: Datastore, positional: string[], long: boolean, json: boolean, io: CliIO): Promise<number> {
+  if (positional.length > 1) throw new UserError('usage: ls --image DUMP [...] [PATH] [-l] [--json]');
+  const p = positional[0] ?? '/';
+  const st = await ds.stat(p);
+  let entries: DirEntry[];
+  if (st.type === 'directory') entries = await ds.readdir(p);
+  else {
+    const name = typeof p === 'string' && !p.startsWith('<') ? (p.split('/').filter(Boolean).pop() ?? p) : st.fdAddressText;
+    entries = [
+      {
+        name,
+        type: st.type,
+        fdAddress: st.fdAddress,
+        fdAddressText: st.fdAddressText,
+        generation: st.generation,
+        size: st.size,
+        allocatedBytes: st.allocatedBytes,
+        mtime: st.mtime,
+        ctime: st.ctime,
+        mode: st.mode,
+        uid: st.uid,
+        gid: st.gid,
+      },
+    ];
+  }
+  if (json) {
+    io.out(JSON.stringify(entries.map((e) => ({ ...e, mtimeIso: iso(e.mtime) })), null, 2));
+    return 0;
+  }
+  for (const e of entries) {
+    if (!long) io.out(e.name);
+    else io.out(`${modeText(e)} ${String(e.size).padStart(14)} ${String(e.allocatedBytes).padStart(14)} ${e.fdAddressText} ${iso(e.mtime)} ${e.name}${e.error ? `  [${e.error}]` : ''}`);
+  }
+  return 0;
+}
+
+const CHUNK = 4 * 1024 * 1024;
+
+async function cat(ds: Datastore, positional: string[], out: string, io: CliIO): Promise<number> {
+  if (positional.length !== 1) throw new UserError('usage: cat --image DUMP [...] PATH --out FILE');
+  const src = await ds.openFile(positional[0]!);
+  const sink = await NodeFileSink.create(out);
+  const h = createHash('sha256');
+  try {
+    for (let o = 0; o < src.size; o += CHUNK) {
+      const b = await src.read(o, Math.min(CHUNK, src.size - o));
+      h.update(b);
+      await sink.write(o, b);
+    }
+    await sink.truncate(src.size);
+    await sink.close();
+  } catch (e) {
+    await sink.abort();
+    throw e;
+  }
+  io.err(`wrote ${src.size} bytes to ${out}`);
+  io.out(h.digest('hex'));
+  return 0;
+}
+
+async function map(ds: Datastore, json: boolean, io: CliIO): Promise<number> {
+  const m = await ds.allocationMap();
+  const resources = m.resources.map((r) => ({ name: r.name, total: r.total, free: r.free, itemSize: r.itemSize }));
+  if (json) {
+    io.out(JSON.stringify({ blockSize: m.blockSize, totalBlocks: m.totalBlocks, freeBlocks: m.freeBlocks, basis: m.basis, runs: m.runs, systemRuns: m.systemRuns, resources }, null, 2));
+    return 0;
+  }
+  io.out(`block size ${m.blockSize}, ${m.totalBlocks} blocks, ${m.freeBlocks} free (from ${m.basis})`);
+  for (const r of m.runs) io.out(`${r.state.padEnd(4)} ${r.start}-${r.start + r.count - 1} (${r.count})`);
+  for (const r of resources) io.out(`${r.name}: ${r.total - r.free} of ${r.total} used (${r.itemSize}-byte items)`);
+  return 0;
 }

@@ -1,0 +1,169 @@
+import { RescueError } from '../errors.js';
+import type { FileDescriptor } from './fd.js';
+import { SYSTEM_FD, type VmfsFs } from './filesystem.js';
+import type { ResourceFile } from './resource.js';
+import type { AllocationMap, BlockRun, DirEntry, ResourceUsage, VolumeUsage } from './types.js';
+
+/** Free bits (bit = 1 = free) among the first `total` bits of a cluster bitmap. */
+function popcount(bitmap: Uint8Array, total: number): number {
+  let n = 0;
+  for (let i = 0; i < total; i++) n += (bitmap[i >>> 3]! >>> (i & 7)) & 1;
+  return n;
+}
+
+/** Free items of a resource file, from cluster bitmaps (VMFS3/5) or cluster free counts (VMFS6). */
+async function resourceFree(res: ResourceFile): Promise<number> {
+  const clusters = Math.min(res.totalClusters, Math.ceil(res.h.numResources / res.h.R));
+  let free = 0;
+  for (let c = 0; c < clusters; c++) {
+    const st = await res.cluster(c);
+    const inCluster = Math.min(res.h.R, res.h.numResources - c * res.h.R);
+    free += st.bitmap ? popcount(st.bitmap, Math.min(st.total, inCluster)) : Math.min(st.free, inCluster);
+  }
+  return free;
+}
+
+export async function computeUsage(fs: VmfsFs, totalBlocks: number): Promise<VolumeUsage> {
+  const bs = fs.L.blockSize;
+  let freeBlocks = 0;
+  if (fs.fbb && !fs.L.v6) freeBlocks = await resourceFree(fs.fbb);
+  else if (fs.fbb && fs.L.v6) {
+    // VMFS6: free LFBs plus free SFBs of converted clusters (counts only; bit layout undecoded).
+    const perLfb = fs.L.lfbSize / bs;
+    freeBlocks = (await resourceFree(fs.fbb)) * perLfb;
+    if (fs.sfb && fs.sfb !== fs.fbb) freeBlocks += await resourceFree(fs.sfb);
+    freeBlocks = Math.min(freeBlocks, totalBlocks);
+  }
+  return { blockSize: bs, totalBlocks, freeBlocks, capacity: totalBlocks * bs, free: freeBlocks * bs, basis: fs.L.v6 ? 'counts' : 'bitmap' };
+}
+
+/** Volume byte runs a file occupies (holes and TBZ blocks still count: TBZ blocks are allocated). */
+export async function fileVolumeRuns(fs: VmfsFs, fd: FileDescriptor, onRun: (volOffset: number, length: number) => void): Promise<void> {
+  let off = 0;
+  while (off < fd.length) {
+    const e = await fs.mapOffset(fd, off, true);
+    if (e.kind === 'vol') onRun(e.volOffset, e.length);
+    off += e.length;
+  }
+}
+
+function resourceUsage(res: ResourceFile, itemSize: number, free: number): ResourceUsage {
+  return {
+    name: res.name,
+    total: res.h.numResources,
+    free,
+    itemSize,
+    async isAllocated(i: number): Promise<boolean | null> {
+      if (!Number.isSafeInteger(i) || i < 0 || i >= res.h.numResources) return null;
+      return res.isAllocated(Math.floor(i / res.h.R), i % res.h.R);
+    },
+  };
+}
+
+const SYSTEM_FILES: [string, number][] = [
+  ['.fbb.sf', SYSTEM_FD.fbb],
+  ['.fdc.sf', SYSTEM_FD.fdc],
+  ['.pbc.sf', SYSTEM_FD.pbc],
+  ['.sbc.sf', SYSTEM_FD.sbc],
+  ['.vh.sf', SYSTEM_FD.vh],
+];
+
+export async function buildAllocationMap(fs: VmfsFs, totalBlocks: number, readdir: (p: string | number) => Promise<DirEntry[]>): Promise<AllocationMap> {
+  const bs = fs.L.blockSize;
+  const systemRuns: AllocationMap['systemRuns'] = [];
+  const sys = [...SYSTEM_FILES];
+  if (fs.pb2) sys.push(['.pb2.sf', fs.pb2.content.fd.address]);
+  if (fs.jbc) sys.push(['.jbc.sf', fs.jbc.content.fd.address]);
+  for (const [file, addr] of sys) {
+    try {
+      const fd = await fs.fd(addr);
+      await fileVolumeRuns(fs, fd, (v, n) => {
+        const start = Math.floor(v / bs);
+        const count = Math.ceil((v + n) / bs) - start;
+        const last = systemRuns[systemRuns.length - 1];
+        if (last && last.file === file && last.start + last.count >= start) last.count = Math.max(last.count, start + count - last.start);
+        else systemRuns.push({ start, count, file });
+      });
+    } catch (e) {
+      if (!(e instanceof RescueError)) throw e;
+    }
+  }
+
+  const runs: BlockRun[] = [];
+  const push = (start: number, count: number, state: BlockRun['state']) => {
+    const last = runs[runs.length - 1];
+    if (last && last.state === state && last.start + last.count === start) last.count += count;
+    else runs.push({ start, count, state });
+  };
+  let basis: AllocationMap['basis'] = 'bitmap';
+  if (fs.fbb && !fs.L.v6) {
+    const R = fs.fbb.h.R;
+    for (let c = 0; c * R < totalBlocks; c++) {
+      const st = await fs.fbb.cluster(c);
+      const n = Math.min(R, totalBlocks - c * R);
+      for (let r = 0; r < n; r++) {
+        const free = st.bitmap && r < st.total ? (st.bitmap[r >>> 3]! >>> (r & 7)) & 1 : 0;
+        push(c * R + r, 1, free ? 'free' : 'used');
+      }
+    }
+  } else {
+    // VMFS6 bitmaps are not decoded: what the live tree (and the system area) references is used.
+    basis = 'reachability';
+    const used = new Uint8Array(Math.ceil(totalBlocks / 8));
+    const mark = (v: number, n: number) => {
+      for (let b = Math.floor(v / bs); b < Math.min(totalBlocks, Math.ceil((v + n) / bs)); b++) used[b >>> 3]! |= 1 << (b & 7);
+    };
+    mark(0, fs.L.fdcBase);
+    for (const r of systemRuns) mark(r.start * bs, r.count * bs);
+    const seen = new Set<number>();
+    const queue: number[] = [SYSTEM_FD.root];
+    while (queue.length) {
+      const dirAddr = queue.shift()!;
+      if (seen.has(dirAddr)) continue;
+      seen.add(dirAddr);
+      let entries: DirEntry[];
+      try {
+        entries = await readdir(dirAddr);
+        await fileVolumeRuns(fs, await fs.fd(dirAddr), mark);
+      } catch (e) {
+        if (!(e instanceof RescueError)) throw e;
+        continue;
+      }
+      for (const e of entries) {
+        if (e.error || e.name === '.' || e.name === '..') continue;
+        if (e.type === 'directory') queue.push(e.fdAddress);
+        else if (!seen.has(e.fdAddress) && e.type !== 'rdm') {
+          seen.add(e.fdAddress);
+          try {
+            await fileVolumeRuns(fs, await fs.fd(e.fdAddress), mark);
+          } catch (err) {
+            if (!(err instanceof RescueError)) throw err;
+          }
+        }
+      }
+    }
+    for (let b = 0; b < totalBlocks; b++) push(b, 1, (used[b >>> 3]! >>> (b & 7)) & 1 ? 'used' : 'free');
+  }
+  let freeBlocks = 0;
+  for (const r of runs) if (r.state === 'free') freeBlocks += r.count;
+
+  const resources: ResourceUsage[] = [];
+  const add = async (res: ResourceFile | null, itemSize: number) => {
+    if (!res) return;
+    let free = 0;
+    try {
+      free = await resourceFree(res);
+    } catch (e) {
+      if (!(e instanceof RescueError)) throw e;
+    }
+    resources.push(resourceUsage(res, itemSize, free));
+  };
+  await add(fs.fbb, fs.L.v6 ? fs.L.lfbSize : bs);
+  if (fs.sfb && fs.sfb !== fs.fbb) await add(fs.sfb, bs);
+  await add(fs.fdc, fs.fdc?.h.S ?? 0);
+  await add(fs.pbc, fs.pbc?.h.S ?? 0);
+  await add(fs.sbc, fs.sbc?.h.S ?? 0);
+  await add(fs.pb2, fs.pb2?.h.S ?? 0);
+  await add(fs.jbc, fs.jbc?.h.S ?? 0);
+  return { blockSize: bs, totalBlocks, freeBlocks, runs, systemRuns, resources, basis };
+}

@@ -1,0 +1,183 @@
+import { CorruptError } from '../errors.js';
+import { defineStruct, hex } from '../util/struct.js';
+import type { Layout } from './fs-descriptor.js';
+import type { FileType } from './types.js';
+
+/** Lock block at offset 0 of every FD. */
+export const FD_LOCK = defineStruct('FD lock', 0x40, {
+  type: [0x00, 'u32'],
+  volOffset: [0x04, 'u64n'],
+  mode: [0x24, 'u32'],
+  owner: [0x28, 'uuid'],
+  mtime: [0x38, 'u64n'],
+});
+export const FD_LOCK_MAGIC = 0x10c00001;
+
+/** FD metadata, at 0x200 (VMFS3/5) or mdAlignment (VMFS6). */
+export const FD_META = defineStruct('FD metadata', 0x94, {
+  descAddr: [0x00, 'u32'],
+  generation: [0x04, 'u32'],
+  linkCount: [0x08, 'u32'],
+  type: [0x0c, 'u32'],
+  flags: [0x10, 'u32'],
+  fileLength: [0x14, 'u64n'],
+  blockSize: [0x1c, 'u64n'],
+  numBlocks: [0x24, 'u64n'],
+  mtime: [0x2c, 'u32'],
+  ctime: [0x30, 'u32'],
+  atime: [0x34, 'u32'],
+  uid: [0x38, 'u32'],
+  gid: [0x3c, 'u32'],
+  mode: [0x40, 'u32'],
+  zla: [0x44, 'u32'],
+  tbzLo: [0x48, 'u32'],
+  cowLo: [0x4c, 'u32'],
+  tbzHi: [0x54, 'u32'],
+  numPointerBlocks: [0x5c, 'u32'],
+  signature: [0x64, 'u32'],
+  parentFd: [0x70, 'u32'],
+  blockOffsetShift: [0x89, 'u8'],
+  numLfb: [0x8c, 'u32'],
+});
+
+export const FD_TYPE = { volume: 1, directory: 2, file: 3, symlink: 4, system: 5, rdm: 6 } as const;
+export const ZLA_FB = 1;
+export const ZLA_SB = 2;
+export const ZLA_PB = 3;
+export const ZLA_PB2 = 5;
+export const ZLA_DOUBLE = 4304;
+export const ZLA_RESIDENT = 4305;
+/** Mode bits: S_IFDIR tells directory-like system files (.sdd.sf) apart. */
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+
+export function fileTypeOf(code: number, mode: number): FileType {
+  switch (code) {
+    case 1:
+      return 'volume';
+    case 2:
+      return 'directory';
+    case 3:
+      return 'file';
+    case 4:
+      return 'symlink';
+    case 5:
+      return (mode & S_IFMT) === S_IFDIR ? 'directory' : 'system';
+    case 6:
+      return 'rdm';
+    default:
+      return 'unknown';
+  }
+}
+
+export interface FileDescriptor {
+  address: number;
+  volOffset: number;
+  raw: Uint8Array;
+  generation: number;
+  linkCount: number;
+  typeCode: number;
+  type: FileType;
+  length: number;
+  blockSize: number;
+  numBlocks: number;
+  mtime: number;
+  ctime: number;
+  atime: number;
+  uid: number;
+  gid: number;
+  mode: number;
+  zla: number;
+  tbzBlocks: number;
+  /** log2 of the slot granule. */
+  shift: number;
+  /** Slot array as u32 halves: slotsLo[i], slotsHi[i] (hi = 0 on VMFS3/5). */
+  slotsLo: Uint32Array;
+  slotsHi: Uint32Array;
+}
+
+const MAX_FILE = 2 ** 50; // 1 PiB: VMFS6's 62 TiB max file is far below; anything larger is corrupt.
+
+/**
+ * Parses and validates an FD read at `volOffset` for `address`. The lock's self offset and the
+ * metadata's descAddr must match, which rejects stale or misdirected FD reads.
+ */
+export function parseFd(raw: Uint8Array, address: number, volOffset: number, L: Layout, majorVersion: number, where: string): FileDescriptor {
+  if (raw.length < L.fdSize) throw new CorruptError(`${where}: FD ${hex(address, 8)} truncated`);
+  const lock = FD_LOCK.parse(raw);
+  const m = FD_META.parse(raw, L.fdMetaOffset);
+  if (lock.type !== FD_LOCK_MAGIC) throw new CorruptError(`${where}: FD ${hex(address, 8)} at volume ${hex(volOffset)} has lock type ${hex(lock.type, 8)}, not 0x10c00001`);
+  if (lock.volOffset !== BigInt(volOffset)) throw new CorruptError(`${where}: FD ${hex(address, 8)} at volume ${hex(volOffset)} says it lives at ${hex(lock.volOffset)}`);
+  if (m.descAddr !== address) throw new CorruptError(`${where}: FD at volume ${hex(volOffset)} holds address ${hex(m.descAddr, 8)}, expected ${hex(address, 8)}`);
+  if (m.fileLength > BigInt(MAX_FILE)) throw new CorruptError(`${where}: FD ${hex(address, 8)} length ${m.fileLength} is implausible`);
+  const length = Number(m.fileLength);
+  const type = fileTypeOf(m.type, m.mode);
+  const zla = m.zla;
+  let blockSize = Number(m.blockSize > 0x100000000n ? 0n : m.blockSize);
+  let shift: number;
+  if (zla === ZLA_RESIDENT) {
+    if (length > L.fdDataSize) throw new CorruptError(`${where}: resident FD ${hex(address, 8)} length ${length} > ${L.fdDataSize}`);
+    shift = 0;
+    if (blockSize === 0) blockSize = L.fdDataSize;
+  } else {
+    if (blockSize === 0 || (blockSize & (blockSize - 1)) !== 0 || blockSize < 512) {
+      // An empty file may carry no block size; anything that has data must.
+      if (length !== 0) throw new CorruptError(`${where}: FD ${hex(address, 8)} block size ${m.blockSize} is not a power of two`);
+      blockSize = L.blockSize;
+    }
+    // blockOffsetShift is honoured on VMFS6 (major > 19); VMFS3/5 use log2(blockSize) (format doc §7.3).
+    shift = majorVersion > 19 && m.blockOffsetShift > 0 && m.blockOffsetShift < 40 ? m.blockOffsetShift : Math.log2(blockSize);
+  }
+  if (length > 0 && ![ZLA_FB, ZLA_SB, ZLA_PB, ZLA_PB2, ZLA_DOUBLE, ZLA_RESIDENT].includes(zla)) {
+    throw new CorruptError(`${where}: FD ${hex(address, 8)} has unknown addressing (ZLA ${zla})`);
+  }
+  const slotsLo = new Uint32Array(L.fdSlots);
+  const slotsHi = new Uint32Array(L.fdSlots);
+  if (zla !== ZLA_RESIDENT && m.type !== FD_TYPE.rdm) {
+    const dv = new DataView(raw.buffer, raw.byteOffset + L.fdSlotsOffset, L.fdSlots * L.addrWidth);
+    for (let i = 0; i < L.fdSlots; i++) {
+      slotsLo[i] = dv.getUint32(i * L.addrWidth, true);
+      if (L.addrWidth === 8) slotsHi[i] = dv.getUint32(i * 8 + 4, true);
+    }
+  }
+  const big = (v: bigint) => (v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v));
+  return {
+    address,
+    volOffset,
+    raw,
+    generation: m.generation,
+    linkCount: m.linkCount,
+    typeCode: m.type,
+    type,
+    length,
+    blockSize,
+    numBlocks: big(m.numBlocks),
+    mtime: m.mtime,
+    ctime: m.ctime,
+    atime: m.atime,
+    uid: m.uid,
+    gid: m.gid,
+    mode: m.mode,
+    zla,
+    tbzBlocks: m.tbzHi * 2 ** 32 + m.tbzLo,
+    shift,
+    slotsLo,
+    slotsHi,
+  };
+}
+
+export function addressingOf(zla: number): 'resident' | 'direct' | 'sub-block' | 'pointer-block' | 'double-indirect' {
+  switch (zla) {
+    case ZLA_RESIDENT:
+      return 'resident';
+    case ZLA_SB:
+      return 'sub-block';
+    case ZLA_PB:
+    case ZLA_PB2:
+      return 'pointer-block';
+    case ZLA_DOUBLE:
+      return 'double-indirect';
+    default:
+      return 'direct';
+  }
+}

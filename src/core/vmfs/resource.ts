@@ -1,0 +1,175 @@
+import { CorruptError } from '../errors.js';
+import type { ByteSource } from '../io/byte-source.js';
+import { defineStruct, hex } from '../util/struct.js';
+import type { FileDescriptor } from './fd.js';
+
+/** Header at offset 0 (or childMetaOffset) of every resource file (.fbb .fdc .pbc .sbc .pb2 .jbc). */
+export const RES_FILE_HEADER = defineStruct('resource file header', 0x58, {
+  resourcesPerCluster: [0x00, 'u32'],
+  clustersPerGroup: [0x04, 'u32'],
+  clusterGroupOffset: [0x08, 'u32'],
+  resourceSize: [0x0c, 'u32'],
+  clusterGroupSize: [0x10, 'u32'],
+  numResourcesLo: [0x14, 'u32'],
+  numClusterGroups: [0x18, 'u32'],
+  numResourcesHi: [0x1c, 'u32'],
+  signature: [0x20, 'u32'],
+  version: [0x24, 'u32'],
+  flags: [0x28, 'u32'],
+  childMetaOffset: [0x34, 'u32'],
+  parentResourcesPerCluster: [0x38, 'u32'],
+  parentClustersPerGroup: [0x3c, 'u32'],
+  parentClusterGroupSize: [0x40, 'u32'],
+});
+
+/** VMFS3/5 cluster metadata, at +0x200 of each cluster header (after the 512-byte lock). */
+export const CLUSTER_META = defineStruct('resource cluster metadata', 0x10, {
+  clusterNum: [0x00, 'u32'],
+  total: [0x04, 'u32'],
+  free: [0x08, 'u32'],
+  nextFree: [0x0c, 'u32'],
+});
+const CLUSTER_META_OFFSET = 0x200;
+const BITMAP_OFFSET = CLUSTER_META_OFFSET + 0x10;
+/** vmfs-tools allows up to 0x1F0 bytes of bitmap (3968 items) per cluster. */
+const MAX_BITMAP_BYTES = 0x1f0;
+
+export const RFMD_SIGNATURE = 0x72666d64;
+export const CLUSTER_LOCK_MAGIC: Record<string, number> = {
+  '.fbb.sf': 0x10c00002,
+  '.sbc.sf': 0x10c00003,
+  '.pbc.sf': 0x10c00004,
+  '.fdc.sf': 0x10c00005,
+  '.pb2.sf': 0x10c00006,
+};
+
+export interface ResourceHeader {
+  R: number;
+  C: number;
+  groupOffset: number;
+  S: number;
+  G: number;
+  numResources: number;
+  numGroups: number;
+  flags: number;
+  childMetaOffset: number;
+}
+
+/**
+ * Parses and bounds a resource-file header. `headerSize` is the cluster header size H (1024 on
+ * VMFS3/5, 2 × mdAlignment on VMFS6). Geometry must satisfy G = C × (H + R × S).
+ */
+export function parseResourceHeader(bytes: Uint8Array, name: string, headerSize: number, v6: boolean): ResourceHeader {
+  const h = RES_FILE_HEADER.parse(bytes);
+  if (v6 && h.signature !== RFMD_SIGNATURE) throw new CorruptError(`${name}: resource header signature ${hex(h.signature, 8)} is not 'rfmd'`);
+  const R = h.resourcesPerCluster;
+  const C = h.clustersPerGroup;
+  const S = h.resourceSize;
+  if (R === 0 || R > 1 << 16 || C === 0 || C > 1 << 16) throw new CorruptError(`${name}: resource geometry R=${R} C=${C} is implausible`);
+  if (S > 1 << 24 || (S !== 0 && S % 512 !== 0)) throw new CorruptError(`${name}: resource size ${S} is implausible`);
+  const expectG = C * (headerSize + R * S);
+  if (h.clusterGroupSize !== expectG && !(v6 && h.flags & 2)) {
+    throw new CorruptError(`${name}: cluster group size ${hex(h.clusterGroupSize)} != C×(H+R×S) = ${hex(expectG)}`);
+  }
+  if (h.numClusterGroups > 1 << 24) throw new CorruptError(`${name}: ${h.numClusterGroups} cluster groups`);
+  const numResources = h.numResourcesHi * 2 ** 32 + h.numResourcesLo;
+  if (!Number.isSafeInteger(numResources) || numResources > R * C * Math.max(1, h.numClusterGroups) * 2) {
+    throw new CorruptError(`${name}: ${numResources} resources do not fit ${h.numClusterGroups} groups of ${C}×${R}`);
+  }
+  return {
+    R,
+    C,
+    groupOffset: h.clusterGroupOffset,
+    S,
+    G: h.clusterGroupSize,
+    numResources,
+    numGroups: h.numClusterGroups,
+    flags: h.flags,
+    childMetaOffset: h.childMetaOffset,
+  };
+}
+
+/** Per-cluster allocation state read from a cluster header. */
+export interface ClusterState {
+  total: number;
+  free: number;
+  /** Bit set = FREE (VMFS3/5 polarity). Null when undecoded (VMFS6). */
+  bitmap: Uint8Array | null;
+}
+
+/**
+ * A resource file opened over its content: item offsets (cluster, resource) → file offset,
+ * and per-cluster bitmaps.
+ */
+export class ResourceFile {
+  private readonly clusterCache = new Map<number, Promise<ClusterState>>();
+  constructor(
+    readonly name: string,
+    readonly content: ByteSource & { readonly fd: FileDescriptor },
+    readonly h: ResourceHeader,
+    readonly headerSize: number,
+    readonly v6: boolean,
+  ) {}
+
+  get totalClusters(): number {
+    return this.h.numGroups * this.h.C;
+  }
+
+  /** File offset of item (cluster, resource). */
+  itemOffset(cluster: number, resource: number): number {
+    const { R, C, groupOffset, S, G } = this.h;
+    if (resource >= R) throw new CorruptError(`${this.name}: resource ${resource} >= ${R} per cluster`);
+    const g = Math.floor(cluster / C);
+    const cig = cluster % C;
+    const off = groupOffset + g * G + C * this.headerSize + (cig * R + resource) * S;
+    if (off + S > this.content.size) {
+      throw new CorruptError(`${this.name}: item cluster ${cluster} resource ${resource} at ${hex(off)} is past the file end ${hex(this.content.size)}`);
+    }
+    return off;
+  }
+
+  async readItem(cluster: number, resource: number, length = this.h.S): Promise<Uint8Array> {
+    return this.content.read(this.itemOffset(cluster, resource), Math.min(length, this.h.S));
+  }
+
+  /** File offset of cluster `c`'s header. */
+  clusterHeaderOffset(c: number): number {
+    const { C, groupOffset, G } = this.h;
+    return groupOffset + Math.floor(c / C) * G + (c % C) * this.headerSize;
+  }
+
+  cluster(c: number): Promise<ClusterState> {
+    let p = this.clusterCache.get(c);
+    if (!p) {
+      p = this.readCluster(c);
+      p.catch(() => this.clusterCache.delete(c));
+      if (this.clusterCache.size >= 4096) this.clusterCache.delete(this.clusterCache.keys().next().value as number);
+      this.clusterCache.set(c, p);
+    }
+    return p;
+  }
+
+  private async readCluster(c: number): Promise<ClusterState> {
+    if (c >= this.totalClusters) throw new CorruptError(`${this.name}: cluster ${c} >= ${this.totalClusters}`);
+    const at = this.clusterHeaderOffset(c);
+    if (this.v6) {
+      // VMFS6 cluster metadata: counts only; where the bitmap bits live is not known (format doc §5.4).
+      const b = await this.content.read(at + this.headerSize / 2, 0x28);
+      const dv = new DataView(b.buffer, b.byteOffset, b.length);
+      return { total: dv.getUint16(0x20, true), free: dv.getUint16(0x22, true), bitmap: null };
+    }
+    const b = await this.content.read(at + CLUSTER_META_OFFSET, 0x10 + MAX_BITMAP_BYTES);
+    const m = CLUSTER_META.parse(b);
+    if (m.total > MAX_BITMAP_BYTES * 8 || m.free > m.total) {
+      throw new CorruptError(`${this.name}: cluster ${c} says ${m.free} free of ${m.total}`);
+    }
+    return { total: m.total, free: m.free, bitmap: b.subarray(BITMAP_OFFSET - CLUSTER_META_OFFSET, BITMAP_OFFSET - CLUSTER_META_OFFSET + Math.ceil(m.total / 8)) };
+  }
+
+  /** Allocation of item (cluster, resource) from its bitmap: true = allocated; null when unknown. */
+  async isAllocated(cluster: number, resource: number): Promise<boolean | null> {
+    const st = await this.cluster(cluster);
+    if (!st.bitmap || resource >= st.total) return null;
+    return ((st.bitmap[resource >>> 3]! >>> (resource & 7)) & 1) === 0;
+  }
+}
