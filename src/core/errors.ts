@@ -10,7 +10,9 @@ export class RescueError extends Error {
   constructor(kind: ErrorKind, message: string) {
     super(message);
     this.kind = kind;
-    this.name = new.target.name;
+    // Not new.target.name: minified production builds rename classes, and the app and worker
+    // transport rely on stable names.
+    this.name = 'RescueError';
   }
 }
 
@@ -18,6 +20,7 @@ export class RescueError extends Error {
 export class UserError extends RescueError {
   constructor(message: string) {
     super('user', message);
+    this.name = 'UserError';
   }
 }
 
@@ -26,6 +29,7 @@ export class MissingFileError extends RescueError {
   readonly path: string;
   constructor(path: string, message?: string) {
     super('user', message ?? `missing file: ${path}`);
+    this.name = 'MissingFileError';
     this.path = path;
   }
 }
@@ -34,6 +38,7 @@ export class MissingFileError extends RescueError {
 export class CorruptError extends RescueError {
   constructor(message: string) {
     super('corrupt', message);
+    this.name = 'CorruptError';
   }
 }
 
@@ -41,6 +46,7 @@ export class CorruptError extends RescueError {
 export class UnsupportedError extends RescueError {
   constructor(message: string) {
     super('unsupported', message);
+    this.name = 'UnsupportedError';
   }
 }
 
@@ -53,6 +59,7 @@ export class CidMismatchError extends RescueError {
       'user',
       `CID mismatch: ${child} has parentCID=${expectedParentCid} but its parent ${parent} has CID=${actualParentCid} (use --ignore-cid to merge anyway)`,
     );
+    this.name = 'CidMismatchError';
     this.childCid = expectedParentCid;
     this.parentCid = actualParentCid;
   }
@@ -62,12 +69,14 @@ export class CidMismatchError extends RescueError {
 export class OutOfRangeError extends RescueError {
   constructor(message: string) {
     super('corrupt', message);
+    this.name = 'OutOfRangeError';
   }
 }
 
 export class CancelledError extends RescueError {
   constructor(message = 'cancelled') {
     super('cancelled', message);
+    this.name = 'CancelledError';
   }
 }
 

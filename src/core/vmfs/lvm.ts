@@ -75,6 +75,7 @@ const FALLBACK_PE = 256 * 1024 * 1024;
 export class VolumeHoleError extends MissingFileError {
   constructor(volume: string, offset: number, what: string) {
     super(what, `${volume}: volume offset ${hex(offset)} lies in ${what}, which was not supplied (add its dump with another --image)`);
+    this.name = 'VolumeHoleError';
   }
 }
 
