@@ -1,19 +1,29 @@
-import { UnsupportedError } from '../errors.js';
-import type { HasherFactory } from '../hash/sha256.js';
+import { CancelledError, CorruptError, throwIfAborted, UserError } from '../errors.js';
+import { createSha256, type Hasher, type HasherFactory } from '../hash/sha256.js';
 import type { ByteSink } from '../io/byte-sink.js';
-import type { JobOptions } from '../progress.js';
-import type { DiskChain } from '../vmdk/disk-chain.js';
-import type { FileResolver } from '../vmdk/types.js';
+import type { ByteSource } from '../io/byte-source.js';
+import { throttle, type JobOptions, type ProgressFn } from '../progress.js';
+import { openChain } from '../vmdk/chain.js';
+import { DiskChain } from '../vmdk/disk-chain.js';
+import type { DiskLayer, FileResolver } from '../vmdk/types.js';
+import { walkDisk, type WalkOptions } from './disk-walk.js';
+import type { DiskWriter, WriterContext } from './disk-writer.js';
+import { createFlatWriter } from './flat-writer.js';
+import { createRawWriter } from './raw-writer.js';
+import { createSparseWriter } from './sparse-writer.js';
+import { createStreamWriter } from './stream-writer.js';
 
-// STUB (interface contract) — replaced by the export writers.
 export type ExportFormat = 'raw' | 'flat' | 'sparse' | 'stream';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['raw', 'flat', 'sparse', 'stream'];
 
 /** Where an export goes: a folder-like place that can create files and read them back for verification. */
 export interface ExportTarget {
   /** Creates (or replaces, atomically on close) a file named `fileName` in the target. */
   create(fileName: string): Promise<ByteSink>;
-  /** Reads the committed outputs back (for the verify pass). */
-  resolver(): FileResolver;
+  /** Reads the committed outputs back (for the verify pass); paths are the file names given to create(). */
+  resolver(): FileResolver & { closeAll?(): Promise<void> };
+  /** Deletes a committed output (used when verification fails, so no bad file is left under the final name). */
+  remove?(fileName: string): Promise<void>;
 }
 
 export interface ExportOptions extends JobOptions {
@@ -23,6 +33,10 @@ export interface ExportOptions extends JobOptions {
   /** Re-read the written output through our own reader and compare hashes (default true). */
   verify?: boolean;
   hasher?: HasherFactory;
+  /** Extra `ddb.*` entries for the written descriptor (keys without the prefix), e.g. copied from the base. */
+  ddb?: Record<string, string>;
+  /** Tuning of the read pipeline (chunk size, read-ahead); defaults keep a few MiB in flight. */
+  walk?: Omit<WalkOptions, 'signal'>;
 }
 
 export interface ExportResult {
@@ -33,6 +47,148 @@ export interface ExportResult {
   verified: boolean;
 }
 
-export async function exportDisk(_disk: DiskChain, _target: ExportTarget, _opts: ExportOptions): Promise<ExportResult> {
-  throw new UnsupportedError('export not built yet');
+const WRITERS: Record<ExportFormat, (ctx: WriterContext) => Promise<DiskWriter>> = {
+  raw: createRawWriter,
+  flat: createFlatWriter,
+  sparse: createSparseWriter,
+  stream: (ctx) => createStreamWriter(ctx),
+};
+
+/** Shared zero block for hashing zero and hole ranges without allocating. */
+const ZEROS = new Uint8Array(1024 * 1024);
+function hashZeros(h: Hasher, n: number): void {
+  while (n > 0) {
+    const k = Math.min(n, ZEROS.length);
+    h.update(ZEROS.subarray(0, k));
+    n -= k;
+  }
+}
+
+/**
+ * Hashes the logical disk of `disk` (holes as zeros), visiting only data extents, and passes each
+ * piece to `each` (awaited in order, so writes keep their bounded queue).
+ */
+export async function hashDisk(
+  disk: DiskChain,
+  opts: { hasher?: HasherFactory; signal?: AbortSignal; onProgress?: ProgressFn; phase?: string; walk?: Omit<WalkOptions, 'signal'> },
+  each?: (p: { offset: number; length: number; data: Uint8Array | null }) => Promise<void>,
+): Promise<string> {
+  const h = (opts.hasher ?? createSha256)();
+  const progress = throttle(opts.onProgress);
+  const phase = opts.phase ?? 'hash';
+  progress({ phase, done: 0, total: disk.size });
+  for await (const p of walkDisk(disk, { ...opts.walk, ...(opts.signal ? { signal: opts.signal } : {}) })) {
+    if (p.data) h.update(p.data);
+    else hashZeros(h, p.length);
+    if (each) await each(p);
+    progress({ phase, done: p.offset + p.length, total: disk.size });
+  }
+  return h.digestHex();
+}
+
+/** A raw image read back as a one-layer chain (a raw file has no header to open it by). */
+function rawLayer(src: ByteSource, path: string): DiskLayer {
+  return {
+    path,
+    format: 'flat',
+    capacity: src.size,
+    grainSize: 512,
+    async mapRange(offset, length) {
+      return [{ kind: 'data', offset, length, source: src, sourceOffset: offset }];
+    },
+    async allocatedBytes() {
+      return src.size;
+    },
+  };
+}
+
+async function openOutput(resolver: FileResolver, format: ExportFormat, fileName: string): Promise<DiskChain> {
+  if (format === 'raw') {
+    const src = await resolver.open(fileName);
+    if (!src) throw new CorruptError(`verification failed: ${fileName} cannot be read back`);
+    return new DiskChain([rawLayer(src, fileName)], []);
+  }
+  return openChain(resolver, fileName);
+}
+
+/**
+ * Merges `disk` into one output file set of the chosen format, streaming in bounded memory, hashing
+ * the logical disk on the way; then (unless verify is false) re-opens the output through our own
+ * readers and compares hashes. On failure or cancel every sink is aborted; a failed verification
+ * removes the committed outputs (when the target can) and throws CorruptError.
+ */
+export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: ExportOptions): Promise<ExportResult> {
+  const makeWriter = WRITERS[opts.format];
+  if (!makeWriter) throw new UserError(`unknown export format '${String(opts.format)}' (raw, flat, sparse or stream)`);
+  if (!opts.fileName || /[\\/]/.test(opts.fileName)) throw new UserError(`bad output file name '${opts.fileName}'`);
+  throwIfAborted(opts.signal);
+  const sinks: ByteSink[] = [];
+  let writer: DiskWriter | null = null;
+  let sha256: string;
+  try {
+    writer = await makeWriter({
+      create: async (name) => {
+        const s = await target.create(name);
+        sinks.push(s);
+        return s;
+      },
+      fileName: opts.fileName,
+      capacity: disk.size,
+      ...(opts.ddb ? { ddb: opts.ddb } : {}),
+    });
+    const w = writer;
+    sha256 = await hashDisk(
+      disk,
+      {
+        ...(opts.hasher ? { hasher: opts.hasher } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+        ...(opts.walk ? { walk: opts.walk } : {}),
+        phase: 'export',
+      },
+      (p) => w.put(p),
+    );
+    throwIfAborted(opts.signal);
+    await w.finish();
+  } catch (e) {
+    await Promise.all(sinks.map((s) => s.abort().catch(() => {})));
+    if (opts.signal?.aborted && !(e instanceof CancelledError)) throw new CancelledError();
+    throw e;
+  }
+  const files = writer.files;
+  const bytesWritten = writer.bytesWritten();
+  if (opts.verify === false) return { sha256, files, bytesWritten, logicalBytes: disk.size, verified: false };
+
+  const resolver = target.resolver();
+  let check: string;
+  try {
+    const out = await openOutput(resolver, opts.format, opts.fileName);
+    if (out.size !== disk.size) {
+      throw new CorruptError(`verification failed: ${opts.fileName} reads back as ${out.size} bytes, expected ${disk.size}`);
+    }
+    check = await hashDisk(out, {
+      ...(opts.hasher ? { hasher: opts.hasher } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.walk ? { walk: opts.walk } : {}),
+      phase: 'verify',
+    });
+  } catch (e) {
+    await resolver.closeAll?.().catch(() => {});
+    if (e instanceof CancelledError) throw e;
+    await removeAll(target, files);
+    if (e instanceof CorruptError) throw e;
+    throw new CorruptError(`verification failed: ${opts.fileName} cannot be read back (${e instanceof Error ? e.message : String(e)})`);
+  }
+  await resolver.closeAll?.().catch(() => {});
+  if (check !== sha256) {
+    await removeAll(target, files);
+    throw new CorruptError(`verification failed: ${opts.fileName} reads back with sha256 ${check}, expected ${sha256}`);
+  }
+  return { sha256, files, bytesWritten, logicalBytes: disk.size, verified: true };
+}
+
+async function removeAll(target: ExportTarget, files: string[]): Promise<void> {
+  if (!target.remove) return;
+  await Promise.all(files.map((f) => target.remove!(f).catch(() => {})));
 }

@@ -1,0 +1,173 @@
+import * as Comlink from 'comlink';
+import type { ExportFormat } from '../../core/export/export-disk.js';
+import type { Progress } from '../../core/progress.js';
+import type { ChainLinkInfo } from '../../core/vmdk/types.js';
+import type { PickedInput } from '../../platform/browser/file-set-resolver.js';
+import type { ScanResult } from '../../workers/scan-picked.js';
+import type { ExportDestination, ExportSummary, GrainMapSummary } from '../../workers/vmdk.worker.js';
+import { canPickDirectory, canSaveFile, downloadFromOpfs, pickDirectory, pickSaveFile } from './pickers.js';
+import { vmdkWorker } from './worker-client.js';
+
+/** Bucket count of the grain map (one per canvas pixel column at the default width). */
+export const MAP_WIDTH = 512;
+
+/** One line for the user: RescueError messages already name the file and the value. */
+function oneLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0]!.trim() || 'unknown error';
+}
+const errName = (e: unknown): string => (e as { name?: string })?.name ?? '';
+
+/** Default output names: next to the top disk's name, marked as merged. */
+export function suggestedName(top: string | null, format: ExportFormat): string {
+  const base = (top?.split('/').pop() ?? 'disk').replace(/\.vmdk$/i, '') + '-merged';
+  return format === 'raw' ? `${base}.img` : `${base}.vmdk`;
+}
+
+/**
+ * The app's one piece of state: what was picked, which file is the top, the opened chain, its grain
+ * map and the export job. Components read these fields and call the methods; the worker does the work.
+ */
+export class Session {
+  input = $state.raw<PickedInput | null>(null);
+  scan = $state.raw<ScanResult | null>(null);
+  top = $state<string | null>(null);
+  links = $state.raw<ChainLinkInfo[]>([]);
+  map = $state.raw<GrainMapSummary | null>(null);
+  busy = $state<null | 'scan' | 'open' | 'map' | 'export'>(null);
+  error = $state<string | null>(null);
+  /** The last open failed on a parentCID mismatch: offer to open anyway. */
+  cidMismatch = $state(false);
+  progress = $state.raw<Progress | null>(null);
+  result = $state.raw<ExportSummary | null>(null);
+  notice = $state<string | null>(null);
+
+  private fail(e: unknown): void {
+    if (errName(e) === 'CancelledError') {
+      this.notice = 'Cancelled.';
+      return;
+    }
+    this.error = oneLine(e);
+  }
+
+  /** Runs a picker (which may throw, e.g. SecurityError outside a user gesture), then takes its result. */
+  async pick(get: () => Promise<PickedInput | null>): Promise<void> {
+    let input: PickedInput | null;
+    try {
+      input = await get();
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    await this.setInput(input);
+  }
+
+  /** New files or folder picked: list them, suggest the top, open it. */
+  async setInput(input: PickedInput | null): Promise<void> {
+    if (!input) return;
+    this.input = input;
+    this.scan = null;
+    this.top = null;
+    this.links = [];
+    this.map = null;
+    this.result = null;
+    this.error = null;
+    this.notice = null;
+    this.cidMismatch = false;
+    this.busy = 'scan';
+    try {
+      const scan = await vmdkWorker().scan(input);
+      this.scan = scan;
+      this.top = scan.suggestedTop;
+      if (!scan.suggestedTop) {
+        this.error = 'none of the picked files is a VMDK descriptor or sparse disk: pick the small .vmdk descriptor files too, not only -flat/-delta files';
+        return;
+      }
+    } catch (e) {
+      this.fail(e);
+      return;
+    } finally {
+      this.busy = null;
+    }
+    await this.openTop();
+  }
+
+  async chooseTop(path: string): Promise<void> {
+    this.top = path;
+    await this.openTop();
+  }
+
+  async openTop(ignoreCid = false): Promise<void> {
+    if (!this.input || !this.top) return;
+    this.links = [];
+    this.map = null;
+    this.result = null;
+    this.error = null;
+    this.notice = null;
+    this.cidMismatch = false;
+    this.busy = 'open';
+    try {
+      this.links = await vmdkWorker().open(this.input, this.top, { ignoreCid });
+    } catch (e) {
+      this.cidMismatch = errName(e) === 'CidMismatchError';
+      this.fail(e);
+      return;
+    } finally {
+      this.busy = null;
+    }
+    await this.loadMap();
+  }
+
+  async loadMap(width = MAP_WIDTH): Promise<void> {
+    this.busy = 'map';
+    try {
+      this.map = await vmdkWorker().grainMap(width);
+    } catch (e) {
+      if (errName(e) !== 'CancelledError') this.fail(e);
+    } finally {
+      if (this.busy === 'map') this.busy = null;
+    }
+  }
+
+  /**
+   * Must be called straight from a click: the save pickers need the user's gesture. Flat exports
+   * write two files, so they ask for a folder; without pickers the output goes to browser storage
+   * (OPFS) and is then offered as a download.
+   */
+  async export(format: ExportFormat): Promise<void> {
+    if (this.links.length === 0) return;
+    this.error = null;
+    this.notice = null;
+    this.result = null;
+    const name = suggestedName(this.top, format);
+    let dest: ExportDestination | null;
+    try {
+      if (format === 'flat' && canPickDirectory()) dest = await pickDirectory('readwrite');
+      else if (format !== 'flat' && canSaveFile()) dest = await pickSaveFile(name);
+      else dest = 'opfs';
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    if (!dest) return; // dialog dismissed
+    this.busy = 'export';
+    this.progress = { phase: 'starting', done: 0, total: 0 };
+    try {
+      const onProgress = Comlink.proxy((p: Progress) => {
+        this.progress = p;
+      });
+      const result = await vmdkWorker().export(format, dest, name, onProgress);
+      this.result = result;
+      if (result.destination === 'opfs') await downloadFromOpfs(result.opfsFiles);
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      this.busy = null;
+      this.progress = null;
+    }
+  }
+
+  cancel(): void {
+    void vmdkWorker().cancel();
+  }
+}

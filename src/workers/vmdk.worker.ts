@@ -1,0 +1,167 @@
+import * as Comlink from 'comlink';
+import { CancelledError, RescueError } from '../core/errors.js';
+import { exportDisk, type ExportFormat, type ExportResult, type ExportTarget } from '../core/export/export-disk.js';
+import { throttle, type Progress } from '../core/progress.js';
+import { openChain } from '../core/vmdk/chain.js';
+import type { DiskChain } from '../core/vmdk/disk-chain.js';
+import type { ChainLinkInfo } from '../core/vmdk/types.js';
+import { FileSetResolver, type PickedInput } from '../platform/browser/file-set-resolver.js';
+import { DirectoryTarget, FileHandleTarget, opfsExportDir } from '../platform/browser/sinks.js';
+import { scanPicked, type ScanResult } from './scan-picked.js';
+
+/**
+ * Thin Comlink adapter: the page calls these; all parsing, mapping and exporting run here, off the
+ * main thread. Errors cross as plain Errors whose `name` is the RescueError class (the UI keys on it).
+ */
+
+export interface GrainMapSummary {
+  layerPath: string;
+  capacity: number;
+  bucketBytes: number;
+  width: number;
+  /** Per bucket, 0–255: share of the bucket the top layer stores itself / marks zero / cannot read. */
+  data: Uint8Array;
+  zero: Uint8Array;
+  missing: Uint8Array;
+  totals: { data: number; zero: number; missing: number; parent: number };
+}
+
+export type ExportDestination = FileSystemFileHandle | FileSystemDirectoryHandle | 'opfs';
+
+export interface ExportSummary extends ExportResult {
+  destination: 'file' | 'directory' | 'opfs';
+  /** For 'opfs': names inside the OPFS `exports` folder, for the main thread to download. */
+  opfsFiles: string[];
+}
+
+/** Widest grain map drawn; also bounds the work of one grainMap() call. */
+const MAX_MAP_WIDTH = 4096;
+/** One mapRange() call covers at most this much, so a fragmented delta never yields a huge extent list at once. */
+const MAP_STEP = 64 * 1024 * 1024;
+
+let chain: DiskChain | null = null;
+let job: AbortController | null = null;
+
+function startJob(): AbortSignal {
+  job?.abort();
+  job = new AbortController();
+  return job.signal;
+}
+
+/** RescueErrors keep their (unminified) class name and one-line message; anything else is a bug, said so. */
+function toTransferable(e: unknown): Error {
+  if (e instanceof RescueError) {
+    // RescueError names are set explicitly (errors.ts), so they survive minification.
+    return Object.assign(new Error(e.message), { name: e.name });
+  }
+  const err = e as { name?: string; message?: string };
+  if (err?.name === 'AbortError') return Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+  return Object.assign(new Error(`internal error: ${err?.message ?? String(e)}`), { name: 'InternalError' });
+}
+
+async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw toTransferable(e);
+  }
+}
+
+const api = {
+  /** Lists the picked files and suggests the top of the chain. */
+  scan(input: PickedInput): Promise<ScanResult> {
+    return guarded(async () => scanPicked(await FileSetResolver.from(input)));
+  },
+
+  /** Opens the chain whose top is `topPath` (a path as listed by scan). */
+  open(input: PickedInput, topPath: string, opts: { ignoreCid?: boolean } = {}): Promise<ChainLinkInfo[]> {
+    return guarded(async () => {
+      const signal = startJob();
+      chain = null;
+      const resolver = await FileSetResolver.from(input);
+      await resolver.list(); // builds the basename index candidates() needs for absolute parent hints
+      chain = await openChain(resolver, topPath, { ignoreCid: opts.ignoreCid ?? false, signal });
+      return [...chain.links];
+    });
+  },
+
+  /** Allocation of the top layer in `width` buckets, for the canvas. */
+  grainMap(width: number): Promise<GrainMapSummary> {
+    return guarded(async () => {
+      const c = requireChain();
+      const signal = startJob();
+      const top = c.layers[0]!;
+      const w = Math.max(1, Math.min(MAX_MAP_WIDTH, Math.floor(width) || 1));
+      const bucketBytes = Math.max(512, Math.ceil(top.capacity / w / 512) * 512);
+      const n = Math.max(1, Math.ceil(top.capacity / bucketBytes));
+      const shares = { data: new Uint8Array(n), zero: new Uint8Array(n), missing: new Uint8Array(n) };
+      const totals = { data: 0, zero: 0, missing: 0, parent: 0 };
+      for (let b = 0; b < n; b++) {
+        if (signal.aborted) throw new CancelledError();
+        const start = b * bucketBytes;
+        const end = Math.min(top.capacity, start + bucketBytes);
+        const sums = { data: 0, zero: 0, missing: 0, parent: 0 };
+        for (let pos = start; pos < end; pos += MAP_STEP) {
+          for (const e of await top.mapRange(pos, Math.min(MAP_STEP, end - pos))) sums[e.kind] += e.length;
+        }
+        const len = end - start;
+        for (const k of ['data', 'zero', 'missing'] as const) {
+          // Any stored byte shows: round up so a single grain in a big bucket is still visible.
+          shares[k][b] = sums[k] === 0 ? 0 : Math.max(1, Math.round((sums[k] / len) * 255));
+        }
+        totals.data += sums.data;
+        totals.zero += sums.zero;
+        totals.missing += sums.missing;
+        totals.parent += sums.parent;
+      }
+      const summary: GrainMapSummary = { layerPath: top.path, capacity: top.capacity, bucketBytes, width: n, ...shares, totals };
+      return Comlink.transfer(summary, [shares.data.buffer, shares.zero.buffer, shares.missing.buffer]);
+    });
+  },
+
+  /**
+   * Exports the open chain. `dest`: a file from showSaveFilePicker, a folder from showDirectoryPicker,
+   * or 'opfs' (browser storage; the page then offers it as a download).
+   */
+  export(format: ExportFormat, dest: ExportDestination, fileName: string, onProgress?: (p: Progress) => void): Promise<ExportSummary> {
+    return guarded(async () => {
+      const c = requireChain();
+      const signal = startJob();
+      let target: ExportTarget;
+      let destination: ExportSummary['destination'];
+      if (dest === 'opfs') {
+        target = new DirectoryTarget(await opfsExportDir(true), true);
+        destination = 'opfs';
+      } else if (dest.kind === 'file') {
+        target = new FileHandleTarget(dest as FileSystemFileHandle);
+        fileName = dest.name;
+        destination = 'file';
+      } else {
+        target = new DirectoryTarget(dest as FileSystemDirectoryHandle, false);
+        destination = 'directory';
+      }
+      const result = await exportDisk(c, target, {
+        format,
+        fileName,
+        verify: true,
+        signal,
+        onProgress: throttle(onProgress, 150),
+      });
+      return { ...result, destination, opfsFiles: destination === 'opfs' ? result.files : [] };
+    });
+  },
+
+  /** Cancels the running scan, grain map or export (the export's partial output is discarded). */
+  cancel(): void {
+    job?.abort();
+  },
+};
+
+function requireChain(): DiskChain {
+  if (!chain) throw new RescueError('user', 'no disk is open');
+  return chain;
+}
+
+export type VmdkWorkerApi = typeof api;
+
+Comlink.expose(api);
