@@ -20,6 +20,8 @@ Usage:
   vmfs-rescue ls   --image DUMP [...] [PATH] [-l] [--json]
   vmfs-rescue cat  --image DUMP [...] PATH --out FILE
   vmfs-rescue map  --image DUMP [...] --json
+  vmfs-rescue scan --image DUMP [...] [--json]
+  vmfs-rescue recover --image DUMP [...] --candidate ID --out FILE --format raw|flat|sparse|stream [--parent PATH] [--report FILE.json]
 
 PATH inside a datastore may be an FD address written <0x...>.
 Progress goes to stderr. Exit codes: 0 ok, 1 usage or user error, 2 corrupt or unsupported input.
@@ -56,6 +58,14 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       case 'map': {
         const { runDatastore } = await import('./commands/datastore.js');
         return await runDatastore(cmd, rest, io);
+      }
+      case 'scan': {
+        const { runScan } = await import('./commands/recovery.js');
+        return await runScan(rest, io);
+      }
+      case 'recover': {
+        const { runRecover } = await import('./commands/recovery.js');
+        return await runRecover(rest, io);
       }
       default:
         throw new UserError(`unknown command '${cmd}' (try --help)`);

@@ -1,0 +1,154 @@
+import { stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { UserError } from '../../core/errors.js';
+import { EXPORT_FORMATS, exportDisk, type ExportFormat } from '../../core/export/export-disk.js';
+import { throttle, type Progress } from '../../core/progress.js';
+import { pickCandidate, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
+import { openDatastore, type Datastore } from '../../core/vmfs/index.js';
+import { NodeExportTarget } from '../../platform/node/export-target.js';
+import { NodeFileSource } from '../../platform/node/file-source.js';
+import { nativeSha256 } from '../../platform/node/native-hash.js';
+import { option, parseArgs, requireOption, type CliIO } from '../args.js';
+
+/**
+ * `scan` and `recover`: find deleted snapshot deltas in datastore dumps and rebuild them over
+ * their parent. Flags, JSON keys and "sha256 on the last stdout line" are a public contract.
+ */
+
+async function withDatastore<T>(images: string[], cmd: string, io: CliIO, fn: (ds: Datastore) => Promise<T>): Promise<T> {
+  if (images.length === 0) throw new UserError(`${cmd} needs --image DUMP (repeat it for every LUN of a spanned volume)`);
+  const sources: NodeFileSource[] = [];
+  try {
+    for (const img of images) {
+      try {
+        sources.push(await NodeFileSource.open(img));
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') throw new UserError(`cannot open ${img}: ${code}`);
+        throw e;
+      }
+    }
+    const ds = await openDatastore(sources);
+    for (const w of ds.info.warnings) io.err(`warning: ${w}`);
+    return await fn(ds);
+  } finally {
+    await Promise.all(sources.map((s) => s.close().catch(() => {})));
+  }
+}
+
+function progressTo(io: CliIO) {
+  return throttle((p: Progress) => {
+    const pct = p.total > 0 ? Math.floor((100 * p.done) / p.total) : 0;
+    io.err(`${p.phase}: ${pct}%`);
+  }, 1000);
+}
+
+function withSigint<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onSigint = () => ac.abort();
+  process.once('SIGINT', onSigint);
+  return fn(ac.signal).finally(() => process.off('SIGINT', onSigint));
+}
+
+/** The JSON shape of one candidate (public contract: extend, never rename). */
+function candidateJson(c: Candidate) {
+  return {
+    id: c.id,
+    format: c.format,
+    capacityBytes: c.capacityBytes,
+    sizeBytes: c.sizeBytes,
+    confidence: c.confidence,
+    parent: c.parent,
+    evidence: c.evidence,
+    recoverableGrains: c.recoverableGrains,
+    lostGrains: c.lostGrains,
+    grainBytes: c.grainBytes,
+    method: c.method,
+    reasons: c.reasons,
+    parentReasons: c.parentReasons,
+    lostRuns: c.lostRuns,
+  };
+}
+
+function scanJson(r: ScanResult) {
+  return { volume: r.volume, candidates: r.candidates.map(candidateJson), unassembled: r.unassembled, warnings: r.warnings };
+}
+
+export async function runScan(argv: string[], io: CliIO): Promise<number> {
+  const a = parseArgs(argv, ['image'], ['json']);
+  if (a.positional.length) throw new UserError('usage: scan --image DUMP [--image ...] [--json]');
+  return withDatastore(a.options.get('image') ?? [], 'scan', io, (ds) =>
+    withSigint(async (signal) => {
+      const r = await scanForDeltas(ds, { signal, onProgress: progressTo(io) });
+      for (const w of r.warnings) io.err(`warning: ${w}`);
+      if (a.switches.has('json')) {
+        io.out(JSON.stringify(scanJson(r), null, 2));
+        return 0;
+      }
+      io.out(`${r.candidates.length} candidate(s) on ${r.volume.label} (${r.volume.freeBlocks} free of ${r.volume.totalBlocks} blocks)`);
+      for (const c of r.candidates) {
+        io.out(`${c.id}  ${c.format}  capacity ${c.capacityBytes}  confidence ${c.confidence}  grains ${c.recoverableGrains} recoverable, ${c.lostGrains} lost  parent ${c.parent ?? '-'}`);
+        for (const e of c.evidence) io.out(`    ${e.kind}: ${e.detail}`);
+        for (const why of c.reasons) io.out(`    ${why}`);
+      }
+      for (const e of r.unassembled) io.out(`unassembled: ${e.detail}`);
+      return 0;
+    }),
+  );
+}
+
+export async function runRecover(argv: string[], io: CliIO): Promise<number> {
+  const a = parseArgs(argv, ['image', 'candidate', 'out', 'format', 'parent', 'report'], ['no-verify']);
+  if (a.positional.length) throw new UserError('usage: recover --image DUMP [...] --candidate ID --out FILE --format raw|flat|sparse|stream [--parent PATH] [--report FILE.json]');
+  const id = requireOption(a, 'candidate');
+  const out = path.resolve(requireOption(a, 'out'));
+  const format = requireOption(a, 'format') as ExportFormat;
+  if (!EXPORT_FORMATS.includes(format)) throw new UserError(`unknown --format '${format}' (raw, flat, sparse or stream)`);
+  const dir = path.dirname(out);
+  if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new UserError(`output folder does not exist: ${dir}`);
+  if ((await stat(out).catch(() => null))?.isDirectory()) throw new UserError(`--out names a folder, not a file: ${out}`);
+  const reportPath = option(a, 'report');
+  return withDatastore(a.options.get('image') ?? [], 'recover', io, (ds) =>
+    withSigint(async (signal) => {
+      const progress = progressTo(io);
+      const r = await scanForDeltas(ds, { signal, onProgress: progress });
+      const c = pickCandidate(r, id);
+      const parentPath = option(a, 'parent') ?? c.parent;
+      const { disk, parent, warnings } = await recoveredDisk(ds, c, parentPath);
+      for (const w of warnings) io.err(`warning: ${w}`);
+      for (const l of disk.links) for (const w of l.warnings) io.err(`warning: ${w}`);
+      const res = await exportDisk(disk, new NodeExportTarget(dir), {
+        format,
+        fileName: path.basename(out),
+        verify: !a.switches.has('no-verify'),
+        hasher: nativeSha256,
+        signal,
+        onProgress: progress,
+      });
+      if (reportPath) {
+        const report = {
+          volume: r.volume,
+          candidate: candidateJson(c),
+          parent,
+          parentChain: disk.links.slice(1).map((l) => l.path),
+          lostRuns: c.lostRuns,
+          totals: {
+            capacityBytes: c.capacityBytes,
+            recoverableGrains: c.recoverableGrains,
+            lostGrains: c.lostGrains,
+            grainBytes: c.grainBytes,
+            lostBytes: c.lostRuns.reduce((n, x) => n + x.sectors * 512, 0),
+          },
+          output: { format, files: res.files.map((f) => path.join(dir, f)), bytesWritten: res.bytesWritten, verified: res.verified },
+          hashes: { logicalSha256: res.sha256 },
+          warnings: [...r.warnings, ...warnings],
+        };
+        await writeFile(path.resolve(reportPath), JSON.stringify(report, null, 2) + '\n');
+      }
+      io.err(`recovered ${c.id}: ${c.recoverableGrains} grains from the delta, ${c.lostGrains} lost grains read from ${parent ?? 'zeros'}${res.verified ? ', output verified' : ''}`);
+      for (const f of res.files) io.out(path.join(dir, f));
+      io.out(res.sha256);
+      return 0;
+    }),
+  );
+}

@@ -1,0 +1,264 @@
+import { RescueError, throwIfAborted } from '../errors.js';
+import { throttle, type JobOptions } from '../progress.js';
+import { hex, u32 } from '../util/struct.js';
+import { decodeDescriptorBytes, looksLikeDescriptor, parseDescriptor, descriptorSectors } from '../vmdk/descriptor.js';
+import { encodeFd, FD_META, formatFdAddress, parseFd, type FileDescriptor, type VmfsFs } from '../vmfs/index.js';
+import { HEADER_PROBE_BYTES, probeDeltaHeader, type DeltaHeader } from './delta-header.js';
+import type { BlockUse } from './free-map.js';
+
+const FD_LOCK_MAGIC = 0x10c00001;
+const ZLA_FB = 1;
+const ZLA_PB = 3;
+const ZLA_RESIDENT = 4305;
+const ADDR_FB = 1;
+const ADDR_PB = 3;
+/** Items of a resource file visited at most (FDC / PBC): far above any real volume, bounds a corrupt header. */
+const MAX_ITEMS = 4 * 1024 * 1024;
+
+/** A freed FD that still holds a delta's block list. */
+export interface FreedFdDelta {
+  fd: FileDescriptor;
+  /** FD address of the directory that held it (FD metadata 0x70), 0 when unknown. */
+  parentDir: number;
+  header: DeltaHeader;
+  headerVolOffset: number;
+  /** Volume block of file block i (-1 hole), and file blocks whose place is unknown with why. */
+  blocks: number[];
+  unknown: Map<number, string>;
+}
+
+/** A freed pointer block whose first block starts with a delta header. */
+export interface FreedPbDelta {
+  pbAddress: number;
+  pbVolOffset: number;
+  header: DeltaHeader;
+  headerVolOffset: number;
+  blocks: number[];
+}
+
+export interface DescriptorRemnant {
+  volOffset: number;
+  fd: string;
+  parentDir: number;
+  cid: string;
+  parentCid: string;
+  createType: string;
+  parentFileNameHint: string | null;
+  capacityBytes: number;
+  extentFile: string | null;
+}
+
+export interface CarvedHeader {
+  block: number;
+  header: DeltaHeader;
+}
+
+/**
+ * Freed FDs (FDC bitmap: free) whose content is still a valid FD of a regular file: a delta with
+ * its block list (FD slots or pointer blocks, read even when freed), or resident descriptor text.
+ * VMFS3/5 only: VMFS6 FDC bitmaps are undecoded, so no FD is known to be free there.
+ */
+export async function scanFreedFds(fs: VmfsFs, use: BlockUse, opts: JobOptions = {}): Promise<{ deltas: FreedFdDelta[]; descriptors: DescriptorRemnant[]; warnings: string[] }> {
+  const deltas: FreedFdDelta[] = [];
+  const descriptors: DescriptorRemnant[] = [];
+  const warnings: string[] = [];
+  const fdc = fs.fdc;
+  if (!fdc || fs.L.v6) return { deltas, descriptors, warnings };
+  const L = fs.L;
+  const R = fdc.h.R;
+  const items = Math.min(fdc.h.numResources, fdc.totalClusters * R, MAX_ITEMS);
+  const progress = throttle(opts.onProgress);
+  for (let i = 0; i < items; i++) {
+    if ((i & 255) === 0) {
+      throwIfAborted(opts.signal);
+      progress({ phase: 'scan freed file descriptors', done: i, total: items });
+    }
+    const c = Math.floor(i / R);
+    const r = i % R;
+    try {
+      if ((await fdc.isAllocated(c, r)) !== false) continue;
+      const ext = await fs.mapOffset(fdc.content.fd, fdc.itemOffset(c, r));
+      if (ext.kind !== 'vol' || ext.length < L.fdSize) continue;
+      const raw = await fs.meta.read(ext.volOffset, L.fdSize);
+      if (u32(raw, 0) !== FD_LOCK_MAGIC) continue;
+      const address = encodeFd(c, r);
+      const fd = parseFd(raw.slice(), address, ext.volOffset, L, fs.d.majorVersion, fs.name);
+      if (fd.typeCode !== 3 || fd.length === 0) continue;
+      const parentDir = FD_META.parse(fd.raw, L.fdMetaOffset).parentFd;
+      if (fd.zla === ZLA_RESIDENT) {
+        const d = residentDescriptor(fd, L.fdDataOffset, parentDir);
+        if (d) descriptors.push(d);
+        continue;
+      }
+      if (fd.zla !== ZLA_FB && fd.zla !== ZLA_PB) continue;
+      if (fd.blockSize !== L.blockSize) continue;
+      const first = await fs.mapOffset(fd, 0, true);
+      if (first.kind !== 'vol') continue;
+      const head = await fs.vol.read(first.volOffset, Math.min(HEADER_PROBE_BYTES, fs.vol.size - first.volOffset));
+      const header = probeDeltaHeader(head, fs.vol.size);
+      if (!header) continue;
+      const { blocks, unknown } = await fdBlockList(fs, fd, use);
+      deltas.push({ fd, parentDir, header, headerVolOffset: first.volOffset, blocks, unknown });
+    } catch (e) {
+      if (!(e instanceof RescueError) || e.kind === 'cancelled') throw e;
+      // A freed FD that no longer parses is just not evidence.
+    }
+  }
+  progress({ phase: 'scan freed file descriptors', done: items, total: items });
+  return { deltas, descriptors, warnings };
+}
+
+function residentDescriptor(fd: FileDescriptor, dataOffset: number, parentDir: number): DescriptorRemnant | null {
+  const bytes = fd.raw.subarray(dataOffset, dataOffset + fd.length);
+  if (!looksLikeDescriptor(bytes)) return null;
+  try {
+    const d = parseDescriptor(decodeDescriptorBytes(bytes, formatFdAddress(fd.address)), formatFdAddress(fd.address));
+    return {
+      volOffset: fd.volOffset + dataOffset,
+      fd: formatFdAddress(fd.address),
+      parentDir,
+      cid: d.cid,
+      parentCid: d.parentCid,
+      createType: d.createType,
+      parentFileNameHint: d.parentFileNameHint,
+      capacityBytes: descriptorSectors(d) * 512,
+      extentFile: d.extents[0]?.fileName ?? null,
+    };
+  } catch (e) {
+    if (e instanceof RescueError) return null;
+    throw e;
+  }
+}
+
+/**
+ * File block -> volume block for a (freed) FD. Blocks behind a pointer block that a live file
+ * owns again are unknown (its entries are someone else's now); to-be-zeroed blocks are holes.
+ */
+async function fdBlockList(fs: VmfsFs, fd: FileDescriptor, use: BlockUse): Promise<{ blocks: number[]; unknown: Map<number, string> }> {
+  const n = Math.min(Math.ceil(fd.length / fs.L.blockSize), use.totalBlocks);
+  const blocks: number[] = [];
+  const unknown = new Map<number, string>();
+  const pbState = new Map<number, string | null>();
+  for (let i = 0; i < n; i++) {
+    if (fd.zla === ZLA_PB) {
+      const k = Math.floor(i / fs.L.pbEntries);
+      let why = pbState.get(k);
+      if (why === undefined) {
+        why = null;
+        const lo = fd.slotsLo[k] ?? 0;
+        const a = fs.decode(lo, 0);
+        if (lo !== 0 && a.type === ADDR_PB && fs.pbc && (await fs.pbc.isAllocated(a.cluster, a.resource).catch(() => null)) === true) {
+          why = `pointer block ${hex(lo, 8)} (file blocks ${k * fs.L.pbEntries}..) is now owned by a live file`;
+        }
+        pbState.set(k, why);
+      }
+      if (why) {
+        unknown.set(i, why);
+        blocks.push(-1);
+        continue;
+      }
+    }
+    try {
+      const [lo, hi] = await fs.blockAddress(fd, i);
+      const a = fs.decode(lo, hi);
+      blocks.push(lo === 0 || a.type !== ADDR_FB || a.tbz ? -1 : a.block);
+    } catch (e) {
+      if (!(e instanceof RescueError)) throw e;
+      unknown.set(i, `block ${i} of the freed FD cannot be mapped: ${e.message}`);
+      blocks.push(-1);
+    }
+  }
+  return { blocks, unknown };
+}
+
+/**
+ * Freed pointer blocks (.pbc.sf bitmap: free) whose entries are plausible FB addresses and whose
+ * first block starts with a delta header: the ordered list of the delta's first pbEntries blocks.
+ */
+export async function scanFreedPbs(fs: VmfsFs, use: BlockUse, opts: JobOptions = {}): Promise<FreedPbDelta[]> {
+  const pbc = fs.pbc;
+  const out: FreedPbDelta[] = [];
+  if (!pbc || fs.L.v6) return out;
+  const R = pbc.h.R;
+  const items = Math.min(pbc.h.numResources, pbc.totalClusters * R, MAX_ITEMS);
+  const need = fs.L.pbEntries * 4;
+  if (pbc.h.S < need) return out;
+  for (let i = 0; i < items; i++) {
+    if ((i & 255) === 0) throwIfAborted(opts.signal);
+    const c = Math.floor(i / R);
+    const r = i % R;
+    try {
+      if ((await pbc.isAllocated(c, r)) !== false) continue;
+      const e0 = u32(await pbc.readItem(c, r, 4), 0);
+      const a0 = fs.decode(e0, 0);
+      if (a0.type !== ADDR_FB || a0.block >= use.totalBlocks) continue;
+      const head = await fs.vol.read(a0.block * fs.L.blockSize, HEADER_PROBE_BYTES);
+      const header = probeDeltaHeader(head, fs.vol.size);
+      if (!header) continue;
+      const pb = await pbc.readItem(c, r, need);
+      const blocks: number[] = [];
+      for (let k = 0; k < fs.L.pbEntries; k++) {
+        const e = u32(pb, k * 4);
+        const a = fs.decode(e, 0);
+        blocks.push(e === 0 || a.type !== ADDR_FB || a.tbz || a.block >= use.totalBlocks ? -1 : a.block);
+      }
+      const ext = await fs.mapOffset(pbc.content.fd, pbc.itemOffset(c, r));
+      out.push({
+        pbAddress: ((r << 28) | (c << 6) | ADDR_PB) >>> 0,
+        pbVolOffset: ext.kind === 'vol' ? ext.volOffset : -1,
+        header,
+        headerVolOffset: a0.block * fs.L.blockSize,
+        blocks,
+      });
+    } catch (e) {
+      if (!(e instanceof RescueError) || e.kind === 'cancelled') throw e;
+    }
+  }
+  return out;
+}
+
+/**
+ * The streamed pass over free space: the start of every FREE FS block is checked for a delta
+ * header. Reads HEADER_PROBE_BYTES per block in small parallel batches; memory is bounded by the
+ * batch; progress counts free bytes covered.
+ */
+export async function carveHeaders(fs: VmfsFs, use: BlockUse, opts: JobOptions = {}): Promise<CarvedHeader[]> {
+  const out: CarvedHeader[] = [];
+  const bs = use.blockSize;
+  const total = use.freeBlocks * bs;
+  const progress = throttle(opts.onProgress);
+  const BATCH = 32;
+  let done = 0;
+  let batch: number[] = [];
+  const flush = async () => {
+    const heads = await Promise.all(
+      batch.map(async (b) => {
+        const at = b * bs;
+        if (at + HEADER_PROBE_BYTES > fs.vol.size) return null;
+        try {
+          return await fs.vol.read(at, HEADER_PROBE_BYTES);
+        } catch (e) {
+          if (e instanceof RescueError && e.kind !== 'cancelled') return null; // a hole of a missing extent
+          throw e;
+        }
+      }),
+    );
+    heads.forEach((h, k) => {
+      const header = h ? probeDeltaHeader(h, fs.vol.size) : null;
+      if (header) out.push({ block: batch[k]!, header });
+    });
+    done += batch.length * bs;
+    batch = [];
+    progress({ phase: 'carve free space', done, total });
+  };
+  progress({ phase: 'carve free space', done: 0, total });
+  for (const b of use.free()) {
+    batch.push(b);
+    if (batch.length >= BATCH) {
+      throwIfAborted(opts.signal);
+      await flush();
+    }
+  }
+  if (batch.length) await flush();
+  return out;
+}

@@ -1,0 +1,96 @@
+import { RescueError } from '../errors.js';
+import { readUpTo } from '../io/byte-source.js';
+import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, parseDescriptor } from '../vmdk/descriptor.js';
+import type { Datastore } from '../vmfs/index.js';
+
+/** A live descriptor on the volume that could be a parent. */
+export interface LiveDisk {
+  path: string;
+  dir: string;
+  dirFd: number;
+  capacityBytes: number;
+  cid: string;
+  createType: string;
+  /** Path of its parent as resolved from parentFileNameHint (same folder), or null. */
+  parentPath: string | null;
+}
+
+const MAX_ENTRIES = 20000;
+const MAX_DEPTH = 8;
+const MAX_DESCRIPTOR = 64 * 1024;
+
+/** Every live `.vmdk` text descriptor reachable from the root (bounded walk). */
+export async function listLiveDisks(ds: Datastore): Promise<LiveDisk[]> {
+  const out: LiveDisk[] = [];
+  let seen = 0;
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    if (depth > MAX_DEPTH) return;
+    let entries;
+    try {
+      entries = await ds.readdir(dir);
+    } catch (e) {
+      if (e instanceof RescueError) return;
+      throw e;
+    }
+    const dirFd = entries.find((e) => e.name === '.')?.fdAddress ?? 0;
+    for (const e of entries) {
+      if (++seen > MAX_ENTRIES) return;
+      if (e.name === '.' || e.name === '..' || e.error) continue;
+      const p = (dir === '/' ? '' : dir) + '/' + e.name;
+      if (e.type === 'directory') await walk(p, depth + 1);
+      else if (e.type === 'file' && /\.vmdk$/i.test(e.name) && e.size > 0 && e.size <= MAX_DESCRIPTOR) {
+        try {
+          const src = await ds.openFile(p);
+          const bytes = await readUpTo(src, 0, MAX_DESCRIPTOR);
+          if (!looksLikeDescriptor(bytes)) continue;
+          const d = parseDescriptor(decodeDescriptorBytes(bytes, p), p);
+          const hint = d.parentFileNameHint;
+          out.push({
+            path: p,
+            dir,
+            dirFd,
+            capacityBytes: descriptorSectors(d) * 512,
+            cid: d.cid,
+            createType: d.createType,
+            parentPath: hint ? (hint.startsWith('/') ? '/' + hint.split('/').filter(Boolean).slice(-2).join('/') : (dir === '/' ? '' : dir) + '/' + hint) : null,
+          });
+        } catch (err) {
+          if (!(err instanceof RescueError)) throw err;
+        }
+      }
+    }
+  };
+  await walk('/', 0);
+  return out;
+}
+
+/**
+ * The most likely parent of a deleted delta of `capacityBytes`: a live descriptor of the same
+ * capacity; preferred when a live leaf delta names it as parent (after a revert, ESXi makes a new
+ * empty delta over the same parent), when it sits in the folder the freed FD came from, and when
+ * its CID is the parentCID a recovered descriptor names.
+ */
+export function guessParent(disks: readonly LiveDisk[], capacityBytes: number, hints: { dirFd?: number; parentCid?: string } = {}): { path: string | null; reasons: string[] } {
+  const referenced = new Set(disks.map((d) => d.parentPath).filter((p): p is string => p !== null));
+  const leafParents = new Set(disks.filter((d) => !referenced.has(d.path) && d.parentPath).map((d) => d.parentPath!));
+  let best: { d: LiveDisk; score: number; reasons: string[] } | null = null;
+  for (const d of disks) {
+    if (d.capacityBytes !== capacityBytes) continue;
+    const reasons = [`live disk ${d.path} has the same capacity (${capacityBytes} bytes)`];
+    let score = 1;
+    if (hints.parentCid && d.cid === hints.parentCid) {
+      score += 8;
+      reasons.push(`its CID ${d.cid} is the parentCID of the recovered descriptor`);
+    }
+    if (leafParents.has(d.path)) {
+      score += 4;
+      reasons.push('a live leaf delta names it as parent (the new delta made after a revert)');
+    } else if (referenced.has(d.path)) score += 1;
+    if (hints.dirFd && d.dirFd === hints.dirFd) {
+      score += 2;
+      reasons.push('same folder as the freed file descriptor');
+    }
+    if (!best || score > best.score) best = { d, score, reasons };
+  }
+  return best ? { path: best.d.path, reasons: best.reasons } : { path: null, reasons: [`no live disk has capacity ${capacityBytes} bytes`] };
+}

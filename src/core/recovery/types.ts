@@ -1,0 +1,62 @@
+/**
+ * Vocabulary of the recovery stage: evidence found on a datastore dump, candidates (rebuilt
+ * deltas) and their damage maps. Offsets are bytes unless a name says sectors.
+ */
+
+export type DeltaFormat = 'vmfsSparse' | 'seSparse';
+
+/** One thing the scan saw that supports a candidate (or stands alone, e.g. an unassembled seSparse header). */
+export interface Evidence {
+  kind: 'freed-fd' | 'freed-pb' | 'carved-header' | 'descriptor';
+  /** Volume byte offset of the structure (FD, pointer block, header block, descriptor text). */
+  volOffset: number;
+  /** FD address text ('<0x...>') for freed FDs. */
+  fd?: string;
+  /** One-line human account: what was found and what it says. */
+  detail: string;
+}
+
+/** A run of the virtual disk whose delta content is lost and reads from the parent instead. */
+export interface LostRun {
+  /** First virtual sector and length in sectors. */
+  sector: number;
+  sectors: number;
+  reason: string;
+}
+
+/** Where each block of a rebuilt delta file is, and which blocks are known to be lost. */
+export interface BlockPlan {
+  /** Rebuilt file length in bytes. */
+  fileSize: number;
+  blockSize: number;
+  /** Volume byte offset of file block i, or -1 (hole: reads as zeros, or lost). */
+  volOffsets: Float64Array;
+  /** File block index -> why its content cannot be trusted (now owned by a live file, PB reused...). */
+  lost: Map<number, string>;
+  /** How the plan was obtained. */
+  method: 'fd' | 'pointer-block' | 'contiguous';
+}
+
+/** What the scan reports per candidate (the CLI prints this; the app shows it). */
+export interface CandidateInfo {
+  id: string;
+  format: DeltaFormat;
+  capacityBytes: number;
+  /** Rebuilt delta file size in bytes. */
+  sizeBytes: number;
+  /** 0..1, with the reasons that add up to it. */
+  confidence: number;
+  reasons: string[];
+  /** Guessed parent descriptor path on the volume, or null. */
+  parent: string | null;
+  parentReasons: string[];
+  evidence: Evidence[];
+  /** Grains whose data the rebuilt delta still holds, and grains lost (read from the parent). */
+  recoverableGrains: number;
+  lostGrains: number;
+  grainBytes: number;
+  lostRuns: LostRun[];
+  /** Volume byte offset of the delta header (the candidate's identity). */
+  headerVolOffset: number;
+  method: BlockPlan['method'];
+}
