@@ -144,6 +144,7 @@ const api = {
         format,
         fileName,
         verify: true,
+        ddb: c.descriptorDdb(),
         signal,
         onProgress: throttle(onProgress, 150),
       });

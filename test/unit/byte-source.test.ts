@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CachedSource, ExtentSource, MemorySource, SliceSource, ZeroSource } from '../../src/core/io/byte-source.js';
 import { OutOfRangeError } from '../../src/core/errors.js';
+import { findRun } from '../../src/core/util/runs.js';
 
 const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 
@@ -49,7 +50,26 @@ describe('ByteSource layers', () => {
     await expect(c.read(299_995, 10)).rejects.toBeInstanceOf(OutOfRangeError);
   });
 
+  it('cache keeps copies, not views pinning the inner source\'s larger buffers', async () => {
+    const big = bytes(1 << 20);
+    const c = new CachedSource(new MemorySource(big), 4096, 2);
+    const got = await c.read(8192, 16);
+    expect(Array.from(got)).toEqual(Array.from(big.subarray(8192, 8208)));
+    expect(got.buffer.byteLength).toBe(4096);
+  });
+
   it('zero source is zeros', async () => {
     expect((await new ZeroSource(10).read(2, 5)).every((v) => v === 0)).toBe(true);
+  });
+
+  it('findRun: last start at or before the offset, against a linear scan', () => {
+    expect(findRun([], 5)).toBe(0);
+    expect(findRun([0], 0)).toBe(0);
+    const starts = [0, 3, 4, 10, 100, 101];
+    for (let o = 0; o < 120; o++) {
+      let want = 0;
+      for (let i = 0; i < starts.length; i++) if (starts[i]! <= o) want = i;
+      expect(findRun(starts, o), `offset ${o}`).toBe(want);
+    }
   });
 });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CidMismatchError, CorruptError, MissingFileError, UnsupportedError } from '../../src/core/errors.js';
 import { MemorySource, type ByteSource } from '../../src/core/io/byte-source.js';
 import { openChain } from '../../src/core/vmdk/chain.js';
+import { DiskChain } from '../../src/core/vmdk/disk-chain.js';
 import type { FileResolver } from '../../src/core/vmdk/types.js';
 import { buildKdmv, patternGrain } from '../helpers/kdmv-builder.js';
 
@@ -54,6 +55,32 @@ describe('openChain', () => {
     expect(chain.links[1]!.extents).toEqual([{ type: 'FLAT', fileName: 'base-flat.vmdk', sectors: 2048, offset: 0, format: 'flat' }]);
     const r = await chain.read(65536 - 2, 4);
     expect([...r]).toEqual([0xaa, 0xaa, grain[0], grain[1]]);
+  });
+
+  it('descriptorDdb: hardware entries from the top-most descriptor that has them, no identity entries', async () => {
+    const files = baseFiles();
+    const base =
+      flatDesc('0000abcd', 2048, 'base-flat.vmdk') +
+      '\n#DDB\nddb.adapterType = "buslogic"\nddb.geometry.cylinders = "130"\nddb.geometry.heads = "16"\nddb.geometry.sectors = "63"\n' +
+      'ddb.virtualHWVersion = "7"\nddb.uuid = "60 00 C2 9a"\nddb.longContentID = "0123456789abcdef0123456789abcdef"\nddb.toolsVersion = "10304"\n';
+    files.set('/vm/base.vmdk', enc(base));
+    const delta =
+      deltaDesc('11111111', '0000abcd', 'base.vmdk', 2048, 'd1-s001.vmdk') +
+      // A lone cylinders entry is not a geometry: the base's triple stays whole.
+      '\n#DDB\nddb.virtualHWVersion = "14"\nddb.geometry.cylinders = "99"\nddb.deletable = "true"\nddb.ADAPTERTYPE = "bad value!"\n';
+    files.set('/vm/d1.vmdk', enc(delta));
+    files.set('/vm/d1-s001.vmdk', buildKdmv({ capacitySectors: 2048, grains: new Map() }));
+    const chain = await openChain(new MemResolver(files), '/vm/d1.vmdk');
+    expect(chain.descriptorDdb()).toEqual({
+      adapterType: 'buslogic',
+      virtualHWVersion: '14',
+      toolsVersion: '10304',
+      'geometry.cylinders': '130',
+      'geometry.heads': '16',
+      'geometry.sectors': '63',
+    });
+    // A chain without descriptors (bare delta, raw read-back) inherits nothing.
+    expect(new DiskChain(chain.layers, chain.links).descriptorDdb()).toEqual({});
   });
 
   it('CID mismatch names both CIDs and both files; --ignore-cid merges with cidOk=false and a warning', async () => {

@@ -79,6 +79,29 @@ describe('vmfs-rescue vmdk CLI', () => {
     }
   });
 
+  it('export copies the chain adapter, geometry and hardware version into the new descriptor', () => {
+    const raw = path.join(tmp.dir, 'hw-flat.img');
+    writeFileSync(raw, pattern(CAP, 3));
+    const desc = path.join(tmp.dir, 'hw.vmdk');
+    writeFileSync(
+      desc,
+      `# Disk DescriptorFile\nversion=1\nCID=0badc0de\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\nRW ${CAP / 512} FLAT "hw-flat.img" 0\n\n#DDB\n` +
+        'ddb.adapterType = "pvscsi"\nddb.geometry.cylinders = "8"\nddb.geometry.heads = "64"\nddb.geometry.sectors = "32"\n' +
+        'ddb.virtualHWVersion = "19"\nddb.uuid = "60 00 C2 91 aa bb"\nddb.longContentID = "00112233445566778899aabbccddeeff"\n',
+    );
+    for (const format of ['flat', 'sparse', 'stream'] as const) {
+      const out = path.join(tmp.dir, `hw-${format}.vmdk`);
+      const r = runCli(['vmdk', 'export', desc, '--out', out, '--format', format]);
+      expect(r.code, r.stderr).toBe(0);
+      const b = readFileSync(out);
+      // flat: the descriptor file; sparse/stream: the embedded descriptor at sector 1 (NUL padded).
+      const text = format === 'flat' ? b.toString('utf8') : b.subarray(512, 512 * 21).toString('latin1').split('\0')[0]!;
+      const ddb = Object.fromEntries([...text.matchAll(/^ddb\.(\S+) = "([^"]*)"$/gm)].map((m) => [m[1], m[2]]));
+      expect(ddb, format).toEqual({ adapterType: 'pvscsi', 'geometry.cylinders': '8', 'geometry.heads': '64', 'geometry.sectors': '32', virtualHWVersion: '19' });
+      expect(lastLine(r.stdout)).toBe(sha(pattern(CAP, 3)));
+    }
+  });
+
   it('exit codes: 1 for usage and user errors, 2 for corrupt input', () => {
     expect(runCli(['vmdk', 'info', path.join(tmp.dir, 'nope.vmdk')]).code).toBe(1);
     const g = runCli(['vmdk', 'info', path.join(tmp.dir, 'garbage.vmdk')]);

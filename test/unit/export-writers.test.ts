@@ -230,6 +230,19 @@ describe('export writers over in-memory chains', () => {
     expect(target.removed).toEqual(['disk.img']);
   });
 
+  it('flat: a failing descriptor write removes the already committed -flat data file', async () => {
+    const target = new MemoryExportTarget((name, _o, d) => {
+      if (name === 'disk.vmdk') throw new Error('disk full');
+      return d;
+    });
+    await expect(exportDisk(chain(), target, { format: 'flat', fileName: 'disk.vmdk' })).rejects.toThrow('disk full');
+    const data = target.sinks.get('disk-flat.vmdk')!;
+    expect(data.closed).toBe(true); // committed before the descriptor ...
+    expect(target.removed).toEqual(['disk-flat.vmdk']); // ... so removed again
+    expect(target.sinks.get('disk.vmdk')!.aborted).toBe(true);
+    expect(target.sinks.get('disk.vmdk')!.closed).toBe(false);
+  });
+
   it('a failing read aborts the sinks', async () => {
     const bad = memLayer(CAP, [{ offset: 0, bytes: pattern(4096, 9) }]);
     const broken = { ...bad, mapRange: async (o: number, l: number) => (o > 8 * MiB ? Promise.reject(new CorruptError('boom')) : bad.mapRange(o, l)) };

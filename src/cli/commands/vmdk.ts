@@ -183,6 +183,7 @@ async function exportCmd(argv: string[], io: CliIO): Promise<number> {
       fileName: path.basename(out),
       verify: !a.switches.has('no-verify'),
       hasher: nativeSha256,
+      ddb: chain.descriptorDdb(),
       signal: ac.signal,
       onProgress: report,
     });

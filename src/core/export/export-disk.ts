@@ -114,8 +114,9 @@ async function openOutput(resolver: FileResolver, format: ExportFormat, fileName
 /**
  * Merges `disk` into one output file set of the chosen format, streaming in bounded memory, hashing
  * the logical disk on the way; then (unless verify is false) re-opens the output through our own
- * readers and compares hashes. On failure or cancel every sink is aborted; a failed verification
- * removes the committed outputs (when the target can) and throws CorruptError.
+ * readers and compares hashes. On failure or cancel every sink is aborted and the outputs already
+ * committed are removed (when the target can); a failed verification removes the committed
+ * outputs too and throws CorruptError.
  */
 export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: ExportOptions): Promise<ExportResult> {
   const makeWriter = WRITERS[opts.format];
@@ -123,6 +124,8 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
   if (!opts.fileName || /[\\/]/.test(opts.fileName)) throw new UserError(`bad output file name '${opts.fileName}'`);
   throwIfAborted(opts.signal);
   const sinks: ByteSink[] = [];
+  // Files already closed (committed) when a later step fails: flat commits its data file before its descriptor.
+  const committed: string[] = [];
   let writer: DiskWriter | null = null;
   let sha256: string;
   try {
@@ -130,7 +133,16 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
       create: async (name) => {
         const s = await target.create(name);
         sinks.push(s);
-        return s;
+        return {
+          name: s.name,
+          write: (offset, data) => s.write(offset, data),
+          truncate: (size) => s.truncate(size),
+          close: async () => {
+            await s.close();
+            committed.push(name);
+          },
+          abort: () => s.abort(),
+        };
       },
       fileName: opts.fileName,
       capacity: disk.size,
@@ -152,6 +164,7 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
     await w.finish();
   } catch (e) {
     await Promise.all(sinks.map((s) => s.abort().catch(() => {})));
+    await removeAll(target, committed);
     if (opts.signal?.aborted && !(e instanceof CancelledError)) throw new CancelledError();
     throw e;
   }

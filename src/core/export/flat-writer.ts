@@ -1,4 +1,5 @@
-import { descriptorText, randomCid } from './descriptor-text.js';
+import { randomCid } from '../vmdk/descriptor.js';
+import { exportDescriptorText } from './export-descriptor.js';
 import type { DiskWriter, WriterContext } from './disk-writer.js';
 import { RawImageWriter } from './raw-writer.js';
 
@@ -11,7 +12,7 @@ export function flatDataName(descriptorName: string): string {
 export async function createFlatWriter(ctx: WriterContext): Promise<DiskWriter> {
   const dataName = flatDataName(ctx.fileName);
   const dataFile = dataName.slice(dataName.lastIndexOf('/') + 1);
-  const text = descriptorText({
+  const text = exportDescriptorText({
     createType: 'monolithicFlat',
     capacityBytes: ctx.capacity,
     extentType: 'FLAT',

@@ -1,19 +1,9 @@
 import { UnsupportedError } from '../errors.js';
 import { isAllZero, putU32, SECTOR } from '../util/struct.js';
-import { descriptorText, randomCid } from './descriptor-text.js';
+import { encodeKdmvHeader, KDMV_FLAGS } from '../vmdk/formats/kdmv-header.js';
 import type { DiskWriter, WriterContext } from './disk-writer.js';
 import { GrainAssembler } from './grain-assembler.js';
-import {
-  ceilDiv,
-  DESCRIPTOR_SECTORS,
-  descriptorSectors,
-  encodeKdmvHeader,
-  FLAG_NEWLINE_CHECK,
-  FLAG_REDUNDANT_GD,
-  GRAIN_SECTORS,
-  GTES_PER_GT,
-  roundUp,
-} from './kdmv-header.js';
+import { ceilDiv, DESCRIPTOR_SECTORS, embeddedDescriptor, GRAIN_SECTORS, GTES_PER_GT, roundUp } from './kdmv-layout.js';
 import { Appender, QueuedSink } from './sink-queue.js';
 
 /** Where everything of a monolithicSparse file goes (sectors), per vmdk-format.md §7.2. */
@@ -48,29 +38,24 @@ export async function createSparseWriter(ctx: WriterContext): Promise<DiskWriter
   if (L.overHead + L.grains * GRAIN_SECTORS >= 0x1_0000_0000) {
     throw new UnsupportedError(`${ctx.fileName}: ${ctx.capacity} bytes is too large for monolithicSparse (2 TiB limit); export as flat`);
   }
-  const text = descriptorText({
-    createType: 'monolithicSparse',
-    capacityBytes: ctx.capacity,
-    extentType: 'SPARSE',
-    extentFile: ctx.fileName.slice(ctx.fileName.lastIndexOf('/') + 1),
-    cid: randomCid(),
-    ...(ctx.ddb ? { ddb: ctx.ddb } : {}),
-  });
+  const descriptor = embeddedDescriptor(ctx, 'monolithicSparse');
   const sink = await ctx.create(ctx.fileName);
   const q = new QueuedSink(sink, 8);
   const header = encodeKdmvHeader({
     version: 1,
-    flags: FLAG_NEWLINE_CHECK | FLAG_REDUNDANT_GD,
+    flags: KDMV_FLAGS.newlineCheck | KDMV_FLAGS.redundantGd,
     capacity: L.capacity,
+    grainSize: GRAIN_SECTORS,
     descriptorOffset: 1,
     descriptorSize: DESCRIPTOR_SECTORS,
+    numGTEsPerGT: GTES_PER_GT,
     rgdOffset: L.rgdOffset,
     gdOffset: L.gdOffset,
     overHead: L.overHead,
     compressAlgorithm: 0,
   });
   await q.write(0, header);
-  await q.write(SECTOR, descriptorSectors(text, DESCRIPTOR_SECTORS, ctx.fileName));
+  await q.write(SECTOR, descriptor);
   await q.write(L.rgdOffset * SECTOR, directory(L.gtCount, L.gdSectors, L.rgtStart));
   await q.write(L.gdOffset * SECTOR, directory(L.gtCount, L.gdSectors, L.gtStart));
 

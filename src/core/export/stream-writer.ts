@@ -1,28 +1,21 @@
 import { UnsupportedError } from '../errors.js';
 import { isAllZero, putU32, putU64, SECTOR } from '../util/struct.js';
 import { deflateZlib } from './deflate.js';
-import { descriptorText, randomCid } from './descriptor-text.js';
-import type { DiskWriter, WriterContext } from './disk-writer.js';
-import { GrainAssembler } from './grain-assembler.js';
 import {
-  ceilDiv,
-  DESCRIPTOR_SECTORS,
-  descriptorSectors,
+  COMPRESS_DEFLATE,
   encodeKdmvHeader,
   encodeMarker,
-  FLAG_COMPRESSED,
-  FLAG_MARKERS,
-  FLAG_NEWLINE_CHECK,
   GD_AT_END,
-  GRAIN_SECTORS,
-  GTES_PER_GT,
+  KDMV_FLAGS,
   MARKER_EOS,
   MARKER_FOOTER,
   MARKER_GD,
   MARKER_GT,
-  roundUp,
   type KdmvHeaderValues,
-} from './kdmv-header.js';
+} from '../vmdk/formats/kdmv-header.js';
+import type { DiskWriter, WriterContext } from './disk-writer.js';
+import { GrainAssembler } from './grain-assembler.js';
+import { ceilDiv, DESCRIPTOR_SECTORS, embeddedDescriptor, GRAIN_SECTORS, GTES_PER_GT, roundUp } from './kdmv-layout.js';
 import { Appender, QueuedSink } from './sink-queue.js';
 
 /** Grains compressed concurrently ahead of the (strictly sequential) record writes. */
@@ -43,30 +36,25 @@ export async function createStreamWriter(
   const gtCount = ceilDiv(ceilDiv(capacity, GRAIN_SECTORS), GTES_PER_GT);
   const gdSectors = ceilDiv(gtCount * 4, SECTOR);
   const overHead = roundUp(1 + DESCRIPTOR_SECTORS, GRAIN_SECTORS);
-  const text = descriptorText({
-    createType: 'streamOptimized',
-    capacityBytes: ctx.capacity,
-    extentType: 'SPARSE',
-    extentFile: ctx.fileName.slice(ctx.fileName.lastIndexOf('/') + 1),
-    cid: randomCid(),
-    ...(ctx.ddb ? { ddb: ctx.ddb } : {}),
-  });
+  const descriptor = embeddedDescriptor(ctx, 'streamOptimized');
   const headerValues: KdmvHeaderValues = {
     version: 3,
-    flags: FLAG_NEWLINE_CHECK | FLAG_COMPRESSED | FLAG_MARKERS,
+    flags: KDMV_FLAGS.newlineCheck | KDMV_FLAGS.compressed | KDMV_FLAGS.markers,
     capacity,
+    grainSize: GRAIN_SECTORS,
     descriptorOffset: 1,
     descriptorSize: DESCRIPTOR_SECTORS,
+    numGTEsPerGT: GTES_PER_GT,
     rgdOffset: 0,
     gdOffset: GD_AT_END,
     overHead,
-    compressAlgorithm: 1,
+    compressAlgorithm: COMPRESS_DEFLATE,
   };
   const sink = await ctx.create(ctx.fileName);
   const q = new QueuedSink(sink, 4);
   const out = new Appender(q, 0);
   await out.append(encodeKdmvHeader(headerValues));
-  await out.append(descriptorSectors(text, DESCRIPTOR_SECTORS, ctx.fileName));
+  await out.append(descriptor);
   await out.append(new Uint8Array((overHead - 1 - DESCRIPTOR_SECTORS) * SECTOR));
 
   const gd = new Uint8Array(gdSectors * SECTOR);

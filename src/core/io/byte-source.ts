@@ -1,4 +1,5 @@
 import { OutOfRangeError } from '../errors.js';
+import { findRun } from '../util/runs.js';
 
 /**
  * An async, positional, read-only view of bytes: a file, a slice of a dump, a file inside a VMFS
@@ -115,21 +116,10 @@ export class ExtentSource implements ByteSource {
     this.starts = runs.map((r) => r.offset);
   }
 
-  private findRun(offset: number): number {
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.starts[mid]! <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  }
-
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length);
     if (length === 0) return new Uint8Array(0);
-    let i = this.findRun(offset);
+    let i = findRun(this.starts, offset);
     const first = this.runs[i]!;
     // Fast path: the whole read lies in one run.
     if (offset + length <= first.offset + first.length) {
@@ -172,7 +162,8 @@ export class CachedSource implements ByteSource {
       return hit;
     }
     const start = index * this.blockSize;
-    const p = this.inner.read(start, Math.min(this.blockSize, this.size - start));
+    // A view into a larger buffer (a slice of a big read below us) is copied, so a cached block pins only itself.
+    const p = this.inner.read(start, Math.min(this.blockSize, this.size - start)).then((b) => (b.byteLength < b.buffer.byteLength ? b.slice() : b));
     this.cache.set(index, p);
     p.catch(() => this.cache.delete(index));
     if (this.cache.size > this.maxBlocks) {

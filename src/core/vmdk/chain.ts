@@ -2,7 +2,7 @@ import { CidMismatchError, CorruptError, throwIfAborted } from '../errors.js';
 import { NO_PARENT_CID, UNKNOWN_CID } from './descriptor.js';
 import { DiskChain } from './disk-chain.js';
 import { openDisk, openReferenced, type OpenedDisk } from './open-disk.js';
-import type { ChainLinkInfo, ChainOptions, DiskLayer, FileResolver } from './types.js';
+import type { ChainLinkInfo, ChainOptions, Descriptor, DiskLayer, FileResolver } from './types.js';
 
 /** Deeper chains are refused: VMware allows 32 snapshots per chain; 64 leaves room for clones. */
 export const MAX_CHAIN_DEPTH = 64;
@@ -16,6 +16,7 @@ export const MAX_CHAIN_DEPTH = 64;
 export async function openChain(resolver: FileResolver, path: string, opts: ChainOptions = {}): Promise<DiskChain> {
   const layers: DiskLayer[] = [];
   const links: ChainLinkInfo[] = [];
+  const descriptors: (Descriptor | null)[] = [];
   const seen = new Set<string>();
   let disk: OpenedDisk = await openDisk(resolver, path);
   seen.add(path);
@@ -24,6 +25,7 @@ export async function openChain(resolver: FileResolver, path: string, opts: Chai
     const link = await linkInfo(disk);
     layers.push(disk.layer);
     links.push(link);
+    descriptors.push(disk.descriptor);
     const desc = disk.descriptor;
     const hint = desc?.parentFileNameHint ?? null;
     if (!desc || !hint) break;
@@ -39,7 +41,7 @@ export async function openChain(resolver: FileResolver, path: string, opts: Chai
     checkLink(disk, link, parent, opts);
     disk = parent;
   }
-  return new DiskChain(layers, links);
+  return new DiskChain(layers, links, descriptors);
 }
 
 async function linkInfo(d: OpenedDisk): Promise<ChainLinkInfo> {

@@ -1,5 +1,6 @@
 import { checkRange, type ByteSource } from '../io/byte-source.js';
-import type { ChainLinkInfo, DiskLayer, LayerExtent } from './types.js';
+import { inheritedDdb } from './chain-ddb.js';
+import type { ChainLinkInfo, Descriptor, DiskLayer, LayerExtent } from './types.js';
 
 /**
  * What backs a range of the merged (logical) disk:
@@ -22,10 +23,17 @@ export class DiskChain implements ByteSource {
   constructor(
     readonly layers: readonly DiskLayer[],
     readonly links: readonly ChainLinkInfo[],
+    /** Each layer's text descriptor (top first; null where a layer has none, e.g. a bare delta). */
+    readonly descriptors: readonly (Descriptor | null)[] = [],
   ) {
     if (layers.length === 0) throw new Error('DiskChain needs at least one layer');
     this.size = layers[0]!.capacity;
     this.name = layers[0]!.path;
+  }
+
+  /** DDB entries an export of this disk should carry (adapter, geometry, hardware version): ExportOptions.ddb. */
+  descriptorDdb(): Record<string, string> {
+    return inheritedDdb(this.descriptors);
   }
 
   /** Resolves [offset, offset+length) through the layers; extents are ordered and merged. */

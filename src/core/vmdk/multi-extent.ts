@@ -1,3 +1,4 @@
+import { findRun } from '../util/runs.js';
 import { SECTOR } from '../util/struct.js';
 import { pushExtent } from './extent-list.js';
 import { checkLayerRange } from './formats/hosted-sparse.js';
@@ -35,23 +36,12 @@ export class MultiExtentLayer implements DiskLayer {
     this.starts = parts.map((p) => p.start);
   }
 
-  private find(offset: number): number {
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.starts[mid]! <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  }
-
   async mapRange(offset: number, length: number): Promise<LayerExtent[]> {
     checkLayerRange(this, offset, length);
     const out: LayerExtent[] = [];
     if (length === 0) return out;
     const end = offset + length;
-    let i = this.find(offset);
+    let i = findRun(this.starts, offset);
     let pos = offset;
     while (pos < end && i < this.parts.length) {
       const p = this.parts[i++]!;

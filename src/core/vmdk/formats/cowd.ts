@@ -2,7 +2,7 @@ import { CorruptError } from '../../errors.js';
 import { CachedSource, type ByteSource } from '../../io/byte-source.js';
 import { defineStruct, u32, SECTOR } from '../../util/struct.js';
 import type { DiskLayer } from '../types.js';
-import { GRAIN_PARENT, GRAIN_ZERO, GrainMapLayer, ReasonList, scanEntries, type DirectoryScan, type TableState } from './grain-map.js';
+import { GRAIN_PARENT, GRAIN_ZERO, GrainMapLayer, ReasonList, type DirectoryLayout, type TableState } from './grain-map.js';
 
 /**
  * vmfsSparse ("COWD", `-delta.vmdk`) extent reader. See docs/vmdk-format.md §4.
@@ -72,7 +72,7 @@ export async function openCowdExtent(src: ByteSource, name: string): Promise<Dis
   const meta = new CachedSource(src, 64 * 1024, 16); // GD reads: 4 bytes at a time, cached in 64 KiB blocks
   const grainBytes = g * SECTOR;
 
-  async function loadTable(t: number): Promise<TableState> {
+  async function loadTable(t: number, into?: Float64Array): Promise<TableState> {
     if (t >= h.numGDEntries) return { kind: 'missing', reason: `COWD grain directory has only ${h.numGDEntries} entries` };
     const at = gdBase + t * 4;
     if (at + 4 > src.size) return { kind: 'missing', reason: `COWD grain directory past end of ${name}` };
@@ -84,7 +84,7 @@ export async function openCowdExtent(src: ByteSource, name: string): Promise<Dis
       return { kind: 'missing', reason: `COWD grain table at sector ${gde} past end of ${name} (size 0x${src.size.toString(16)})` };
     }
     const gt = await src.read(gde * SECTOR, GT_BYTES);
-    const codes = new Float64Array(COWD_GT_ENTRIES);
+    const codes = into ?? new Float64Array(COWD_GT_ENTRIES);
     const reasons = new ReasonList();
     for (let i = 0; i < COWD_GT_ENTRIES; i++) {
       const e = u32(gt, i * 4);
@@ -99,22 +99,16 @@ export async function openCowdExtent(src: ByteSource, name: string): Promise<Dis
   // Directory entries that exist both in the header's count and in the file.
   const tablesInFile = Math.min(tableCount, h.numGDEntries, Math.max(0, Math.floor((src.size - gdBase) / 4)));
 
-  async function scanDirectory(): Promise<DirectoryScan> {
-    const scan: DirectoryScan = { load: [], zeroTables: 0, missingTables: 0 };
-    const seen = new Set<number>();
-    await scanEntries(src, gdBase, tablesInFile, 4, (t, b, at) => {
+  const directory: DirectoryLayout = {
+    base: gdBase,
+    width: 4,
+    classify(b, at) {
       const gde = u32(b, at);
-      if (gde === 0) return;
-      if (gde === ZEROED) scan.zeroTables++;
-      // A table shared by two directory entries is counted once (the second is corruption).
-      else if (gde < HEADER_SECTORS || gde * SECTOR + GT_BYTES > src.size || seen.has(gde)) scan.missingTables++;
-      else {
-        seen.add(gde);
-        scan.load.push(t);
-      }
-    });
-    return scan;
-  }
+      if (gde === 0) return 'empty';
+      if (gde === ZEROED) return 'zero';
+      return gde < HEADER_SECTORS || gde * SECTOR + GT_BYTES > src.size ? 'bad' : gde;
+    },
+  };
 
   return new GrainMapLayer({
     path: name,
@@ -126,7 +120,7 @@ export async function openCowdExtent(src: ByteSource, name: string): Promise<Dis
     tableCount,
     loadTable,
     tablesInFile,
-    scanDirectory,
+    directory,
     beyondReason: h.numGDEntries < tableCount ? `COWD grain directory (${h.numGDEntries} entries) or ${name} ends before this range` : `COWD grain directory past end of ${name}`,
     cacheTables: 64,
     warnings,

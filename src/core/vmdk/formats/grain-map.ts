@@ -36,20 +36,48 @@ export class ReasonList {
   }
 }
 
-export interface DirectoryScan {
+/**
+ * One directory entry as the allocatedBytes scan sees it: no table (parent), a zeroed table, an
+ * unusable pointer, or the table's location (a key: a table named by two entries counts once).
+ */
+export type DirectoryEntry = 'empty' | 'zero' | 'bad' | number;
+
+/** The directory as a flat array of fixed-size entries, for the bulk allocatedBytes walk. */
+export interface DirectoryLayout {
+  /** Byte offset of entry 0 in the file. */
+  base: number;
+  /** Bytes per entry. */
+  width: number;
+  classify(b: Uint8Array, at: number): DirectoryEntry;
+}
+
+interface DirectoryScan {
   load: number[];
   zeroTables: number;
   missingTables: number;
 }
 
-/** Reads `count` fixed-size directory entries at `base` in chunks, calling `visit(index, bytes, at)`. */
-export async function scanEntries(src: ByteSource, base: number, count: number, width: number, visit: (t: number, b: Uint8Array, at: number) => void): Promise<void> {
+/** Reads `count` directory entries in large chunks (cost bounded by the file, not the claimed capacity). */
+async function scanDirectory(src: ByteSource, dir: DirectoryLayout, count: number): Promise<DirectoryScan> {
+  const scan: DirectoryScan = { load: [], zeroTables: 0, missingTables: 0 };
+  const seen = new Set<number>();
   const per = 8192;
   for (let t0 = 0; t0 < count; t0 += per) {
     const n = Math.min(per, count - t0);
-    const b = await src.read(base + t0 * width, n * width);
-    for (let i = 0; i < n; i++) visit(t0 + i, b, i * width);
+    const b = await src.read(dir.base + t0 * dir.width, n * dir.width);
+    for (let i = 0; i < n; i++) {
+      const e = dir.classify(b, i * dir.width);
+      if (e === 'empty') continue;
+      if (e === 'zero') scan.zeroTables++;
+      // A table shared by two directory entries is counted once (the second is corruption).
+      else if (e === 'bad' || seen.has(e)) scan.missingTables++;
+      else {
+        seen.add(e);
+        scan.load.push(t0 + i);
+      }
+    }
   }
+  return scan;
 }
 
 export interface GrainMapOptions {
@@ -61,7 +89,8 @@ export interface GrainMapOptions {
   source: ByteSource;
   /** Number of directory entries the capacity needs (tables 0 .. count-1). */
   tableCount: number;
-  loadTable(t: number): Promise<TableState>;
+  /** Decodes into `codes` when given (the allocatedBytes pass reuses one array), else into a new array. */
+  loadTable(t: number, codes?: Float64Array): Promise<TableState>;
   /**
    * Tables from this index on have their directory entry past the end of the file (or past the
    * directory): all missing with `beyondReason`, answered without a load per table so absurd
@@ -70,11 +99,10 @@ export interface GrainMapOptions {
   tablesInFile?: number;
   beyondReason?: string;
   /**
-   * Bulk directory walk for allocatedBytes: the tables worth loading (non-empty, valid, each
-   * grain table counted once) and how many are zeroed or unusable, read in large GD chunks so
-   * the cost is bounded by the file, not by the claimed capacity.
+   * Directory layout for allocatedBytes: only the tables worth loading (non-empty, valid, each
+   * counted once) are loaded; without it every table up to tablesInFile is.
    */
-  scanDirectory?(): Promise<DirectoryScan>;
+  directory?: DirectoryLayout;
   /** Decoded tables kept (each grainsPerTable × 8 bytes). */
   cacheTables?: number;
   warnings: string[];
@@ -120,8 +148,8 @@ export class GrainMapLayer implements DiskLayer {
     return p;
   }
 
-  private async load(t: number): Promise<TableState> {
-    const st = await this.o.loadTable(t);
+  private async load(t: number, scratch?: Float64Array): Promise<TableState> {
+    const st = await this.o.loadTable(t, scratch);
     if (st.kind !== 'table') return st;
     // Data grains must lie inside the file (only the part of the last grain below capacity counts).
     const reasons = new ReasonList();
@@ -198,9 +226,11 @@ export class GrainMapLayer implements DiskLayer {
       let missing = 0;
       const notes: Record<string, number> = {};
       if (this.tablesInFile < this.o.tableCount) missing += (this.o.tableCount - this.tablesInFile) * this.o.grainsPerTable;
+      // One decode buffer for the whole pass: a table per GT would be garbage (2048 × 32 KiB for 4 GiB of 512-byte grains).
+      const scratch = new Float64Array(this.o.grainsPerTable);
       let tables: Iterable<number>;
-      if (this.o.scanDirectory) {
-        const scan = await this.o.scanDirectory();
+      if (this.o.directory) {
+        const scan = await scanDirectory(this.o.source, this.o.directory, this.tablesInFile);
         zero += scan.zeroTables * this.o.grainsPerTable;
         missing += scan.missingTables * this.o.grainsPerTable;
         tables = scan.load;
@@ -210,7 +240,7 @@ export class GrainMapLayer implements DiskLayer {
         })(this.tablesInFile);
       }
       for (const t of tables) {
-        const st = this.cache.get(t) ? await this.cache.get(t)! : await this.load(t);
+        const st = this.cache.get(t) ? await this.cache.get(t)! : await this.load(t, scratch);
         if (st.kind === 'missing') missing += this.o.grainsPerTable;
         else if (st.kind === 'zero') zero += this.o.grainsPerTable;
         if (st.kind !== 'table') continue;

@@ -1,45 +1,18 @@
 import { CorruptError, OutOfRangeError, UnsupportedError } from '../../errors.js';
 import { CachedSource, readUpTo, type ByteSource } from '../../io/byte-source.js';
-import { defineStruct, hex, SECTOR, u32, type Parsed } from '../../util/struct.js';
+import { hex, SECTOR, u32, type Parsed } from '../../util/struct.js';
 import { decodeDescriptorBytes, MAX_DESCRIPTOR_BYTES, parseDescriptor } from '../descriptor.js';
 import { pushExtent } from '../extent-list.js';
 import { Lru } from '../lru.js';
 import type { Descriptor, DiskFormat, DiskLayer, LayerExtent } from '../types.js';
+import { COMPRESS_DEFLATE, GD_AT_END, KDMV_FLAGS, KDMV_HEADER, KDMV_MAGIC, KDMV_MARKER, MARKER_FOOTER, NEWLINE_CHECK } from './kdmv-header.js';
 
 /**
  * Hosted sparse extent, "KDMV" (vmdk-format.md §3): monolithicSparse, twoGbMaxExtentSparse
  * pieces and — with compressed grains — streamOptimized. One GD of u32 sector pointers to GTs of
- * u32 sector pointers to grains.
+ * u32 sector pointers to grains. The header struct lives in kdmv-header.ts (shared with the writers).
  */
-export const KDMV_HEADER = defineStruct('KDMV header', 0x200, {
-  magic: [0x00, 'u32'],
-  version: [0x04, 'u32'],
-  flags: [0x08, 'u32'],
-  capacity: [0x0c, 'u64n'], // sectors
-  grainSize: [0x14, 'u64n'], // sectors
-  descriptorOffset: [0x1c, 'u64n'], // sectors
-  descriptorSize: [0x24, 'u64n'], // sectors
-  numGTEsPerGT: [0x2c, 'u32'],
-  rgdOffset: [0x30, 'u64n'], // sectors
-  gdOffset: [0x38, 'u64n'], // sectors; GD_AT_END = read the footer
-  overHead: [0x40, 'u64n'], // sectors
-  uncleanShutdown: [0x48, 'u8'],
-  singleEndLineChar: [0x49, 'u8'],
-  nonEndLineChar: [0x4a, 'u8'],
-  doubleEndLineChar1: [0x4b, 'u8'],
-  doubleEndLineChar2: [0x4c, 'u8'],
-  compressAlgorithm: [0x4d, 'u16'],
-});
 
-export const KDMV_MAGIC = 0x564d444b; // "KDMV"
-export const GD_AT_END = 0xffffffffffffffffn;
-export const KDMV_FLAGS = {
-  newlineCheck: 0x1,
-  redundantGd: 0x2,
-  zeroGrain: 0x4,
-  compressed: 0x10000,
-  markers: 0x20000,
-} as const;
 /** High 16 bits are "incompatible": a reader must refuse an unknown one. */
 const KNOWN_INCOMPATIBLE = KDMV_FLAGS.compressed | KDMV_FLAGS.markers;
 
@@ -105,7 +78,8 @@ export async function readKdmvHeader(src: ByteSource, name: string): Promise<Kdm
     const f = parseKdmvHeader(footer, `${name} footer`);
     if (f.gdOffset === GD_AT_END) throw new CorruptError(`${name}: footer header also says the grain directory is at the end`);
     const marker = await src.read(src.size - 3 * SECTOR, SECTOR);
-    if (u32(marker, 8) !== 0 || u32(marker, 12) !== 3) warnings.push(`${name}: no footer marker before the footer header`);
+    const m = KDMV_MARKER.parse(marker);
+    if (m.size !== 0 || m.type !== MARKER_FOOTER) warnings.push(`${name}: no footer marker before the footer header`);
     h = f;
     fromFooter = true;
   }
@@ -118,9 +92,10 @@ export async function readKdmvHeader(src: ByteSource, name: string): Promise<Kdm
   const gdEntries = Math.ceil(capacitySectors / (grainSectors * h.numGTEsPerGT));
   if (gdEntries > MAX_GD_ENTRIES) throw new CorruptError(`${name}: KDMV capacity ${capacitySectors} sectors needs ${gdEntries} grain directory entries`);
   const compressed = (h.flags & KDMV_FLAGS.compressed) !== 0;
-  if (compressed && h.compressAlgorithm !== 1) throw new UnsupportedError(`${name}: KDMV compression algorithm ${h.compressAlgorithm} is not supported (only 1 = deflate)`);
+  if (compressed && h.compressAlgorithm !== COMPRESS_DEFLATE) throw new UnsupportedError(`${name}: KDMV compression algorithm ${h.compressAlgorithm} is not supported (only 1 = deflate)`);
   if (h.flags & KDMV_FLAGS.newlineCheck) {
-    if (h.singleEndLineChar !== 0x0a || h.nonEndLineChar !== 0x20 || h.doubleEndLineChar1 !== 0x0d || h.doubleEndLineChar2 !== 0x0a) {
+    const check = [h.singleEndLineChar, h.nonEndLineChar, h.doubleEndLineChar1, h.doubleEndLineChar2];
+    if (check.some((c, i) => c !== NEWLINE_CHECK[i])) {
       warnings.push(`${name}: KDMV newline check bytes damaged (file was transferred in text mode?)`);
     }
   }

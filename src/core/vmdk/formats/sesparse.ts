@@ -2,7 +2,7 @@ import { CorruptError, UnsupportedError } from '../../errors.js';
 import { CachedSource, type ByteSource } from '../../io/byte-source.js';
 import { defineStruct, isAllZero, u32, SECTOR } from '../../util/struct.js';
 import type { DiskLayer } from '../types.js';
-import { GRAIN_PARENT, GRAIN_ZERO, GrainMapLayer, ReasonList, scanEntries, type DirectoryScan, type TableState } from './grain-map.js';
+import { GRAIN_PARENT, GRAIN_ZERO, GrainMapLayer, ReasonList, type DirectoryLayout, type TableState } from './grain-map.js';
 
 /**
  * seSparse (`-sesparse.vmdk`) extent reader. See docs/vmdk-format.md §5. Offsets and sizes in
@@ -108,7 +108,7 @@ export async function openSeSparseExtent(src: ByteSource, name: string): Promise
   const grainsBase = h.grainsOffset * SECTOR;
   const meta = new CachedSource(src, 64 * 1024, 16); // GD entries, cached in 64 KiB blocks
 
-  async function loadTable(t: number): Promise<TableState> {
+  async function loadTable(t: number, into?: Float64Array): Promise<TableState> {
     if (t >= gdEntries) return { kind: 'missing', reason: `seSparse grain directory has only ${gdEntries} entries` };
     const at = gdBase + t * 8;
     if (at + 8 > src.size) return { kind: 'missing', reason: `seSparse grain directory past end of ${name}` };
@@ -121,7 +121,7 @@ export async function openSeSparseExtent(src: ByteSource, name: string): Promise
     const gtAt = gtBase + lo * gtBytes;
     if (gtAt + gtBytes > src.size) return { kind: 'missing', reason: `seSparse grain table slot ${lo} past end of ${name} (size 0x${src.size.toString(16)})` };
     const gt = await src.read(gtAt, gtBytes);
-    const codes = new Float64Array(SESPARSE_GT_ENTRIES);
+    const codes = into ?? new Float64Array(SESPARSE_GT_ENTRIES);
     const reasons = new ReasonList();
     let unmapped = 0;
     for (let i = 0; i < SESPARSE_GT_ENTRIES; i++) {
@@ -156,22 +156,16 @@ export async function openSeSparseExtent(src: ByteSource, name: string): Promise
 
   const tablesInFile = Math.min(tableCount, gdEntries, Math.max(0, Math.floor((src.size - gdBase) / 8)));
 
-  async function scanDirectory(): Promise<DirectoryScan> {
-    const scan: DirectoryScan = { load: [], zeroTables: 0, missingTables: 0 };
-    const seen = new Set<number>();
-    await scanEntries(src, gdBase, tablesInFile, 8, (t, b, at) => {
+  const directory: DirectoryLayout = {
+    base: gdBase,
+    width: 8,
+    classify(b, at) {
       const lo = u32(b, at);
       const hi = u32(b, at + 4);
-      if (lo === 0 && hi === 0) return;
-      // A GT slot shared by two directory entries is counted once (the second is corruption).
-      if (hi !== GDE_ALLOCATED_HI || lo >= gtSlots || gtBase + (lo + 1) * gtBytes > src.size || seen.has(lo)) scan.missingTables++;
-      else {
-        seen.add(lo);
-        scan.load.push(t);
-      }
-    });
-    return scan;
-  }
+      if (lo === 0 && hi === 0) return 'empty';
+      return hi !== GDE_ALLOCATED_HI || lo >= gtSlots || gtBase + (lo + 1) * gtBytes > src.size ? 'bad' : lo;
+    },
+  };
 
   return new GrainMapLayer({
     path: name,
@@ -183,7 +177,7 @@ export async function openSeSparseExtent(src: ByteSource, name: string): Promise
     tableCount,
     loadTable,
     tablesInFile,
-    scanDirectory,
+    directory,
     beyondReason: `seSparse grain directory (${gdEntries} entries) or ${name} ends before this range`,
     cacheTables: 32,
     warnings,

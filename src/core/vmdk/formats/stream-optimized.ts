@@ -3,7 +3,8 @@ import { checkRange, type ByteSource } from '../../io/byte-source.js';
 import { hex, SECTOR, u32, u64 } from '../../util/struct.js';
 import { Lru } from '../lru.js';
 import type { LayerExtent } from '../types.js';
-import { KDMV_FLAGS, KdmvLayer, readKdmvHeader, type GrainMapper } from './hosted-sparse.js';
+import { KdmvLayer, readKdmvHeader, type GrainMapper } from './hosted-sparse.js';
+import { KDMV_FLAGS } from './kdmv-header.js';
 
 /**
  * streamOptimized (vmdk-format.md §3.6): a KDMV extent whose grains are zlib streams. With the
