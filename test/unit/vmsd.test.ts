@@ -123,3 +123,29 @@ describe('parseVmsn', () => {
     expect(info.warnings.join('\n')).toMatch(/truncated/);
   });
 });
+
+describe('vmdk snapshots (CLI)', () => {
+  it('prints the snapshot tree with the disks each snapshot froze, from the .vmsd and its .vmsn', async () => {
+    const { makeTempDir, runCli } = await import('../helpers/tools.js');
+    const { writeFileSync } = await import('node:fs');
+    const path = await import('node:path');
+    const t = makeTempDir();
+    try {
+      writeFileSync(path.join(t.dir, 'web.vmsd'), VMSD);
+      writeFileSync(path.join(t.dir, 'web-Snapshot3.vmsn'), buildVmsn('scsi0:0.fileName = "web-000001.vmdk"\n'));
+      const j = runCli(['vmdk', 'snapshots', path.join(t.dir, 'web.vmsd'), '--json']);
+      expect(j.code).toBe(0);
+      const out = JSON.parse(j.stdout) as { currentUid: number; snapshots: { uid: number; current: boolean; disks: { fileName: string }[]; vmsnDisks: { fileName: string }[] | null }[] };
+      expect(out.currentUid).toBe(1);
+      expect(out.snapshots.map((s) => [s.uid, s.current])).toEqual([[1, true], [3, false]]);
+      expect(out.snapshots[0]!.vmsnDisks).toBeNull(); // web-Snapshot1.vmsn is absent
+      expect(out.snapshots[1]!.vmsnDisks).toEqual([{ node: 'scsi0:0', fileName: 'web-000001.vmdk' }]);
+      const human = runCli(['vmdk', 'snapshots', path.join(t.dir, 'web.vmsd')]);
+      expect(human.stdout).toMatch(/\[1\] before update {2}<- current/);
+      expect(human.stdout).toMatch(/ {2}\[3\] after update/);
+      expect(runCli(['vmdk', 'snapshots', path.join(t.dir, 'nope.vmsd')]).code).toBe(1);
+    } finally {
+      t.cleanup();
+    }
+  });
+});

@@ -11,6 +11,7 @@ import { NodeExportTarget } from '../../platform/node/export-target.js';
 import { NodeFsResolver } from '../../platform/node/fs-resolver.js';
 import { nativeSha256 } from '../../platform/node/native-hash.js';
 import { option, parseArgs, requireOption, type CliIO } from '../args.js';
+import { snapshots } from './snapshots.js';
 
 /**
  * `vmdk info | map | export`. Command words, flags and JSON keys are a public contract
@@ -25,8 +26,10 @@ export async function runVmdk(argv: string[], io: CliIO): Promise<number> {
       return map(rest, io);
     case 'export':
       return exportCmd(rest, io);
+    case 'snapshots':
+      return snapshots(rest, io);
     default:
-      throw new UserError(sub === undefined ? 'vmdk needs a subcommand: info, map or export' : `unknown vmdk subcommand '${sub}' (info, map or export)`);
+      throw new UserError(sub === undefined ? 'vmdk needs a subcommand: info, map, export or snapshots' : `unknown vmdk subcommand '${sub}' (info, map, export or snapshots)`);
   }
 }
 
