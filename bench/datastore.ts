@@ -3,7 +3,7 @@
  *  1. open + list the root and VM folders of a 64 TiB (apparent) sparse GPT dump, our reader vs
  *     debugvmfs listing the same volume;
  *  2. read a 16 GiB file out of a dump, our reader (in a child process, for its peak RSS) vs a raw
- *     sequential read (`dd`, i.e. cat) of the same byte range of the dump.
+ *     sequential read (`dd`, i.e. cat) of the same byte range of the dump, both on a warm page cache.
  *
  * Notes: /tmp is ext4 (16 TiB file limit), so the 64 TiB dumps go to /dev/shm (tmpfs keeps them
  * sparse: ~40 MiB real). debugvmfs cannot take a partition offset and finds partitions only through
@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openDatastore } from '../src/core/vmfs/index.js';
+import { bulkBuffer, canReadInto, openDatastore, readInto } from '../src/core/vmfs/index.js';
 import { NodeFileSource } from '../src/platform/node/file-source.js';
 import { buildVmfs, DATA_OFFSET, MiB, SEGMENT, type BuildOptions, type FileSpec } from '../test/builders/vmfs/index.js';
 
@@ -119,22 +119,35 @@ export async function benchDatastoreRead(): Promise<BenchResult[]> {
     const entry = m.entries.find((e) => e.path === '/vm/big-flat.vmdk')!;
     const lun = m.luns[0]!;
 
-    const child = spawnSync(process.execPath, [
-      ...process.execArgv, fileURLToPath(import.meta.url), '--read-child', lun.path, entry.path,
-    ], { encoding: 'utf8', maxBuffer: 1 << 20 });
-    if (child.status !== 0) throw new Error(`bench child failed: ${child.stderr}`);
-    const res = JSON.parse(child.stdout.trim().split('\n').pop()!) as { seconds: number; bytes: number; maxRssKiB: number };
-    if (res.bytes !== entry.size) throw new Error(`bench child read ${res.bytes} bytes`);
-
     // The file's blocks were allocated in one ascending run: its bytes are one range of the dump.
     const first = entry.dataBlocks![0]!;
     const start = lun.partitionOffset + DATA_OFFSET + first * MiB;
-    const r0 = performance.now();
-    const dd = spawnSync('dd', [
+    const ddArgs = [
       `if=${lun.path}`, 'of=/dev/null', 'bs=4M', `skip=${start}`, `count=${entry.size}`, 'iflag=skip_bytes,count_bytes', 'status=none',
-    ]);
-    if (dd.status !== 0) throw new Error('dd failed');
-    const referenceSeconds = (performance.now() - r0) / 1000;
+    ];
+    const runDd = (): number => {
+      const r0 = performance.now();
+      if (spawnSync('dd', ddArgs).status !== 0) throw new Error('dd failed');
+      return (performance.now() - r0) / 1000;
+    };
+    const runChild = (): { seconds: number; bytes: number; maxRssKiB: number } => {
+      const child = spawnSync(process.execPath, [
+        ...process.execArgv, fileURLToPath(import.meta.url), '--read-child', lun.path, entry.path,
+      ], { encoding: 'utf8', maxBuffer: 1 << 20 });
+      if (child.status !== 0) throw new Error(`bench child failed: ${child.stderr}`);
+      const res = JSON.parse(child.stdout.trim().split('\n').pop()!) as { seconds: number; bytes: number; maxRssKiB: number };
+      if (res.bytes !== entry.size) throw new Error(`bench child read ${res.bytes} bytes`);
+      return res;
+    };
+    // Same conditions for both: a first untimed pass fills the page cache (a cold first read of
+    // this sparse dump costs ~10x a warm one), then the two alternate and the best of two counts.
+    runDd();
+    let res = runChild();
+    let referenceSeconds = runDd();
+    const again = runChild();
+    if (again.seconds < res.seconds) res = { ...again, maxRssKiB: Math.max(again.maxRssKiB, res.maxRssKiB) };
+    else res.maxRssKiB = Math.max(again.maxRssKiB, res.maxRssKiB);
+    referenceSeconds = Math.min(referenceSeconds, runDd());
     return [{
       name: 'datastore read 16 GiB file', seconds: res.seconds, reference: 'dd (cat) of the same byte range',
       referenceSeconds, ratio: res.seconds / referenceSeconds, peakRssMiB: res.maxRssKiB / 1024,
@@ -144,15 +157,25 @@ export async function benchDatastoreRead(): Promise<BenchResult[]> {
   }
 }
 
-/** Child: open the dump, stream the file in 4 MiB reads, report time and peak RSS as JSON. */
+/**
+ * Child: open the dump and stream the file in 8 MiB reads, then report time and peak RSS as JSON.
+ * When the dump source can fill a caller's buffer (readInto), the reads go into one reused
+ * buffer, as the CLI cat does; otherwise plain read(), which returns the device's buffer uncopied.
+ */
 async function readChild(dump: string, file: string): Promise<void> {
   const t0 = performance.now();
   const src = await NodeFileSource.open(dump);
   const ds = await openDatastore([src]);
   const f = await ds.openFile(file);
-  const CH = 4 * MiB;
+  const CH = 8 * MiB;
+  const buf = canReadInto(src) ? bulkBuffer(CH) : null;
   let bytes = 0;
-  for (let off = 0; off < f.size; off += CH) bytes += (await f.read(off, Math.min(CH, f.size - off))).length;
+  for (let off = 0; off < f.size; off += CH) {
+    const n = Math.min(CH, f.size - off);
+    if (buf) await readInto(f, off, buf.subarray(0, n));
+    else if ((await f.read(off, n)).length !== n) throw new Error('short read');
+    bytes += n;
+  }
   const seconds = (performance.now() - t0) / 1000;
   await src.close();
   process.stdout.write(JSON.stringify({ seconds, bytes, maxRssKiB: process.resourceUsage().maxRSS }) + '\n');

@@ -127,6 +127,24 @@ describe('MBR', () => {
     const { candidates } = await scanDump(new MemorySource(disk, 'mbr.img'), 0);
     expect(candidates.map((c) => [c.kind, c.info.scheme, c.info.offset, c.info.type])).toEqual([['lvm', 'mbr', 65536, '0xfb']]);
   });
+
+  it('an MBR-only dump whose last sector holds data has no GPT (not a corrupt one)', async () => {
+    const disk = new Uint8Array(4 * MiB);
+    const dv = new DataView(disk.buffer);
+    disk[0x1be + 4] = 0xfb;
+    dv.setUint32(0x1be + 8, 128, true);
+    dv.setUint32(0x1be + 12, (4 * MiB) / 512 - 128, true);
+    disk[0x1fe] = 0x55;
+    disk[0x1ff] = 0xaa;
+    putLvmMagic(disk, 128 * 512);
+    // File data up to the end: every u64 "field" of the would-be backup header is above 2^53.
+    disk.fill(0xff, disk.length - 4096);
+    const src = new MemorySource(disk, 'mbr-full.img');
+    expect(await readGpt(src)).toBeNull();
+    const scan = await scanDump(src, 0);
+    expect(scan.candidates.map((c) => [c.kind, c.info.scheme, c.info.offset])).toEqual([['lvm', 'mbr', 65536]]);
+    expect(scan.warnings).toEqual([]);
+  });
 });
 
 describe('GPT', () => {
@@ -185,6 +203,15 @@ describe('GPT', () => {
     const scan = await scanDump(new MemorySource(both, 'bad.img'), 0);
     expect(scan.candidates).toEqual([]);
     expect(scan.warnings.join()).toMatch(/GPT/);
+  });
+
+  it('a signed primary header with an out-of-range 64-bit field is damaged: the backup is used', async () => {
+    const disk = buildGpt(size, parts);
+    disk.fill(0xff, SECTOR + 0x18, SECTOR + 0x20); // currentLba = 2^64 - 1
+    const t = await readGpt(new MemorySource(disk, 'gpt.img'));
+    expect(t?.from).toBe('backup');
+    expect(t?.partitions.length).toBe(3);
+    expect(t?.warnings.join()).toMatch(/currentLba/);
   });
 
   it('reads a GPT with 4096-byte logical sectors', async () => {

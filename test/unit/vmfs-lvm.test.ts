@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemorySource } from '../../src/core/io/byte-source.js';
+import { checkRange, MemorySource, SliceSource } from '../../src/core/io/byte-source.js';
 import { assembleVolumes, readLvmDevice, VolumeHoleError } from '../../src/core/vmfs/lvm.js';
 
 /**
@@ -49,8 +49,10 @@ function device(opts: { devUuidByte: number; firstPE: number; numDevs: number; l
 describe('LVM volume assembly', () => {
   const size = 4 * PE;
   // Device A maps PEs at logical 0 and 2 MiB (out of order on purpose), device B maps 1 and 3 MiB.
-  const a = () => new MemorySource(device({ devUuidByte: 1, firstPE: 0, numDevs: 2, lOffsets: [2 * PE, 0], logicalSize: size, fill: 0x10 }), 'lunA');
-  const b = () => new MemorySource(device({ devUuidByte: 2, firstPE: 2, numDevs: 2, lOffsets: [PE, 3 * PE], logicalSize: size, fill: 0x20 }), 'lunB');
+  const aBytes = () => device({ devUuidByte: 1, firstPE: 0, numDevs: 2, lOffsets: [2 * PE, 0], logicalSize: size, fill: 0x10 });
+  const bBytes = () => device({ devUuidByte: 2, firstPE: 2, numDevs: 2, lOffsets: [PE, 3 * PE], logicalSize: size, fill: 0x20 });
+  const a = () => new MemorySource(aBytes(), 'lunA');
+  const b = () => new MemorySource(bBytes(), 'lunB');
 
   it('assembles a spanned volume from devices given in any order', async () => {
     for (const order of [[a(), b()], [b(), a()]]) {
@@ -81,6 +83,34 @@ describe('LVM volume assembly', () => {
     await expect(v.source.read(PE - 5, 10)).rejects.toThrow(/not supplied/);
     const kind = await v.source.read(3 * PE, 1).catch((e: VolumeHoleError) => e.kind);
     expect(kind).toBe('user');
+  });
+
+  it('readInto fills a caller buffer across PEs and devices, through slices to the device', async () => {
+    // Devices behind a slice (as partitions are), with a readInto that records where it was asked.
+    const calls: string[] = [];
+    const withInto = (bytes: Uint8Array, tag: string) => {
+      const outer = new Uint8Array(bytes.length + 512);
+      outer.set(bytes, 512);
+      const dev = Object.assign(new MemorySource(outer, tag), {
+        async readInto(offset: number, dest: Uint8Array) {
+          checkRange(dev, offset, dest.length);
+          calls.push(`${tag}@${offset}+${dest.length}`);
+          dest.set(outer.subarray(offset, offset + dest.length));
+        },
+      });
+      return new SliceSource(dev, 512, bytes.length, `${tag}#p1`);
+    };
+    const v = assembleVolumes(await Promise.all([withInto(aBytes(), 'A'), withInto(bBytes(), 'B')].map((s) => readLvmDevice(s))))[0]!;
+    const src = v.source as typeof v.source & { readInto(o: number, d: Uint8Array): Promise<void> };
+    const dest = new Uint8Array(PE + 4).fill(0xee);
+    await src.readInto(PE - 2, dest);
+    expect([dest[0], dest[2], dest[PE + 1], dest[PE + 3]]).toEqual([0x11, 0x20, 0x20, 0x10]);
+    expect(Buffer.from(dest).equals(Buffer.from(await v.source.read(PE - 2, PE + 4)))).toBe(true);
+    // Three device reads, straight into `dest`, at device offsets shifted by the slice start.
+    expect(calls.slice(0, 3)).toEqual([`A@${512 + DATA + 2 * PE - 2}+2`, `B@${512 + DATA}+${PE}`, `A@${512 + DATA}+2`]);
+    const holey = assembleVolumes([await readLvmDevice(a())])[0]!.source as typeof src;
+    await expect(holey.readInto(PE - 5, new Uint8Array(10))).rejects.toBeInstanceOf(VolumeHoleError);
+    await expect(holey.readInto(4 * PE - 1, new Uint8Array(2))).rejects.toThrow(/past end/);
   });
 
   it('keeps one copy when the same dump is given twice', async () => {

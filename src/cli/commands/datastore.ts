@@ -1,16 +1,17 @@
-import { createHash } from 'node:crypto';
 import { UserError } from '../../core/errors.js';
-import { openDatastore, type Datastore, type DirEntry } from '../../core/vmfs/index.js';
+import { bulkBuffer, openDatastore, readInto, type Datastore, type DirEntry } from '../../core/vmfs/index.js';
 import { NodeFileSink } from '../../platform/node/file-sink.js';
 import { NodeFileSource } from '../../platform/node/file-source.js';
+import { nativeSha256 } from '../../platform/node/native-hash.js';
 import { parseArgs, requireOption, type CliIO } from '../args.js';
+import { lsDeleted } from './recovery.js';
 
 /**
  * `info | ls | cat | map` over datastore dumps (--image, repeatable for spanned volumes).
  * Flags and JSON keys are a public contract (see src/cli/main.ts): extend, never rename.
  */
 export async function runDatastore(cmd: string, argv: string[], io: CliIO): Promise<number> {
-  const args = parseArgs(argv, ['image', 'out'], ['json', 'l']);
+  const args = parseArgs(argv, ['image', 'out'], ['json', 'l', 'deleted']);
   const images = args.options.get('image') ?? [];
   if (images.length === 0) throw new UserError(`${cmd} needs --image DUMP (repeat it for every LUN of a spanned volume)`);
   const sources: NodeFileSource[] = [];
@@ -31,6 +32,7 @@ export async function runDatastore(cmd: string, argv: string[], io: CliIO): Prom
       case 'info':
         return await info(ds, json, io);
       case 'ls':
+        if (args.switches.has('deleted')) return await lsDeleted(ds, json, io);
         return await ls(ds, args.positional, args.switches.has('l'), json, io);
       case 'cat':
         return await cat(ds, args.positional, requireOption(args, 'out'), io);
@@ -114,27 +116,47 @@ async function ls(ds: Datastore, positional: string[], long: boolean, json: bool
   return 0;
 }
 
-const CHUNK = 4 * 1024 * 1024;
+/** cat copies in chunks this big, through three reused buffers (read k+1, hash k, write k-1 overlap). */
+const CHUNK = 8 * 1024 * 1024;
 
 async function cat(ds: Datastore, positional: string[], out: string, io: CliIO): Promise<number> {
   if (positional.length !== 1) throw new UserError('usage: cat --image DUMP [...] PATH --out FILE');
   const src = await ds.openFile(positional[0]!);
   const sink = await NodeFileSink.create(out);
-  const h = createHash('sha256');
+  const h = nativeSha256();
+  const chunks = Math.ceil(src.size / CHUNK);
+  const bufs = Array.from({ length: Math.min(3, chunks) }, () => bulkBuffer(Math.min(CHUNK, src.size)));
+  const chunk = (k: number) => bufs[k % bufs.length]!.subarray(0, Math.min(CHUNK, src.size - k * CHUNK));
+  let writing: Promise<void> = Promise.resolve();
+  let reading: Promise<void> | null = null;
   try {
-    for (let o = 0; o < src.size; o += CHUNK) {
-      const b = await src.read(o, Math.min(CHUNK, src.size - o));
+    // A read in flight is awaited one step later; until then its failure must not go unhandled.
+    const start = (k: number) => {
+      const p = readInto(src, k * CHUNK, chunk(k));
+      p.catch(() => {});
+      return p;
+    };
+    reading = chunks > 0 ? start(0) : null;
+    for (let k = 0; k < chunks; k++) {
+      await reading;
+      const b = chunk(k);
+      // Buffer (k+1) % 3 last held chunk k-2, whose write finished before chunk k-1's began.
+      reading = k + 1 < chunks ? start(k + 1) : null;
       h.update(b);
-      await sink.write(o, b);
+      await writing;
+      writing = sink.write(k * CHUNK, b);
     }
+    await writing;
     await sink.truncate(src.size);
     await sink.close();
   } catch (e) {
+    await writing.catch(() => {});
+    await reading?.catch(() => {});
     await sink.abort();
     throw e;
   }
   io.err(`wrote ${src.size} bytes to ${out}`);
-  io.out(h.digest('hex'));
+  io.out(h.digestHex());
   return 0;
 }
 

@@ -83,8 +83,16 @@ async function readHeader(src: ByteSource, lba: number, sectorSize: number): Pro
   const at = lba * sectorSize;
   if (lba < 1 || at + sectorSize > src.size) return { ok: false, why: `header LBA ${lba} is outside the dump` };
   const sector = await src.read(at, sectorSize);
-  const h = GPT_HEADER.parse(sector);
-  if (h.signature !== 'EFI PART') return { ok: false, why: `no "EFI PART" signature at LBA ${lba}` };
+  // Signature first: a sector without it is simply not a GPT header (e.g. data in the last
+  // sector of an MBR disk), so its other fields must not be parsed, let alone judged corrupt.
+  if (String.fromCharCode(...sector.subarray(0, 8)) !== 'EFI PART') return { ok: false, why: `no "EFI PART" signature at LBA ${lba}` };
+  let h: ReturnType<typeof GPT_HEADER.parse>;
+  try {
+    h = GPT_HEADER.parse(sector);
+  } catch (e) {
+    // A signed header with an impossible 64-bit field is damaged: fall back to the other copy.
+    return { ok: false, why: `${(e as Error).message} at LBA ${lba}` };
+  }
   if (h.headerSize < 0x5c || h.headerSize > sectorSize) return { ok: false, why: `header size ${h.headerSize} at LBA ${lba}` };
   const copy = sector.slice(0, h.headerSize);
   copy.fill(0, 0x10, 0x14); // the CRC covers the header with its own CRC field zeroed

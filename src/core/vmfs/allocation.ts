@@ -39,11 +39,12 @@ export async function computeUsage(fs: VmfsFs, totalBlocks: number): Promise<Vol
 
 /** Volume byte runs a file occupies (holes and TBZ blocks still count: TBZ blocks are allocated). */
 export async function fileVolumeRuns(fs: VmfsFs, fd: FileDescriptor, onRun: (volOffset: number, length: number) => void): Promise<void> {
-  let off = 0;
-  while (off < fd.length) {
-    const e = await fs.mapOffset(fd, off, true);
-    if (e.kind === 'vol') onRun(e.volOffset, e.length);
-    off += e.length;
+  // In windows of a few thousand granules: batched block-map reads, bounded extent lists.
+  const window = 2 ** fd.shift * 4096;
+  for (let off = 0; off < fd.length; off += window) {
+    for (const e of await fs.mapRange(fd, off, Math.min(window, fd.length - off), true)) {
+      if (e.kind === 'vol') onRun(e.volOffset, e.length);
+    }
   }
 }
 

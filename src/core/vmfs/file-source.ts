@@ -1,14 +1,21 @@
 import { UnsupportedError } from '../errors.js';
 import { checkRange, type ByteSource } from '../io/byte-source.js';
 import type { FileDescriptor } from './fd.js';
-import type { FileExtent, VmfsFs } from './filesystem.js';
+import type { VmfsFs } from './filesystem.js';
+import { readInto, type ReadIntoSource } from '../io/read-into.js';
+
+/** Reads up to this size go through the volume's metadata block cache; larger ones go straight to the volume. */
+const META_READ_MAX = 256 * 1024;
+/** Volume reads in flight at once for a read made of several pieces (a fragmented file). */
+const PARALLEL_READS = 4;
 
 /**
  * A file inside a VMFS volume as a ByteSource: reads walk the FD's block map (resident data,
  * sub-blocks, file blocks, pointer blocks) and return zeros for holes and to-be-zeroed blocks.
- * Contiguous blocks are read with one volume read.
+ * The block map of the requested range is resolved in one batch and contiguous blocks are merged,
+ * so a bulk read of a contiguous file is one device read whose buffer is returned as is (no copy).
  */
-export class VmfsFileSource implements ByteSource {
+export class VmfsFileSource implements ReadIntoSource {
   readonly size: number;
   constructor(
     private readonly fs: VmfsFs,
@@ -22,39 +29,48 @@ export class VmfsFileSource implements ByteSource {
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length);
     if (length === 0) return new Uint8Array(0);
-    const first = await this.fs.mapOffset(this.fd, offset);
-    if (first.length >= length) {
-      if (first.kind === 'zero') return new Uint8Array(length);
-      return this.source(length).read(first.volOffset, length);
+    const extents = await this.fs.mapRange(this.fd, offset, length);
+    if (extents.length === 1) {
+      const e = extents[0]!;
+      return e.kind === 'zero' ? new Uint8Array(length) : this.source(length).read(e.volOffset, length);
     }
     const out = new Uint8Array(length);
-    let pos = 0;
-    let ext: FileExtent = first;
-    while (pos < length) {
-      let n = Math.min(ext.length, length - pos);
-      if (ext.kind === 'zero') {
-        pos += n; // already zeros
-        if (pos < length) ext = await this.fs.mapOffset(this.fd, offset + pos);
-        continue;
-      }
-      // Merge following extents that continue on the volume, so big reads become few.
-      const start = ext.volOffset;
-      let next: FileExtent | null = null;
-      while (pos + n < length) {
-        next = await this.fs.mapOffset(this.fd, offset + pos + n);
-        if (next.kind !== 'vol' || next.volOffset !== start + n) break;
-        n += Math.min(next.length, length - pos - n);
-        next = null;
-      }
-      out.set(await this.source(n).read(start, n), pos);
-      pos += n;
-      if (pos < length) ext = next ?? (await this.fs.mapOffset(this.fd, offset + pos));
+    const jobs: { at: number; volOffset: number; length: number }[] = [];
+    let at = 0;
+    for (const e of extents) {
+      if (e.kind === 'vol') jobs.push({ at, volOffset: e.volOffset, length: e.length });
+      at += e.length; // zero extents: `out` is already zeros
+    }
+    // A few reads in flight keep the device busy on fragmented files; each lands once in `out`.
+    for (let k = 0; k < jobs.length; k += PARALLEL_READS) {
+      await Promise.all(jobs.slice(k, k + PARALLEL_READS).map((j) => this.fill(j.volOffset, out.subarray(j.at, j.at + j.length))));
     }
     return out;
   }
 
+  /** Fills `dest` (bulk copies reuse one buffer): holes are zero-filled, data goes straight from the device. */
+  async readInto(offset: number, dest: Uint8Array): Promise<void> {
+    const length = dest.length;
+    checkRange(this, offset, length);
+    if (length === 0) return;
+    const extents = await this.fs.mapRange(this.fd, offset, length);
+    let at = 0;
+    for (const e of extents) {
+      const part = dest.subarray(at, at + e.length);
+      if (e.kind === 'zero') part.fill(0);
+      else await this.fill(e.volOffset, part);
+      at += e.length;
+    }
+  }
+
+  /** Small pieces (metadata) through the block cache; bulk data straight from the device into `dest`. */
+  private async fill(volOffset: number, dest: Uint8Array): Promise<void> {
+    if (dest.length <= META_READ_MAX) dest.set(await this.fs.meta.read(volOffset, dest.length));
+    else await readInto(this.fs.vol, volOffset, dest);
+  }
+
   /** Small reads (metadata) through the block cache; bulk data straight from the volume. */
   private source(n: number): ByteSource {
-    return n <= 256 * 1024 ? this.fs.meta : this.fs.vol;
+    return n <= META_READ_MAX ? this.fs.meta : this.fs.vol;
   }
 }

@@ -25,6 +25,8 @@ export type FileExtent = { kind: 'vol'; volOffset: number; length: number } | { 
 
 const FD_CACHE = 4096;
 const PB_CACHE = 256;
+/** Granules resolved per batch by mapRange (bounds its address arrays). */
+const MAP_BATCH = 4096;
 
 /**
  * One mounted VMFS file system over a logical volume: geometry, the resource files, FD reads
@@ -200,14 +202,8 @@ export class VmfsFs {
   async blockAddress(fd: FileDescriptor, i: number): Promise<[number, number]> {
     const L = this.L;
     const N = L.pbEntries;
-    const slot = (k: number): [number, number] => {
-      if (k >= L.fdSlots) throw new CorruptError(`${this.name}: FD ${hex(fd.address, 8)} needs slot ${k} of ${L.fdSlots} (length ${fd.length} too large for its addressing)`);
-      return [fd.slotsLo[k]!, fd.slotsHi[k]!];
-    };
-    const entry = (pb: Uint8Array, k: number): [number, number] => {
-      const dv = new DataView(pb.buffer, pb.byteOffset, pb.length);
-      return L.addrWidth === 8 ? [dv.getUint32(k * 8, true), dv.getUint32(k * 8 + 4, true)] : [dv.getUint32(k * 4, true), 0];
-    };
+    const slot = (k: number) => this.slot(fd, k);
+    const entry = (pb: Uint8Array, k: number) => pbEntry(pb, k, L.addrWidth);
     switch (fd.zla) {
       case ZLA_FB:
       case ZLA_SB:
@@ -231,6 +227,55 @@ export class VmfsFs {
   }
 
   /**
+   * Block addresses of granules [first, first + count) of a file, reading each pointer block once
+   * (a bulk read of a big file resolves its block map PB by PB, not block by block).
+   */
+  async blockAddresses(fd: FileDescriptor, first: number, count: number): Promise<{ lo: Uint32Array; hi: Uint32Array }> {
+    const L = this.L;
+    const N = L.pbEntries;
+    const lo = new Uint32Array(count);
+    const hi = new Uint32Array(count);
+    if (fd.zla !== ZLA_PB && fd.zla !== ZLA_PB2 && fd.zla !== ZLA_DOUBLE) {
+      for (let k = 0; k < count; k++) [lo[k], hi[k]] = await this.blockAddress(fd, first + k);
+      return { lo, hi };
+    }
+    const w = L.addrWidth;
+    let k = 0;
+    while (k < count) {
+      const i = first + k;
+      // The pointer block holding granule i, and how many of the wanted granules it holds.
+      let pb: Uint8Array | null;
+      if (fd.zla === ZLA_DOUBLE) {
+        const top = this.slot(fd, Math.floor(i / (N * N)));
+        pb = null;
+        if (top[0] !== 0 || top[1] !== 0) {
+          const e = pbEntry(await this.pointerBlock(top[0], top[1]), Math.floor(i / N) % N, w);
+          if (e[0] !== 0 || e[1] !== 0) pb = await this.pointerBlock(e[0], e[1]);
+        }
+      } else {
+        const top = this.slot(fd, Math.floor(i / N));
+        pb = top[0] !== 0 || top[1] !== 0 ? await this.pointerBlock(top[0], top[1]) : null;
+      }
+      const n = Math.min(count - k, N - (i % N));
+      if (pb) {
+        const dv = new DataView(pb.buffer, pb.byteOffset, pb.length);
+        for (let j = 0; j < n; j++) {
+          const at = ((i + j) % N) * w;
+          lo[k + j] = dv.getUint32(at, true);
+          hi[k + j] = w === 8 ? dv.getUint32(at + 4, true) : 0;
+        }
+      } // else: a hole, already zeros
+      k += n;
+    }
+    return { lo, hi };
+  }
+
+  private slot(fd: FileDescriptor, k: number): [number, number] {
+    if (k >= this.L.fdSlots) throw new CorruptError(`${this.name}: FD ${hex(fd.address, 8)} needs slot ${k} of ${this.L.fdSlots} (length ${fd.length} too large for its addressing)`);
+    return [fd.slotsLo[k]!, fd.slotsHi[k]!];
+  }
+
+  /**
    * Maps file offset `off` (< fd.length) to where its bytes are, up to the end of the containing
    * block; the caller loops for longer ranges. `physical` maps to-be-zeroed blocks to where they
    * are allocated instead of reading them as zeros (allocation maps, carving).
@@ -239,17 +284,59 @@ export class VmfsFs {
     const L = this.L;
     if (off < 0 || off >= fd.length) throw new CorruptError(`${this.name}: offset ${hex(off)} outside FD ${hex(fd.address, 8)} of length ${fd.length}`);
     if (fd.zla === ZLA_RESIDENT) return { kind: 'vol', volOffset: fd.volOffset + L.fdDataOffset + off, length: fd.length - off };
-    const granule = 2 ** fd.shift;
-    const i = Math.floor(off / granule);
-    const inGranule = off - i * granule;
-    let length = granule - inGranule;
+    const i = Math.floor(off / 2 ** fd.shift);
     const [lo, hi] = await this.blockAddress(fd, i);
-    if (lo === 0 && hi === 0) return { kind: 'zero', length, tbz: false };
+    return this.extentAt(fd, off, i, lo, hi, physical);
+  }
+
+  /**
+   * The extents of [off, off + len) of a file, contiguous pieces merged (adjacent volume ranges,
+   * adjacent zeros), so a bulk read becomes a few large volume reads.
+   */
+  async mapRange(fd: FileDescriptor, off: number, len: number, physical = false): Promise<FileExtent[]> {
+    const end = off + len;
+    if (off < 0 || len <= 0 || end > fd.length) throw new CorruptError(`${this.name}: range ${hex(off)}+${hex(len)} outside FD ${hex(fd.address, 8)} of length ${fd.length}`);
+    const out: FileExtent[] = [];
+    const push = (e: FileExtent): void => {
+      const last = out[out.length - 1];
+      if (last?.kind === 'vol' && e.kind === 'vol' && last.volOffset + last.length === e.volOffset) last.length += e.length;
+      else if (last?.kind === 'zero' && e.kind === 'zero' && last.tbz === e.tbz) last.length += e.length;
+      else out.push({ ...e });
+    };
+    if (fd.zla === ZLA_RESIDENT) {
+      push(await this.mapOffset(fd, off, physical));
+      out[0]!.length = len;
+      return out;
+    }
+    const granule = 2 ** fd.shift;
+    let pos = off;
+    while (pos < end) {
+      const first = Math.floor(pos / granule);
+      const count = Math.min(Math.floor((end - 1) / granule) - first + 1, MAP_BATCH);
+      const { lo, hi } = await this.blockAddresses(fd, first, count);
+      const stop = Math.min(end, (first + count) * granule);
+      while (pos < stop) {
+        const i = Math.floor(pos / granule);
+        const e = await this.extentAt(fd, pos, i, lo[i - first]!, hi[i - first]!, physical);
+        e.length = Math.min(e.length, stop - pos);
+        push(e);
+        pos += e.length;
+      }
+    }
+    return out;
+  }
+
+  /** Where byte `off` of granule `i` (whose address is lo, hi) lives, up to the end of its block. */
+  private extentAt(fd: FileDescriptor, off: number, i: number, lo: number, hi: number, physical: boolean): FileExtent | Promise<FileExtent> {
+    const L = this.L;
+    const granule = 2 ** fd.shift;
+    let length = granule - (off - i * granule);
+    if (lo === 0 && hi === 0) return { kind: 'zero', length: Math.min(length, fd.length - off), tbz: false };
     const a = this.decode(lo, hi);
     let volOffset: number;
     switch (a.type) {
       case ADDR_FB: {
-        if (a.tbz && !physical) return { kind: 'zero', length, tbz: true };
+        if (a.tbz && !physical) return { kind: 'zero', length: Math.min(length, fd.length - off), tbz: true };
         const fbs = L.blockSize;
         const within = off % fbs;
         const block = L.v6 ? a.cluster * this.sfbPerCluster + a.resource : a.block;
@@ -259,31 +346,43 @@ export class VmfsFs {
       }
       case ADDR_LFB: {
         if (!L.v6) throw new CorruptError(`${this.name}: LFB address ${addrText(lo, hi)} on a VMFS${this.d.version} volume`);
-        if (a.tbz && !physical) return { kind: 'zero', length, tbz: true };
+        if (a.tbz && !physical) return { kind: 'zero', length: Math.min(length, fd.length - off), tbz: true };
         const within = off % L.lfbSize;
         volOffset = a.block * L.lfbSize + within;
         length = Math.min(length, L.lfbSize - within);
         break;
       }
-      case ADDR_SB: {
-        const sbc = this.sbc;
-        if (!sbc) throw new CorruptError(`${this.name}: sub-block address ${addrText(lo, hi)} but .sbc.sf is unavailable`);
-        this.checkItem(sbc, a, lo, hi);
-        const sbs = sbc.h.S;
-        const within = off % sbs;
-        const inner = await this.mapOffset(sbc.content.fd, sbc.itemOffset(a.cluster, a.resource) + within, physical);
-        if (inner.kind !== 'vol') return { kind: 'zero', length: Math.min(length, sbs - within, inner.length), tbz: inner.tbz };
-        volOffset = inner.volOffset;
-        length = Math.min(length, sbs - within, inner.length);
-        break;
-      }
+      case ADDR_SB:
+        return this.subBlockExtent(fd, off, a, lo, hi, length, physical);
       default:
         throw new CorruptError(`${this.name}: FD ${hex(fd.address, 8)} block ${i} has address ${addrText(lo, hi)} of type ${ADDR_TYPE_NAMES[a.type]}`);
     }
+    return this.checkedVol(fd, off, i, lo, hi, volOffset, length);
+  }
+
+  private async subBlockExtent(fd: FileDescriptor, off: number, a: DecodedAddr, lo: number, hi: number, length: number, physical: boolean): Promise<FileExtent> {
+    const sbc = this.sbc;
+    if (!sbc) throw new CorruptError(`${this.name}: sub-block address ${addrText(lo, hi)} but .sbc.sf is unavailable`);
+    this.checkItem(sbc, a, lo, hi);
+    const sbs = sbc.h.S;
+    const within = off % sbs;
+    const inner = await this.mapOffset(sbc.content.fd, sbc.itemOffset(a.cluster, a.resource) + within, physical);
+    length = Math.min(length, sbs - within, inner.length);
+    if (inner.kind !== 'vol') return { kind: 'zero', length: Math.min(length, fd.length - off), tbz: inner.tbz };
+    return this.checkedVol(fd, off, Math.floor(off / 2 ** fd.shift), lo, hi, inner.volOffset, length);
+  }
+
+  private checkedVol(fd: FileDescriptor, off: number, i: number, lo: number, hi: number, volOffset: number, length: number): FileExtent {
     length = Math.min(length, fd.length - off);
     if (volOffset + length > this.vol.size) {
       throw new CorruptError(`${this.name}: FD ${hex(fd.address, 8)} block ${i} (${addrText(lo, hi)}) points past the volume end (${hex(volOffset)})`);
     }
     return { kind: 'vol', volOffset, length };
   }
+}
+
+/** Entry k of a pointer block of `w`-byte addresses, as (lo, hi). */
+function pbEntry(pb: Uint8Array, k: number, w: number): [number, number] {
+  const dv = new DataView(pb.buffer, pb.byteOffset, pb.length);
+  return w === 8 ? [dv.getUint32(k * 8, true), dv.getUint32(k * 8 + 4, true)] : [dv.getUint32(k * 4, true), 0];
 }

@@ -20,6 +20,7 @@ export type { ByteSource } from '../io/byte-source.js';
 export { openDatastore, type OpenDatastoreOptions } from './datastore.js';
 export { VolumeHoleError } from './lvm.js';
 export { parsePathOrFd, formatFdAddress } from './fd-address.js';
+export { bulkBuffer, canReadInto, readInto, type ReadIntoSource } from '../io/read-into.js';
 export type {
   Datastore,
   VolumeInfo,
@@ -45,6 +46,7 @@ export type { VmfsFs } from './filesystem.js';
 export type { FileDescriptor } from './fd.js';
 export { parseFd, FD_META } from './fd.js';
 export { encodeFd } from './address.js';
+export { readLinearDir } from './directory.js';
 /** The mounted file system behind a Datastore from openDatastore (raw FD, pointer-block and bitmap access for recovery). */
 export function fsOf(ds: DatastoreT): VmfsFs {
   const fs = (ds as unknown as { fs?: VmfsFs }).fs;

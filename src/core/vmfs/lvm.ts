@@ -1,6 +1,8 @@
 import { CorruptError, MissingFileError } from '../errors.js';
 import { checkRange, type ByteSource } from '../io/byte-source.js';
-import { cString, defineStruct, hex } from '../util/struct.js';
+import { cString, defineStruct, hex, u32, u64 } from '../util/struct.js';
+import { readInto, type ReadIntoSource } from '../io/read-into.js';
+import { findRun } from '../util/runs.js';
 
 /**
  * VMFS LVM: a device (LUN partition) carries a header at +1 MiB, a volume table and PE tables
@@ -61,6 +63,14 @@ export const LVM_PE_ENTRY = defineStruct('LVM PE entry', 0x80, {
   version: [0x21, 'u32'],
 });
 
+/** Field offsets of LVM_PE_ENTRY, for the per-entry fast path of readLvmDevice. */
+const PE = {
+  used: LVM_PE_ENTRY.fields.used[0],
+  volumeId: LVM_PE_ENTRY.fields.volumeId[0],
+  pOffset: LVM_PE_ENTRY.fields.pOffset[0],
+  lOffset: LVM_PE_ENTRY.fields.lOffset[0],
+  length: LVM_PE_ENTRY.fields.length[0],
+};
 const PES_PER_MAP = 8192;
 const PE_ENTRY_SIZE = 0x80;
 const SD_TABLE_BYTES = 32 * 256;
@@ -90,6 +100,7 @@ export interface LvmVolumeDesc {
   numDevs: number;
 }
 
+/** A used PE of the device's table, or a run of consecutive PEs that continue each other. */
 export interface LvmPe {
   lOffset: number;
   pOffset: number;
@@ -189,10 +200,21 @@ export async function readLvmDevice(dev: ByteSource): Promise<LvmDevice> {
         break outer;
       }
       const t = await dev.read(tableAt, n * PE_ENTRY_SIZE);
+      // A 64 TiB volume has thousands of entries per table: read the few fields needed at the
+      // struct's declared offsets instead of a full generic parse per entry.
       for (let i = 0; i < n; i++) {
-        const e = LVM_PE_ENTRY.parse(t, i * PE_ENTRY_SIZE);
-        if (e.used !== 1 || e.length === 0) continue;
-        pes.push({ lOffset: e.lOffset, pOffset: e.pOffset, length: e.length, volumeId: e.volumeId });
+        const at = i * PE_ENTRY_SIZE;
+        if (t[at + PE.used] !== 1) continue;
+        const length = u64(t, at + PE.length);
+        if (length === 0) continue;
+        const lOffset = u64(t, at + PE.lOffset);
+        const pOffset = u64(t, at + PE.pOffset);
+        const volumeId = u32(t, at + PE.volumeId);
+        // Consecutive PEs that continue each other (the usual layout) become one run.
+        const last = pes[pes.length - 1];
+        const merge = last && last.volumeId === volumeId && last.lOffset + last.length === lOffset && last.pOffset + last.length === pOffset;
+        if (merge && Number.isSafeInteger(last.lOffset + last.length + length)) last.length += length;
+        else pes.push({ lOffset, pOffset, length, volumeId });
       }
       seen += n;
     }
@@ -337,7 +359,7 @@ function buildVolume(members: { dev: LvmDevice; desc: LvmVolumeDesc }[]): Logica
 }
 
 /** A volume made of runs over devices; a read touching a hole throws VolumeHoleError. */
-export class VolumeSource implements ByteSource {
+export class VolumeSource implements ReadIntoSource {
   private readonly starts: number[];
   constructor(
     readonly runs: readonly VolumeRun[],
@@ -348,35 +370,36 @@ export class VolumeSource implements ByteSource {
   }
 
   private find(offset: number): number {
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.starts[mid]! <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return findRun(this.starts, offset);
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length);
     if (length === 0) return new Uint8Array(0);
-    let i = this.find(offset);
-    const r0 = this.runs[i]!;
+    const r0 = this.runs[this.find(offset)]!;
     if (offset + length <= r0.offset + r0.length) {
       if (!r0.device) throw new VolumeHoleError(this.name, offset, r0.missing ?? 'a missing extent');
       return r0.device.source.read(r0.deviceOffset + (offset - r0.offset), length);
     }
+    // Across runs (PE or device boundaries): one buffer, each piece read straight into it.
     const out = new Uint8Array(length);
+    await this.readInto(offset, out);
+    return out;
+  }
+
+  /** Fills `dest` run by run, each piece straight from its device (no intermediate buffer). */
+  async readInto(offset: number, dest: Uint8Array): Promise<void> {
+    checkRange(this, offset, dest.length);
+    let i = this.find(offset);
     let pos = offset;
-    while (pos < offset + length) {
+    const end = offset + dest.length;
+    while (pos < end) {
       const r = this.runs[i++]!;
       if (!r.device) throw new VolumeHoleError(this.name, pos, r.missing ?? 'a missing extent');
-      const n = Math.min(r.offset + r.length, offset + length) - pos;
-      out.set(await r.device.source.read(r.deviceOffset + (pos - r.offset), n), pos - offset);
+      const n = Math.min(r.offset + r.length, end) - pos;
+      await readInto(r.device.source, r.deviceOffset + (pos - r.offset), dest.subarray(pos - offset, pos - offset + n));
       pos += n;
     }
-    return out;
   }
 }
 

@@ -1,8 +1,10 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { checkRange, type ByteSource } from '../../core/io/byte-source.js';
+import { OutOfRangeError } from '../../core/errors.js';
+import { checkRange } from '../../core/io/byte-source.js';
+import type { ReadIntoSource } from '../../core/io/read-into.js';
 
 /** A ByteSource over a local file, read with positional reads (never the whole file). */
-export class NodeFileSource implements ByteSource {
+export class NodeFileSource implements ReadIntoSource {
   private constructor(
     private readonly fh: FileHandle,
     readonly size: number,
@@ -16,15 +18,21 @@ export class NodeFileSource implements ByteSource {
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
-    checkRange(this, offset, length);
     const buf = new Uint8Array(length);
+    await this.readInto(offset, buf);
+    return buf;
+  }
+
+  /** Fills the caller's (reused, ideally page-aligned) buffer: bulk copies avoid a fresh array per read. */
+  async readInto(offset: number, dest: Uint8Array): Promise<void> {
+    checkRange(this, offset, dest.length);
     let done = 0;
-    while (done < length) {
-      const { bytesRead } = await this.fh.read(buf, done, length - done, offset + done);
-      if (bytesRead === 0) throw new Error(`${this.name}: unexpected end of file at 0x${(offset + done).toString(16)}`);
+    while (done < dest.length) {
+      const { bytesRead } = await this.fh.read(dest, done, dest.length - done, offset + done);
+      // The file shrank under us (size is taken at open): a truncated source, reported as such.
+      if (bytesRead === 0) throw new OutOfRangeError(`${this.name}: unexpected end of file at 0x${(offset + done).toString(16)}`);
       done += bytesRead;
     }
-    return buf;
   }
 
   async close(): Promise<void> {

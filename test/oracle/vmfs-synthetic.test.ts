@@ -1,0 +1,238 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canReadInto, fsOf, openDatastore, VolumeHoleError, type Datastore } from '../../src/core/vmfs/index.js';
+import { NodeFileSource } from '../../src/platform/node/file-source.js';
+import { buildVmfs, expectedBytes, MiB, standardBuild, type Manifest, type ManifestEntry } from '../builders/vmfs/index.js';
+import { makeTempDir } from '../helpers/tools.js';
+
+/**
+ * Our VMFS reader against the synthetic dumps of test/builders/vmfs. The builder's manifest is the
+ * reference; test/oracle/vmfs-builder.test.ts checks the same dumps with debugvmfs/debugvmfs6, so
+ * builder and reader cannot share one mistake (except where that test says an oracle is blind:
+ * VMFS6 TBZ semantics and the VMFS6 hash table, which come from docs/vmfs-format.md only).
+ */
+
+const CHUNK = 8 * MiB;
+
+async function sha256Of(ds: Datastore, p: string, size: number): Promise<string> {
+  const src = await ds.openFile(p);
+  expect(src.size, p).toBe(size);
+  const h = createHash('sha256');
+  for (let off = 0; off < size; off += CHUNK) h.update(await src.read(off, Math.min(CHUNK, size - off)));
+  return h.digest('hex');
+}
+
+/** Same, through readInto with one reused buffer left dirty (holes must be zero-filled) and an odd chunk size. */
+async function sha256Into(ds: Datastore, p: string, size: number): Promise<string> {
+  const src = await ds.openFile(p);
+  if (!canReadInto(src)) throw new Error(`${p}: file source has no readInto`);
+  const chunk = 3 * MiB + 4097;
+  const buf = new Uint8Array(chunk).fill(0xa5);
+  const h = createHash('sha256');
+  for (let off = 0; off < size; off += chunk) {
+    const b = buf.subarray(0, Math.min(chunk, size - off));
+    await src.readInto(off, b);
+    h.update(b);
+  }
+  return h.digest('hex');
+}
+
+const openAll = async (files: string[]): Promise<{ ds: Datastore; close: () => Promise<void> }> => {
+  const srcs = await Promise.all(files.map((f) => NodeFileSource.open(f, path.basename(f))));
+  return { ds: await openDatastore(srcs), close: async () => void (await Promise.all(srcs.map((s) => s.close()))) };
+};
+
+const TYPE: Record<ManifestEntry['type'], string> = { directory: 'directory', file: 'file', system: 'system', symlink: 'symlink', rdm: 'rdm' };
+const ADDRESSING: Record<NonNullable<ManifestEntry['addressing']>, string> = {
+  resident: 'resident', 'sub-block': 'sub-block', direct: 'direct', 'pointer-block': 'pointer-block', 'double-indirect': 'double-indirect', lfb: 'direct',
+};
+
+function checkDatastore(label: string, get: () => { m: Manifest; files: string[] }) {
+  describe(label, () => {
+    let ds: Datastore;
+    let m: Manifest;
+    let close: () => Promise<void>;
+    beforeAll(async () => {
+      const g = get();
+      m = g.m;
+      ({ ds, close } = await openAll(g.files));
+    });
+    afterAll(async () => close?.());
+
+    it('reports the volume', () => {
+      expect(ds.info.version).toBe(m.version);
+      expect(ds.info.label).toBe(m.label);
+      expect(ds.info.uuid).toBe(m.fsUuid);
+      expect(ds.info.lvmUuid).toBe(m.volumeUuid);
+      expect(ds.info.blockSize).toBe(m.blockSize);
+      expect(ds.info.subBlockSize).toBe(m.subBlockSize);
+      expect(ds.info.volumeSize).toBe(m.volumeSize);
+      expect(ds.info.holes).toEqual([]);
+      expect(ds.info.devices.length).toBe(m.luns.length);
+    });
+
+    it('lists every directory with names, types, sizes and FD addresses', async () => {
+      for (const d of m.entries.filter((e) => e.type === 'directory')) {
+        const got = await ds.readdir(d.path);
+        const children = m.entries.filter((e) => e.path !== '/' && path.posix.dirname(e.path) === d.path);
+        expect(got.map((e) => e.name).filter((n) => n !== '.' && n !== '..').sort(), d.path).toEqual(children.map((c) => c.name).sort());
+        for (const c of children) {
+          const e = got.find((x) => x.name === c.name)!;
+          expect({ type: e.type, size: e.size, fd: e.fdAddress, gen: e.generation }, c.path).toEqual({
+            type: TYPE[c.type], size: c.size, fd: c.fdAddress, gen: c.generation,
+          });
+        }
+      }
+    });
+
+    it('reads every file with the manifest sha256', async () => {
+      for (const f of m.entries.filter((e) => e.type === 'file')) {
+        expect(await sha256Of(ds, f.path, f.size), f.path).toBe(f.sha256);
+      }
+    });
+
+    it('reads every file through readInto into a reused buffer with the manifest sha256', async () => {
+      for (const f of m.entries.filter((e) => e.type === 'file')) {
+        expect(await sha256Into(ds, f.path, f.size), f.path).toBe(f.sha256);
+      }
+    });
+
+    it('the batched block map (mapRange) agrees with the per-block one (mapOffset) on every file', async () => {
+      // Internal consistency, not an oracle: bulk reads and allocation maps use mapRange.
+      const fs = fsOf(ds);
+      type Ext = { kind: string; volOffset?: number; length: number };
+      const merge = (out: Ext[], e: Ext) => {
+        const last = out[out.length - 1];
+        if (last && last.kind === e.kind && (e.kind === 'zero' || last.volOffset! + last.length === e.volOffset)) last.length += e.length;
+        else out.push({ kind: e.kind, volOffset: e.kind === 'vol' ? e.volOffset : undefined, length: e.length });
+      };
+      for (const f of m.entries.filter((e) => e.type === 'file' && e.size > 0)) {
+        const fd = await fs.fd(f.fdAddress);
+        for (const physical of [false, true]) {
+          const slow: Ext[] = [];
+          for (let off = 0; off < fd.length; ) {
+            const e = await fs.mapOffset(fd, off, physical);
+            const n = Math.min(e.length, fd.length - off);
+            merge(slow, { ...e, length: n });
+            off += n;
+          }
+          const fast: Ext[] = [];
+          for (const e of await fs.mapRange(fd, 0, fd.length, physical)) merge(fast, e);
+          expect(fast, `${f.path} physical=${physical}`).toEqual(slow);
+        }
+      }
+    });
+
+    it('reports addressing, TBZ and allocation of every file', async () => {
+      for (const f of m.entries.filter((e) => e.type === 'file')) {
+        const st = await ds.stat(f.path);
+        expect(st.addressing, f.path).toBe(ADDRESSING[f.addressing!]);
+        expect(st.fdAddress, f.path).toBe(f.fdAddress);
+        if (f.tbzBlocks !== undefined) expect(st.tbzBlocks, f.path).toBe(f.tbzBlocks);
+      }
+    });
+
+    it('reads TBZ blocks with stale bytes as zeros, and unaligned ranges exactly', async () => {
+      for (const f of m.entries.filter((e) => e.type === 'file' && e.pieces)) {
+        const src = await ds.openFile(f.path);
+        for (const p of f.pieces!) {
+          for (const [off, len] of [[p.offset - 3, 10], [p.offset + p.length - 5, 9], [p.offset + 1, Math.min(70000, p.length)]] as const) {
+            const o = Math.max(0, off);
+            const n = Math.min(len, f.size - o);
+            if (n <= 0) continue;
+            expect(Buffer.from(await src.read(o, n)).equals(expectedBytes(f.pieces!, f.size, o, n)), `${f.path} @${o}+${n}`).toBe(true);
+          }
+        }
+        if ((f.tbzBlocks ?? 0) > 0) {
+          // every TBZ block starts at index 1 (vmfs5) / 10 (vmfs6) in the samples and has stale bytes at 4 KiB
+          const first = m.version === 5 ? 1 : 10;
+          const z = await src.read(first * MiB, 4096);
+          expect(z.every((b) => b === 0), `${f.path} TBZ block`).toBe(true);
+        }
+      }
+    });
+
+    it('resolves symlinks', async () => {
+      for (const s of m.entries.filter((e) => e.type === 'symlink')) {
+        expect(await ds.readlink(s.path)).toBe(s.symlinkTarget);
+      }
+    });
+
+    it('finds files by FD address', async () => {
+      for (const f of m.entries.filter((e) => e.type === 'file').slice(0, 5)) {
+        expect(await ds.lookup(`<0x${f.fdAddress.toString(16).padStart(8, '0')}>`)).toBe(f.fdAddress);
+      }
+    });
+  });
+}
+
+describe('synthetic VMFS dumps read by our reader', () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  const built = new Map<string, Manifest>();
+
+  beforeAll(async () => {
+    tmp = makeTempDir('vmfs-synth-');
+    const d = tmp.dir;
+    built.set('vmfs5', await buildVmfs(standardBuild('vmfs5', d, [{ scheme: 'gpt', segments: 12, extraPartition: true }])));
+    built.set('vmfs6', await buildVmfs(standardBuild('vmfs6', d)));
+    built.set('span5', await buildVmfs(standardBuild('span5', d)));
+    built.set('span6', await buildVmfs(standardBuild('span6', d, [{ scheme: 'mbr', segments: 4 }, { scheme: 'gpt', segments: 5 }])));
+    const alt = (await buildVmfs({ ...standardBuild('vmfs5', d, [{ scheme: 'gpt', segments: 12, corruptPrimaryGpt: true }]), name: 'vmfs5-badgpt' }));
+    built.set('vmfs5-badgpt', alt);
+    built.set('vmfs6-bare', await buildVmfs({ ...standardBuild('vmfs6', d, [{ scheme: 'bare', segments: 16 }]), name: 'vmfs6-bare' }));
+  });
+  afterAll(() => tmp?.cleanup());
+
+  const files = (k: string, order?: number[]) => () => {
+    const m = built.get(k)!;
+    const luns = m.luns.map((l) => l.path);
+    return { m, files: order ? order.map((i) => luns[i]!) : luns };
+  };
+
+  checkDatastore('VMFS5 on a GPT LUN with two partitions', files('vmfs5'));
+  checkDatastore('VMFS6 on a GPT LUN (hashed dirs, LFB, PB, double indirection)', files('vmfs6'));
+  checkDatastore('VMFS5 spanned, dumps in order', files('span5'));
+  checkDatastore('VMFS5 spanned, dumps reversed', files('span5', [1, 0]));
+  checkDatastore('VMFS6 spanned (MBR + GPT), dumps reversed', files('span6', [1, 0]));
+
+  it('uses the backup GPT when the primary header CRC is wrong', async () => {
+    const m = built.get('vmfs5-badgpt')!;
+    const { ds, close } = await openAll([m.luns[0]!.path]);
+    try {
+      expect(ds.info.partitions[0]?.scheme).toBe('gpt-backup');
+      const f = m.entries.find((e) => e.path === '/vm1/vm1.vmx')!;
+      expect(await sha256Of(ds, f.path, f.size)).toBe(f.sha256);
+    } finally {
+      await close();
+    }
+  });
+
+  it('opens a bare VMFS6 partition dump', async () => {
+    const m = built.get('vmfs6-bare')!;
+    const { ds, close } = await openAll([m.luns[0]!.path]);
+    try {
+      expect(ds.info.partitions[0]?.scheme).toBe('bare');
+      const f = m.entries.find((e) => e.path === '/vm3/vm3-flat.vmdk')!;
+      expect(await sha256Of(ds, f.path, f.size)).toBe(f.sha256);
+    } finally {
+      await close();
+    }
+  });
+
+  it('opens a spanned volume with one extent missing, reporting the hole', async () => {
+    const m = built.get('span5')!;
+    const { ds, close } = await openAll([m.luns[0]!.path]);
+    try {
+      expect(ds.info.holes.length).toBeGreaterThan(0);
+      const big = m.entries.find((e) => e.path === '/span/big-flat.vmdk')!;
+      const src = await ds.openFile(big.path);
+      // file block 0 is FS block 100 (first extent): readable
+      expect(Buffer.from(await src.read(0, 4096)).equals(expectedBytes(big.pieces!, big.size, 0, 4096))).toBe(true);
+      // file block 1 is FS block 1500 (second extent): a clear error
+      await expect(src.read(MiB, 4096)).rejects.toBeInstanceOf(VolumeHoleError);
+    } finally {
+      await close();
+    }
+  });
+});
