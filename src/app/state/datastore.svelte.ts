@@ -1,0 +1,227 @@
+import * as Comlink from 'comlink';
+import type { ExportFormat } from '../../core/export/export-disk.js';
+import type { Progress } from '../../core/progress.js';
+import type { ChainLinkInfo } from '../../core/vmdk/types.js';
+import type { VolumeInfo, VolumeUsage } from '../../core/vmfs/index.js';
+import type {
+  AllocationSummary,
+  ChainExportResult,
+  DatastoreWorkerApi,
+  DirListing,
+  DsEntry,
+  ExportDestination,
+  FileExportResult,
+} from '../../workers/datastore.worker.js';
+import { canPickDirectory, canPickFiles, canSaveFile, downloadFromOpfs, pickDirectory, pickFiles, pickSaveFile } from './pickers.js';
+
+/** Cells of the allocation map (one bucket of FS blocks each). */
+export const ALLOC_CELLS = 1024;
+
+let remote: Comlink.Remote<DatastoreWorkerApi> | null = null;
+
+/** The one datastore worker (created on first use; Vite bundles it as a same-origin module file). */
+function worker(): Comlink.Remote<DatastoreWorkerApi> {
+  if (!remote) {
+    const w = new Worker(new URL('../../workers/datastore.worker.ts', import.meta.url), { type: 'module', name: 'datastore' });
+    remote = Comlink.wrap<DatastoreWorkerApi>(w);
+  }
+  return remote;
+}
+
+function oneLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0]!.trim() || 'unknown error';
+}
+const errName = (e: unknown): string => (e as { name?: string })?.name ?? '';
+
+export interface ExportJob {
+  /** What is exported: a file path in the volume, or the merged disk of the inspected chain. */
+  what: string;
+  progress: Progress | null;
+}
+
+export type DsExportResult = (FileExportResult & { kind: 'file' }) | (ChainExportResult & { kind: 'chain'; what: string });
+
+/**
+ * State of the "Datastore dump" view: the open volume, the folder shown, the allocation map, an
+ * inspected chain and the export job. Components read the fields and call the methods; the
+ * worker does all parsing. One instance (below) so the state survives switching views.
+ */
+export class DatastoreState {
+  files = $state.raw<string[]>([]);
+  volume = $state.raw<VolumeInfo | null>(null);
+  usage = $state.raw<VolumeUsage | null>(null);
+  alloc = $state.raw<AllocationSummary | null>(null);
+  listing = $state.raw<DirListing | null>(null);
+  /** The path being listed (set before the listing arrives). */
+  cwd = $state('/');
+  opening = $state(false);
+  listingBusy = $state(false);
+  mapBusy = $state(false);
+  chainPath = $state<string | null>(null);
+  chainBusy = $state(false);
+  chainLinks = $state.raw<ChainLinkInfo[]>([]);
+  chainCidMismatch = $state(false);
+  exportJob = $state.raw<ExportJob | null>(null);
+  result = $state.raw<DsExportResult | null>(null);
+  error = $state<string | null>(null);
+  notice = $state<string | null>(null);
+
+  private fail(e: unknown): void {
+    if (errName(e) === 'CancelledError') {
+      this.notice = 'Cancelled.';
+      return;
+    }
+    this.error = oneLine(e);
+  }
+
+  /** "Open datastore dump": the open picker (several files for a spanned volume); null when dismissed. */
+  async pickAndOpen(): Promise<void> {
+    if (!canPickFiles()) return;
+    try {
+      const picked = await pickFiles();
+      if (!picked || picked.kind !== 'handles') return;
+      await this.openFiles(await Promise.all(picked.handles.map((h) => h.getFile())));
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  async openFiles(files: File[]): Promise<void> {
+    if (files.length === 0) return;
+    this.files = files.map((f) => f.name);
+    this.volume = null;
+    this.usage = null;
+    this.alloc = null;
+    this.listing = null;
+    this.cwd = '/';
+    this.chainPath = null;
+    this.chainLinks = [];
+    this.result = null;
+    this.error = null;
+    this.notice = null;
+    this.opening = true;
+    try {
+      this.volume = await worker().open(files);
+    } catch (e) {
+      this.fail(e);
+      return;
+    } finally {
+      this.opening = false;
+    }
+    // Listing first (what the user came for), then free space and the map.
+    await this.browse('/');
+    void this.loadUsageAndMap();
+  }
+
+  private async loadUsageAndMap(): Promise<void> {
+    this.mapBusy = true;
+    try {
+      this.usage = await worker().usage();
+      this.alloc = await worker().allocationSummary(ALLOC_CELLS);
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      this.mapBusy = false;
+    }
+  }
+
+  async browse(path: string): Promise<void> {
+    if (!this.volume) return;
+    this.cwd = path;
+    this.listingBusy = true;
+    this.error = null;
+    try {
+      const l = await worker().readdir(path);
+      if (this.cwd === path) this.listing = l; // a later click wins
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      if (this.cwd === path) this.listingBusy = false;
+    }
+  }
+
+  async inspectChain(path: string, ignoreCid = false): Promise<void> {
+    this.chainPath = path;
+    this.chainLinks = [];
+    this.chainCidMismatch = false;
+    this.chainBusy = true;
+    this.error = null;
+    this.notice = null;
+    try {
+      this.chainLinks = await worker().openChainInDump(path, { ignoreCid });
+    } catch (e) {
+      this.chainCidMismatch = errName(e) === 'CidMismatchError';
+      this.fail(e);
+    } finally {
+      this.chainBusy = false;
+    }
+  }
+
+  /** Export one file of the volume. Call straight from a click: the save picker needs the gesture. */
+  async exportFile(entry: DsEntry): Promise<void> {
+    if (this.exportJob) return;
+    this.error = null;
+    this.notice = null;
+    this.result = null;
+    let dest: FileSystemFileHandle | 'opfs' | null;
+    try {
+      dest = canSaveFile() ? await pickSaveFile(entry.name) : 'opfs';
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    if (!dest) return;
+    await this.runExport(entry.path, async (onProgress) => {
+      const r = await worker().exportFile(entry.path, dest, entry.name, onProgress);
+      if (r.destination === 'opfs') await downloadFromOpfs([r.fileName]);
+      return { ...r, kind: 'file' as const };
+    });
+  }
+
+  /** Export the merged disk of the inspected chain (same formats as the VMDK view). */
+  async exportChain(format: ExportFormat): Promise<void> {
+    if (this.exportJob || !this.chainPath || this.chainLinks.length === 0) return;
+    this.error = null;
+    this.notice = null;
+    this.result = null;
+    const what = this.chainPath;
+    const base = (what.split('/').pop() ?? 'disk').replace(/\.vmdk$/i, '') + '-merged';
+    const name = format === 'raw' ? `${base}.img` : `${base}.vmdk`;
+    let dest: ExportDestination | null;
+    try {
+      if (format === 'flat' && canPickDirectory()) dest = await pickDirectory('readwrite');
+      else if (format !== 'flat' && canSaveFile()) dest = await pickSaveFile(name);
+      else dest = 'opfs';
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    if (!dest) return;
+    await this.runExport(`${what} (merged)`, async (onProgress) => {
+      const r = await worker().exportChain(format, dest, name, onProgress);
+      if (r.destination === 'opfs') await downloadFromOpfs(r.opfsFiles);
+      return { ...r, kind: 'chain' as const, what };
+    });
+  }
+
+  private async runExport(what: string, run: (onProgress: (p: Progress) => void) => Promise<DsExportResult>): Promise<void> {
+    this.exportJob = { what, progress: null };
+    try {
+      const onProgress = Comlink.proxy((p: Progress) => {
+        if (this.exportJob) this.exportJob = { what, progress: p };
+      });
+      this.result = await run(onProgress);
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      this.exportJob = null;
+    }
+  }
+
+  cancel(): void {
+    void worker().cancel();
+  }
+}
+
+export const datastore = new DatastoreState();

@@ -1,0 +1,382 @@
+import * as Comlink from 'comlink';
+import { RescueError, UserError } from '../core/errors.js';
+import { copySourceToSink } from '../core/export/copy-source.js';
+import { exportDisk, type ExportFormat, type ExportResult, type ExportTarget } from '../core/export/export-disk.js';
+import type { ByteSink } from '../core/io/byte-sink.js';
+import { readUpTo } from '../core/io/byte-source.js';
+import { throttle, type Progress } from '../core/progress.js';
+import { openChain } from '../core/vmdk/chain.js';
+import { decodeDescriptorBytes, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT_CID, parseDescriptor } from '../core/vmdk/descriptor.js';
+import type { DiskChain } from '../core/vmdk/disk-chain.js';
+import type { ChainLinkInfo } from '../core/vmdk/types.js';
+import { openDatastore, type Datastore, type DirEntry, type FileType, type VolumeInfo, type VolumeUsage } from '../core/vmfs/index.js';
+import { BlobSource } from '../platform/browser/blob-source.js';
+import { createFileSink, DirectoryTarget, FileHandleTarget, opfsExportDir, WritableStreamSink } from '../platform/browser/sinks.js';
+
+/**
+ * Thin Comlink adapter over the datastore reader: the page sends the picked LUN dumps (File
+ * objects: reads slice them, nothing is loaded whole) and asks for listings, the allocation map,
+ * chains and exports. All parsing happens here, off the main thread.
+ */
+
+/** How a .vmdk in a listing takes part in a disk chain (from its first bytes and descriptor). */
+export interface VmdkRole {
+  /** descriptor: a text descriptor; sparse: a self-contained KDMV file; data: an extent file (flat, delta, sesparse). */
+  kind: 'descriptor' | 'sparse' | 'data';
+  createType?: string;
+  /** Extent files the descriptor names (as written in it). */
+  extents?: string[];
+  /** The descriptor's parentFileNameHint (null for a base disk). */
+  parent?: string | null;
+  /** For data files: the descriptor in this folder that names it (null: no descriptor claims it). */
+  owner?: string | null;
+  /** For descriptors and sparse files: no other descriptor in the folder names it as its parent. */
+  top?: boolean;
+  /** Why the descriptor could not be read, if it could not. */
+  error?: string;
+}
+
+export interface DsEntry {
+  name: string;
+  path: string;
+  type: FileType;
+  size: number;
+  allocated: number;
+  fdAddress: string;
+  mtime: number;
+  error?: string;
+  vmdk?: VmdkRole;
+  /** Directories: holds a .vmx or .vmdk (looked at for the first MAX_PEEK_DIRS folders only). */
+  vmFolder?: boolean;
+}
+
+export interface DirListing {
+  path: string;
+  entries: DsEntry[];
+  /** The folder holds a .vmx: a VM's home folder. */
+  vmFolder: boolean;
+}
+
+export interface AllocationSummary {
+  blockSize: number;
+  totalBlocks: number;
+  freeBlocks: number;
+  basis: 'bitmap' | 'reachability';
+  buckets: number;
+  blocksPerBucket: number;
+  /** Per bucket, counts of blocks in each state; a block counts once (system > pointer > used > free). */
+  used: Uint32Array;
+  free: Uint32Array;
+  pointer: Uint32Array;
+  system: Uint32Array;
+  totals: { used: number; free: number; pointer: number; system: number };
+  /** Blocks each system file's data occupies. */
+  systemFiles: { file: string; blocks: number; firstBlock: number }[];
+  /** Resource files (.fbb .fdc .pbc .sbc ...): items held and free. */
+  resources: { name: string; total: number; free: number; itemSize: number }[];
+}
+
+export type ExportDestination = FileSystemFileHandle | FileSystemDirectoryHandle | 'opfs';
+
+export interface FileExportResult {
+  path: string;
+  sha256: string;
+  bytes: number;
+  destination: 'file' | 'opfs';
+  /** Name written (the save dialog's choice, or the OPFS `exports` name for the download). */
+  fileName: string;
+}
+
+export interface ChainExportResult extends ExportResult {
+  destination: 'file' | 'directory' | 'opfs';
+  opfsFiles: string[];
+}
+
+/** Bounds on what one listing may cost: descriptors parsed and sub-folders peeked into. */
+const MAX_SNIFF = 512;
+const MAX_PEEK_DIRS = 256;
+const MAX_BUCKETS = 65536;
+/** Pointer-block resource files: their blocks are drawn as pointer blocks, other system files as system. */
+const POINTER_FILES = new Set(['.pbc.sf', '.pb2.sf']);
+
+let ds: Datastore | null = null;
+let chain: DiskChain | null = null;
+/** Exports and chain opens are cancelled separately: inspecting a chain must not stop a running export. */
+const jobs: Record<'export' | 'chain', AbortController | null> = { export: null, chain: null };
+
+function startJob(kind: 'export' | 'chain'): AbortSignal {
+  jobs[kind]?.abort();
+  const c = new AbortController();
+  jobs[kind] = c;
+  return c.signal;
+}
+
+/** RescueErrors cross with their class name and one-line message; anything else is said to be a bug. */
+function toTransferable(e: unknown): Error {
+  if (e instanceof RescueError) return Object.assign(new Error(e.message), { name: e.name });
+  const err = e as { name?: string; message?: string };
+  if (err?.name === 'AbortError') return Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+  return Object.assign(new Error(`internal error: ${err?.message ?? String(e)}`), { name: 'InternalError' });
+}
+
+async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw toTransferable(e);
+  }
+}
+
+function requireDs(): Datastore {
+  if (!ds) throw new UserError('no datastore dump is open');
+  return ds;
+}
+
+const joinPath = (dir: string, name: string): string => (dir === '/' ? `/${name}` : `${dir}/${name}`);
+const baseName = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
+
+/** Reads what a .vmdk is: a text descriptor (parsed), a KDMV sparse file, or data. */
+async function sniffVmdk(d: Datastore, path: string, size: number): Promise<VmdkRole> {
+  if (size < 4) return { kind: 'data' };
+  const src = await d.openFile(path);
+  const head = await readUpTo(src, 0, 512);
+  if (head[0] === 0x4b && head[1] === 0x44 && head[2] === 0x4d && head[3] === 0x56) return { kind: 'sparse' }; // "KDMV"
+  if (!looksLikeDescriptor(head) || size > MAX_DESCRIPTOR_BYTES) return { kind: 'data' };
+  try {
+    const desc = parseDescriptor(decodeDescriptorBytes(await src.read(0, size), path), path);
+    return {
+      kind: 'descriptor',
+      createType: desc.createType,
+      extents: desc.extents.map((x) => x.fileName).filter((n): n is string => !!n),
+      parent: desc.parentCid === NO_PARENT_CID ? null : desc.parentFileNameHint,
+    };
+  } catch (e) {
+    if (!(e instanceof RescueError)) throw e;
+    return { kind: 'descriptor', error: e.message };
+  }
+}
+
+/** Marks which data files a descriptor claims and which disks are chain tops (not anyone's parent). */
+function linkRoles(entries: DsEntry[]): void {
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  const parents = new Set<string>();
+  for (const e of entries) {
+    const r = e.vmdk;
+    if (r?.kind !== 'descriptor') continue;
+    for (const x of r.extents ?? []) {
+      const t = byName.get(baseName(x));
+      if (t?.vmdk && t.vmdk.kind === 'data' && t.vmdk.owner == null) t.vmdk.owner = e.name;
+    }
+    if (r.parent) parents.add(baseName(r.parent));
+  }
+  for (const e of entries) {
+    const r = e.vmdk;
+    if (!r) continue;
+    if (r.kind === 'data') r.owner ??= null;
+    else r.top = !parents.has(e.name);
+  }
+}
+
+const api = {
+  /** Opens the volume on the picked dumps (one per LUN of a spanned volume, any order). */
+  open(files: File[]): Promise<VolumeInfo> {
+    return guarded(async () => {
+      jobs.export?.abort();
+      jobs.chain?.abort();
+      ds = null;
+      chain = null;
+      if (!files.length) throw new UserError('no dump file picked');
+      ds = await openDatastore(files.map((f) => new BlobSource(f, f.name)));
+      return ds.info;
+    });
+  },
+
+  /** Free space (reads every cluster group header of the block bitmap). */
+  usage(): Promise<VolumeUsage> {
+    return guarded(async () => requireDs().usage());
+  },
+
+  /** Allocation of the FS blocks in `buckets` groups, for drawing and for the text table. */
+  allocationSummary(buckets: number): Promise<AllocationSummary> {
+    return guarded(async () => {
+      const d = requireDs();
+      const map = await d.allocationMap();
+      const total = map.totalBlocks;
+      const n = Math.max(1, Math.min(MAX_BUCKETS, Math.floor(buckets) || 1, total || 1));
+      const per = Math.max(1, Math.ceil(total / n));
+      const nb = Math.max(1, Math.ceil(total / per));
+      const used = new Uint32Array(nb);
+      const free = new Uint32Array(nb);
+      const pointer = new Uint32Array(nb);
+      const system = new Uint32Array(nb);
+      const add = (arr: Uint32Array, start: number, count: number) => {
+        const end = Math.min(total, start + count);
+        for (let s = Math.max(0, start); s < end; ) {
+          const b = Math.floor(s / per);
+          const stop = Math.min(end, (b + 1) * per);
+          arr[b]! += stop - s;
+          s = stop;
+        }
+      };
+      for (const r of map.runs) add(r.state === 'free' ? free : used, r.start, r.count);
+      const runs = map.runs;
+      const isFree = (b: number): boolean => {
+        let lo = 0;
+        let hi = runs.length - 1;
+        while (lo <= hi) {
+          const mid = (lo + hi) >>> 1;
+          const r = runs[mid]!;
+          if (b < r.start) hi = mid - 1;
+          else if (b >= r.start + r.count) lo = mid + 1;
+          else return r.state === 'free';
+        }
+        return false;
+      };
+      // System and pointer blocks are used blocks too: move them out of `used` so each block counts once.
+      const sysBlocks = new Map<string, { blocks: number; firstBlock: number }>();
+      const claimed = new Uint8Array(total > 0 ? Math.ceil(total / 8) : 0);
+      for (const r of map.systemRuns) {
+        const isPtr = POINTER_FILES.has(r.file);
+        const stat = sysBlocks.get(r.file) ?? { blocks: 0, firstBlock: r.start };
+        for (let b = Math.max(0, r.start); b < Math.min(total, r.start + r.count); b++) {
+          if (claimed[b >>> 3]! & (1 << (b & 7))) continue;
+          claimed[b >>> 3]! |= 1 << (b & 7);
+          const k = Math.floor(b / per);
+          (isPtr ? pointer : system)[k]! += 1;
+          const from = isFree(b) ? free : used; // a system block the bitmap calls free stays visible as system
+          if (from[k]! > 0) from[k]! -= 1;
+          stat.blocks++;
+        }
+        sysBlocks.set(r.file, stat);
+      }
+      const sum = (a: Uint32Array) => a.reduce((x, y) => x + y, 0);
+      const summary: AllocationSummary = {
+        blockSize: map.blockSize,
+        totalBlocks: total,
+        freeBlocks: map.freeBlocks,
+        basis: map.basis,
+        buckets: nb,
+        blocksPerBucket: per,
+        used,
+        free,
+        pointer,
+        system,
+        totals: { used: sum(used), free: sum(free), pointer: sum(pointer), system: sum(system) },
+        systemFiles: [...sysBlocks].map(([file, s]) => ({ file, ...s })),
+        resources: map.resources.map((r) => ({ name: r.name, total: r.total, free: r.free, itemSize: r.itemSize })),
+      };
+      return Comlink.transfer(summary, [used.buffer, free.buffer, pointer.buffer, system.buffer]);
+    });
+  },
+
+  /** A folder's entries ('.' and '..' left out), with VMDK chain roles recognised. */
+  readdir(path: string): Promise<DirListing> {
+    return guarded(async () => {
+      const d = requireDs();
+      const raw: DirEntry[] = await d.readdir(path);
+      const dir = path === '' ? '/' : path;
+      const entries: DsEntry[] = raw
+        .filter((e) => e.name !== '.' && e.name !== '..')
+        .map((e) => ({
+          name: e.name,
+          path: joinPath(dir, e.name),
+          type: e.type,
+          size: e.size,
+          allocated: e.allocatedBytes,
+          fdAddress: e.fdAddressText,
+          mtime: e.mtime,
+          ...(e.error ? { error: e.error } : {}),
+        }));
+      let sniffed = 0;
+      let peeked = 0;
+      for (const e of entries) {
+        if (e.error) continue;
+        if (e.type === 'file' && /\.vmdk$/i.test(e.name) && sniffed < MAX_SNIFF) {
+          sniffed++;
+          try {
+            e.vmdk = await sniffVmdk(d, e.path, e.size);
+          } catch (err) {
+            if (!(err instanceof RescueError)) throw err;
+            e.vmdk = { kind: 'data', error: err.message };
+          }
+        } else if (e.type === 'directory' && peeked < MAX_PEEK_DIRS) {
+          peeked++;
+          try {
+            e.vmFolder = (await d.readdir(e.path)).some((x) => /\.(vmx|vmdk)$/i.test(x.name));
+          } catch (err) {
+            if (!(err instanceof RescueError)) throw err;
+          }
+        }
+      }
+      linkRoles(entries);
+      return { path: dir, entries, vmFolder: entries.some((e) => /\.vmx$/i.test(e.name)) };
+    });
+  },
+
+  /** Copies one file out of the volume: a file from showSaveFilePicker, or OPFS (then downloaded by the page). */
+  exportFile(path: string, dest: FileSystemFileHandle | 'opfs', fileName: string, onProgress?: (p: Progress) => void): Promise<FileExportResult> {
+    return guarded(async () => {
+      const d = requireDs();
+      const signal = startJob('export');
+      const src = await d.openFile(path);
+      let sink: ByteSink;
+      let destination: FileExportResult['destination'];
+      if (dest === 'opfs') {
+        if (fileName.includes('/') || fileName === '' || fileName === '.' || fileName === '..') throw new UserError(`invalid output file name: ${fileName}`);
+        sink = await createFileSink(await opfsExportDir(true), fileName, true);
+        destination = 'opfs';
+      } else {
+        sink = await WritableStreamSink.create(dest);
+        fileName = dest.name;
+        destination = 'file';
+      }
+      const r = await copySourceToSink(src, sink, { signal, onProgress: throttle(onProgress, 150) });
+      return { path, sha256: r.sha256, bytes: r.bytes, destination, fileName };
+    });
+  },
+
+  /** Opens the VMDK chain whose top is `descriptorPath`, reading every link out of the volume. */
+  openChainInDump(descriptorPath: string, opts: { ignoreCid?: boolean } = {}): Promise<ChainLinkInfo[]> {
+    return guarded(async () => {
+      const d = requireDs();
+      const signal = startJob('chain');
+      chain = null;
+      chain = await openChain(d.resolver(), descriptorPath, { ignoreCid: opts.ignoreCid ?? false, signal });
+      return [...chain.links];
+    });
+  },
+
+  /** Exports the merged disk of the chain opened last (same formats and targets as the VMDK view). */
+  exportChain(format: ExportFormat, dest: ExportDestination, fileName: string, onProgress?: (p: Progress) => void): Promise<ChainExportResult> {
+    return guarded(async () => {
+      if (!chain) throw new UserError('no chain is open');
+      const c = chain;
+      const signal = startJob('export');
+      let target: ExportTarget;
+      let destination: ChainExportResult['destination'];
+      if (dest === 'opfs') {
+        target = new DirectoryTarget(await opfsExportDir(true), true);
+        destination = 'opfs';
+      } else if (dest.kind === 'file') {
+        target = new FileHandleTarget(dest as FileSystemFileHandle);
+        fileName = dest.name;
+        destination = 'file';
+      } else {
+        target = new DirectoryTarget(dest as FileSystemDirectoryHandle, false);
+        destination = 'directory';
+      }
+      const result = await exportDisk(c, target, { format, fileName, verify: true, signal, onProgress: throttle(onProgress, 150) });
+      return { ...result, destination, opfsFiles: destination === 'opfs' ? result.files : [] };
+    });
+  },
+
+  /** Cancels the running export or chain open (a cancelled export leaves no file under its name). */
+  cancel(): void {
+    jobs.export?.abort();
+    jobs.chain?.abort();
+  },
+};
+
+export type DatastoreWorkerApi = typeof api;
+
+Comlink.expose(api);
