@@ -18,7 +18,7 @@ Usage:
   vmfs-rescue vmdk export TOP.vmdk --out OUT --format raw|flat|sparse|stream [--ignore-cid] [--no-verify]
   vmfs-rescue vmdk snapshots FILE.vmsd [--json]
   vmfs-rescue info --image DUMP [--image DUMP2 ...] [--json]
-  vmfs-rescue ls   --image DUMP [...] [PATH] [-l] [--json]
+  vmfs-rescue ls   --image DUMP [...] [PATH] [-l] [--deleted] [--json]
   vmfs-rescue cat  --image DUMP [...] PATH --out FILE
   vmfs-rescue map  --image DUMP [...] --json
   vmfs-rescue scan --image DUMP [...] [--json]

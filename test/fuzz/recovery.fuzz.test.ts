@@ -5,6 +5,7 @@ import { recoveredDisk, scanForDeltas } from '../../src/core/recovery/index.js';
 import { openDatastore } from '../../src/core/vmfs/index.js';
 import { NodeFileSource } from '../../src/platform/node/file-source.js';
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
+import { buildSeSparseV6Dump } from '../builders/recovery/sesparse-v6.js';
 import { DATA_OFFSET } from '../builders/vmfs/index.js';
 import { FUZZ_CASES, fuzzCase, mutate, rng } from '../helpers/fuzz.js';
 import { makeTempDir } from '../helpers/tools.js';
@@ -76,6 +77,54 @@ describe('recovery fuzz: mutated carved COWD metadata in free space', () => {
           await disk.mapRange(0, disk.size);
           await disk.read(0, Math.min(disk.size, 1 << 20));
           await disk.read(Math.max(0, disk.size - 4096), Math.min(disk.size, 4096));
+        }
+      });
+      if (outcome === 'ok') results++;
+    }
+    expect(results).toBeGreaterThan(0);
+  }, 600_000);
+});
+
+describe('recovery fuzz: mutated carved seSparse metadata on VMFS6', () => {
+  const tmp = makeTempDir('recovery-fuzz-v6-');
+  let d: DeletedDeltaDump;
+  let src: NodeFileSource;
+  let at: number;
+  let original: Uint8Array;
+  let regions: [number, number][];
+  const SPAN = 4 * 1024 * 1024; // const/volatile headers, GD (2 MiB) and the GT area (3 MiB)
+  beforeAll(async () => {
+    d = await buildSeSparseV6Dump({ dir: tmp.dir, seed: 9, reuse: false, oracle: false });
+    src = await NodeFileSource.open(d.dump, path.basename(d.dump));
+    at = d.manifest.luns[0]!.partitionOffset + DATA_OFFSET + d.headerBlock * d.manifest.blockSize;
+    original = (await src.read(at, SPAN)).slice();
+    const gdOff = Number(new DataView(original.buffer).getBigUint64(0x80, true)) * 512;
+    const gtOff = Number(new DataView(original.buffer).getBigUint64(0x90, true)) * 512;
+    regions = [[0, 0xd0], [0x200, 0x220], [gdOff, gdOff + 64], [gtOff, gtOff + 32768]];
+  }, 60_000);
+  afterAll(async () => {
+    await src?.close();
+    tmp.cleanup();
+  });
+
+  it('unmutated: the delta is found', async () => {
+    const r = await scanForDeltas(await openDatastore([src]));
+    expect(r.candidates[0]?.id).toBe(d.candidateId);
+    expect(r.candidates[0]?.format).toBe('seSparse');
+  });
+
+  it(`${FUZZ_CASES} mutated cases end in a result or a RescueError within 1 s`, async () => {
+    const r = rng(0x5e5e);
+    let results = 0;
+    for (let i = 0; i < FUZZ_CASES; i++) {
+      const patch = mutate(original, r, regions);
+      const outcome = await fuzzCase('recovery scan (seSparse)', i, async () => {
+        const ds = await openDatastore([new OverlaySource(src, at, patch)]);
+        const scan = await scanForDeltas(ds);
+        for (const c of scan.candidates.slice(0, 2)) {
+          const { disk } = await recoveredDisk(ds, c, c.parent);
+          await disk.mapRange(0, disk.size);
+          await disk.read(0, Math.min(disk.size, 1 << 20));
         }
       });
       if (outcome === 'ok') results++;

@@ -4,13 +4,14 @@ import { NodeFileSink } from '../../platform/node/file-sink.js';
 import { NodeFileSource } from '../../platform/node/file-source.js';
 import { nativeSha256 } from '../../platform/node/native-hash.js';
 import { parseArgs, requireOption, type CliIO } from '../args.js';
+import { lsDeleted } from './recovery.js';
 
 /**
  * `info | ls | cat | map` over datastore dumps (--image, repeatable for spanned volumes).
  * Flags and JSON keys are a public contract (see src/cli/main.ts): extend, never rename.
  */
 export async function runDatastore(cmd: string, argv: string[], io: CliIO): Promise<number> {
-  const args = parseArgs(argv, ['image', 'out'], ['json', 'l']);
+  const args = parseArgs(argv, ['image', 'out'], ['json', 'l', 'deleted']);
   const images = args.options.get('image') ?? [];
   if (images.length === 0) throw new UserError(`${cmd} needs --image DUMP (repeat it for every LUN of a spanned volume)`);
   const sources: NodeFileSource[] = [];
@@ -31,6 +32,7 @@ export async function runDatastore(cmd: string, argv: string[], io: CliIO): Prom
       case 'info':
         return await info(ds, json, io);
       case 'ls':
+        if (args.switches.has('deleted')) return await lsDeleted(ds, json, io);
         return await ls(ds, args.positional, args.switches.has('l'), json, io);
       case 'cat':
         return await cat(ds, args.positional, requireOption(args, 'out'), io);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { UserError } from '../../core/errors.js';
 import { EXPORT_FORMATS, exportDisk, type ExportFormat } from '../../core/export/export-disk.js';
 import { throttle, type Progress } from '../../core/progress.js';
-import { pickCandidate, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
+import { listDeletedFiles, pickCandidate, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
 import { openDatastore, type Datastore } from '../../core/vmfs/index.js';
 import { NodeExportTarget } from '../../platform/node/export-target.js';
 import { NodeFileSource } from '../../platform/node/file-source.js';
@@ -151,4 +151,22 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
       return 0;
     }),
   );
+}
+
+/**
+ * `ls --deleted`: freed and orphan FDs (JSON: array of {name, dir, type, size, fdAddress,
+ * fdAddressText, generation, mtime, state}; name is null when no directory remnant gives it).
+ */
+export async function lsDeleted(ds: Datastore, json: boolean, io: CliIO): Promise<number> {
+  const { files, warnings } = await listDeletedFiles(ds);
+  for (const w of warnings) io.err(`warning: ${w}`);
+  if (json) {
+    io.out(JSON.stringify(files, null, 2));
+    return 0;
+  }
+  for (const f of files) {
+    const where = f.dir ? `${f.dir === '/' ? '' : f.dir}/` : '';
+    io.out(`${f.state.padEnd(7)} ${f.type.padEnd(9)} ${String(f.size).padStart(14)} ${f.fdAddressText} ${where}${f.name ?? '?'}`);
+  }
+  return 0;
 }

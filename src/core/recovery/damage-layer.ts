@@ -1,18 +1,18 @@
 import { u32 } from '../util/struct.js';
 import { CachedSource, type ByteSource } from '../io/byte-source.js';
 import type { DiskLayer, LayerExtent } from '../vmdk/types.js';
-import { COWD_TABLE_BYTES, COWD_ENTRIES, type DeltaHeader } from './delta-header.js';
+import { COWD_TABLE_BYTES, COWD_ENTRIES, SESPARSE_GDE_ALLOCATED_HI, SESPARSE_TABLE_BYTES, type DeltaHeader } from './delta-header.js';
 import { lostIn } from './rebuilt-file.js';
 import type { BlockPlan, LostRun } from './types.js';
 
 /**
- * A rebuilt COWD layer with its damage applied: a grain-table range whose GD entry or GT lies in
- * a lost block, and a data grain stored in a lost block, are reported as 'missing' (the chain
- * then reads the parent there). Everything else is the inner COWD reader's answer.
+ * A rebuilt delta layer (COWD or seSparse) with its damage applied: a grain-table range whose GD
+ * entry or GT lies in a lost block, and a data grain stored in a lost block, are reported as
+ * 'missing' (the chain then reads the parent there). Everything else is the inner reader's answer.
  */
-export class DamagedCowdLayer implements DiskLayer {
+export class DamagedDeltaLayer implements DiskLayer {
   readonly path: string;
-  readonly format = 'vmfsSparse' as const;
+  readonly format: DiskLayer['format'];
   readonly capacity: number;
   readonly grainSize: number;
   private readonly tableBytes: number;
@@ -26,14 +26,16 @@ export class DamagedCowdLayer implements DiskLayer {
   ) {
     this.file = new CachedSource(file, 64 * 1024, 16); // GD entries, 4 bytes at a time
     this.path = inner.path;
+    this.format = inner.format;
     this.capacity = inner.capacity;
     this.grainSize = inner.grainSize;
-    this.tableBytes = COWD_ENTRIES * header.grainBytes;
+    this.tableBytes = COWD_ENTRIES * header.grainBytes; // seSparse: 4096 grains per table too
   }
 
   /** Why the whole table t is lost (its GD entry or its GT sits in a lost block), or null. */
   private async tableLoss(t: number): Promise<string | null> {
     if (t >= this.header.gdEntries) return null; // the inner reader reports these itself
+    if (this.header.format === 'seSparse') return this.seSparseTableLoss(t);
     const at = this.header.gdOffset + t * 4;
     const gdLoss = lostIn(this.plan, at, 4);
     if (gdLoss) return `grain directory entry ${t} lost: ${gdLoss}`;
@@ -42,6 +44,18 @@ export class DamagedCowdLayer implements DiskLayer {
     const gtAt = gde * 512;
     if (gtAt + COWD_TABLE_BYTES > this.plan.fileSize) return null; // inner reader: missing (past end)
     const gtLoss = lostIn(this.plan, gtAt, COWD_TABLE_BYTES);
+    return gtLoss ? `grain table ${t} lost: ${gtLoss}` : null;
+  }
+
+  private async seSparseTableLoss(t: number): Promise<string | null> {
+    const at = this.header.gdOffset + t * 8;
+    const gdLoss = lostIn(this.plan, at, 8);
+    if (gdLoss) return `grain directory entry ${t} lost: ${gdLoss}`;
+    const b = await this.file.read(at, 8);
+    if (u32(b, 4) !== SESPARSE_GDE_ALLOCATED_HI) return null; // empty or corrupt: the inner reader says which
+    const gtAt = this.header.gtOffset + u32(b, 0) * SESPARSE_TABLE_BYTES;
+    if (gtAt + SESPARSE_TABLE_BYTES > this.plan.fileSize) return null;
+    const gtLoss = lostIn(this.plan, gtAt, SESPARSE_TABLE_BYTES);
     return gtLoss ? `grain table ${t} lost: ${gtLoss}` : null;
   }
 
@@ -127,3 +141,6 @@ export async function damageReport(layer: DiskLayer, signal?: AbortSignal): Prom
   }
   return { lostRuns, recoverableGrains: recoverable, lostGrains: lost };
 }
+
+/** The first slice's name for the COWD-only layer. */
+export const DamagedCowdLayer = DamagedDeltaLayer;

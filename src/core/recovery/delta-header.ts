@@ -1,5 +1,5 @@
 import { COWD_HEADER } from '../vmdk/formats/cowd.js';
-import { SESPARSE_CONST_HEADER } from '../vmdk/formats/sesparse.js';
+import { SESPARSE_CONST_HEADER, SESPARSE_GT_ENTRIES } from '../vmdk/formats/sesparse.js';
 import { SECTOR, u32 } from '../util/struct.js';
 import type { DeltaFormat } from './types.js';
 
@@ -14,11 +14,15 @@ export interface DeltaHeader {
   format: DeltaFormat;
   capacityBytes: number;
   grainBytes: number;
-  /** Bytes of the delta file the header says exist (COWD: freeSector; seSparse: end of the grain area). */
+  /** Bytes of the delta file the header says exist (COWD: freeSector; seSparse: the metadata only, until seSparseDataEnd). */
   fileSize: number;
-  /** COWD only: grain directory byte offset and entries. */
+  /** Grain directory byte offset and entries used (COWD: u32 sectors; seSparse: u64 GT slots). */
   gdOffset: number;
   gdEntries: number;
+  /** seSparse: byte offset of the grain-table area (slot n at gtOffset + n × 32 KiB), grain area and its sectors. COWD: 0. */
+  gtOffset: number;
+  grainsOffset: number;
+  grainsSectors: number;
   /** Notes on anything odd but tolerated (numGDEntries mismatch, unclean shutdown). */
   notes: string[];
 }
@@ -49,7 +53,7 @@ function probeCowd(head: Uint8Array, maxFileSize: number): DeltaHeader | null {
   const notes: string[] = [];
   if (h.numGDEntries !== tables) notes.push(`numGDEntries ${h.numGDEntries} differs from ${tables} needed`);
   if (h.uncleanShutdown !== 0) notes.push('uncleanShutdown set');
-  return { format: 'vmfsSparse', capacityBytes: h.numSectors * SECTOR, grainBytes: g * SECTOR, fileSize, gdOffset: h.gdOffset * SECTOR, gdEntries: h.numGDEntries, notes };
+  return { format: 'vmfsSparse', capacityBytes: h.numSectors * SECTOR, grainBytes: g * SECTOR, fileSize, gdOffset: h.gdOffset * SECTOR, gdEntries: h.numGDEntries, gtOffset: 0, grainsOffset: 0, grainsSectors: 0, notes };
 }
 
 function probeSeSparse(head: Uint8Array, maxFileSize: number): DeltaHeader | null {
@@ -57,9 +61,19 @@ function probeSeSparse(head: Uint8Array, maxFileSize: number): DeltaHeader | nul
   if (h.grainSize !== 8n || h.grainTableSize !== 64n) return null;
   const cap = h.capacity;
   if (cap === 0 || cap > 2 ** 37) return null;
-  const end = h.grainsOffset + h.grainsSize;
-  if (!Number.isSafeInteger(end * SECTOR) || end * SECTOR > maxFileSize || h.grainsOffset === 0) return null;
-  return { format: 'seSparse', capacityBytes: cap * SECTOR, grainBytes: 4096, fileSize: end * SECTOR, gdOffset: h.grainDirOffset * SECTOR, gdEntries: 0, notes: [] };
+  // grainsSize is the reserved grain area (ESXi sizes it to the capacity); the file holds only
+  // the grains written so far, so the file size comes later from the grain tables (seSparseDataEnd).
+  // Here only the metadata, which precedes the grains, must fit in the volume.
+  const meta = h.grainsOffset * SECTOR;
+  if (!Number.isSafeInteger(meta) || meta > maxFileSize || h.grainsOffset === 0 || h.grainsSize === 0 || h.grainsSize > 2 ** 40) return null;
+  // The metadata areas must lie inside the file, in order, before the grains.
+  const gdEnd = h.grainDirOffset + h.grainDirSize;
+  const gtEnd = h.grainTablesOffset + h.grainTablesSize;
+  if (h.grainDirOffset < 2 || h.grainDirSize === 0 || gdEnd > h.grainTablesOffset || h.grainTablesSize === 0 || gtEnd > h.grainsOffset) return null;
+  const tables = Math.ceil(cap / (8 * SESPARSE_GT_ENTRIES));
+  const gdEntries = Math.min(tables, h.grainDirSize * 64);
+  const notes = gdEntries < tables ? [`grain directory holds ${h.grainDirSize * 64} entries, ${tables} needed`] : [];
+  return { format: 'seSparse', capacityBytes: cap * SECTOR, grainBytes: 4096, fileSize: meta, gdOffset: h.grainDirOffset * SECTOR, gdEntries, gtOffset: h.grainTablesOffset * SECTOR, grainsOffset: h.grainsOffset * SECTOR, grainsSectors: h.grainsSize, notes };
 }
 
 /**
@@ -82,3 +96,33 @@ export function cowdTableFits(gt: Uint8Array, firstDataSector: number, endSector
 
 export const COWD_TABLE_BYTES = COWD_GT_ENTRIES * 4;
 export const COWD_ENTRIES = COWD_GT_ENTRIES;
+
+/** seSparse grain table bytes (4096 u64 entries) and the GD entry of an allocated table (high word). */
+export const SESPARSE_TABLE_BYTES = SESPARSE_GT_ENTRIES * 8;
+export const SESPARSE_GDE_ALLOCATED_HI = 0x10000000;
+
+/**
+ * Sanity of one seSparse grain table read from a guessed place: entry types 0 (parent, all bits
+ * clear), 1 (unmapped), 2 (zero) or 3 (grain index inside the grain area, used once). Returns the
+ * number of data grains, or -1 when the table does not fit.
+ */
+export function seSparseTableFits(gt: Uint8Array, grainsInArea: number): number {
+  const seen = new Set<number>();
+  let data = 0;
+  for (let i = 0; i < SESPARSE_GT_ENTRIES; i++) {
+    const lo = u32(gt, i * 8);
+    const hi = u32(gt, i * 8 + 4);
+    const type = hi >>> 28;
+    if (type === 0) {
+      if (lo !== 0 || hi !== 0) return -1;
+      continue;
+    }
+    if (type === 1 || type === 2) continue;
+    if (type !== 3) return -1;
+    const index = ((hi & 0xffff) * 0x1_0000_0000 + lo) * 4096 + ((hi >>> 16) & 0xfff);
+    if (index >= grainsInArea || seen.has(index)) return -1;
+    seen.add(index);
+    data++;
+  }
+  return data;
+}

@@ -31,6 +31,8 @@ export interface FreedFdDelta {
 export interface FreedPbDelta {
   pbAddress: number;
   pbVolOffset: number;
+  /** Item index in .pbc.sf. */
+  item: number;
   header: DeltaHeader;
   headerVolOffset: number;
   blocks: number[];
@@ -171,50 +173,104 @@ async function fdBlockList(fs: VmfsFs, fd: FileDescriptor, use: BlockUse): Promi
   return { blocks, unknown };
 }
 
+/** A freed pointer block whose entries all look like FB addresses (a possible later piece of a delta). */
+export interface FreedPb {
+  pbAddress: number;
+  pbVolOffset: number;
+  /** Index of the item in .pbc.sf (cluster × R + resource): PBs of one file are usually allocated close together. */
+  item: number;
+  /** Entries that are valid FB addresses, and the index after the last of them. */
+  valid: number;
+  end: number;
+}
+
+/** Freed PBs kept for joining (4 numbers each; a volume with more freed PBs is cut here with a warning). */
+const MAX_FREED_PBS = 1 << 18;
+
 /**
- * Freed pointer blocks (.pbc.sf bitmap: free) whose entries are plausible FB addresses and whose
- * first block starts with a delta header: the ordered list of the delta's first pbEntries blocks.
+ * Freed pointer blocks (.pbc.sf bitmap: free) whose entries are plausible FB addresses: `heads`
+ * are those whose first block starts with a delta header (the ordered list of the delta's first
+ * pbEntries blocks); `others` are every other plausible freed PB, kept small (no block lists) so
+ * later pieces of a large delta can be joined by re-reading only the few that fit.
  */
-export async function scanFreedPbs(fs: VmfsFs, use: BlockUse, opts: JobOptions = {}): Promise<FreedPbDelta[]> {
+export async function scanFreedPbs(fs: VmfsFs, use: BlockUse, opts: JobOptions = {}): Promise<{ heads: FreedPbDelta[]; others: FreedPb[]; warnings: string[] }> {
   const pbc = fs.pbc;
-  const out: FreedPbDelta[] = [];
-  if (!pbc || fs.L.v6) return out;
+  const heads: FreedPbDelta[] = [];
+  const others: FreedPb[] = [];
+  const warnings: string[] = [];
+  if (!pbc || fs.L.v6) return { heads, others, warnings };
   const R = pbc.h.R;
   const items = Math.min(pbc.h.numResources, pbc.totalClusters * R, MAX_ITEMS);
   const need = fs.L.pbEntries * 4;
-  if (pbc.h.S < need) return out;
+  if (pbc.h.S < need) return { heads, others, warnings };
   for (let i = 0; i < items; i++) {
     if ((i & 255) === 0) throwIfAborted(opts.signal);
     const c = Math.floor(i / R);
     const r = i % R;
     try {
       if ((await pbc.isAllocated(c, r)) !== false) continue;
-      const e0 = u32(await pbc.readItem(c, r, 4), 0);
-      const a0 = fs.decode(e0, 0);
-      if (a0.type !== ADDR_FB || a0.block >= use.totalBlocks) continue;
-      const head = await fs.vol.read(a0.block * fs.L.blockSize, HEADER_PROBE_BYTES);
-      const header = probeDeltaHeader(head, fs.vol.size);
-      if (!header) continue;
+      // A delta is written densely, so each of its PBs lists a block first: never-used (zero)
+      // items and holes-first PBs of thin files are skipped after reading 4 bytes.
+      if (u32(await pbc.readItem(c, r, 4), 0) === 0) continue;
       const pb = await pbc.readItem(c, r, need);
-      const blocks: number[] = [];
-      for (let k = 0; k < fs.L.pbEntries; k++) {
-        const e = u32(pb, k * 4);
-        const a = fs.decode(e, 0);
-        blocks.push(e === 0 || a.type !== ADDR_FB || a.tbz || a.block >= use.totalBlocks ? -1 : a.block);
-      }
+      const blocks = pbBlocks(fs, pb, use.totalBlocks);
+      if (!blocks) continue;
+      const pbAddress = ((r << 28) | (c << 6) | ADDR_PB) >>> 0;
       const ext = await fs.mapOffset(pbc.content.fd, pbc.itemOffset(c, r));
-      out.push({
-        pbAddress: ((r << 28) | (c << 6) | ADDR_PB) >>> 0,
-        pbVolOffset: ext.kind === 'vol' ? ext.volOffset : -1,
-        header,
-        headerVolOffset: a0.block * fs.L.blockSize,
-        blocks,
+      const pbVolOffset = ext.kind === 'vol' ? ext.volOffset : -1;
+      const b0 = blocks[0]!;
+      const head = b0 >= 0 ? probeDeltaHeader(await fs.vol.read(b0 * fs.L.blockSize, HEADER_PROBE_BYTES), fs.vol.size) : null;
+      if (head) {
+        heads.push({ pbAddress, pbVolOffset, item: i, header: head, headerVolOffset: b0 * fs.L.blockSize, blocks });
+        continue;
+      }
+      if (others.length >= MAX_FREED_PBS) {
+        if (others.length === MAX_FREED_PBS) warnings.push(`more than ${MAX_FREED_PBS} freed pointer blocks: the rest are not tried as later pieces of a delta`);
+        continue;
+      }
+      let valid = 0;
+      let end = 0;
+      blocks.forEach((b, k) => {
+        if (b >= 0) {
+          valid++;
+          end = k + 1;
+        }
       });
+      others.push({ pbAddress, pbVolOffset, item: i, valid, end });
     } catch (e) {
       if (!(e instanceof RescueError) || e.kind === 'cancelled') throw e;
     }
   }
-  return out;
+  return { heads, others, warnings };
+}
+
+/** Re-reads a freed PB's block list (see scanFreedPbs), or null when it no longer looks like one. */
+export async function readFreedPb(fs: VmfsFs, pb: FreedPb, totalBlocks: number): Promise<number[] | null> {
+  const pbc = fs.pbc;
+  if (!pbc) return null;
+  const R = pbc.h.R;
+  return pbBlocks(fs, await pbc.readItem(Math.floor(pb.item / R), pb.item % R, fs.L.pbEntries * 4), totalBlocks);
+}
+
+/**
+ * A PB's entries as volume blocks (-1: zero or to-be-zeroed), or null when any entry is not a
+ * plausible FB address or none is set: such an item is garbage or some other structure.
+ */
+function pbBlocks(fs: VmfsFs, pb: Uint8Array, totalBlocks: number): number[] | null {
+  const blocks: number[] = [];
+  let any = false;
+  for (let k = 0; k < fs.L.pbEntries; k++) {
+    const e = u32(pb, k * 4);
+    if (e === 0) {
+      blocks.push(-1);
+      continue;
+    }
+    const a = fs.decode(e, 0);
+    if (a.type !== ADDR_FB || a.block >= totalBlocks) return null;
+    blocks.push(a.tbz ? -1 : a.block);
+    any = true;
+  }
+  return any ? blocks : null;
 }
 
 /**

@@ -1,4 +1,16 @@
-import type { AllocationMap } from '../vmfs/index.js';
+import type { AllocationMap, VolumeHole } from '../vmfs/index.js';
+
+/** A volume byte range whose dump is absent, and what to call it in a lost run. */
+export interface AbsentRange {
+  offset: number;
+  length: number;
+  reason: string;
+}
+
+/** Reason text of a volume range that is not in the supplied dumps. */
+export function holeReason(h: VolumeHole, volumeSize: number): string {
+  return h.offset + h.length >= volumeSize ? 'beyond end of dump' : `in volume range 0x${h.offset.toString(16)}+0x${h.length.toString(16)} whose dump was not supplied`;
+}
 
 /** FS-block allocation as a bitset (1 = in use), from the datastore's allocation map runs. */
 export class BlockUse {
@@ -9,6 +21,8 @@ export class BlockUse {
     readonly totalBlocks: number,
     runs: AllocationMap['runs'],
     readonly basis: AllocationMap['basis'],
+    /** Volume ranges not in the dump (truncated dump, missing LUN). */
+    readonly absent: readonly AbsentRange[] = [],
   ) {
     this.bits = new Uint8Array(Math.ceil(totalBlocks / 8));
     let free = 0;

@@ -1,8 +1,8 @@
 import { hex } from '../util/struct.js';
 import type { ByteSource } from '../io/byte-source.js';
-import { cowdTableFits, COWD_TABLE_BYTES, type DeltaHeader } from './delta-header.js';
+import { cowdTableFits, COWD_TABLE_BYTES, SESPARSE_GDE_ALLOCATED_HI, SESPARSE_TABLE_BYTES, seSparseTableFits, type DeltaHeader } from './delta-header.js';
 import type { BlockUse } from './free-map.js';
-import { rebuiltFile } from './rebuilt-file.js';
+import { lostIn, rebuiltFile } from './rebuilt-file.js';
 import type { BlockPlan } from './types.js';
 import { u32 } from '../util/struct.js';
 
@@ -36,8 +36,15 @@ export function planFromBlocks(
     if (b === undefined || b < 0) continue;
     volOffsets[i] = b * bs;
     if (use.isUsed(b)) lost.set(i, reusedReason(b));
+    else {
+      // A block wholly outside the dump is lost as a whole; a partly absent one is split by lostIn.
+      const len = Math.min(bs, fileSize - i * bs);
+      const h = use.absent.find((a) => a.offset <= b * bs && b * bs + len <= a.offset + a.length);
+      if (h) lost.set(i, `FS block ${b}: ${h.reason}`);
+    }
   }
-  return { fileSize, blockSize: bs, volOffsets, lost, method };
+  const absent = use.absent.filter((a) => [...volOffsets].some((v) => v >= 0 && v < a.offset + a.length && v + bs > a.offset));
+  return { fileSize, blockSize: bs, volOffsets, lost, method, absent };
 }
 
 /**
@@ -47,17 +54,23 @@ export function planFromBlocks(
  * grains read from the parent instead of from whatever the guessed block holds.
  * Returns the plan and how many tables fit / were checked.
  */
-export async function planContiguous(vol: ByteSource, headerBlock: number, h: DeltaHeader, use: BlockUse): Promise<{ plan: BlockPlan; tablesFit: number; tablesChecked: number }> {
+export async function planContiguous(vol: ByteSource, headerBlock: number, h0: DeltaHeader, use: BlockUse): Promise<{ plan: BlockPlan; tablesFit: number; tablesChecked: number; header: DeltaHeader }> {
   const bs = use.blockSize;
+  let h = h0;
+  if (h.format === 'seSparse') {
+    // Metadata first (it precedes the grains), then the file size its grain tables imply.
+    const n0 = Math.ceil(h.fileSize / bs);
+    const meta = planFromBlocks(Array.from({ length: n0 }, (_, i) => (headerBlock + i < use.totalBlocks ? headerBlock + i : -1)), h.fileSize, use, 'contiguous');
+    h = { ...h, fileSize: Math.min(await seSparseDataEnd(vol, meta, h), (vol.size - headerBlock * bs)) };
+  }
   const n = Math.ceil(h.fileSize / bs);
   const blocks: number[] = [];
   for (let i = 0; i < n; i++) blocks.push(headerBlock + i < use.totalBlocks ? headerBlock + i : -1);
   const unknown = new Map<number, string>();
   for (let i = 0; i < n; i++) if (blocks[i]! < 0) unknown.set(i, `contiguous guess runs past the volume end at file block ${i}`);
   const plan = planFromBlocks(blocks, h.fileSize, use, 'contiguous', unknown);
-  if (h.format !== 'vmfsSparse') return { plan, tablesFit: 0, tablesChecked: 0 };
-  const { fit, checked } = await checkCowdTables(vol, plan, h, true);
-  return { plan, tablesFit: fit, tablesChecked: checked };
+  const { fit, checked } = await checkTables(vol, plan, h, true);
+  return { plan, tablesFit: fit, tablesChecked: checked, header: h };
 }
 
 /**
@@ -91,4 +104,68 @@ export async function checkCowdTables(vol: ByteSource, plan: BlockPlan, h: Delta
     }
   }
   return { fit, checked };
+}
+
+/** checkCowdTables or checkSeSparseTables, by the header's format. */
+export function checkTables(vol: ByteSource, plan: BlockPlan, h: DeltaHeader, markMisfits: boolean): Promise<{ fit: number; checked: number }> {
+  return h.format === 'seSparse' ? checkSeSparseTables(vol, plan, h, markMisfits) : checkCowdTables(vol, plan, h, markMisfits);
+}
+
+/**
+ * The seSparse counterpart of checkCowdTables: every GT slot the GD names is read through the
+ * plan and must hold only valid entries whose grain indices fall inside the grain area.
+ */
+export async function checkSeSparseTables(vol: ByteSource, plan: BlockPlan, h: DeltaHeader, markMisfits: boolean): Promise<{ fit: number; checked: number }> {
+  const file = rebuiltFile(vol, plan, 'probe');
+  let fit = 0;
+  let checked = 0;
+  const gdLen = h.gdEntries * 8;
+  if (h.gdOffset + gdLen > h.fileSize) return { fit, checked };
+  const gd = await file.read(h.gdOffset, gdLen);
+  const bs = plan.blockSize;
+  const grains = Math.floor(h.grainsSectors / 8);
+  for (let t = 0; t < h.gdEntries; t++) {
+    if (u32(gd, t * 8 + 4) !== SESPARSE_GDE_ALLOCATED_HI) continue;
+    const at = h.gtOffset + u32(gd, t * 8) * SESPARSE_TABLE_BYTES;
+    if (at + SESPARSE_TABLE_BYTES > h.fileSize) continue;
+    const first = Math.floor(at / bs);
+    const last = Math.floor((at + SESPARSE_TABLE_BYTES - 1) / bs);
+    let known = true;
+    for (let i = first; i <= last; i++) if (plan.lost.has(i) || plan.volOffsets[i]! < 0) known = false;
+    if (!known) continue;
+    checked++;
+    if (seSparseTableFits(await file.read(at, SESPARSE_TABLE_BYTES), grains) >= 0) fit++;
+    else if (markMisfits) {
+      for (let i = first; i <= last; i++) plan.lost.set(i, `grain table ${t} at file offset ${hex(at)} does not fit at the guessed block (volume ${hex(plan.volOffsets[i]!)})`);
+    }
+  }
+  return { fit, checked };
+}
+
+/**
+ * End of a seSparse file as its grain tables imply it: the grain area start plus the highest
+ * grain index any readable table uses, bounded by the reserved area. Tables that cannot be read
+ * (lost blocks) are skipped: their grains are reported lost anyway.
+ */
+export async function seSparseDataEnd(vol: ByteSource, meta: BlockPlan, h: DeltaHeader): Promise<number> {
+  const file = rebuiltFile(vol, meta, 'probe');
+  const gdLen = h.gdEntries * 8;
+  if (h.gdOffset + gdLen > meta.fileSize) return h.grainsOffset;
+  const gd = await file.read(h.gdOffset, gdLen);
+  const grains = Math.floor(h.grainsSectors / 8);
+  let max = -1;
+  for (let t = 0; t < h.gdEntries; t++) {
+    if (u32(gd, t * 8 + 4) !== SESPARSE_GDE_ALLOCATED_HI) continue;
+    const at = h.gtOffset + u32(gd, t * 8) * SESPARSE_TABLE_BYTES;
+    if (at + SESPARSE_TABLE_BYTES > meta.fileSize || lostIn(meta, at, SESPARSE_TABLE_BYTES)) continue;
+    const gt = await file.read(at, SESPARSE_TABLE_BYTES);
+    if (seSparseTableFits(gt, grains) < 0) continue; // not a table: says nothing about the size
+    for (let i = 0; i < SESPARSE_TABLE_BYTES / 8; i++) {
+      const lo = u32(gt, i * 8);
+      const hi = u32(gt, i * 8 + 4);
+      if (hi >>> 28 !== 3) continue;
+      max = Math.max(max, ((hi & 0xffff) * 0x1_0000_0000 + lo) * 4096 + ((hi >>> 16) & 0xfff));
+    }
+  }
+  return h.grainsOffset + (max + 1) * 4096;
 }

@@ -13,14 +13,14 @@ export async function recoveredDisk(ds: Datastore, c: Candidate, parentPath: str
   const warnings: string[] = [];
   const link: ChainLinkInfo = {
     path: c.id,
-    createType: 'vmfsSparse',
-    format: 'vmfsSparse',
+    createType: c.format,
+    format: c.format,
     capacityBytes: c.capacityBytes,
     grainSizeBytes: c.grainBytes,
     cid: null,
     parentCid: null,
     parentHint: parentPath,
-    extents: [{ type: 'VMFSSPARSE', fileName: c.id, sectors: c.capacityBytes / 512, offset: 0, format: 'vmfsSparse' }],
+    extents: [{ type: c.format === 'seSparse' ? 'SESPARSE' : 'VMFSSPARSE', fileName: c.id, sectors: c.capacityBytes / 512, offset: 0, format: c.format }],
     allocatedBytes: c.recoverableGrains * c.grainBytes,
     cidOk: null,
     warnings: [],

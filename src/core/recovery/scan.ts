@@ -2,14 +2,16 @@ import { RescueError, throwIfAborted, UserError } from '../errors.js';
 import type { JobOptions } from '../progress.js';
 import { hex } from '../util/struct.js';
 import { openCowdExtent } from '../vmdk/formats/cowd.js';
+import { openSeSparseExtent } from '../vmdk/formats/sesparse.js';
 import type { DiskLayer } from '../vmdk/types.js';
 import { formatFdAddress, fsOf, type Datastore, type VmfsFs } from '../vmfs/index.js';
-import { damageReport, DamagedCowdLayer } from './damage-layer.js';
+import { damageReport, DamagedDeltaLayer } from './damage-layer.js';
 import type { DeltaHeader } from './delta-header.js';
-import { carveHeaders, scanFreedFds, scanFreedPbs, type DescriptorRemnant } from './evidence.js';
-import { BlockUse } from './free-map.js';
+import { carveHeaders, readFreedPb, scanFreedFds, scanFreedPbs, type DescriptorRemnant } from './evidence.js';
+import { joinPointerBlocks, pieceDetail } from './pb-join.js';
+import { BlockUse, holeReason } from './free-map.js';
 import { guessParent, listLiveDisks } from './parent-guess.js';
-import { checkCowdTables, planContiguous, planFromBlocks } from './plan.js';
+import { checkTables, planContiguous, planFromBlocks } from './plan.js';
 import { rebuiltFile } from './rebuilt-file.js';
 import type { BlockPlan, CandidateInfo, Evidence } from './types.js';
 
@@ -56,8 +58,10 @@ interface Found {
 export async function scanForDeltas(ds: Datastore, opts: JobOptions = {}): Promise<ScanResult> {
   const fs: VmfsFs = fsOf(ds);
   const map = await ds.allocationMap();
-  const use = new BlockUse(map.blockSize, map.totalBlocks, map.runs, map.basis);
+  const absent = ds.info.holes.map((h) => ({ offset: h.offset, length: h.length, reason: holeReason(h, ds.info.volumeSize) }));
+  const use = new BlockUse(map.blockSize, map.totalBlocks, map.runs, map.basis, absent);
   const warnings: string[] = [];
+  for (const a of absent) warnings.push(`volume range ${hex(a.offset)}+${hex(a.length)} is not in the dump (${a.reason}): deltas stored there are lost`);
   if (map.basis !== 'bitmap') warnings.push(`free space comes from ${map.basis} (no decoded bitmap): reuse of blocks cannot be confirmed`);
   const bs = use.blockSize;
   const found = new Map<number, Found>();
@@ -73,16 +77,27 @@ export async function scanForDeltas(ds: Datastore, opts: JobOptions = {}): Promi
     const f = get(d.headerVolOffset, d.header);
     const fdText = formatFdAddress(d.fd.address);
     f.evidence.push({ kind: 'freed-fd', volOffset: d.fd.volOffset, fd: fdText, detail: `freed FD ${fdText} (generation ${d.fd.generation}, ${d.fd.length} bytes, ${d.fd.zla === 3 ? 'pointer blocks' : 'direct blocks'}) still lists the delta's blocks` });
-    f.plans.push({ plan: planFromBlocks(d.blocks, Math.min(d.fd.length, d.header.fileSize), use, 'fd', d.unknown), base: 0.45, reason: `block list from freed FD ${fdText}`, checkWithGt: false, dirFd: d.parentDir });
+    f.plans.push({ plan: planFromBlocks(d.blocks, d.header.format === 'seSparse' ? d.fd.length : Math.min(d.fd.length, d.header.fileSize), use, 'fd', d.unknown), base: 0.45, reason: `block list from freed FD ${fdText}`, checkWithGt: false, dirFd: d.parentDir });
   }
   throwIfAborted(opts.signal);
-  for (const p of await scanFreedPbs(fs, use, opts)) {
+  const pbs = await scanFreedPbs(fs, use, opts);
+  warnings.push(...pbs.warnings);
+  const perPb = fs.L.pbEntries;
+  for (const p of pbs.heads) {
+    throwIfAborted(opts.signal);
     const f = get(p.headerVolOffset, p.header);
+    const join = await joinPointerBlocks(fs.vol, p, pbs.others, p.item, perPb, use, (pb) => readFreedPb(fs, pb, use.totalBlocks));
+    const nBlocks = Math.ceil(p.header.fileSize / bs);
     f.evidence.push({ kind: 'freed-pb', volOffset: p.pbVolOffset, detail: `freed pointer block ${hex(p.pbAddress, 8)} lists the delta's first ${p.blocks.filter((b) => b >= 0).length} blocks in order` });
-    const perPb = fs.L.pbEntries;
-    const unknown = new Map<number, string>();
-    for (let i = perPb; i < Math.ceil(p.header.fileSize / bs); i++) unknown.set(i, `file block ${i} is listed by a further pointer block that was not found`);
-    f.plans.push({ plan: planFromBlocks(p.blocks, p.header.fileSize, use, 'pointer-block', unknown), base: 0.35, reason: `block list from freed pointer block ${hex(p.pbAddress, 8)}`, checkWithGt: false });
+    for (const piece of join.pieces) f.evidence.push({ kind: 'freed-pb', volOffset: piece.pbVolOffset, detail: pieceDetail(piece, perPb) });
+    const pieces = Math.ceil(nBlocks / perPb);
+    const joined = 1 + join.pieces.length;
+    f.plans.push({
+      plan: planFromBlocks(join.blocks, p.header.fileSize, use, 'pointer-block', join.unknown),
+      base: 0.35,
+      reason: pieces > 1 ? `block list from ${joined} of ${pieces} freed pointer blocks, joined in file order` : `block list from freed pointer block ${hex(p.pbAddress, 8)}`,
+      checkWithGt: false,
+    });
   }
   throwIfAborted(opts.signal);
   for (const c of await carveHeaders(fs, use, opts)) {
@@ -96,10 +111,6 @@ export async function scanForDeltas(ds: Datastore, opts: JobOptions = {}): Promi
   const unassembled: Evidence[] = [];
   for (const f of [...found.values()].sort((a, b) => a.headerVolOffset - b.headerVolOffset)) {
     throwIfAborted(opts.signal);
-    if (f.header.format !== 'vmfsSparse') {
-      unassembled.push(...f.evidence.map((e) => ({ ...e, detail: `${e.detail}; seSparse reassembly is not implemented yet` })));
-      continue;
-    }
     try {
       candidates.push(await buildCandidate(fs, use, f, disks, fds.descriptors));
     } catch (e) {
@@ -119,7 +130,7 @@ export async function scanForDeltas(ds: Datastore, opts: JobOptions = {}): Promi
 }
 
 async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: Awaited<ReturnType<typeof listLiveDisks>>, descriptors: DescriptorRemnant[]): Promise<Candidate> {
-  const h = f.header;
+  let h = f.header;
   const bs = use.blockSize;
   const chosen = f.plans.sort((a, b) => b.base - a.base)[0]!;
   const reasons: string[] = [];
@@ -131,15 +142,16 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: Awaite
   if (chosen.checkWithGt) {
     const r = await planContiguous(fs.vol, f.headerVolOffset / bs, h, use);
     plan = r.plan;
+    h = r.header;
     fit = r.tablesFit;
     checked = r.tablesChecked;
   } else {
     plan = chosen.plan!;
-    ({ fit, checked } = await checkCowdTables(fs.vol, plan, h, false));
+    ({ fit, checked } = await checkTables(fs.vol, plan, h, false));
   }
   const headerScore = h.notes.length ? 0.05 : 0.1;
   confidence += headerScore;
-  reasons.push(`+${headerScore} COWD header is consistent (capacity ${h.capacityBytes}, grain ${h.grainBytes}, ${h.gdEntries} GD entries)${h.notes.length ? ` but ${h.notes.join(', ')}` : ''}`);
+  reasons.push(`+${headerScore} ${h.format === 'seSparse' ? 'seSparse' : 'COWD'} header is consistent (capacity ${h.capacityBytes}, grain ${h.grainBytes}, ${h.gdEntries} GD entries)${h.notes.length ? ` but ${h.notes.join(', ')}` : ''}`);
   if (checked > 0) {
     const s = round(0.25 * (fit / checked));
     confidence += s;
@@ -148,8 +160,8 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: Awaite
 
   const id = `delta-${f.headerVolOffset / bs}`;
   const file = rebuiltFile(fs.vol, plan, id);
-  const inner = await openCowdExtent(file, id);
-  const layer = new DamagedCowdLayer(inner, file, h, plan);
+  const inner = h.format === 'seSparse' ? await openSeSparseExtent(file, id) : await openCowdExtent(file, id);
+  const layer = new DamagedDeltaLayer(inner, file, h, plan);
   const dmg = await damageReport(layer);
   // Penalise by the share of the delta FILE that is lost: a lost grain table's 2 MiB range counts
   // every grain as lost, most of which may never have been written, so grain counts overstate it.
@@ -163,13 +175,13 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: Awaite
     confidence -= 0.3;
     reasons.push('-0.3 no grain data is recoverable');
   }
-  const desc = descriptors.find((d) => d.capacityBytes === h.capacityBytes && /vmfssparse/i.test(d.createType) && (!chosen.dirFd || d.parentDir === chosen.dirFd));
+  const desc = descriptors.find((d) => d.capacityBytes === h.capacityBytes && (h.format === 'seSparse' ? /sesparse/i : /vmfssparse/i).test(d.createType) && (!chosen.dirFd || d.parentDir === chosen.dirFd));
   const parent = guessParent(disks, h.capacityBytes, { ...(chosen.dirFd ? { dirFd: chosen.dirFd } : {}), ...(desc ? { parentCid: desc.parentCid } : {}) });
   const evidence = [...f.evidence];
   if (desc) {
     evidence.push({ kind: 'descriptor', volOffset: desc.volOffset, fd: desc.fd, detail: `freed descriptor ${desc.fd}: createType ${desc.createType}, CID ${desc.cid}, parentCID ${desc.parentCid}, parentFileNameHint "${desc.parentFileNameHint ?? ''}", extent "${desc.extentFile ?? ''}"` });
     confidence += 0.05;
-    reasons.push('+0.05 a freed descriptor of the same capacity describes a vmfsSparse delta');
+    reasons.push(`+0.05 a freed descriptor of the same capacity describes a ${h.format} delta`);
   }
   if (parent.path) {
     confidence += 0.2;

@@ -35,6 +35,8 @@ export interface BlockPlan {
   lost: Map<number, string>;
   /** How the plan was obtained. */
   method: 'fd' | 'pointer-block' | 'contiguous';
+  /** Volume ranges absent from the dump: file bytes mapped there are lost (reads as zeros). */
+  absent: readonly { offset: number; length: number; reason: string }[];
 }
 
 /** What the scan reports per candidate (the CLI prints this; the app shows it). */

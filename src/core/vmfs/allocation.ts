@@ -1,39 +1,15 @@
 import { RescueError } from '../errors.js';
 import type { FileDescriptor } from './fd.js';
 import { SYSTEM_FD, type VmfsFs } from './filesystem.js';
+import { freeFileBlocks, resourceFree, type FileBlockLevels } from './file-blocks.js';
 import type { ResourceFile } from './resource.js';
 import type { AllocationMap, BlockRun, DirEntry, ResourceUsage, VolumeUsage } from './types.js';
 
-/** Free bits (bit = 1 = free) among the first `total` bits of a cluster bitmap. */
-function popcount(bitmap: Uint8Array, total: number): number {
-  let n = 0;
-  for (let i = 0; i < total; i++) n += (bitmap[i >>> 3]! >>> (i & 7)) & 1;
-  return n;
-}
-
-/** Free items of a resource file, from cluster bitmaps (VMFS3/5) or cluster free counts (VMFS6). */
-async function resourceFree(res: ResourceFile): Promise<number> {
-  const clusters = Math.min(res.totalClusters, Math.ceil(res.h.numResources / res.h.R));
-  let free = 0;
-  for (let c = 0; c < clusters; c++) {
-    const st = await res.cluster(c);
-    const inCluster = Math.min(res.h.R, res.h.numResources - c * res.h.R);
-    free += st.bitmap ? popcount(st.bitmap, Math.min(st.total, inCluster)) : Math.min(st.free, inCluster);
-  }
-  return free;
-}
-
-export async function computeUsage(fs: VmfsFs, totalBlocks: number): Promise<VolumeUsage> {
+/** Volume usage from .fbb.sf: bitmaps on VMFS3/5, cluster free counts on VMFS6 (see file-blocks.ts). */
+export async function computeUsage(fs: VmfsFs, levels: FileBlockLevels): Promise<VolumeUsage> {
   const bs = fs.L.blockSize;
-  let freeBlocks = 0;
-  if (fs.fbb && !fs.L.v6) freeBlocks = await resourceFree(fs.fbb);
-  else if (fs.fbb && fs.L.v6) {
-    // VMFS6: free LFBs plus free SFBs of converted clusters (counts only; bit layout undecoded).
-    const perLfb = fs.L.lfbSize / bs;
-    freeBlocks = (await resourceFree(fs.fbb)) * perLfb;
-    if (fs.sfb && fs.sfb !== fs.fbb) freeBlocks += await resourceFree(fs.sfb);
-    freeBlocks = Math.min(freeBlocks, totalBlocks);
-  }
+  const totalBlocks = levels.totalBlocks;
+  const freeBlocks = await freeFileBlocks(fs, levels);
   return { blockSize: bs, totalBlocks, freeBlocks, capacity: totalBlocks * bs, free: freeBlocks * bs, basis: fs.L.v6 ? 'counts' : 'bitmap' };
 }
 
@@ -159,7 +135,8 @@ export async function buildAllocationMap(fs: VmfsFs, totalBlocks: number, readdi
     }
     resources.push(resourceUsage(res, itemSize, free));
   };
-  await add(fs.fbb, fs.L.v6 ? fs.L.lfbSize : bs);
+  // VMFS6: one .fbb.sf header counts SFBs (vmfs6-tools layout), or a parent counts LFBs and its child SFBs (ESXi).
+  await add(fs.fbb, fs.L.v6 && fs.sfb !== fs.fbb ? fs.L.lfbSize : bs);
   if (fs.sfb && fs.sfb !== fs.fbb) await add(fs.sfb, bs);
   await add(fs.fdc, fs.fdc?.h.S ?? 0);
   await add(fs.pbc, fs.pbc?.h.S ?? 0);

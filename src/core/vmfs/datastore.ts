@@ -10,6 +10,7 @@ import { SYSTEM_FD, VmfsFs } from './filesystem.js';
 import { VMFSL_MAGIC } from './fs-descriptor.js';
 import { assembleVolumes, describeDiskId, readLvmDevice, type LogicalVolume, type LvmDevice } from './lvm.js';
 import { buildAllocationMap, computeUsage } from './allocation.js';
+import { fileBlockLevels, type FileBlockLevels } from './file-blocks.js';
 import { VolumeResolver } from './volume-resolver.js';
 import type { AllocationMap, Datastore, DirEntry, FileStat, LvmDeviceInfo, PartitionInfo, PathOrFd, VolumeInfo, VolumeUsage } from './types.js';
 
@@ -102,6 +103,7 @@ const DIR_CACHE = 64;
 class VmfsDatastore implements Datastore {
   readonly info: VolumeInfo;
   readonly volume: ByteSource;
+  private readonly levels: FileBlockLevels;
   private readonly dirCache = new Map<number, Promise<RawDirEntry[]>>();
 
   constructor(
@@ -132,7 +134,8 @@ class VmfsDatastore implements Datastore {
         numDevs: desc.numDevs,
       };
     });
-    const totalBlocks = this.totalBlocks();
+    this.levels = fileBlockLevels(fs);
+    const totalBlocks = this.levels.totalBlocks;
     this.info = {
       version: d.version,
       fsMajor: d.majorVersion,
@@ -152,15 +155,8 @@ class VmfsDatastore implements Datastore {
       partitions: choice.partitions,
       devices,
       holes: lv?.holes ?? [],
-      warnings: [...warnings, ...(lv?.warnings ?? []), ...fs.warnings],
+      warnings: [...warnings, ...(lv?.warnings ?? []), ...fs.warnings, ...this.levels.warnings],
     };
-  }
-
-  private totalBlocks(): number {
-    const fs = this.fs;
-    if (fs.L.v6 && fs.fbb) return Math.floor((fs.fbb.h.numResources * fs.L.lfbSize) / fs.L.blockSize);
-    if (fs.fbb) return fs.fbb.h.numResources;
-    return Math.floor(fs.vol.size / fs.L.blockSize);
   }
 
   // ---- paths ----
@@ -303,7 +299,7 @@ class VmfsDatastore implements Datastore {
   }
 
   usage(): Promise<VolumeUsage> {
-    return computeUsage(this.fs, this.info.totalBlocks);
+    return computeUsage(this.fs, this.levels);
   }
 
   allocationMap(): Promise<AllocationMap> {

@@ -30,6 +30,20 @@ export const CLUSTER_META = defineStruct('resource cluster metadata', 0x10, {
   nextFree: [0x0c, 'u32'],
 });
 const CLUSTER_META_OFFSET = 0x200;
+
+/**
+ * VMFS6 cluster metadata as dissect.vmfs decodes ESXi's (signature 'rcmd' at +0x10; counts only,
+ * the bitmap position is unknown). It sits at +mdAlignment of the cluster header (H / 2).
+ */
+export const CLUSTER_META_V6 = defineStruct('VMFS6 resource cluster metadata', 0x28, {
+  signature: [0x10, 'u32'],
+  priority: [0x14, 'u32'],
+  clusterNum: [0x18, 'u64n'],
+  total: [0x20, 'u16'],
+  free: [0x22, 'u16'],
+  affinityCount: [0x26, 'u16'],
+});
+export const RCMD_SIGNATURE = 0x72636d64;
 const BITMAP_OFFSET = CLUSTER_META_OFFSET + 0x10;
 /** vmfs-tools allows up to 0x1F0 bytes of bitmap (3968 items) per cluster. */
 const MAX_BITMAP_BYTES = 0x1f0;
@@ -65,14 +79,17 @@ export function parseResourceHeader(bytes: Uint8Array, name: string, headerSize:
   const R = h.resourcesPerCluster;
   const C = h.clustersPerGroup;
   const S = h.resourceSize;
-  if (R === 0 || R > 1 << 16 || C === 0 || C > 1 << 16) throw new CorruptError(`${name}: resource geometry R=${R} C=${C} is implausible`);
+  const numResources = h.numResourcesHi * 2 ** 32 + h.numResourcesLo;
+  // An empty resource file (no items, no groups) need not describe its clusters: VMFS6 keeps
+  // .pbc.sf empty, and the vmfs6-tools layout writes C = 0 for .pbc/.pb2/.jbc then.
+  const empty = numResources === 0 && h.numClusterGroups === 0;
+  if (R > 1 << 16 || C > 1 << 16 || (!empty && (R === 0 || C === 0))) throw new CorruptError(`${name}: resource geometry R=${R} C=${C} is implausible`);
   if (S > 1 << 24 || (S !== 0 && S % 512 !== 0)) throw new CorruptError(`${name}: resource size ${S} is implausible`);
   const expectG = C * (headerSize + R * S);
   if (h.clusterGroupSize !== expectG && !(v6 && h.flags & 2)) {
     throw new CorruptError(`${name}: cluster group size ${hex(h.clusterGroupSize)} != C×(H+R×S) = ${hex(expectG)}`);
   }
   if (h.numClusterGroups > 1 << 24) throw new CorruptError(`${name}: ${h.numClusterGroups} cluster groups`);
-  const numResources = h.numResourcesHi * 2 ** 32 + h.numResourcesLo;
   if (!Number.isSafeInteger(numResources) || numResources > R * C * Math.max(1, h.numClusterGroups) * 2) {
     throw new CorruptError(`${name}: ${numResources} resources do not fit ${h.numClusterGroups} groups of ${C}×${R}`);
   }
@@ -115,10 +132,16 @@ export class ResourceFile {
     return this.h.numGroups * this.h.C;
   }
 
+  /** Clusters that hold items (the last one may be partly used). */
+  get usedClusters(): number {
+    return this.h.R === 0 ? 0 : Math.min(this.totalClusters, Math.ceil(this.h.numResources / this.h.R));
+  }
+
   /** File offset of item (cluster, resource). */
   itemOffset(cluster: number, resource: number): number {
     const { R, C, groupOffset, S, G } = this.h;
     if (resource >= R) throw new CorruptError(`${this.name}: resource ${resource} >= ${R} per cluster`);
+    if (cluster >= this.totalClusters) throw new CorruptError(`${this.name}: cluster ${cluster} >= ${this.totalClusters}`);
     const g = Math.floor(cluster / C);
     const cig = cluster % C;
     const off = groupOffset + g * G + C * this.headerSize + (cig * R + resource) * S;
@@ -153,17 +176,27 @@ export class ResourceFile {
     if (c >= this.totalClusters) throw new CorruptError(`${this.name}: cluster ${c} >= ${this.totalClusters}`);
     const at = this.clusterHeaderOffset(c);
     if (this.v6) {
-      // VMFS6 cluster metadata: counts only; where the bitmap bits live is not known (format doc §5.4).
+      // The metadata block is the second half of the cluster header. Two layouts are known:
+      // ESXi's per dissect.vmfs ('rcmd' at +0x10, u16 counts at +0x20) and vmfs6-tools' (the
+      // VMFS3/5 record: u32 cluster, total, free, next free, bitmap). The synthetic builder
+      // writes the latter, which is what debugvmfs6 counts. Counts only on VMFS6: the ESXi bitmap
+      // position is unknown and vmfs6-tools' one is unconfirmed on ESXi (format doc §5.4).
       const b = await this.content.read(at + this.headerSize / 2, 0x28);
-      const dv = new DataView(b.buffer, b.byteOffset, b.length);
-      return { total: dv.getUint16(0x20, true), free: dv.getUint16(0x22, true), bitmap: null };
+      const esxi = CLUSTER_META_V6.parse(b);
+      if (esxi.signature === RCMD_SIGNATURE) return this.checkedCounts(c, esxi.total, esxi.free, null);
+      const m = CLUSTER_META.parse(b);
+      if (m.clusterNum !== c) throw new CorruptError(`${this.name}: cluster ${c} metadata has neither the 'rcmd' signature nor cluster number ${c} (${m.clusterNum})`);
+      return this.checkedCounts(c, m.total, m.free, null);
     }
     const b = await this.content.read(at + CLUSTER_META_OFFSET, 0x10 + MAX_BITMAP_BYTES);
     const m = CLUSTER_META.parse(b);
-    if (m.total > MAX_BITMAP_BYTES * 8 || m.free > m.total) {
-      throw new CorruptError(`${this.name}: cluster ${c} says ${m.free} free of ${m.total}`);
-    }
-    return { total: m.total, free: m.free, bitmap: b.subarray(BITMAP_OFFSET - CLUSTER_META_OFFSET, BITMAP_OFFSET - CLUSTER_META_OFFSET + Math.ceil(m.total / 8)) };
+    if (m.total > MAX_BITMAP_BYTES * 8) throw new CorruptError(`${this.name}: cluster ${c} says ${m.free} free of ${m.total}`);
+    return this.checkedCounts(c, m.total, m.free, b.subarray(BITMAP_OFFSET - CLUSTER_META_OFFSET, BITMAP_OFFSET - CLUSTER_META_OFFSET + Math.ceil(m.total / 8)));
+  }
+
+  private checkedCounts(c: number, total: number, free: number, bitmap: Uint8Array | null): ClusterState {
+    if (free > total || total > this.h.R) throw new CorruptError(`${this.name}: cluster ${c} says ${free} free of ${total} (at most ${this.h.R} per cluster)`);
+    return { total, free, bitmap };
   }
 
   /** Allocation of item (cluster, resource) from its bitmap: true = allocated; null when unknown. */

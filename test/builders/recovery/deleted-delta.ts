@@ -1,4 +1,4 @@
-import { closeSync, ftruncateSync, openSync, readFileSync, writeFileSync, writeSync, readSync, mkdirSync } from 'node:fs';
+import { copyFileSync, closeSync, ftruncateSync, truncateSync, openSync, readFileSync, writeFileSync, writeSync, readSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { writeCowd, buildCowdDelta } from '../cowd.js';
 import { randomCid, sectorPattern, type GrainRun } from '../delta-common.js';
@@ -41,6 +41,16 @@ export interface DeletedDeltaOptions {
   reuse: boolean;
   /** Fill free space with random garbage (one block starting with a bogus 'COWD'), and put another VM's delta there. */
   noise: boolean;
+  /**
+   * Case (vi): cut the dump inside the delta's file block `fileBlock`, `within` bytes into it (the
+   * rest of the volume is absent: a dd that stopped there).
+   */
+  truncate?: { fileBlock: number; within: number };
+  /**
+   * fd-intact only: also an orphan FD (allocated in the FDC bitmap, in no directory) and a freed
+   * directory FD whose entries still name the freed delta and descriptor FDs (a remnant).
+   */
+  extras?: boolean;
   /** Compute the expected disk with qemu-img (default true; fuzz tests skip it). */
   oracle?: boolean;
 }
@@ -66,6 +76,10 @@ export interface DeletedDeltaDump {
   expectedRecoverableGrains: number;
   /** Header block of the foreign (other VM's) delta, if any. */
   foreignHeaderBlock: number | null;
+  /** Delta format (default vmfsSparse). */
+  format?: 'vmfsSparse' | 'seSparse';
+  /** What `ls --deleted` must list (extras), in no particular order. */
+  expectedDeleted: { name: string | null; dir: string | null; type: string; size: number; fdAddress: number; state: 'deleted' | 'orphan' }[];
   /** FS block of each file block of the deleted delta, and its GT sectors by table. */
   deltaFileBlocks: number[];
   gtSectors: Map<number, number>;
@@ -157,6 +171,7 @@ export async function buildDeletedDeltaDump(o: DeletedDeltaOptions): Promise<Del
   fdc.startBlock = FDC_START_BLOCK;
   const fdVol = (addr: number) => fdc.itemVolOffset(((addr >>> 6) & 0xffff) * 32 + (addr >>> 22));
   let foreignHeaderBlock: number | null = null;
+  const expectedDeleted: DeletedDeltaDump['expectedDeleted'] = [];
   try {
     // The geometry assumption, checked: the root FD (address 4) sits where we compute it.
     const root = new DataView(get(fdVol(4), 16).buffer);
@@ -177,6 +192,40 @@ export async function buildDeletedDeltaDump(o: DeletedDeltaOptions): Promise<Del
       put(fdVol(slot), fdRecord(slot, fdVol(slot), dirFd, { length: deltaBytes.length, blocks: placement }));
       const dslot = freeFdAddress(m, 4);
       put(fdVol(dslot), fdRecord(dslot, fdVol(dslot), dirFd, { length: deltaDesc.length, resident: new TextEncoder().encode(deltaDesc) }));
+      if (o.extras) {
+        const rootFd = 4;
+        // A freed folder whose entry array still names the two freed FDs (generation 77).
+        const gone = freeFdAddress(m, 6);
+        const ents = new Uint8Array(4 * 140);
+        const edv = new DataView(ents.buffer);
+        ([['.', gone, 2], ['..', rootFd, 2], ['vm1-000001-delta.vmdk', slot, 3], ['vm1-000001.vmdk', dslot, 3]] as const).forEach(([name, addr, type], k) => {
+          edv.setUint32(k * 140, type, true);
+          edv.setUint32(k * 140 + 4, addr, true);
+          edv.setUint32(k * 140 + 8, 77, true);
+          ents.set(new TextEncoder().encode(name), k * 140 + 12);
+        });
+        put(fdVol(gone), fdRecord(gone, fdVol(gone), rootFd, { length: ents.length, resident: ents, typeCode: 2, mode: 0o40755 }));
+        // An orphan: allocated (its FDC bitmap bit cleared: 1 = free), listed by no directory.
+        const orphan = freeFdAddress(m, 5);
+        const orphanText = new TextEncoder().encode('orphan '.repeat(100));
+        put(fdVol(orphan), fdRecord(orphan, fdVol(orphan), dirFd, { length: orphanText.length, resident: orphanText }));
+        const c = (orphan >>> 6) & 0xffff;
+        const res = orphan >>> 22;
+        const md = fdc.volOffset(0x10000 + c * 1024) + 0x200;
+        const bit = get(md + 0x10 + (res >> 3), 1);
+        if (!(bit[0]! & (1 << (res & 7)))) throw new Error('recovery builder: orphan slot is not free');
+        put(md + 0x10 + (res >> 3), new Uint8Array([bit[0]! & ~(1 << (res & 7))]));
+        const free = new DataView(get(md + 8, 4).buffer).getUint32(0, true);
+        const fb = new Uint8Array(4);
+        new DataView(fb.buffer).setUint32(0, free - 1, true);
+        put(md + 8, fb);
+        expectedDeleted.push(
+          { name: 'vm1-000001-delta.vmdk', dir: '/vm1', type: 'file', size: deltaBytes.length, fdAddress: slot, state: 'deleted' },
+          { name: 'vm1-000001.vmdk', dir: '/vm1', type: 'file', size: deltaDesc.length, fdAddress: dslot, state: 'deleted' },
+          { name: null, dir: '/', type: 'directory', size: ents.length, fdAddress: gone, state: 'deleted' },
+          { name: null, dir: '/vm1', type: 'file', size: orphanText.length, fdAddress: orphan, state: 'orphan' },
+        );
+      }
     }
     if (o.case === 'pointer-block') {
       // .pbc.sf: its FD is item 3 of FDC cluster 0; slot 0 gives its first FS block. Items: R = 16,
@@ -213,7 +262,20 @@ export async function buildDeletedDeltaDump(o: DeletedDeltaOptions): Promise<Del
     closeSync(fh);
   }
 
-  const { lost, recoverable } = lostFromDelta(deltaBytes, reusedFileBlocks);
+  // Truncation: every delta byte stored at or past the cut is gone.
+  let cutVol = Infinity;
+  if (o.truncate) {
+    cutVol = placement[o.truncate.fileBlock]! * BS + o.truncate.within;
+    truncateSync(dump, volBase + cutVol);
+  }
+  const pastCut = (off: number, len: number) => {
+    for (let b = Math.floor(off / BS); b <= Math.floor((off + len - 1) / BS); b++) {
+      const end = placement[b]! * BS + (Math.min(off + len, (b + 1) * BS) - b * BS);
+      if (end > cutVol) return true;
+    }
+    return false;
+  };
+  const { lost, recoverable } = lostFromDelta(deltaBytes, reusedFileBlocks, pastCut);
   const result = {
     dump,
     manifest: m,
@@ -225,6 +287,7 @@ export async function buildDeletedDeltaDump(o: DeletedDeltaOptions): Promise<Del
     expectedLost: lost,
     expectedRecoverableGrains: recoverable,
     foreignHeaderBlock,
+    expectedDeleted,
     deltaFileBlocks: placement,
     gtSectors: delta.gtSectors,
   };
@@ -243,7 +306,7 @@ export async function buildDeletedDeltaDump(o: DeletedDeltaOptions): Promise<Del
 }
 
 /** Adjacent grain runs merged (the COWD writer appends in run order). */
-function mergeRuns(runs: GrainRun[]): GrainRun[] {
+export function mergeRuns(runs: GrainRun[]): GrainRun[] {
   // Overlapping 64 KiB writes cannot happen (distinct aligned starts), except with the 2 MiB run: drop those.
   const out: GrainRun[] = [];
   for (const x of runs) {
@@ -255,14 +318,14 @@ function mergeRuns(runs: GrainRun[]): GrainRun[] {
 }
 
 /** Writes the base (descriptor + flat from the builder's manifest pieces) into the oracle folder. */
-function writeBase(dir: string, desc: string, pieces: { offset: number; length: number; seed: number }[]): void {
+export function writeBase(dir: string, desc: string, pieces: { offset: number; length: number; seed: number }[], cap = CAP): void {
   {
     writeFileSync(path.join(dir, 'vm1.vmdk'), desc);
     const f = openSync(path.join(dir, 'vm1-flat.vmdk'), 'w');
     try {
-      ftruncateSync(f, CAP); // holes read as zeros
+      ftruncateSync(f, cap); // holes read as zeros
       for (const p of pieces) {
-        const b = expectedBytes(pieces, CAP, p.offset, p.length);
+        const b = expectedBytes(pieces, cap, p.offset, p.length);
         writeSync(f, b, 0, b.length, p.offset);
       }
     } finally {
@@ -271,16 +334,16 @@ function writeBase(dir: string, desc: string, pieces: { offset: number; length: 
   }
 }
 
-function flatDescriptor(cid: string, flatName: string): string {
-  return ['# Disk DescriptorFile', 'version=1', 'encoding="UTF-8"', `CID=${cid}`, 'parentCID=ffffffff', 'createType="vmfs"', '', '# Extent description', `RW ${CAP / SECTOR} VMFS "${flatName}"`, '', '# The Disk Data Base', '#DDB', '', 'ddb.adapterType = "lsilogic"', ''].join('\n');
+export function flatDescriptor(cid: string, flatName: string, cap = CAP): string {
+  return ['# Disk DescriptorFile', 'version=1', 'encoding="UTF-8"', `CID=${cid}`, 'parentCID=ffffffff', 'createType="vmfs"', '', '# Extent description', `RW ${cap / SECTOR} VMFS "${flatName}"`, '', '# The Disk Data Base', '#DDB', '', 'ddb.adapterType = "lsilogic"', ''].join('\n');
 }
 
-function deltaDescriptorText(cid: string, parentCid: string, dataName: string): string {
-  return ['# Disk DescriptorFile', 'version=1', 'encoding="UTF-8"', `CID=${cid}`, `parentCID=${parentCid}`, 'createType="vmfsSparse"', 'parentFileNameHint="vm1.vmdk"', '', '# Extent description', `RW ${CAP / SECTOR} VMFSSPARSE "${dataName}"`, '', '# The Disk Data Base', '#DDB', ''].join('\n');
+export function deltaDescriptorText(cid: string, parentCid: string, dataName: string, cap = CAP, parentHint = 'vm1.vmdk'): string {
+  return ['# Disk DescriptorFile', 'version=1', 'encoding="UTF-8"', `CID=${cid}`, `parentCID=${parentCid}`, 'createType="vmfsSparse"', `parentFileNameHint="${parentHint}"`, '', '# Extent description', `RW ${cap / SECTOR} VMFSSPARSE "${dataName}"`, '', '# The Disk Data Base', '#DDB', ''].join('\n');
 }
 
 /** A free FDC slot (cluster 5 onwards, resource r), not used by any manifest entry. */
-function freeFdAddress(m: Manifest, r: number): number {
+export function freeFdAddress(m: Manifest, r: number): number {
   const usedAddrs = new Set(m.entries.map((e) => e.fdAddress));
   for (let c = 5; c < 32; c++) {
     const a = ((r << 22) | (c << 6) | 4) >>> 0;
@@ -290,7 +353,7 @@ function freeFdAddress(m: Manifest, r: number): number {
 }
 
 /** A VMFS5 FD (lock + metadata + slots or resident data), as a deleted file leaves it. */
-function fdRecord(addr: number, volOffset: number, dirFd: number, f: { length: number; blocks?: number[]; resident?: Uint8Array }): Uint8Array {
+export function fdRecord(addr: number, volOffset: number, dirFd: number, f: { length: number; blocks?: number[]; resident?: Uint8Array; typeCode?: number; mode?: number }): Uint8Array {
   const b = new Uint8Array(FD_SIZE);
   const dv = new DataView(b.buffer);
   dv.setUint32(0, 0x10c00001, true);
@@ -299,11 +362,11 @@ function fdRecord(addr: number, volOffset: number, dirFd: number, f: { length: n
   dv.setUint32(m + 0x00, addr, true);
   dv.setUint32(m + 0x04, 77, true); // generation
   dv.setUint32(m + 0x08, 0, true); // link count: deleted
-  dv.setUint32(m + 0x0c, 3, true);
+  dv.setUint32(m + 0x0c, f.typeCode ?? 3, true);
   dv.setBigUint64(m + 0x14, BigInt(f.length), true);
   dv.setBigUint64(m + 0x1c, BigInt(f.resident ? 8192 : BS), true);
   dv.setBigUint64(m + 0x24, BigInt(f.blocks?.length ?? 0), true);
-  dv.setUint32(m + 0x40, 0o100600, true);
+  dv.setUint32(m + 0x40, f.mode ?? 0o100600, true);
   dv.setUint32(m + 0x44, f.resident ? 4305 : 1, true);
   dv.setUint32(m + 0x70, dirFd, true);
   if (f.resident) b.set(f.resident, 0x400);
@@ -315,12 +378,25 @@ function fdRecord(addr: number, volOffset: number, dirFd: number, f: { length: n
  * Lost sectors computed from the delta file we wrote: a grain table stored (even partly) in a
  * reused block loses its whole 2 MiB range; a data grain stored in a reused block is lost.
  */
-function lostFromDelta(delta: Uint8Array, reusedBlocks: number[]): { lost: ExpectedLostRun[]; recoverable: number } {
-  const dv = new DataView(delta.buffer, delta.byteOffset, delta.byteLength);
-  const numSectors = dv.getUint32(0x0c, true);
-  const gdOffset = dv.getUint32(0x14, true) * SECTOR;
-  const numGd = dv.getUint32(0x18, true);
-  const inReused = (off: number, len: number) => reusedBlocks.some((b) => off < (b + 1) * BS && off + len > b * BS);
+export function lostFromDelta(delta: Uint8Array, reusedBlocks: number[], alsoLost?: (offset: number, length: number) => boolean): { lost: ExpectedLostRun[]; recoverable: number } {
+  return lostFromDeltaFile((off, n) => delta.subarray(off, off + n), reusedBlocks, alsoLost);
+}
+
+/** The same, reading the delta file positionally (large deltas never sit in memory). */
+export function lostFromDeltaFile(read: (offset: number, length: number) => Uint8Array, reusedBlocks: number[], alsoLost?: (offset: number, length: number) => boolean): { lost: ExpectedLostRun[]; recoverable: number } {
+  const hdr = read(0, 0x20);
+  const hv = new DataView(hdr.buffer, hdr.byteOffset, hdr.byteLength);
+  const numSectors = hv.getUint32(0x0c, true);
+  const gdOffset = hv.getUint32(0x14, true) * SECTOR;
+  const numGd = hv.getUint32(0x18, true);
+  const gdb = read(gdOffset, numGd * 4);
+  const gdv = new DataView(gdb.buffer, gdb.byteOffset, gdb.byteLength);
+  const u32at = (off: number) => {
+    const b = read(off, 4);
+    return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
+  };
+  const dv = { getUint32: (off: number, _le: boolean) => (off >= gdOffset && off < gdOffset + numGd * 4 ? gdv.getUint32(off - gdOffset, true) : u32at(off)) };
+  const inReused = (off: number, len: number) => reusedBlocks.some((b) => off < (b + 1) * BS && off + len > b * BS) || (alsoLost?.(off, len) ?? false);
   const marks: ('table' | 'data' | null)[] = [];
   let recoverable = 0;
   const tableSectors = GT_ENTRIES;
@@ -336,8 +412,10 @@ function lostFromDelta(delta: Uint8Array, reusedBlocks: number[]): { lost: Expec
       for (let i = 0; i < n; i++) marks[first + i] = 'table';
       continue;
     }
+    const gtb = read(gde * SECTOR, GT_ENTRIES * 4);
+    const gtv = new DataView(gtb.buffer, gtb.byteOffset, gtb.byteLength);
     for (let i = 0; i < n; i++) {
-      const s = dv.getUint32(gde * SECTOR + i * 4, true);
+      const s = gtv.getUint32(i * 4, true);
       if (s > 1 && inReused(s * SECTOR, SECTOR)) marks[first + i] = 'data';
       else {
         marks[first + i] = null;
@@ -357,8 +435,8 @@ function lostFromDelta(delta: Uint8Array, reusedBlocks: number[]): { lost: Expec
 }
 
 /** expected = chain, with every lost run copied from the base. */
-function spliceLost(chainRaw: string, baseRaw: string, lost: ExpectedLostRun[], out: string): void {
-  writeFileSync(out, readFileSync(chainRaw));
+export function spliceLost(chainRaw: string, baseRaw: string, lost: ExpectedLostRun[], out: string): void {
+  if (out !== chainRaw) copyFileSync(chainRaw, out);
   const b = openSync(baseRaw, 'r');
   const f = openSync(out, 'r+');
   try {
