@@ -1,12 +1,13 @@
 import * as Comlink from 'comlink';
-import { RescueError, UserError } from '../core/errors.js';
+import { RescueError, throwIfAborted, UserError } from '../core/errors.js';
 import { copySourceToSink } from '../core/export/copy-source.js';
 import { exportDisk, type ExportFormat, type ExportResult, type ExportTarget } from '../core/export/export-disk.js';
 import type { ByteSink } from '../core/io/byte-sink.js';
 import { readUpTo } from '../core/io/byte-source.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { openChain } from '../core/vmdk/chain.js';
-import { decodeDescriptorBytes, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT_CID, parseDescriptor } from '../core/vmdk/descriptor.js';
+import { pickCandidate, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type Evidence, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
+import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT_CID, parseDescriptor } from '../core/vmdk/descriptor.js';
 import type { DiskChain } from '../core/vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
 import { openDatastore, type Datastore, type DirEntry, type FileType, type VolumeInfo, type VolumeUsage } from '../core/vmfs/index.js';
@@ -92,19 +93,69 @@ export interface ChainExportResult extends ExportResult {
   opfsFiles: string[];
 }
 
+/** Per bucket of the virtual disk, grains of a candidate by where their content comes from. */
+export interface GrainDamageMap {
+  buckets: number;
+  grainsPerBucket: number;
+  totalGrains: number;
+  grainBytes: number;
+  /** Held by the rebuilt delta and intact. */
+  recovered: Uint32Array;
+  /** Written in the delta but lost (block reused, past the dump's end...): read from the parent. */
+  lost: Uint32Array;
+  /** Never written in the delta: read from the parent, as they always were. */
+  parent: Uint32Array;
+}
+
+/** A candidate as the page gets it: the scan's plain data plus the damage map for drawing. */
+export type CandidateView = CandidateInfo & { map: GrainDamageMap };
+
+/** A live descriptor on the volume that can serve as a parent. */
+export interface ParentOption {
+  path: string;
+  capacityBytes: number;
+  createType: string;
+  cid: string;
+}
+
+export interface ScanView {
+  volume: VolumeSummary;
+  candidates: CandidateView[];
+  unassembled: Evidence[];
+  warnings: string[];
+  parents: ParentOption[];
+}
+
+export interface RecoveryResult extends ExportResult {
+  candidateId: string;
+  parent: string | null;
+  format: ExportFormat;
+  destination: 'file' | 'directory' | 'opfs';
+  opfsFiles: string[];
+  warnings: string[];
+}
+
 /** Bounds on what one listing may cost: descriptors parsed and sub-folders peeked into. */
 const MAX_SNIFF = 512;
 const MAX_PEEK_DIRS = 256;
 const MAX_BUCKETS = 65536;
+/** Cells of a candidate's grain map, and bounds of the parent-descriptor walk. */
+const GRAIN_BUCKETS = 1024;
+const MAX_WALK_ENTRIES = 20000;
+const MAX_WALK_DEPTH = 8;
 /** Pointer-block resource files: their blocks are drawn as pointer blocks, other system files as system. */
 const POINTER_FILES = new Set(['.pbc.sf', '.pb2.sf']);
 
 let ds: Datastore | null = null;
 let chain: DiskChain | null = null;
-/** Exports and chain opens are cancelled separately: inspecting a chain must not stop a running export. */
-const jobs: Record<'export' | 'chain', AbortController | null> = { export: null, chain: null };
+let scanned: ScanResult | null = null;
+/** The last recovery of each candidate (for the report's hashes and output). */
+const recoveries = new Map<string, RecoveryResult>();
+/** Exports, chain opens and scans are cancelled separately: inspecting a chain must not stop a running export. */
+type JobKind = 'export' | 'chain' | 'scan';
+const jobs: Record<JobKind, AbortController | null> = { export: null, chain: null, scan: null };
 
-function startJob(kind: 'export' | 'chain'): AbortSignal {
+function startJob(kind: JobKind): AbortSignal {
   jobs[kind]?.abort();
   const c = new AbortController();
   jobs[kind] = c;
@@ -177,14 +228,128 @@ function linkRoles(entries: DsEntry[]): void {
   }
 }
 
+/** Where each grain of a candidate comes from, summed per bucket of the virtual disk (one walk of its tables). */
+async function grainDamageMap(c: Candidate, signal: AbortSignal): Promise<GrainDamageMap> {
+  const g = c.grainBytes;
+  const totalGrains = Math.ceil(c.capacityBytes / g);
+  const buckets = Math.max(1, Math.min(GRAIN_BUCKETS, totalGrains));
+  const per = Math.max(1, Math.ceil(totalGrains / buckets));
+  const nb = Math.max(1, Math.ceil(totalGrains / per));
+  const m: GrainDamageMap = { buckets: nb, grainsPerBucket: per, totalGrains, grainBytes: g, recovered: new Uint32Array(nb), lost: new Uint32Array(nb), parent: new Uint32Array(nb) };
+  const add = (arr: Uint32Array, first: number, end: number) => {
+    for (let s = first; s < end; ) {
+      const b = Math.floor(s / per);
+      const stop = Math.min(end, (b + 1) * per);
+      arr[b]! += stop - s;
+      s = stop;
+    }
+  };
+  // 256 grain tables per call: bounded by the GD, like the core's damage report.
+  const step = 256 * 4096 * g;
+  for (let pos = 0; pos < c.capacityBytes; pos += step) {
+    throwIfAborted(signal);
+    for (const e of await c.layer.mapRange(pos, Math.min(step, c.capacityBytes - pos))) {
+      const first = Math.floor(e.offset / g);
+      const end = Math.min(totalGrains, Math.ceil((e.offset + e.length) / g));
+      add(e.kind === 'data' ? m.recovered : e.kind === 'missing' ? m.lost : m.parent, first, end);
+    }
+  }
+  return m;
+}
+
+/** Every live text descriptor on the volume (bounded walk): the choices of parent. */
+async function listDescriptors(d: Datastore, signal: AbortSignal): Promise<ParentOption[]> {
+  const out: ParentOption[] = [];
+  let seen = 0;
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    if (depth > MAX_WALK_DEPTH) return;
+    let entries: DirEntry[];
+    try {
+      entries = await d.readdir(dir);
+    } catch (e) {
+      if (e instanceof RescueError && e.kind !== 'cancelled') return;
+      throw e;
+    }
+    for (const e of entries) {
+      throwIfAborted(signal);
+      if (++seen > MAX_WALK_ENTRIES) return;
+      if (e.name === '.' || e.name === '..' || e.error) continue;
+      const p = joinPath(dir, e.name);
+      if (e.type === 'directory') await walk(p, depth + 1);
+      else if (e.type === 'file' && /\.vmdk$/i.test(e.name) && e.size > 0 && e.size <= MAX_DESCRIPTOR_BYTES) {
+        try {
+          const bytes = await readUpTo(await d.openFile(p), 0, e.size);
+          if (!looksLikeDescriptor(bytes)) continue;
+          const desc = parseDescriptor(decodeDescriptorBytes(bytes, p), p);
+          out.push({ path: p, capacityBytes: descriptorSectors(desc) * 512, createType: desc.createType, cid: desc.cid });
+        } catch (err) {
+          if (!(err instanceof RescueError) || err.kind === 'cancelled') throw err;
+        }
+      }
+    }
+  };
+  await walk('/', 0);
+  return out;
+}
+
+function requireCandidate(id: string): Candidate {
+  if (!scanned) throw new UserError('no scan for lost snapshots has run on this dump');
+  return pickCandidate(scanned, id);
+}
+
+/** Plain data of a candidate (no layer, plan or header: those stay in the worker). */
+function candidateInfo(c: Candidate): CandidateInfo {
+  return {
+    id: c.id,
+    format: c.format,
+    capacityBytes: c.capacityBytes,
+    sizeBytes: c.sizeBytes,
+    confidence: c.confidence,
+    reasons: [...c.reasons],
+    parent: c.parent,
+    parentReasons: [...c.parentReasons],
+    evidence: c.evidence.map((e) => ({ ...e })),
+    recoverableGrains: c.recoverableGrains,
+    lostGrains: c.lostGrains,
+    grainBytes: c.grainBytes,
+    lostRuns: c.lostRuns.map((r) => ({ ...r })),
+    headerVolOffset: c.headerVolOffset,
+    method: c.method,
+  };
+}
+
+/** The JSON damage report of a candidate (the CLI's `recover --report` shape), with the last recovery's hashes. */
+function reportOf(c: Candidate, parent: string | null, rec: RecoveryResult | null): object {
+  return {
+    tool: 'vmfs-rescue (browser)',
+    volume: scanned!.volume,
+    candidate: candidateInfo(c),
+    parent: rec ? rec.parent : parent,
+    lostRuns: c.lostRuns,
+    totals: {
+      capacityBytes: c.capacityBytes,
+      recoverableGrains: c.recoverableGrains,
+      lostGrains: c.lostGrains,
+      grainBytes: c.grainBytes,
+      lostBytes: c.lostRuns.reduce((n, x) => n + x.sectors * 512, 0),
+    },
+    output: rec ? { format: rec.format, files: rec.files, bytesWritten: rec.bytesWritten, verified: rec.verified } : null,
+    hashes: rec ? { logicalSha256: rec.sha256 } : null,
+    warnings: [...scanned!.warnings, ...(rec?.warnings ?? [])],
+  };
+}
+
 const api = {
   /** Opens the volume on the picked dumps (one per LUN of a spanned volume, any order). */
   open(files: File[]): Promise<VolumeInfo> {
     return guarded(async () => {
       jobs.export?.abort();
       jobs.chain?.abort();
+      jobs.scan?.abort();
       ds = null;
       chain = null;
+      scanned = null;
+      recoveries.clear();
       if (!files.length) throw new UserError('no dump file picked');
       ds = await openDatastore(files.map((f) => new BlobSource(f, f.name)));
       return ds.info;
@@ -367,6 +532,70 @@ const api = {
       }
       const result = await exportDisk(c, target, { format, fileName, verify: true, signal, onProgress: throttle(onProgress, 150) });
       return { ...result, destination, opfsFiles: destination === 'opfs' ? result.files : [] };
+    });
+  },
+
+  /**
+   * Scans the open dump for deleted snapshot deltas; candidates best first, each with its grain
+   * and damage map, plus the volume's descriptors (the parent choices).
+   */
+  scanLost(onProgress?: (p: Progress) => void): Promise<ScanView> {
+    return guarded(async () => {
+      const d = requireDs();
+      const signal = startJob('scan');
+      scanned = null;
+      recoveries.clear();
+      const r = await scanForDeltas(d, { signal, onProgress: throttle(onProgress, 150) });
+      onProgress?.({ phase: 'damage maps', done: 0, total: r.candidates.length });
+      const candidates: CandidateView[] = [];
+      for (const c of r.candidates) candidates.push({ ...candidateInfo(c), map: await grainDamageMap(c, signal) });
+      const parents = await listDescriptors(d, signal);
+      scanned = r;
+      const view: ScanView = { volume: { ...r.volume }, candidates, unassembled: r.unassembled.map((e) => ({ ...e })), warnings: [...r.warnings], parents };
+      return Comlink.transfer(view, candidates.flatMap((c) => [c.map.recovered.buffer, c.map.lost.buffer, c.map.parent.buffer]));
+    });
+  },
+
+  cancelScan(): void {
+    jobs.scan?.abort();
+  },
+
+  /**
+   * Rebuilds candidate `candidateId` over `parentPath` (null: no parent, lost and unwritten
+   * ranges read as zeros) and exports it, verified; same destinations as exportChain.
+   */
+  recover(candidateId: string, parentPath: string | null, format: ExportFormat, dest: ExportDestination, fileName: string, onProgress?: (p: Progress) => void): Promise<RecoveryResult> {
+    return guarded(async () => {
+      const d = requireDs();
+      const c = requireCandidate(candidateId);
+      const signal = startJob('export');
+      const { disk, parent, warnings } = await recoveredDisk(d, c, parentPath);
+      for (const l of disk.links) warnings.push(...l.warnings);
+      let target: ExportTarget;
+      let destination: RecoveryResult['destination'];
+      if (dest === 'opfs') {
+        target = new DirectoryTarget(await opfsExportDir(true), true);
+        destination = 'opfs';
+      } else if (dest.kind === 'file') {
+        target = new FileHandleTarget(dest as FileSystemFileHandle);
+        fileName = dest.name;
+        destination = 'file';
+      } else {
+        target = new DirectoryTarget(dest as FileSystemDirectoryHandle, false);
+        destination = 'directory';
+      }
+      const res = await exportDisk(disk, target, { format, fileName, verify: true, signal, onProgress: throttle(onProgress, 150) });
+      const out: RecoveryResult = { ...res, candidateId, parent, format, destination, opfsFiles: destination === 'opfs' ? res.files : [], warnings };
+      recoveries.set(candidateId, out);
+      return out;
+    });
+  },
+
+  /** The JSON report of a candidate (evidence, lost runs, totals; hashes once it was recovered). */
+  report(candidateId: string, parentPath: string | null): Promise<string> {
+    return guarded(async () => {
+      const c = requireCandidate(candidateId);
+      return JSON.stringify(reportOf(c, parentPath, recoveries.get(candidateId) ?? null), null, 2) + '\n';
     });
   },
 

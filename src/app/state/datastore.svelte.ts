@@ -20,7 +20,7 @@ export const ALLOC_CELLS = 1024;
 let remote: Comlink.Remote<DatastoreWorkerApi> | null = null;
 
 /** The one datastore worker (created on first use; Vite bundles it as a same-origin module file). */
-function worker(): Comlink.Remote<DatastoreWorkerApi> {
+export function worker(): Comlink.Remote<DatastoreWorkerApi> {
   if (!remote) {
     const w = new Worker(new URL('../../workers/datastore.worker.ts', import.meta.url), { type: 'module', name: 'datastore' });
     remote = Comlink.wrap<DatastoreWorkerApi>(w);
@@ -56,6 +56,8 @@ export class DatastoreState {
   /** The path being listed (set before the listing arrives). */
   cwd = $state('/');
   opening = $state(false);
+  /** Counts successful opens: views tied to one dump (the recovery scan) reset when it changes. */
+  opened = $state(0);
   listingBusy = $state(false);
   mapBusy = $state(false);
   chainPath = $state<string | null>(null);
@@ -103,6 +105,7 @@ export class DatastoreState {
     this.opening = true;
     try {
       this.volume = await worker().open(files);
+      this.opened++;
     } catch (e) {
       this.fail(e);
       return;

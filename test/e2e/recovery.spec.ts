@@ -1,0 +1,185 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
+import { makeTempDir, oracleAvailable } from '../helpers/tools.js';
+
+/**
+ * "Find lost snapshots" end to end, against the production build: a synthetic VMFS5 dump in which
+ * a COWD delta was deleted by a revert (two of its blocks reused by the new delta, garbage and
+ * another VM's delta in free space) is opened through the fallback file input and scanned; the
+ * real delta must rank first with the builder's lost runs, and its raw export must hash to what
+ * qemu-img gives for the pre-revert chain (lost grains from the base), computed by the builder.
+ */
+
+const MiB = 1024 * 1024;
+const CHUNK = 4 * MiB;
+const haveOracle = oracleAvailable('qemu-img');
+
+/** Records every request that leaves the page's own origin (blob: and data: stay in the page). */
+function watchNetwork(context: BrowserContext, origin: string): string[] {
+  const foreign: string[] = [];
+  context.on('request', (r) => {
+    const url = r.url();
+    if (url.startsWith('blob:') || url.startsWith('data:')) return;
+    if (new URL(url).origin !== origin) foreign.push(url);
+  });
+  return foreign;
+}
+
+/** SHA-256 of an OPFS file, read back to Node in chunks (all-zero chunks are only reported, not sent). */
+async function hashOpfsFile(page: Page, folder: string, name: string): Promise<{ sha256: string; size: number }> {
+  const size = await page.evaluate(
+    async ({ folder, name }) => (await (await (await navigator.storage.getDirectory()).getDirectoryHandle(folder)).getFileHandle(name)).getFile().then((f) => f.size),
+    { folder, name },
+  );
+  const h = createHash('sha256');
+  for (let off = 0; off < size; off += CHUNK) {
+    const len = Math.min(CHUNK, size - off);
+    const b64 = await page.evaluate(
+      async ({ folder, name, off, len }) => {
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(folder);
+        const f = await (await dir.getFileHandle(name)).getFile();
+        const bytes = new Uint8Array(await f.slice(off, off + len).arrayBuffer());
+        if (bytes.length !== len) throw new Error(`short read at ${off}`);
+        if (bytes.every((b) => b === 0)) return null;
+        let s = '';
+        for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+        return btoa(s);
+      },
+      { folder, name, off, len },
+    );
+    h.update(b64 === null ? Buffer.alloc(len) : Buffer.from(b64, 'base64'));
+  }
+  return { sha256: h.digest('hex'), size };
+}
+
+/** Lost runs as merged sector ranges (the causes are compared separately). */
+function union(runs: { sector: number; sectors: number }[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const r of [...runs].sort((a, b) => a.sector - b.sector)) {
+    const prev = out[out.length - 1];
+    if (prev && prev[1] === r.sector) prev[1] += r.sectors;
+    else out.push([r.sector, r.sector + r.sectors]);
+  }
+  return out;
+}
+
+async function openDump(page: Page, dump: string): Promise<void> {
+  await page.goto('/');
+  const tab = page.getByTestId('tab-datastore');
+  if ((await tab.count()) > 0) await tab.click();
+  const view = page.getByTestId('ds-view');
+  await expect(view).toBeVisible();
+  await view.getByTestId('ds-file-input').setInputFiles(dump);
+  await expect(view.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
+  await expect(page.getByTestId('rec-find')).toBeEnabled();
+}
+
+test.describe('find lost snapshots', () => {
+  test.skip(!haveOracle, 'qemu-img missing');
+  // Made in beforeAll: the describe body also runs when tests are only being listed.
+  let tmp: { dir: string; cleanup: () => void } | null = null;
+  let d: DeletedDeltaDump;
+
+  test.beforeAll(async () => {
+    test.setTimeout(180_000);
+    tmp = makeTempDir('recovery-e2e-');
+    d = await buildDeletedDeltaDump({ dir: tmp.dir, case: 'contiguous', seed: 44, reuse: true, noise: true });
+  });
+  test.afterAll(() => tmp?.cleanup());
+
+  test('scan, rank the real delta first, show its lost runs, export raw with the pre-revert sha256, report', async ({ page, context, baseURL }) => {
+    test.setTimeout(240_000);
+    const origin = new URL(baseURL ?? 'http://127.0.0.1:4173').origin;
+    const foreign = watchNetwork(context, origin);
+    await page.addInitScript(() => {
+      const w = window as unknown as Record<string, unknown>;
+      // The save dialog hands back an OPFS file: the same type (FileSystemFileHandle) the real one returns.
+      w.showSaveFilePicker = async (o?: { suggestedName?: string }) => {
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('output', { create: true });
+        w.__savedName = o?.suggestedName ?? 'out.bin';
+        return dir.getFileHandle(String(w.__savedName), { create: true });
+      };
+    });
+    await openDump(page, d.dump);
+    await page.evaluate(() => navigator.storage.getDirectory().then((r) => r.removeEntry('output', { recursive: true }).catch(() => {})));
+
+    await page.getByTestId('rec-find').click();
+    const rows = page.getByTestId('rec-candidate');
+    await expect(rows.first()).toBeVisible({ timeout: 120_000 });
+    await expect(page.getByTestId('rec-error')).toHaveCount(0);
+
+    // Best first: the real delta, then the others with strictly lower confidence; the other VM's delta is listed too.
+    const ids = await rows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-id')));
+    expect(ids[0]).toBe(d.candidateId);
+    if (d.foreignHeaderBlock !== null) expect(ids).toContain(`delta-${d.foreignHeaderBlock}`);
+    const conf = (await page.getByTestId('rec-confidence').allTextContents()).map((t) => parseInt(t, 10));
+    for (const c of conf.slice(1)) expect(c).toBeLessThanOrEqual(conf[0]!);
+    const sel = page.getByTestId('rec-selected');
+    await expect(sel).toHaveAttribute('data-id', d.candidateId);
+    await expect(sel.getByTestId('rec-evidence').locator('li[data-kind="carved-header"]')).not.toHaveCount(0);
+    await expect(rows.first().getByTestId('rec-recoverable')).toHaveText(String(d.expectedRecoverableGrains));
+    await expect(sel.getByTestId('rec-map-canvas')).toBeVisible();
+
+    // The lost runs shown are exactly the builder's, each with its cause.
+    const shown = await sel.getByTestId('rec-lost-run').evaluateAll((rs) =>
+      rs.map((r) => ({ sector: Number(r.getAttribute('data-sector')), sectors: Number(r.getAttribute('data-sectors')), reason: r.querySelector('[data-testid="rec-lost-reason"]')!.textContent ?? '' })),
+    );
+    expect(union(shown)).toEqual(union(d.expectedLost));
+    for (const l of d.expectedLost) {
+      const hit = shown.find((r) => r.sector <= l.sector && l.sector < r.sector + r.sectors)!;
+      expect(hit.reason).toMatch(l.kind === 'table' ? /grain table/ : /grain data/);
+    }
+
+    // The guessed parent is preselected; export raw through the (overridden) save dialog.
+    await expect(sel.getByTestId('rec-parent')).toHaveValue(d.parentPath);
+    await sel.getByTestId('rec-format').selectOption('raw');
+    await sel.getByTestId('rec-export').click();
+    await expect(sel.getByTestId('rec-sha256')).toHaveText(/^[0-9a-f]{64}$/, { timeout: 180_000 });
+    await expect(page.getByTestId('rec-error')).toHaveCount(0);
+    expect(await sel.getByTestId('rec-sha256').textContent()).toBe(d.expectedSha256);
+    await expect(sel.getByTestId('rec-verified')).toContainText('yes');
+    const saved = String(await page.evaluate(() => (window as unknown as Record<string, unknown>).__savedName));
+    const out = await hashOpfsFile(page, 'output', saved);
+    expect(out.size).toBe(d.capacity);
+    expect(out.sha256).toBe(d.expectedSha256);
+
+    // The report: the same lost runs, parent and hash.
+    const download = page.waitForEvent('download', { timeout: 30_000 });
+    await sel.getByTestId('rec-report').click();
+    const dl = await download;
+    const rep = JSON.parse(readFileSync(await dl.path(), 'utf8')) as { parent: string; lostRuns: { sector: number; sectors: number }[]; hashes: { logicalSha256: string }; totals: { recoverableGrains: number }; candidate: { evidence: unknown[] } };
+    expect(rep.hashes.logicalSha256).toBe(d.expectedSha256);
+    expect(rep.parent).toBe(d.parentPath);
+    expect(union(rep.lostRuns)).toEqual(union(d.expectedLost));
+    expect(rep.totals.recoverableGrains).toBe(d.expectedRecoverableGrains);
+    expect(rep.candidate.evidence.length).toBeGreaterThan(0);
+
+    await page.evaluate(() => navigator.storage.getDirectory().then((r) => r.removeEntry('output', { recursive: true }).catch(() => {})));
+    expect(foreign).toEqual([]);
+  });
+
+  test('a scan can be cancelled, and runs again afterwards', async ({ page, context, baseURL }) => {
+    test.setTimeout(120_000);
+    const origin = new URL(baseURL ?? 'http://127.0.0.1:4173').origin;
+    const foreign = watchNetwork(context, origin);
+    await openDump(page, d.dump);
+    // Click Find and Cancel in one go: the cancel reaches the worker while the scan reads the dump.
+    await page.evaluate(async () => {
+      (document.querySelector('[data-testid="rec-find"]') as HTMLButtonElement).click();
+      for (let i = 0; i < 200; i++) {
+        const c = document.querySelector('[data-testid="rec-cancel"]') as HTMLButtonElement | null;
+        if (c) return c.click();
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      throw new Error('no Cancel button while scanning');
+    });
+    await expect(page.getByTestId('rec-notice')).toHaveText('Scan cancelled.', { timeout: 30_000 });
+    await expect(page.getByTestId('rec-candidate')).toHaveCount(0);
+    await expect(page.getByTestId('rec-error')).toHaveCount(0);
+    await page.getByTestId('rec-find').click();
+    await expect(page.getByTestId('rec-candidate').first()).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
+    expect(foreign).toEqual([]);
+  });
+});
