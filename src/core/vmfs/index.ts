@@ -41,15 +41,12 @@ export type {
 
 // ---- internals for the recovery stage (src/core/recovery only) ----
 import type { Datastore as DatastoreT } from './types.js';
-import type { VmfsFs } from './filesystem.js';
 export type { VmfsFs } from './filesystem.js';
 export type { FileDescriptor } from './fd.js';
 export { parseFd, FD_META } from './fd.js';
 export { encodeFd } from './address.js';
 export { readLinearDir } from './directory.js';
-/** The mounted file system behind a Datastore from openDatastore (raw FD, pointer-block and bitmap access for recovery). */
-export function fsOf(ds: DatastoreT): VmfsFs {
-  const fs = (ds as unknown as { fs?: VmfsFs }).fs;
-  if (!fs) throw new TypeError('fsOf: not a datastore opened by openDatastore');
-  return fs;
+/** The mounted file system behind a Datastore (raw FD, pointer-block and bitmap access for recovery). */
+export function fsOf(ds: DatastoreT): DatastoreT['fs'] {
+  return ds.fs;
 }
