@@ -15,23 +15,8 @@ import { run } from '../helpers/tools.js';
  * (1 GiB of that took 1.8 s and 160 MB RSS to write here; only the GD and ≤ 64 GTs are in memory.)
  */
 
-export const SECTOR = 512;
-
-/** Fills `buf` with the content of the virtual bytes starting at `virtualOffset` (a sector multiple). */
-export type Fill = (buf: Uint8Array, virtualOffset: number) => void;
-
-/**
- * A run of consecutive grains the delta stores: data (from `bytes`, or from `fill`), zeroed
- * (COWD GTE 1 / seSparse type 2) or, for seSparse only, SCSI-unmapped (type 1).
- */
-export interface GrainRun {
-  firstGrain: number;
-  count: number;
-  kind: 'data' | 'zero' | 'unmapped';
-  /** count × grain bytes of content (small, in-memory runs). */
-  bytes?: Uint8Array;
-  fill?: Fill;
-}
+export { SECTOR, sectorPattern, runContent, type Fill, type GrainRun } from '../../src/core/synth/grain-runs.js';
+import { SECTOR, sectorPattern, runContent, type Fill, type GrainRun } from '../../src/core/synth/grain-runs.js';
 
 /** A guest write: `length` bytes at `offset` (sector aligned) of `data` or a repeated `pattern` byte. */
 export interface DeltaWrite {
@@ -43,26 +28,6 @@ export interface DeltaWrite {
 export interface ByteRange {
   offset: number;
   length: number;
-}
-
-/**
- * Deterministic per-sector content: every sector differs (its LBA and a seed are mixed in), so a
- * read from the wrong place changes the hash. Independent of our reader.
- */
-export function sectorPattern(seed: number): Fill {
-  return (buf, virtualOffset) => {
-    const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
-    for (let s = 0; s < words.length; s += 128) {
-      const lba = (virtualOffset >>> 9) + (s >>> 7);
-      let x = (Math.imul(lba ^ seed, 0x9e3779b1) ^ seed) >>> 0;
-      for (let w = s; w < s + 128 && w < words.length; w++) {
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        words[w] = x >>> 0;
-      }
-    }
-  };
 }
 
 /**
@@ -137,27 +102,21 @@ export class PositionalFile {
     let done = 0;
     while (done < buf.length) done += writeSync(this.fd, buf, done, buf.length - done, pos + done);
   }
+  /** Fills `buf` from `pos`; bytes past the end of the file read as zeros. */
+  read(buf: Uint8Array, pos: number): void {
+    let done = 0;
+    while (done < buf.length) {
+      const n = readSync(this.fd, buf, done, buf.length - done, pos + done);
+      if (n === 0) break;
+      done += n;
+    }
+    buf.fill(0, done);
+  }
   truncate(size: number): void {
     ftruncateSync(this.fd, size);
   }
   close(): void {
     closeSync(this.fd);
-  }
-}
-
-/** Emits the content of data grains of `run` in pieces of ≤ `maxBytes`: (grain index, buffer). */
-export function* runContent(run: GrainRun, grainBytes: number, maxBytes = 4 * 1024 * 1024): Generator<[number, Uint8Array]> {
-  const per = Math.max(1, Math.floor(maxBytes / grainBytes));
-  for (let i = 0; i < run.count; i += per) {
-    const n = Math.min(per, run.count - i);
-    const g = run.firstGrain + i;
-    if (run.bytes) {
-      yield [g, run.bytes.subarray(i * grainBytes, (i + n) * grainBytes)];
-    } else {
-      const buf = new Uint8Array(n * grainBytes);
-      run.fill?.(buf, g * grainBytes);
-      yield [g, buf];
-    }
   }
 }
 
@@ -255,46 +214,4 @@ export function buildFlatBase(dir: string, name: string, capacity: number, runs:
   return { descriptorPath, cid, flatPath };
 }
 
-/**
- * Keeps grain tables in memory while they are being filled, spilling the least recently touched
- * ones to the file (and reading them back if touched again), so any write order works with a
- * bounded amount of memory.
- */
-export class TableSpill {
-  private readonly live = new Map<number, Uint8Array>();
-  private readonly positions = new Map<number, number>();
-  constructor(
-    private readonly file: PositionalFile,
-    private readonly tableBytes: number,
-    private readonly max = 64,
-  ) {}
-  get(t: number, at: number, fresh: boolean): Uint8Array {
-    let b = this.live.get(t);
-    if (b) {
-      this.live.delete(t);
-      this.live.set(t, b);
-      return b;
-    }
-    b = new Uint8Array(this.tableBytes);
-    if (!fresh) {
-      let done = 0;
-      while (done < b.length) {
-        const n = readSync(this.file.fd, b, done, b.length - done, at + done);
-        if (n === 0) break;
-        done += n;
-      }
-    }
-    this.live.set(t, b);
-    this.positions.set(t, at);
-    if (this.live.size > this.max) {
-      const oldest = this.live.keys().next().value as number;
-      this.file.write(this.live.get(oldest)!, this.positions.get(oldest)!);
-      this.live.delete(oldest);
-    }
-    return b;
-  }
-  flushAll(): void {
-    for (const [t, b] of this.live) this.file.write(b, this.positions.get(t)!);
-    this.live.clear();
-  }
-}
+export { TableSpill } from '../../src/core/synth/cowd.js';

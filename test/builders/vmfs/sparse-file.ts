@@ -1,10 +1,15 @@
+import { createHash } from 'node:crypto';
 import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import type { HasherFactory } from '../../../src/core/hash/sha256.js';
+import type { PositionalWriter } from '../../../src/core/synth/vmfs/writer.js';
+
+export { Le } from '../../../src/core/synth/vmfs/writer.js';
 
 /**
  * A host file written only with positional writes and sized with ftruncate, so everything never
  * written stays a hole (a 64 TiB dump costs a few MiB of real storage).
  */
-export class SparseFile {
+export class SparseFile implements PositionalWriter {
   private fd: number;
   constructor(
     readonly path: string,
@@ -12,6 +17,10 @@ export class SparseFile {
   ) {
     this.fd = openSync(path, 'w');
     ftruncateSync(this.fd, size);
+  }
+
+  get name(): string {
+    return this.path;
   }
 
   write(offset: number, bytes: Uint8Array): void {
@@ -28,36 +37,8 @@ export class SparseFile {
   }
 }
 
-/** Little-endian field writer over a buffer (test-side twin of DataView, with u64 from numbers or bigints). */
-export class Le {
-  readonly dv: DataView;
-  constructor(readonly buf: Uint8Array) {
-    this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-  u8(off: number, v: number): this {
-    this.dv.setUint8(off, v);
-    return this;
-  }
-  u16(off: number, v: number): this {
-    this.dv.setUint16(off, v, true);
-    return this;
-  }
-  u32(off: number, v: number): this {
-    this.dv.setUint32(off, v >>> 0, true);
-    return this;
-  }
-  u64(off: number, v: number | bigint): this {
-    this.dv.setBigUint64(off, BigInt(v), true);
-    return this;
-  }
-  bytes(off: number, b: Uint8Array): this {
-    this.buf.set(b, off);
-    return this;
-  }
-  ascii(off: number, s: string, max: number): this {
-    const b = new TextEncoder().encode(s);
-    if (b.length > max) throw new Error(`builder bug: "${s}" longer than ${max}`);
-    this.buf.set(b, off);
-    return this;
-  }
-}
+/** Node's native sha256 behind the core Hasher interface. */
+export const nodeSha256: HasherFactory = () => {
+  const h = createHash('sha256');
+  return { update: (d) => void h.update(d), digestHex: () => h.digest('hex') };
+};

@@ -1,0 +1,42 @@
+import * as Comlink from 'comlink';
+import type { DemoBuild, DemoWorkerApi } from '../../workers/demo.worker.js';
+import { datastore } from './datastore.svelte.js';
+
+/**
+ * "Try the demo": a small datastore dump with a deleted snapshot delta, generated in a worker (no
+ * file of the user's, no network), then opened through the datastore view like a picked dump.
+ * The guide shows what recovery must produce, so the newcomer can compare.
+ */
+export class DemoState {
+  building = $state(false);
+  error = $state<string | null>(null);
+  info = $state.raw<DemoBuild | null>(null);
+  /** datastore.opened right after the demo opened: the guide hides once another dump is opened. */
+  private openedAt = $state(-1);
+
+  get active(): boolean {
+    return this.info !== null && datastore.opened === this.openedAt;
+  }
+
+  async start(): Promise<void> {
+    if (this.building) return;
+    this.building = true;
+    this.error = null;
+    const w = new Worker(new URL('../../workers/demo.worker.ts', import.meta.url), { type: 'module', name: 'demo' });
+    try {
+      const built = await Comlink.wrap<DemoWorkerApi>(w).build();
+      await datastore.openFiles([built.file]);
+      if (datastore.volume) {
+        this.info = built;
+        this.openedAt = datastore.opened;
+      }
+    } catch (e) {
+      this.error = `The demo could not be built: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}. Reload the page and try again.`;
+    } finally {
+      w.terminate();
+      this.building = false;
+    }
+  }
+}
+
+export const demo = new DemoState();
