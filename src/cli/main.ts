@@ -22,7 +22,7 @@ Usage:
   vmfs-rescue cat  --image DUMP [...] PATH --out FILE
   vmfs-rescue map  --image DUMP [...] --json
   vmfs-rescue scan --image DUMP [...] [--json]
-  vmfs-rescue recover --image DUMP [...] --candidate ID --out FILE --format raw|flat|sparse|stream [--parent PATH] [--report FILE.json]
+  vmfs-rescue recover --image DUMP [...] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]
 
 PATH inside a datastore may be an FD address written <0x...>.
 Progress goes to stderr. Exit codes: 0 ok, 1 usage or user error, 2 corrupt or unsupported input.

@@ -1,12 +1,12 @@
 import * as Comlink from 'comlink';
-import { RescueError, throwIfAborted, UserError } from '../core/errors.js';
+import { CancelledError, RescueError, throwIfAborted, UserError } from '../core/errors.js';
 import { copySourceToSink } from '../core/export/copy-source.js';
-import { exportDisk, type ExportFormat, type ExportResult, type ExportTarget } from '../core/export/export-disk.js';
+import { exportDisk, hashDisk, type ExportFormat, type ExportResult, type ExportTarget } from '../core/export/export-disk.js';
 import type { ByteSink } from '../core/io/byte-sink.js';
 import { readUpTo } from '../core/io/byte-source.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { openChain } from '../core/vmdk/chain.js';
-import { pickCandidate, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type Evidence, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
+import { buildCandidates, carveFreeRange, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
 import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT_CID, parseDescriptor } from '../core/vmdk/descriptor.js';
 import type { DiskChain } from '../core/vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
@@ -135,6 +135,20 @@ export interface RecoveryResult extends ExportResult {
   warnings: string[];
 }
 
+/** A rebuilt delta written for use in place (descriptor + delta file as found, parentCID fixed). */
+export interface DeltaRecoveryResult {
+  candidateId: string;
+  parent: string;
+  parentCid: string;
+  /** Descriptor first, then the delta file. */
+  files: string[];
+  /** SHA-256 of the disk the pair gives over the parent (lost data grains read as zeros there). */
+  sha256: string;
+  dataSha256: string;
+  destination: 'directory' | 'opfs';
+  notes: string[];
+}
+
 /** Bounds on what one listing may cost: descriptors parsed and sub-folders peeked into. */
 const MAX_SNIFF = 512;
 const MAX_PEEK_DIRS = 256;
@@ -152,8 +166,8 @@ let scanned: ScanResult | null = null;
 /** The last recovery of each candidate (for the report's hashes and output). */
 const recoveries = new Map<string, RecoveryResult>();
 /** Exports, chain opens and scans are cancelled separately: inspecting a chain must not stop a running export. */
-type JobKind = 'export' | 'chain' | 'scan';
-const jobs: Record<JobKind, AbortController | null> = { export: null, chain: null, scan: null };
+type JobKind = 'export' | 'chain' | 'scan' | 'carve';
+const jobs: Record<JobKind, AbortController | null> = { export: null, chain: null, scan: null, carve: null };
 
 function startJob(kind: JobKind): AbortSignal {
   jobs[kind]?.abort();
@@ -339,6 +353,17 @@ function reportOf(c: Candidate, parent: string | null, rec: RecoveryResult | nul
   };
 }
 
+/** Damage maps and parent choices for a finished scan; the scan becomes the one recover() uses. */
+async function finishScan(d: Datastore, r: ScanResult, signal: AbortSignal, onProgress?: (p: Progress) => void): Promise<ScanView> {
+  onProgress?.({ phase: 'damage maps', done: 0, total: r.candidates.length });
+  const candidates: CandidateView[] = [];
+  for (const c of r.candidates) candidates.push({ ...candidateInfo(c), map: await grainDamageMap(c, signal) });
+  const parents = await listDescriptors(d, signal);
+  scanned = r;
+  const view: ScanView = { volume: { ...r.volume }, candidates, unassembled: r.unassembled.map((e) => ({ ...e })), warnings: [...r.warnings], parents };
+  return Comlink.transfer(view, candidates.flatMap((c) => [c.map.recovered.buffer, c.map.lost.buffer, c.map.parent.buffer]));
+}
+
 const api = {
   /** Opens the volume on the picked dumps (one per LUN of a spanned volume, any order). */
   open(files: File[]): Promise<VolumeInfo> {
@@ -346,6 +371,7 @@ const api = {
       jobs.export?.abort();
       jobs.chain?.abort();
       jobs.scan?.abort();
+      jobs.carve?.abort();
       ds = null;
       chain = null;
       scanned = null;
@@ -545,19 +571,51 @@ const api = {
       const signal = startJob('scan');
       scanned = null;
       recoveries.clear();
-      const r = await scanForDeltas(d, { signal, onProgress: throttle(onProgress, 150) });
-      onProgress?.({ phase: 'damage maps', done: 0, total: r.candidates.length });
-      const candidates: CandidateView[] = [];
-      for (const c of r.candidates) candidates.push({ ...candidateInfo(c), map: await grainDamageMap(c, signal) });
-      const parents = await listDescriptors(d, signal);
-      scanned = r;
-      const view: ScanView = { volume: { ...r.volume }, candidates, unassembled: r.unassembled.map((e) => ({ ...e })), warnings: [...r.warnings], parents };
-      return Comlink.transfer(view, candidates.flatMap((c) => [c.map.recovered.buffer, c.map.lost.buffer, c.map.parent.buffer]));
+      return finishScan(d, await scanForDeltas(d, { signal, onProgress: throttle(onProgress, 150) }), signal, onProgress);
+    });
+  },
+
+  /**
+   * The split scan, step 1: the volume's blocks in `count` ranges of about equal free space (the
+   * page hands them to carve workers, each of them this same worker module with the dump open).
+   */
+  scanPlan(count: number): Promise<FreeRangePlan> {
+    return guarded(async () => planFreeRanges(requireDs(), count));
+  },
+
+  /**
+   * Step 2 (in a carve worker): the free-space pass over one range. `delayMs` is a test hook
+   * (the page passes ?scanRangeDelayMs=): it stretches each range so a reload can land mid-scan.
+   */
+  carveRange(range: FreeRange, onProgress?: (p: Progress) => void, delayMs = 0): Promise<RangeEvidence> {
+    return guarded(async () => {
+      const d = requireDs();
+      const signal = startJob('carve');
+      const r = await carveFreeRange(d, range, { signal, onProgress: throttle(onProgress, 150) });
+      if (delayMs > 0) {
+        await new Promise<void>((resolve, reject) => {
+          const t = setTimeout(resolve, Math.min(delayMs, 60_000));
+          signal.addEventListener('abort', () => (clearTimeout(t), reject(new CancelledError('cancelled'))), { once: true });
+        });
+      }
+      return r;
+    });
+  },
+
+  /** Step 3: candidates from the merged free-space evidence of every range (mergeCarved), plus the single metadata passes. */
+  scanLostFrom(carved: CarvedHeader[], onProgress?: (p: Progress) => void): Promise<ScanView> {
+    return guarded(async () => {
+      const d = requireDs();
+      const signal = startJob('scan');
+      scanned = null;
+      recoveries.clear();
+      return finishScan(d, await buildCandidates(d, carved, { signal, onProgress: throttle(onProgress, 150) }), signal, onProgress);
     });
   },
 
   cancelScan(): void {
     jobs.scan?.abort();
+    jobs.carve?.abort();
   },
 
   /**
@@ -588,6 +646,36 @@ const api = {
       const out: RecoveryResult = { ...res, candidateId, parent, format, destination, opfsFiles: destination === 'opfs' ? res.files : [], warnings };
       recoveries.set(candidateId, out);
       return out;
+    });
+  },
+
+  /**
+   * Writes candidate `candidateId` as a delta for use in place: its delta file as found (lost
+   * blocks NOT filled) and a descriptor `descriptorName` with parentCID = the CID of `parentPath`
+   * and parentFileNameHint = its name, into a picked folder or OPFS `exports` (then downloaded).
+   */
+  recoverDelta(candidateId: string, parentPath: string | null, dest: FileSystemDirectoryHandle | 'opfs', descriptorName: string, onProgress?: (p: Progress) => void): Promise<DeltaRecoveryResult> {
+    return guarded(async () => {
+      const d = requireDs();
+      const c = requireCandidate(candidateId);
+      if (!parentPath) throw new UserError(`${candidateId}: choose a parent: a delta for use in place must name one`);
+      const signal = startJob('export');
+      const rd = await rebuiltDelta(d, c, parentPath, descriptorName);
+      const opfs = dest === 'opfs';
+      const dir = opfs ? await opfsExportDir(true) : dest;
+      const copy = await copySourceToSink(rd.data, await createFileSink(dir, rd.dataName, opfs), { signal, onProgress: throttle(onProgress, 150) });
+      const sink = await createFileSink(dir, descriptorName, opfs);
+      const text = new TextEncoder().encode(rd.descriptor);
+      try {
+        await sink.write(0, text);
+        await sink.truncate(text.length);
+        await sink.close();
+      } catch (e) {
+        await sink.abort().catch(() => {});
+        throw e;
+      }
+      const sha256 = await hashDisk(rd.asWritten, { signal, onProgress: throttle(onProgress, 150), phase: 'hash' });
+      return { candidateId, parent: parentPath, parentCid: rd.parentCid, files: [descriptorName, rd.dataName], sha256, dataSha256: copy.sha256, destination: opfs ? 'opfs' : 'directory', notes: rd.notes };
     });
   },
 

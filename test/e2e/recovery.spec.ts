@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
-import { makeTempDir, oracleAvailable } from '../helpers/tools.js';
+import { makeTempDir, oracleAvailable, runCli, sha256File } from '../helpers/tools.js';
 
 /**
  * "Find lost snapshots" end to end, against the production build: a synthetic VMFS5 dump in which
@@ -65,8 +66,13 @@ function union(runs: { sector: number; sectors: number }[]): [number, number][] 
   return out;
 }
 
-async function openDump(page: Page, dump: string): Promise<void> {
-  await page.goto('/');
+async function openDump(page: Page, dump: string, query = ''): Promise<void> {
+  await page.goto('/' + query);
+  await pickDump(page, dump);
+}
+
+/** Opens the dump on the page as it is (after a reload, the URL and its test hooks stay). */
+async function pickDump(page: Page, dump: string): Promise<void> {
   const tab = page.getByTestId('tab-datastore');
   if ((await tab.count()) > 0) await tab.click();
   const view = page.getByTestId('ds-view');
@@ -181,5 +187,107 @@ test.describe('find lost snapshots', () => {
     await page.getByTestId('rec-find').click();
     await expect(page.getByTestId('rec-candidate').first()).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
     expect(foreign).toEqual([]);
+  });
+
+  /** Candidate rows as the table shows them (id, confidence, recoverable and lost grains). */
+  async function candidateRows(page: Page): Promise<string[]> {
+    return page.getByTestId('rec-candidate').evaluateAll((rs) => rs.map((r) => [...r.querySelectorAll('td')].slice(1).map((t) => t.textContent?.trim()).join(' | ')));
+  }
+
+  /**
+   * Test hooks (query parameters the app reads, see recovery.svelte.ts): scanWorkers = carve
+   * worker count, scanRanges = range count of a fresh scan, scanRangeDelayMs = extra time per
+   * range so a reload lands mid-scan.
+   */
+  test('a scan split across several workers gives the same candidates as one worker', async ({ page }) => {
+    test.setTimeout(180_000);
+    await openDump(page, d.dump, '?scanWorkers=1&scanRanges=1');
+    await page.getByTestId('rec-find').click();
+    await expect(page.getByTestId('rec-candidate').first()).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
+    await expect(page.getByTestId('rec-ranges')).toHaveAttribute('data-workers', '1');
+    const one = await candidateRows(page);
+
+    await openDump(page, d.dump, '?scanWorkers=3&scanRanges=13');
+    await page.getByTestId('rec-find').click();
+    await expect(page.getByTestId('rec-candidate').first()).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
+    const g = page.getByTestId('rec-ranges');
+    await expect(g).toHaveAttribute('data-workers', '3');
+    await expect(g).toHaveAttribute('data-total', '13');
+    await expect(g).toHaveAttribute('data-done', '13');
+    await expect(page.getByTestId('rec-error')).toHaveCount(0);
+    expect(await candidateRows(page)).toEqual(one);
+    expect(one.length).toBeGreaterThan(1);
+  });
+
+  test('a scan interrupted by a page reload resumes on reopening the same dump and ends with the same candidates', async ({ page }) => {
+    test.setTimeout(240_000);
+    await openDump(page, d.dump, '?scanWorkers=1&scanRanges=1');
+    await page.getByTestId('rec-find').click();
+    await expect(page.getByTestId('rec-candidate').first()).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
+    const reference = await candidateRows(page);
+
+    const TOTAL = 16;
+    await openDump(page, d.dump, `?scanWorkers=2&scanRanges=${TOTAL}&scanRangeDelayMs=500`);
+    await page.getByTestId('rec-find').click();
+    const g = page.getByTestId('rec-ranges');
+    await expect(g).toHaveAttribute('data-done', /^([3-9]|1[0-2])$/, { timeout: 60_000 });
+    const seen = Number(await g.getAttribute('data-done'));
+    await page.reload();
+    await pickDump(page, d.dump);
+    // No click: a started scan of the same image continues by itself, saying how far it had got.
+    const resumed = page.getByTestId('rec-resumed');
+    await expect(resumed).toBeVisible({ timeout: 60_000 });
+    const from = Number(await g.getAttribute('data-resumed'));
+    expect(from).toBeGreaterThanOrEqual(seen);
+    expect(from).toBeLessThan(TOTAL);
+    await expect(resumed).toContainText(`${from} of ${TOTAL} ranges were already done`);
+    await expect(page.getByTestId('rec-candidate').first()).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
+    await expect(g).toHaveAttribute('data-done', String(TOTAL));
+    await expect(page.getByTestId('rec-error')).toHaveCount(0);
+    expect(await candidateRows(page)).toEqual(reference);
+
+    // Finished scans are forgotten: reopening again starts nothing by itself.
+    await page.reload();
+    await pickDump(page, d.dump);
+    await page.waitForTimeout(1500);
+    await expect(page.getByTestId('rec-ranges')).toHaveCount(0);
+    await expect(page.getByTestId('rec-candidate')).toHaveCount(0);
+  });
+
+  test('the candidate saved as a delta for use in place: descriptor names the parent by CID, same disk hash as the CLI gives', async ({ page }) => {
+    test.setTimeout(180_000);
+    await page.addInitScript(() => {
+      const w = window as unknown as Record<string, unknown>;
+      // The folder picker hands back an OPFS folder: the same type (FileSystemDirectoryHandle) the real one returns.
+      w.showDirectoryPicker = async () => (await navigator.storage.getDirectory()).getDirectoryHandle('delta-out', { create: true });
+    });
+    await openDump(page, d.dump);
+    await page.evaluate(() => navigator.storage.getDirectory().then((r) => r.removeEntry('delta-out', { recursive: true }).catch(() => {})));
+    await page.getByTestId('rec-find').click();
+    const sel = page.getByTestId('rec-selected');
+    await expect(sel).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
+    await expect(sel.getByTestId('rec-parent')).toHaveValue(d.parentPath);
+    await sel.getByTestId('rec-export-delta').click();
+    await expect(sel.getByTestId('rec-delta-sha256')).toHaveText(/^[0-9a-f]{64}$/, { timeout: 120_000 });
+    await expect(page.getByTestId('rec-error')).toHaveCount(0);
+
+    // The CLI's `recover --format delta` (checked against qemu-img in the oracle tests) gives the same disk hash and CID.
+    const out = path.join(tmp!.dir, 'cli-delta', 'x.vmdk');
+    mkdirSync(path.dirname(out), { recursive: true });
+    const cli = runCli(['recover', '--image', d.dump, '--candidate', d.candidateId, '--out', out, '--format', 'delta']);
+    expect(cli.code, cli.stderr).toBe(0);
+    const lines = cli.stdout.trim().split('\n');
+    expect(await sel.getByTestId('rec-delta-sha256').textContent()).toBe(lines[lines.length - 1]);
+    const parentCid = /^parentCID=([0-9a-f]{8})$/m.exec(readFileSync(out, 'latin1'))![1]!;
+    await expect(sel.getByTestId('rec-delta-parentcid')).toHaveText(parentCid);
+
+    const name = `${d.candidateId}-restored.vmdk`;
+    const text = await page.evaluate(async (n) => (await (await (await (await navigator.storage.getDirectory()).getDirectoryHandle('delta-out')).getFileHandle(n)).getFile()).text(), name);
+    expect(text).toMatch(new RegExp(`^parentCID=${parentCid}$`, 'm'));
+    expect(text).toContain(`parentFileNameHint="${path.basename(d.parentPath)}"`);
+    expect(text).toContain(`VMFSSPARSE "${d.candidateId}-restored-delta.vmdk"`);
+    const data = await hashOpfsFile(page, 'delta-out', `${d.candidateId}-restored-delta.vmdk`);
+    expect(data.sha256).toBe(sha256File(lines[lines.length - 2]!));
+    await page.evaluate(() => navigator.storage.getDirectory().then((r) => r.removeEntry('delta-out', { recursive: true }).catch(() => {})));
   });
 });

@@ -68,6 +68,8 @@ export class DatastoreState {
   result = $state.raw<DsExportResult | null>(null);
   error = $state<string | null>(null);
   notice = $state<string | null>(null);
+  /** The File objects of the open dump (the recovery scan's carve workers open them too). */
+  dumpFiles: File[] = [];
 
   private fail(e: unknown): void {
     if (errName(e) === 'CancelledError') {
@@ -105,6 +107,7 @@ export class DatastoreState {
     this.opening = true;
     try {
       this.volume = await worker().open(files);
+      this.dumpFiles = [...files];
       this.opened++;
     } catch (e) {
       this.fail(e);

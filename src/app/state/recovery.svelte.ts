@@ -1,8 +1,10 @@
 import * as Comlink from 'comlink';
+import { del, get, set, update } from 'idb-keyval';
 import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
-import type { CandidateView, ExportDestination, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.worker.js';
-import { worker } from './datastore.svelte.js';
+import { mergeCarved, type FreeRange, type RangeEvidence } from '../../core/recovery/free-ranges.js';
+import type { CandidateView, DatastoreWorkerApi, DeltaRecoveryResult, ExportDestination, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.worker.js';
+import { datastore, worker } from './datastore.svelte.js';
 import { canPickDirectory, canSaveFile, downloadFromOpfs, pickDirectory, pickSaveFile } from './pickers.js';
 
 /** A progress report with what the page derives from successive ones: rate and time left. */
@@ -53,6 +55,47 @@ function downloadText(name: string, text: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
+/** Free-space ranges per worker on a fresh scan (finer ranges: better balance and finer resume). */
+const RANGES_PER_WORKER = 8;
+const MAX_WORKERS = 16;
+
+/**
+ * Test hooks read from the page URL (documented for the e2e tests): ?scanWorkers=N sets the carve
+ * worker count, ?scanRanges=N the range count of a fresh scan, ?scanRangeDelayMs=N stretches each
+ * range so a reload can land mid-scan.
+ */
+function hooks(): { workers: number | null; ranges: number | null; delayMs: number } {
+  const q = new URLSearchParams(globalThis.location?.search ?? '');
+  const num = (k: string) => {
+    const v = Number(q.get(k));
+    return q.has(k) && Number.isFinite(v) && v >= 0 ? Math.floor(v) : null;
+  };
+  return { workers: num('scanWorkers'), ranges: num('scanRanges'), delayMs: Math.min(num('scanRangeDelayMs') ?? 0, 60_000) };
+}
+
+/** A scan saved in IndexedDB so it survives a reload: its ranges and the results of those done. */
+interface SavedScan {
+  v: 1;
+  ranges: FreeRange[];
+  freeBytes: number[];
+  /** Range index -> its evidence. */
+  done: Record<number, RangeEvidence>;
+}
+
+/** The image's identity: volume UUID and, per picked file, name, size and last change. */
+function scanKey(files: readonly File[], uuid: string): string {
+  return `vmfs-rescue:scan:${uuid}:${files.map((f) => `${f.name}/${f.size}/${f.lastModified}`).join('|')}`;
+}
+
+/** What the page shows of a split scan: ranges done, worker count, and a resume. */
+export interface RangeStatus {
+  done: number;
+  total: number;
+  workers: number;
+  /** Ranges already done when this scan resumed (0: a fresh scan). */
+  resumedFrom: number;
+}
+
 /**
  * State of "Find lost snapshots" on the open datastore: the scan (progress, cancel), its
  * candidates, the chosen candidate and parent, and the recovery export.
@@ -69,8 +112,13 @@ export class RecoveryState {
   recovered = $state.raw<RecoveryResult | null>(null);
   error = $state<string | null>(null);
   notice = $state<string | null>(null);
+  ranges = $state.raw<RangeStatus | null>(null);
+  deltaResult = $state.raw<DeltaRecoveryResult | null>(null);
   /** The datastore open this state belongs to (see DatastoreState.opened). */
   private openId = -1;
+  /** Carve workers of the running split scan (terminated on cancel and at the end). */
+  private pool: Worker[] = [];
+  private cancelRequested = false;
 
   get selected(): CandidateView | null {
     return this.result?.candidates.find((c) => c.id === this.selectedId) ?? null;
@@ -90,7 +138,7 @@ export class RecoveryState {
   bind(openId: number): void {
     if (openId === this.openId) return;
     this.openId = openId;
-    if (this.scanning) void worker().cancelScan();
+    if (this.scanning) this.cancelScan();
     this.result = null;
     this.selectedId = null;
     this.parent = '';
@@ -98,6 +146,18 @@ export class RecoveryState {
     this.error = null;
     this.notice = null;
     this.scanProgress = null;
+    this.ranges = null;
+    void this.resumeIfSaved(openId);
+  }
+
+  /** A scan of this very image that a reload interrupted continues on its own. */
+  private async resumeIfSaved(openId: number): Promise<void> {
+    const files = datastore.dumpFiles;
+    const uuid = datastore.volume?.uuid;
+    if (!files.length || !uuid) return;
+    const saved = await get<SavedScan>(scanKey(files, uuid)).catch(() => undefined);
+    if (!saved || saved.v !== 1 || openId !== this.openId || this.scanning) return;
+    await this.scan();
   }
 
   select(id: string): void {
@@ -108,32 +168,125 @@ export class RecoveryState {
     this.recovered = null;
   }
 
+  /**
+   * Split scan: the free-space pass runs over ranges in N carve workers (each opens the same
+   * File objects), every finished range is saved in IndexedDB under the image's identity, then the
+   * datastore worker builds the candidates from the merged evidence. A saved scan of the same
+   * image continues with the ranges not done.
+   */
   async scan(): Promise<void> {
     if (this.scanning) return;
     this.scanning = true;
+    this.cancelRequested = false;
     this.error = null;
     this.notice = null;
     this.result = null;
     this.selectedId = null;
     this.recovered = null;
     this.scanProgress = null;
+    this.ranges = null;
     const track = rateTracker((phase) => /free space/.test(phase));
     const openId = this.openId;
+    const files = datastore.dumpFiles;
+    const uuid = datastore.volume?.uuid ?? '';
+    const key = scanKey(files, uuid);
+    const h = hooks();
+    const n = Math.max(1, Math.min(MAX_WORKERS, h.workers || Math.min(4, navigator.hardwareConcurrency || 1)));
     try {
-      const r = await worker().scanLost(Comlink.proxy((p: Progress) => void (this.scanProgress = track(p))));
+      let saved = await get<SavedScan>(key).catch(() => undefined);
+      if (saved && (saved.v !== 1 || !Array.isArray(saved.ranges) || saved.ranges.length !== saved.freeBytes?.length)) saved = undefined;
+      const resumed = saved ? Object.keys(saved.done).length : 0;
+      if (!saved) {
+        const plan = await worker().scanPlan(h.ranges || n * RANGES_PER_WORKER);
+        saved = { v: 1, ranges: plan.ranges, freeBytes: plan.freeBytes, done: {} };
+        await set(key, saved).catch(() => {}); // no IndexedDB (private mode): the scan runs, only resume is lost
+      }
+      if (openId !== this.openId) return;
+      const s = saved;
+      const total = s.freeBytes.reduce((a, b) => a + b, 0);
+      const todo = s.ranges.map((_, i) => i).filter((i) => !s.done[i]);
+      this.ranges = { done: resumed, total: s.ranges.length, workers: Math.min(n, Math.max(1, todo.length)), resumedFrom: resumed };
+      let doneBytes = todo.length === s.ranges.length ? 0 : s.freeBytes.reduce((a, b, i) => a + (s.done[i] ? b : 0), 0);
+      const inFlight = new Map<number, number>();
+      const report = () => {
+        let d = doneBytes;
+        for (const v of inFlight.values()) d += v;
+        this.scanProgress = track({ phase: 'carve free space', done: d, total });
+      };
+      report();
+      if (todo.length > 0) await this.runPool(files, s, todo, key, n, h.delayMs, inFlight, report, (i) => {
+        doneBytes += s.freeBytes[i]!;
+        this.ranges = { ...this.ranges!, done: this.ranges!.done + 1 };
+      });
+      if (this.cancelRequested) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+      const carved = mergeCarved(Object.values(s.done));
+      const r = await worker().scanLostFrom(carved, Comlink.proxy((p: Progress) => void (this.scanProgress = track(p))));
+      await del(key).catch(() => {});
       if (openId !== this.openId) return;
       this.result = r;
       if (r.candidates[0]) this.select(r.candidates[0].id);
     } catch (e) {
-      if (cancelled(e)) this.notice = 'Scan cancelled.';
-      else this.error = oneLine(e);
+      if (cancelled(e) || this.cancelRequested) {
+        this.notice = 'Scan cancelled.';
+        await del(key).catch(() => {});
+      } else this.error = oneLine(e);
     } finally {
+      this.stopPool();
       this.scanning = false;
       this.scanProgress = null;
     }
   }
 
+  /** Runs the ranges `todo` in up to `n` carve workers, saving each result as it lands. */
+  private async runPool(files: File[], s: SavedScan, todo: number[], key: string, n: number, delayMs: number, inFlight: Map<number, number>, report: () => void, onDone: (i: number) => void): Promise<void> {
+    const cancelledError = () => Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+    if (this.cancelRequested) throw cancelledError(); // Cancel clicked while the plan was being made
+    const queue = todo.slice();
+    const count = Math.min(n, queue.length);
+    const remotes: Comlink.Remote<DatastoreWorkerApi>[] = [];
+    for (let k = 0; k < count; k++) {
+      const w = new Worker(new URL('../../workers/datastore.worker.ts', import.meta.url), { type: 'module', name: `carve-${k}` });
+      this.pool.push(w);
+      remotes.push(Comlink.wrap<DatastoreWorkerApi>(w));
+    }
+    // A terminated worker never answers: cancel rejects every lane through this promise.
+    let stop!: (e: Error) => void;
+    const stopped = new Promise<never>((_, reject) => (stop = reject));
+    stopped.catch(() => {});
+    this.stopLanes = () => stop(cancelledError());
+    const lane = async (remote: Comlink.Remote<DatastoreWorkerApi>) => {
+      await Promise.race([remote.open(files), stopped]);
+      for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+        if (this.cancelRequested) throw cancelledError();
+        const idx = i;
+        inFlight.set(idx, 0);
+        const onProgress = Comlink.proxy((p: Progress) => {
+          inFlight.set(idx, p.done);
+          report();
+        });
+        const ev = await Promise.race([remote.carveRange(s.ranges[idx]!, onProgress, delayMs), stopped]);
+        inFlight.delete(idx);
+        s.done[idx] = ev;
+        await update<SavedScan>(key, (cur) => (cur && cur.v === 1 ? { ...cur, done: { ...cur.done, [idx]: ev } } : s)).catch(() => {});
+        onDone(idx);
+        report();
+      }
+    };
+    await Promise.all(remotes.map(lane));
+  }
+
+  private stopLanes: (() => void) | null = null;
+
+  private stopPool(): void {
+    this.stopLanes?.();
+    this.stopLanes = null;
+    for (const w of this.pool) w.terminate();
+    this.pool = [];
+  }
+
   cancelScan(): void {
+    this.cancelRequested = true;
+    this.stopPool();
     void worker().cancelScan();
   }
 
@@ -162,6 +315,41 @@ export class RecoveryState {
       const r = await worker().recover(c.id, this.parent || null, format, dest, name, Comlink.proxy((p: Progress) => void (this.exportProgress = track(p))));
       if (r.destination === 'opfs') await downloadFromOpfs(r.opfsFiles);
       this.recovered = r;
+    } catch (e) {
+      if (cancelled(e)) this.notice = 'Export cancelled.';
+      else this.error = oneLine(e);
+    } finally {
+      this.exporting = false;
+      this.exportProgress = null;
+    }
+  }
+
+  /**
+   * Saves the selected candidate as a VMware delta for use in place (descriptor + delta file,
+   * parentCID = the chosen parent's CID) into a picked folder, or as downloads. Call from a click.
+   */
+  async recoverDelta(): Promise<void> {
+    const c = this.selected;
+    if (!c || this.exporting) return;
+    this.error = null;
+    this.notice = null;
+    this.deltaResult = null;
+    let dest: FileSystemDirectoryHandle | 'opfs' | null;
+    try {
+      dest = canPickDirectory() ? await pickDirectory('readwrite') : 'opfs';
+    } catch (e) {
+      this.error = oneLine(e);
+      return;
+    }
+    if (!dest) return;
+    this.exporting = true;
+    this.exportProgress = null;
+    const track = rateTracker(() => true);
+    try {
+      const name = `${c.id}-restored.vmdk`;
+      const r = await worker().recoverDelta(c.id, this.parent || null, dest, name, Comlink.proxy((p: Progress) => void (this.exportProgress = track(p))));
+      if (r.destination === 'opfs') await downloadFromOpfs(r.files);
+      this.deltaResult = r;
     } catch (e) {
       if (cancelled(e)) this.notice = 'Export cancelled.';
       else this.error = oneLine(e);

@@ -1,9 +1,11 @@
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../../core/errors.js';
-import { EXPORT_FORMATS, exportDisk, type ExportFormat } from '../../core/export/export-disk.js';
+import { copySourceToSink } from '../../core/export/copy-source.js';
+import { EXPORT_FORMATS, exportDisk, hashDisk, type ExportFormat } from '../../core/export/export-disk.js';
 import { throttle, type Progress } from '../../core/progress.js';
-import { listDeletedFiles, pickCandidate, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
+import { listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
+import { NodeFileSink } from '../../platform/node/file-sink.js';
 import { openDatastore, type Datastore } from '../../core/vmfs/index.js';
 import { NodeExportTarget } from '../../platform/node/export-target.js';
 import { NodeFileSource } from '../../platform/node/file-source.js';
@@ -99,11 +101,11 @@ export async function runScan(argv: string[], io: CliIO): Promise<number> {
 
 export async function runRecover(argv: string[], io: CliIO): Promise<number> {
   const a = parseArgs(argv, ['image', 'candidate', 'out', 'format', 'parent', 'report'], ['no-verify']);
-  if (a.positional.length) throw new UserError('usage: recover --image DUMP [...] --candidate ID --out FILE --format raw|flat|sparse|stream [--parent PATH] [--report FILE.json]');
+  if (a.positional.length) throw new UserError('usage: recover --image DUMP [...] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]');
   const id = requireOption(a, 'candidate');
   const out = path.resolve(requireOption(a, 'out'));
-  const format = requireOption(a, 'format') as ExportFormat;
-  if (!EXPORT_FORMATS.includes(format)) throw new UserError(`unknown --format '${format}' (raw, flat, sparse or stream)`);
+  const format = requireOption(a, 'format') as ExportFormat | 'delta';
+  if (format !== 'delta' && !EXPORT_FORMATS.includes(format)) throw new UserError(`unknown --format '${format}' (raw, flat, sparse, stream or delta)`);
   const dir = path.dirname(out);
   if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new UserError(`output folder does not exist: ${dir}`);
   if ((await stat(out).catch(() => null))?.isDirectory()) throw new UserError(`--out names a folder, not a file: ${out}`);
@@ -114,6 +116,7 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
       const r = await scanForDeltas(ds, { signal, onProgress: progress });
       const c = pickCandidate(r, id);
       const parentPath = option(a, 'parent') ?? c.parent;
+      if (format === 'delta') return writeDelta(ds, r, c, parentPath, out, reportPath, io, signal);
       const { disk, parent, warnings } = await recoveredDisk(ds, c, parentPath);
       for (const w of warnings) io.err(`warning: ${w}`);
       for (const l of disk.links) for (const w of l.warnings) io.err(`warning: ${w}`);
@@ -151,6 +154,60 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
       return 0;
     }),
   );
+}
+
+/**
+ * `recover --format delta`: the rebuilt delta file as found (lost blocks NOT filled: zeros) and a
+ * descriptor beside it (`--out` names it) with parentCID = the parent's CID and
+ * parentFileNameHint = the parent descriptor's name, for use in place next to the parent's files.
+ * The last stdout line is the sha256 of the disk that pair gives over the parent (lost data grains
+ * read as zeros there; `recover --format raw` reads the parent for them).
+ */
+async function writeDelta(ds: Datastore, r: ScanResult, c: Candidate, parentPath: string | null, out: string, reportPath: string | undefined, io: CliIO, signal: AbortSignal): Promise<number> {
+  if (!parentPath) throw new UserError(`${c.id}: no parent guessed; --format delta needs --parent PATH (the parent descriptor on the volume)`);
+  const dir = path.dirname(out);
+  const d = await rebuiltDelta(ds, c, parentPath, path.basename(out));
+  const dataPath = path.join(dir, d.dataName);
+  const copy = await copySourceToSink(d.data, await NodeFileSink.create(dataPath), { hasher: nativeSha256, signal, onProgress: progressTo(io) });
+  const sink = await NodeFileSink.create(out);
+  const text = new TextEncoder().encode(d.descriptor);
+  try {
+    await sink.write(0, text);
+    await sink.truncate(text.length);
+    await sink.close();
+  } catch (e) {
+    await sink.abort().catch(() => {});
+    throw e;
+  }
+  for (const n of d.notes) io.err(`note: ${n}`);
+  const sha = await hashDisk(d.asWritten, { hasher: nativeSha256, signal, onProgress: progressTo(io), phase: 'hash' });
+  if (reportPath) {
+    const report = {
+      volume: r.volume,
+      candidate: candidateJson(c),
+      parent: parentPath,
+      lostRuns: c.lostRuns,
+      delta: {
+        descriptor: out,
+        dataFile: dataPath,
+        dataSha256: copy.sha256,
+        dataBytes: copy.bytes,
+        cid: d.cid,
+        parentCid: d.parentCid,
+        parentFileNameHint: d.parentFileNameHint,
+        lostGrainsFilled: false,
+        notes: d.notes,
+      },
+      hashes: { logicalSha256: sha },
+      warnings: r.warnings,
+    };
+    await writeFile(path.resolve(reportPath), JSON.stringify(report, null, 2) + '\n');
+  }
+  io.err(`wrote ${c.id} as a ${c.format} delta over ${d.parentFileNameHint} (parentCID ${d.parentCid}); copy the parent's files beside it`);
+  io.out(out);
+  io.out(dataPath);
+  io.out(sha);
+  return 0;
 }
 
 /**

@@ -50,11 +50,6 @@ export interface DescriptorRemnant {
   extentFile: string | null;
 }
 
-export interface CarvedHeader {
-  block: number;
-  header: DeltaHeader;
-}
-
 /**
  * Freed FDs (FDC bitmap: free) whose content is still a valid FD of a regular file: a delta with
  * its block list (FD slots or pointer blocks, read even when freed), or resident descriptor text.
@@ -271,50 +266,4 @@ function pbBlocks(fs: VmfsFs, pb: Uint8Array, totalBlocks: number): number[] | n
     any = true;
   }
   return any ? blocks : null;
-}
-
-/**
- * The streamed pass over free space: the start of every FREE FS block is checked for a delta
- * header. Reads HEADER_PROBE_BYTES per block in small parallel batches; memory is bounded by the
- * batch; progress counts free bytes covered.
- */
-export async function carveHeaders(fs: VmfsFs, use: BlockUse, opts: JobOptions = {}): Promise<CarvedHeader[]> {
-  const out: CarvedHeader[] = [];
-  const bs = use.blockSize;
-  const total = use.freeBlocks * bs;
-  const progress = throttle(opts.onProgress);
-  const BATCH = 32;
-  let done = 0;
-  let batch: number[] = [];
-  const flush = async () => {
-    const heads = await Promise.all(
-      batch.map(async (b) => {
-        const at = b * bs;
-        if (at + HEADER_PROBE_BYTES > fs.vol.size) return null;
-        try {
-          return await fs.vol.read(at, HEADER_PROBE_BYTES);
-        } catch (e) {
-          if (e instanceof RescueError && e.kind !== 'cancelled') return null; // a hole of a missing extent
-          throw e;
-        }
-      }),
-    );
-    heads.forEach((h, k) => {
-      const header = h ? probeDeltaHeader(h, fs.vol.size) : null;
-      if (header) out.push({ block: batch[k]!, header });
-    });
-    done += batch.length * bs;
-    batch = [];
-    progress({ phase: 'carve free space', done, total });
-  };
-  progress({ phase: 'carve free space', done: 0, total });
-  for (const b of use.free()) {
-    batch.push(b);
-    if (batch.length >= BATCH) {
-      throwIfAborted(opts.signal);
-      await flush();
-    }
-  }
-  if (batch.length) await flush();
-  return out;
 }

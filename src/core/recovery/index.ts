@@ -9,8 +9,10 @@
  *   const { disk } = await recoveredDisk(ds, c, c.parent);        // DiskChain: export or hash it
  *   const { files } = await listDeletedFiles(ds);                 // freed / orphan FDs
  */
-export { scanForDeltas, pickCandidate, type ScanResult, type Candidate, type VolumeSummary } from './scan.js';
+export { scanForDeltas, buildCandidates, pickCandidate, type ScanResult, type Candidate, type VolumeSummary } from './scan.js';
 export { recoveredDisk } from './recover.js';
 export type { CandidateInfo, Evidence, LostRun, BlockPlan, DeltaFormat } from './types.js';
 export { probeDeltaHeader, type DeltaHeader } from './delta-header.js';
 export { listDeletedFiles, type DeletedFile } from './deleted-files.js';
+export { carveFreeRange, planFreeRanges, mergeCarved, missingRanges, blockUseOf, MAX_RANGES, type FreeRange, type FreeRangePlan, type RangeEvidence, type CarvedHeader } from './free-ranges.js';
+export { rebuiltDelta, type RebuiltDelta } from './delta-export.js';

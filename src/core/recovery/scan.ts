@@ -6,10 +6,11 @@ import { openSeSparseExtent } from '../vmdk/formats/sesparse.js';
 import type { DiskLayer } from '../vmdk/types.js';
 import { formatFdAddress, fsOf, type Datastore, type VmfsFs } from '../vmfs/index.js';
 import { damageReport, DamagedDeltaLayer } from './damage-layer.js';
-import type { DeltaHeader } from './delta-header.js';
-import { carveHeaders, readFreedPb, scanFreedFds, scanFreedPbs, type DescriptorRemnant } from './evidence.js';
+import { HEADER_PROBE_BYTES, probeDeltaHeader, type DeltaHeader } from './delta-header.js';
+import { readFreedPb, scanFreedFds, scanFreedPbs, type DescriptorRemnant } from './evidence.js';
 import { joinPointerBlocks, pieceDetail } from './pb-join.js';
-import { BlockUse, holeReason } from './free-map.js';
+import type { BlockUse } from './free-map.js';
+import { blockUseOf, carveFreeRange, type CarvedHeader } from './free-ranges.js';
 import { guessParent, listLiveDisks } from './parent-guess.js';
 import { checkTables, planContiguous, planFromBlocks } from './plan.js';
 import { rebuiltFile } from './rebuilt-file.js';
@@ -53,13 +54,25 @@ interface Found {
  * Finds deleted snapshot deltas on an opened datastore: freed FDs and freed pointer blocks that
  * still lead to a delta header, and delta headers carved from the start of free blocks; each is
  * rebuilt as a delta layer over the blocks found, checked with its own grain tables, given a
- * parent guess and a damage map. Best candidate first.
+ * parent guess and a damage map. Best candidate first. The free-space pass runs here in one go;
+ * split it with carveFreeRange and hand the merged headers to buildCandidates instead.
  */
 export async function scanForDeltas(ds: Datastore, opts: JobOptions = {}): Promise<ScanResult> {
+  const use = await blockUseOf(ds);
+  const carved = await carveFreeRange(ds, { startBlock: 0, endBlock: use.totalBlocks }, opts);
+  return buildCandidates(ds, carved.headers, opts);
+}
+
+/**
+ * The scan after the free-space pass: the freed-FD and pointer-block passes (single, metadata
+ * only), then candidates from all the evidence, `carved` being the merged free-space headers
+ * (mergeCarved of every range's result).
+ */
+export async function buildCandidates(ds: Datastore, carved: readonly CarvedHeader[], opts: JobOptions = {}): Promise<ScanResult> {
   const fs: VmfsFs = fsOf(ds);
   const map = await ds.allocationMap();
-  const absent = ds.info.holes.map((h) => ({ offset: h.offset, length: h.length, reason: holeReason(h, ds.info.volumeSize) }));
-  const use = new BlockUse(map.blockSize, map.totalBlocks, map.runs, map.basis, absent);
+  const use = await blockUseOf(ds);
+  const absent = use.absent;
   const warnings: string[] = [];
   for (const a of absent) warnings.push(`volume range ${hex(a.offset)}+${hex(a.length)} is not in the dump (${a.reason}): deltas stored there are lost`);
   if (map.basis !== 'bitmap') warnings.push(`free space comes from ${map.basis} (no decoded bitmap): reuse of blocks cannot be confirmed`);
@@ -100,7 +113,11 @@ export async function scanForDeltas(ds: Datastore, opts: JobOptions = {}): Promi
     });
   }
   throwIfAborted(opts.signal);
-  for (const c of await carveHeaders(fs, use, opts)) {
+  for (const c0 of carved) {
+    if (!Number.isSafeInteger(c0.block) || c0.block < 0 || c0.block >= use.totalBlocks || use.isUsed(c0.block)) continue; // not a free block of this volume
+    // Evidence may come from another worker or a saved (resumed) scan: the header is read again here.
+    const c = await reprobe(fs, c0.block, bs);
+    if (!c) continue;
     const f = get(c.block * bs, c.header);
     f.evidence.push({ kind: 'carved-header', volOffset: c.block * bs, detail: `${c.header.format} header at the start of free block ${c.block} (capacity ${c.header.capacityBytes}, file ${c.header.fileSize} bytes)` });
     if (f.plans.length === 0) f.plans.push({ plan: null, base: 0.15, reason: 'blocks guessed contiguous from the header block, checked with the grain tables', checkWithGt: true });
@@ -207,6 +224,18 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: Awaite
     plan,
     layer,
   };
+}
+
+async function reprobe(fs: VmfsFs, block: number, bs: number): Promise<CarvedHeader | null> {
+  const at = block * bs;
+  if (at + HEADER_PROBE_BYTES > fs.vol.size) return null;
+  try {
+    const header = probeDeltaHeader(await fs.vol.read(at, HEADER_PROBE_BYTES), fs.vol.size);
+    return header ? { block, header } : null;
+  } catch (e) {
+    if (e instanceof RescueError && e.kind !== 'cancelled') return null;
+    throw e;
+  }
 }
 
 function round(x: number): number {

@@ -1,0 +1,171 @@
+import { RescueError, throwIfAborted, UserError } from '../errors.js';
+import { throttle, type JobOptions } from '../progress.js';
+import type { Datastore } from '../vmfs/index.js';
+import { HEADER_PROBE_BYTES, probeDeltaHeader, type DeltaHeader } from './delta-header.js';
+import { BlockUse, holeReason } from './free-map.js';
+import { fsOf } from '../vmfs/index.js';
+
+/**
+ * The streamed pass over free space, by block range, so it can be split across workers and
+ * resumed: each range yields plain serialisable evidence (block numbers and parsed header facts);
+ * merged evidence from any split equals the single pass (see mergeCarved).
+ */
+
+/** FS blocks [startBlock, endBlock). */
+export interface FreeRange {
+  startBlock: number;
+  endBlock: number;
+}
+
+/** A free block that starts with a delta header (plain data: survives postMessage and JSON). */
+export interface CarvedHeader {
+  block: number;
+  header: DeltaHeader;
+}
+
+/** What one range of the free-space pass found. */
+export interface RangeEvidence {
+  range: FreeRange;
+  /** Free blocks of the range that were probed, and their bytes (progress accounting). */
+  freeBlocks: number;
+  freeBytes: number;
+  headers: CarvedHeader[];
+}
+
+/** A split of the volume into ranges of about equal free space. */
+export interface FreeRangePlan {
+  blockSize: number;
+  totalBlocks: number;
+  freeBlocks: number;
+  ranges: FreeRange[];
+  /** Free bytes of each range (same order). */
+  freeBytes: number[];
+}
+
+/** Ranges a plan may hold: bounds the per-range bookkeeping (IndexedDB records, worker messages). */
+export const MAX_RANGES = 4096;
+
+const uses = new WeakMap<Datastore, Promise<BlockUse>>();
+
+/** The datastore's block use (free map and absent ranges), built once per opened datastore. */
+export function blockUseOf(ds: Datastore): Promise<BlockUse> {
+  let p = uses.get(ds);
+  if (!p) {
+    p = ds.allocationMap().then((map) => {
+      const absent = ds.info.holes.map((h) => ({ offset: h.offset, length: h.length, reason: holeReason(h, ds.info.volumeSize) }));
+      return new BlockUse(map.blockSize, map.totalBlocks, map.runs, map.basis, absent);
+    });
+    uses.set(ds, p);
+    p.catch(() => uses.delete(ds));
+  }
+  return p;
+}
+
+/**
+ * Splits the volume's blocks into `count` ranges (clamped to 1..MAX_RANGES and to the block count)
+ * holding about the same number of free blocks each; deterministic for a given volume and count,
+ * so a resumed scan finds the same ranges.
+ */
+export async function planFreeRanges(ds: Datastore, count: number): Promise<FreeRangePlan> {
+  const use = await blockUseOf(ds);
+  const total = use.totalBlocks;
+  const n = Math.max(1, Math.min(MAX_RANGES, Math.floor(count) || 1, Math.max(1, total)));
+  const per = Math.max(1, Math.ceil(use.freeBlocks / n));
+  const ranges: FreeRange[] = [];
+  const freeBytes: number[] = [];
+  let start = 0;
+  let inRange = 0;
+  for (let b = 0; b < total; b++) {
+    if (use.isUsed(b)) continue;
+    if (++inRange === per && ranges.length < n - 1) {
+      ranges.push({ startBlock: start, endBlock: b + 1 });
+      freeBytes.push(inRange * use.blockSize);
+      start = b + 1;
+      inRange = 0;
+    }
+  }
+  ranges.push({ startBlock: start, endBlock: total });
+  freeBytes.push(inRange * use.blockSize);
+  return { blockSize: use.blockSize, totalBlocks: total, freeBlocks: use.freeBlocks, ranges, freeBytes };
+}
+
+/** Blocks probed per parallel batch: memory is BATCH × HEADER_PROBE_BYTES. */
+const BATCH = 32;
+
+/**
+ * Checks the start of every FREE block in the range for a delta header. Reads HEADER_PROBE_BYTES
+ * per block in small parallel batches; progress counts free bytes covered (phase 'carve free space').
+ */
+export async function carveFreeRange(ds: Datastore, range: FreeRange, opts: JobOptions = {}): Promise<RangeEvidence> {
+  const use = await blockUseOf(ds);
+  const vol = fsOf(ds).vol;
+  const bs = use.blockSize;
+  if (!Number.isSafeInteger(range.startBlock) || !Number.isSafeInteger(range.endBlock) || range.startBlock < 0 || range.endBlock < range.startBlock) {
+    throw new UserError(`invalid block range ${range.startBlock}..${range.endBlock}`);
+  }
+  const start = range.startBlock;
+  const end = Math.min(range.endBlock, use.totalBlocks);
+  let total = 0;
+  for (let b = start; b < end; b++) if (!use.isUsed(b)) total += bs;
+  const headers: CarvedHeader[] = [];
+  const progress = throttle(opts.onProgress);
+  let done = 0;
+  let batch: number[] = [];
+  const flush = async () => {
+    const heads = await Promise.all(
+      batch.map(async (b) => {
+        const at = b * bs;
+        if (at + HEADER_PROBE_BYTES > vol.size) return null;
+        try {
+          return await vol.read(at, HEADER_PROBE_BYTES);
+        } catch (e) {
+          if (e instanceof RescueError && e.kind !== 'cancelled') return null; // a hole of a missing extent
+          throw e;
+        }
+      }),
+    );
+    heads.forEach((h, k) => {
+      const header = h ? probeDeltaHeader(h, vol.size) : null;
+      if (header) headers.push({ block: batch[k]!, header });
+    });
+    done += batch.length * bs;
+    batch = [];
+    progress({ phase: 'carve free space', done, total });
+  };
+  progress({ phase: 'carve free space', done: 0, total });
+  for (let b = start; b < end; b++) {
+    if (use.isUsed(b)) continue;
+    batch.push(b);
+    if (batch.length >= BATCH) {
+      throwIfAborted(opts.signal);
+      await flush();
+    }
+  }
+  throwIfAborted(opts.signal);
+  if (batch.length) await flush();
+  return { range: { startBlock: start, endBlock: end }, freeBlocks: total / bs, freeBytes: total, headers };
+}
+
+/**
+ * Merges range results into the single-pass answer: headers in block order, one per block
+ * (overlapping ranges are tolerated). Ranges must together cover the volume for that to hold;
+ * `missingRanges` says which blocks no result covers.
+ */
+export function mergeCarved(results: readonly RangeEvidence[]): CarvedHeader[] {
+  const byBlock = new Map<number, CarvedHeader>();
+  for (const r of results) for (const h of r.headers) if (!byBlock.has(h.block)) byBlock.set(h.block, h);
+  return [...byBlock.values()].sort((a, b) => a.block - b.block);
+}
+
+/** Block ranges of [0, totalBlocks) that no result covers (empty when the merge is complete). */
+export function missingRanges(results: readonly RangeEvidence[], totalBlocks: number): FreeRange[] {
+  const sorted = results.map((r) => r.range).sort((a, b) => a.startBlock - b.startBlock);
+  const out: FreeRange[] = [];
+  let at = 0;
+  for (const r of sorted) {
+    if (r.startBlock > at) out.push({ startBlock: at, endBlock: Math.min(r.startBlock, totalBlocks) });
+    at = Math.max(at, r.endBlock);
+  }
+  if (at < totalBlocks) out.push({ startBlock: at, endBlock: totalBlocks });
+  return out;
+}
