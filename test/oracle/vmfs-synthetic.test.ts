@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canReadInto, fsOf, openDatastore, VolumeHoleError, type Datastore } from '../../src/core/vmfs/index.js';
+import { canReadInto, fileVolumeRuns, fsOf, openDatastore, VolumeHoleError, type Datastore } from '../../src/core/vmfs/index.js';
 import { NodeFileSource } from '../../src/platform/node/file-source.js';
 import { buildVmfs, expectedBytes, MiB, standardBuild, type Manifest, type ManifestEntry } from '../builders/vmfs/index.js';
-import { makeTempDir, oracleAvailable, run } from '../helpers/tools.js';
+import { makeTempDir, oracleAvailable, run, runCli } from '../helpers/tools.js';
 
 /**
  * Our VMFS reader against the synthetic dumps of test/builders/vmfs. The builder's manifest is the
@@ -79,6 +79,23 @@ function oracleShow(tool: string, files: string[], res: string): { total: number
     return Number(m[1]);
   };
   return { total: n('Total items'), free: n('Free items') };
+}
+
+/**
+ * Per-item allocation states as the tool prints them (`show <res>.entry[c].item[r]` → "Status:
+ * used|free"), all items asked in one `shell` session. Index i = c × (items per bitmap entry) + r.
+ */
+function oracleItemStates(tool: string, files: string[], res: string): boolean[] {
+  const head = run(tool, [...files, 'show', res]);
+  const perEntry = Number(/Item per bitmap entry:\s*(\d+)/.exec(head)?.[1]);
+  const total = Number(/Total items:\s*(\d+)/.exec(head)?.[1]);
+  if (!(perEntry > 0) || !(total >= 0)) throw new Error(`${tool} show ${res}: no geometry in:\n${head}`);
+  if (total === 0) return [];
+  const cmds = Array.from({ length: total }, (_, i) => `show ${res}.entry[${Math.floor(i / perEntry)}].item[${i % perEntry}]\n`).join('');
+  const out = run(tool, [...files, 'shell'], { input: cmds });
+  const states = [...out.matchAll(/^Status: (used|free)$/gm)].map((m) => m[1] === 'used');
+  if (states.length !== total) throw new Error(`${tool} ${res}: ${states.length} item states for ${total} items`);
+  return states;
 }
 
 function checkDatastore(label: string, get: () => { m: Manifest; files: string[] }) {
@@ -252,12 +269,74 @@ describe('synthetic VMFS dumps read by our reader', () => {
             const ours = map.resources.find((x) => x.name === `.${r}.sf`);
             expect({ total: ours?.total, free: ours?.free }, `.${r}.sf`).toEqual({ total: o.total, free: o.free });
           }
-          // The allocation map's free blocks (bitmap on VMFS5, reachability on VMFS6) agree too.
+          // The allocation map's free blocks (from the bitmaps on both) agree too.
           expect(map.freeBlocks).toBe(df.free);
         } finally {
           await close();
         }
       });
+    }
+  });
+
+  describe.skipIf(!oracles)('allocation state of every item from the bitmaps, against debugvmfs / debugvmfs6', () => {
+    // VMFS6 here is the vmfs6-tools layout (cluster metadata at header + H/2 like VMFS3/5's, bitmap
+    // 1 = free), which the builder writes and debugvmfs6 reads; ESXi's 'rcmd' layout stays on
+    // counts + reachability and has no oracle.
+    for (const [k, tool] of [['vmfs5', 'debugvmfs'], ['vmfs6', 'debugvmfs6'], ['span6', 'debugvmfs6']] as const) {
+      it(`${k}: every block, FD, pointer block and sub-block state equals ${tool}'s; every file's blocks are allocated`, async () => {
+        const m = built.get(k)!;
+        const parts = m.luns.map((l, i) => (l.scheme === 'mbr' ? l.path : extractPartition(l, path.join(tmp.dir, `${k}.items${i}.img`))));
+        const { ds, close } = await openAll(m.luns.map((l) => l.path));
+        try {
+          const map = await ds.allocationMap();
+          expect(map.basis).toBe('bitmap');
+          expect((await ds.usage()).basis).toBe('bitmap');
+          for (const r of ['fbb', 'fdc', 'pbc', 'sbc']) {
+            const want = oracleItemStates(tool, parts, r);
+            const res = map.resources.find((x) => x.name === `.${r}.sf`)!;
+            expect(res.total, `.${r}.sf`).toBe(want.length);
+            const ours: (boolean | null)[] = [];
+            for (let i = 0; i < res.total; i++) ours.push(await res.isAllocated(i));
+            expect(ours, `.${r}.sf item states`).toEqual(want);
+            expect(res.free, `.${r}.sf free`).toBe(want.filter((u) => !u).length);
+            if (r === 'fbb') {
+              // The block runs are the .fbb.sf bits, block for block.
+              const runStates: boolean[] = [];
+              for (const run of map.runs) for (let j = 0; j < run.count; j++) runStates.push(run.state === 'used');
+              expect(runStates).toEqual(want.slice(0, map.totalBlocks));
+            }
+          }
+
+          // Every file's blocks are allocated: the builder's own data blocks (independent of the
+          // reader), and every block our block map places a file, directory or system file in
+          // (TBZ, LFB and sub-block/resident containers included).
+          const used = new Set<number>();
+          for (const e of m.entries) for (const b of e.dataBlocks ?? []) used.add(b);
+          expect(used.size).toBeGreaterThan(0);
+          const fs = fsOf(ds);
+          for (const e of m.entries) {
+            if (e.type === 'rdm' || e.type === 'symlink') continue;
+            await fileVolumeRuns(fs, await fs.fd(e.fdAddress), (v, n) => {
+              for (let b = Math.floor(v / map.blockSize); b < Math.ceil((v + n) / map.blockSize); b++) used.add(b);
+            });
+          }
+          const freeIn = (runs: { start: number; count: number; state: string }[]) =>
+            [...used].filter((b) => runs.some((r) => r.state === 'free' && b >= r.start && b < r.start + r.count));
+          expect(freeIn(map.runs), 'file blocks inside free runs').toEqual([]);
+          const fbb = map.resources.find((x) => x.name === '.fbb.sf')!;
+          for (const b of used) expect(await fbb.isAllocated(b), `block ${b}`).toBe(true);
+
+          // The CLI map: same basis, free runs clear of every file's blocks.
+          const cli = runCli(['map', ...m.luns.flatMap((l) => ['--image', l.path]), '--json']);
+          expect(cli.code, cli.stderr).toBe(0);
+          const j = JSON.parse(cli.stdout) as { basis: string; freeBlocks: number; runs: { start: number; count: number; state: string }[] };
+          expect(j.basis).toBe('bitmap');
+          expect(j.freeBlocks).toBe(oracleDf(tool, parts).free);
+          expect(freeIn(j.runs), 'file blocks inside CLI free runs').toEqual([]);
+        } finally {
+          await close();
+        }
+      }, 120_000);
     }
   });
 

@@ -1,16 +1,34 @@
 import { RescueError } from '../errors.js';
 import type { FileDescriptor } from './fd.js';
 import { SYSTEM_FD, type VmfsFs } from './filesystem.js';
-import { freeFileBlocks, resourceFree, type FileBlockLevels } from './file-blocks.js';
+import { fileBlockLevels, freeFileBlocks, resourceFree, type FileBlockLevels } from './file-blocks.js';
 import type { ResourceFile } from './resource.js';
 import type { AllocationMap, BlockRun, DirEntry, ResourceUsage, VolumeUsage } from './types.js';
 
-/** Volume usage from .fbb.sf: bitmaps on VMFS3/5, cluster free counts on VMFS6 (see file-blocks.ts). */
+/**
+ * The .fbb.sf level whose cluster bitmaps give one bit per file block, or null: always the one
+ * header on VMFS3/5; on VMFS6 only the vmfs6-tools layout (one SFB header, no LFB level) with
+ * decoded bitmaps. ESXi's layout ('rcmd' metadata, LFB parent + SFB child) has none.
+ */
+export async function blockBitmapLevel(fs: VmfsFs, levels: FileBlockLevels): Promise<ResourceFile | null> {
+  const res = levels.blockLevel;
+  if (!res || levels.lfbLevel || !levels.countBlockLevel) return null;
+  if (!fs.L.v6) return res;
+  try {
+    return (await res.hasBitmaps()) ? res : null;
+  } catch (e) {
+    if (!(e instanceof RescueError)) throw e;
+    return null;
+  }
+}
+
+/** Volume usage from .fbb.sf: cluster bitmaps where decoded (see blockBitmapLevel), else cluster free counts (see file-blocks.ts). */
 export async function computeUsage(fs: VmfsFs, levels: FileBlockLevels): Promise<VolumeUsage> {
   const bs = fs.L.blockSize;
   const totalBlocks = levels.totalBlocks;
   const freeBlocks = await freeFileBlocks(fs, levels);
-  return { blockSize: bs, totalBlocks, freeBlocks, capacity: totalBlocks * bs, free: freeBlocks * bs, basis: fs.L.v6 ? 'counts' : 'bitmap' };
+  const basis = !fs.L.v6 || (await blockBitmapLevel(fs, levels)) ? 'bitmap' : 'counts';
+  return { blockSize: bs, totalBlocks, freeBlocks, capacity: totalBlocks * bs, free: freeBlocks * bs, basis };
 }
 
 /** Volume byte runs a file occupies (holes and TBZ blocks still count: TBZ blocks are allocated). */
@@ -45,7 +63,17 @@ const SYSTEM_FILES: [string, number][] = [
   ['.vh.sf', SYSTEM_FD.vh],
 ];
 
-export async function buildAllocationMap(fs: VmfsFs, totalBlocks: number, readdir: (p: string | number) => Promise<DirEntry[]>): Promise<AllocationMap> {
+/**
+ * Block runs from the file-block bitmaps (VMFS3/5, and VMFS6 in the vmfs6-tools layout), else
+ * from reachability: what the live tree and the system area reference is used (ESXi VMFS6, whose
+ * bitmap position is unknown). `basis` says which.
+ */
+export async function buildAllocationMap(
+  fs: VmfsFs,
+  totalBlocks: number,
+  readdir: (p: string | number) => Promise<DirEntry[]>,
+  levels: FileBlockLevels = fileBlockLevels(fs),
+): Promise<AllocationMap> {
   const bs = fs.L.blockSize;
   const systemRuns: AllocationMap['systemRuns'] = [];
   const sys = [...SYSTEM_FILES];
@@ -73,10 +101,11 @@ export async function buildAllocationMap(fs: VmfsFs, totalBlocks: number, readdi
     else runs.push({ start, count, state });
   };
   let basis: AllocationMap['basis'] = 'bitmap';
-  if (fs.fbb && !fs.L.v6) {
-    const R = fs.fbb.h.R;
+  const bitmapLevel = await blockBitmapLevel(fs, levels);
+  if (bitmapLevel) {
+    const R = bitmapLevel.h.R;
     for (let c = 0; c * R < totalBlocks; c++) {
-      const st = await fs.fbb.cluster(c);
+      const st = await bitmapLevel.cluster(c);
       const n = Math.min(R, totalBlocks - c * R);
       for (let r = 0; r < n; r++) {
         const free = st.bitmap && r < st.total ? (st.bitmap[r >>> 3]! >>> (r & 7)) & 1 : 0;
@@ -84,7 +113,7 @@ export async function buildAllocationMap(fs: VmfsFs, totalBlocks: number, readdi
       }
     }
   } else {
-    // VMFS6 bitmaps are not decoded: what the live tree (and the system area) references is used.
+    // No decoded bitmap (ESXi VMFS6): what the live tree (and the system area) references is used.
     basis = 'reachability';
     const used = new Uint8Array(Math.ceil(totalBlocks / 8));
     const mark = (v: number, n: number) => {

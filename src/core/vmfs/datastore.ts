@@ -303,7 +303,7 @@ class VmfsDatastore implements Datastore {
   }
 
   allocationMap(): Promise<AllocationMap> {
-    return buildAllocationMap(this.fs, this.info.totalBlocks, (p) => this.readdir(p));
+    return buildAllocationMap(this.fs, this.info.totalBlocks, (p) => this.readdir(p), this.levels);
   }
 
   resolver(): FileResolver {

@@ -79,7 +79,7 @@ export function fileBlockLevels(fs: VmfsFs): FileBlockLevels {
   return { totalBlocks: volBlocks, lfbs: Math.ceil(volBlocks / perLfb), blockLevel: null, lfbLevel: null, countBlockLevel: false, warnings };
 }
 
-/** Free items of a resource file, from cluster bitmaps (VMFS3/5) or cluster free counts (VMFS6). */
+/** Free items of a resource file, from cluster bitmaps where decoded, else cluster free counts (ESXi VMFS6). */
 export async function resourceFree(res: ResourceFile): Promise<number> {
   let free = 0;
   for (let c = 0; c < res.usedClusters; c++) {

@@ -46,6 +46,7 @@ export type { FileDescriptor } from './fd.js';
 export { parseFd, FD_META } from './fd.js';
 export { encodeFd } from './address.js';
 export { readLinearDir } from './directory.js';
+export { fileVolumeRuns } from './allocation.js';
 /** The mounted file system behind a Datastore (raw FD, pointer-block and bitmap access for recovery). */
 export function fsOf(ds: DatastoreT): DatastoreT['fs'] {
   return ds.fs;

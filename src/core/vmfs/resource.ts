@@ -110,7 +110,7 @@ export function parseResourceHeader(bytes: Uint8Array, name: string, headerSize:
 export interface ClusterState {
   total: number;
   free: number;
-  /** Bit set = FREE (VMFS3/5 polarity). Null when undecoded (VMFS6). */
+  /** Bit set = FREE (VMFS3/5 and vmfs6-tools polarity). Null when undecoded (ESXi VMFS6 'rcmd'). */
   bitmap: Uint8Array | null;
 }
 
@@ -177,16 +177,22 @@ export class ResourceFile {
     const at = this.clusterHeaderOffset(c);
     if (this.v6) {
       // The metadata block is the second half of the cluster header. Two layouts are known:
-      // ESXi's per dissect.vmfs ('rcmd' at +0x10, u16 counts at +0x20) and vmfs6-tools' (the
-      // VMFS3/5 record: u32 cluster, total, free, next free, bitmap). The synthetic builder
-      // writes the latter, which is what debugvmfs6 counts. Counts only on VMFS6: the ESXi bitmap
-      // position is unknown and vmfs6-tools' one is unconfirmed on ESXi (format doc §5.4).
-      const b = await this.content.read(at + this.headerSize / 2, 0x28);
+      // ESXi's per dissect.vmfs ('rcmd' at +0x10, u16 counts at +0x20; bitmap position unknown, so
+      // counts only) and vmfs6-tools' (the VMFS3/5 record: u32 cluster, total, free, next free,
+      // then the bitmap with 1 = free). The synthetic builder writes the latter; debugvmfs6
+      // `show <res>.entry[c].item[r]` reads its bits the same way (checked in the oracle tests).
+      const md = this.headerSize / 2;
+      const bitmapRoom = md - 0x10;
+      const want = Math.max(0x28, 0x10 + Math.min(Math.ceil(this.h.R / 8), Math.max(0, bitmapRoom)));
+      const b = await this.content.read(at + md, Math.min(want, md));
       const esxi = CLUSTER_META_V6.parse(b);
       if (esxi.signature === RCMD_SIGNATURE) return this.checkedCounts(c, esxi.total, esxi.free, null);
       const m = CLUSTER_META.parse(b);
       if (m.clusterNum !== c) throw new CorruptError(`${this.name}: cluster ${c} metadata has neither the 'rcmd' signature nor cluster number ${c} (${m.clusterNum})`);
-      return this.checkedCounts(c, m.total, m.free, null);
+      const st = this.checkedCounts(c, m.total, m.free, null);
+      // A bitmap that cannot fit the metadata half is not this layout's: counts only.
+      if (0x10 + Math.ceil(m.total / 8) > b.length) return st;
+      return { ...st, bitmap: b.subarray(0x10, 0x10 + Math.ceil(m.total / 8)) };
     }
     const b = await this.content.read(at + CLUSTER_META_OFFSET, 0x10 + MAX_BITMAP_BYTES);
     const m = CLUSTER_META.parse(b);
@@ -197,6 +203,12 @@ export class ResourceFile {
   private checkedCounts(c: number, total: number, free: number, bitmap: Uint8Array | null): ClusterState {
     if (free > total || total > this.h.R) throw new CorruptError(`${this.name}: cluster ${c} says ${free} free of ${total} (at most ${this.h.R} per cluster)`);
     return { total, free, bitmap };
+  }
+
+  /** Whether every cluster that holds items has a decoded bitmap (false for ESXi VMFS6 'rcmd' metadata). */
+  async hasBitmaps(): Promise<boolean> {
+    for (let c = 0; c < this.usedClusters; c++) if (!(await this.cluster(c)).bitmap) return false;
+    return true;
   }
 
   /** Allocation of item (cluster, resource) from its bitmap: true = allocated; null when unknown. */

@@ -84,7 +84,7 @@ export interface VolumeUsage {
   freeBlocks: number;
   capacity: number;
   free: number;
-  /** 'bitmap' (VMFS3/5 cluster bitmaps) or 'counts' (VMFS6 cluster free counts; bit layout undecoded). */
+  /** 'bitmap' (cluster bitmaps: VMFS3/5, VMFS6 in the vmfs6-tools layout) or 'counts' (ESXi VMFS6 'rcmd' cluster free counts; bit layout undecoded). */
   basis: 'bitmap' | 'counts';
 }
 
@@ -169,7 +169,7 @@ export interface ResourceUsage {
   itemSize: number;
   /**
    * Returns whether item `i` (cluster × R + resource) is allocated according to the bitmap;
-   * null when the bitmap for that item could not be read (VMFS6 bitmaps are undecoded: null).
+   * null when the bitmap for that item could not be read (ESXi VMFS6 'rcmd' clusters: undecoded, null).
    */
   isAllocated(i: number): Promise<boolean | null>;
 }
@@ -183,7 +183,11 @@ export interface AllocationMap {
   /** Block numbers that hold the system files' data (for colouring the map). */
   systemRuns: { start: number; count: number; file: string }[];
   resources: ResourceUsage[];
-  /** 'bitmap' when runs come from .fbb.sf; 'reachability' when the bitmap could not be decoded. */
+  /**
+   * 'bitmap' when runs come from .fbb.sf's cluster bitmaps (VMFS3/5; VMFS6 in the vmfs6-tools
+   * layout); 'reachability' when they could not be decoded (ESXi VMFS6 'rcmd' layout): blocks the
+   * live tree and system files reference are used, the rest free.
+   */
   basis: 'bitmap' | 'reachability';
 }
 
