@@ -1,7 +1,7 @@
 import * as Comlink from 'comlink';
 import { CancelledError, RescueError, throwIfAborted, UserError } from '../core/errors.js';
 import { copySourceToSink } from '../core/export/copy-source.js';
-import { exportDisk, hashDisk, type ExportFormat, type ExportResult, type ExportTarget } from '../core/export/export-disk.js';
+import { exportDisk, hashDisk, type ExportFormat, type ExportResult } from '../core/export/export-disk.js';
 import type { ByteSink } from '../core/io/byte-sink.js';
 import { readUpTo } from '../core/io/byte-source.js';
 import { throttle, type Progress } from '../core/progress.js';
@@ -12,7 +12,8 @@ import type { DiskChain } from '../core/vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
 import { openDatastore, type Datastore, type DirEntry, type FileType, type VolumeInfo, type VolumeUsage } from '../core/vmfs/index.js';
 import { BlobSource } from '../platform/browser/blob-source.js';
-import { createFileSink, DirectoryTarget, FileHandleTarget, opfsExportDir, WritableStreamSink } from '../platform/browser/sinks.js';
+import { createFileSink, opfsExportDir, WritableStreamSink } from '../platform/browser/sinks.js';
+import { exportTarget, guarded, Jobs, type ExportDestination } from './common.js';
 
 /**
  * Thin Comlink adapter over the datastore reader: the page sends the picked LUN dumps (File
@@ -77,7 +78,7 @@ export interface AllocationSummary {
   resources: { name: string; total: number; free: number; itemSize: number }[];
 }
 
-export type ExportDestination = FileSystemFileHandle | FileSystemDirectoryHandle | 'opfs';
+export type { ExportDestination };
 
 export interface FileExportResult {
   path: string;
@@ -167,30 +168,7 @@ let scanned: ScanResult | null = null;
 const recoveries = new Map<string, RecoveryResult>();
 /** Exports, chain opens and scans are cancelled separately: inspecting a chain must not stop a running export. */
 type JobKind = 'export' | 'chain' | 'scan' | 'carve';
-const jobs: Record<JobKind, AbortController | null> = { export: null, chain: null, scan: null, carve: null };
-
-function startJob(kind: JobKind): AbortSignal {
-  jobs[kind]?.abort();
-  const c = new AbortController();
-  jobs[kind] = c;
-  return c.signal;
-}
-
-/** RescueErrors cross with their class name and one-line message; anything else is said to be a bug. */
-function toTransferable(e: unknown): Error {
-  if (e instanceof RescueError) return Object.assign(new Error(e.message), { name: e.name });
-  const err = e as { name?: string; message?: string };
-  if (err?.name === 'AbortError') return Object.assign(new Error('cancelled'), { name: 'CancelledError' });
-  return Object.assign(new Error(`internal error: ${err?.message ?? String(e)}`), { name: 'InternalError' });
-}
-
-async function guarded<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    throw toTransferable(e);
-  }
-}
+const jobs = new Jobs<JobKind>();
 
 function requireDs(): Datastore {
   if (!ds) throw new UserError('no datastore dump is open');
@@ -368,10 +346,7 @@ const api = {
   /** Opens the volume on the picked dumps (one per LUN of a spanned volume, any order). */
   open(files: File[]): Promise<VolumeInfo> {
     return guarded(async () => {
-      jobs.export?.abort();
-      jobs.chain?.abort();
-      jobs.scan?.abort();
-      jobs.carve?.abort();
+      jobs.abort('export', 'chain', 'scan', 'carve');
       ds = null;
       chain = null;
       scanned = null;
@@ -508,7 +483,7 @@ const api = {
   exportFile(path: string, dest: FileSystemFileHandle | 'opfs', fileName: string, onProgress?: (p: Progress) => void): Promise<FileExportResult> {
     return guarded(async () => {
       const d = requireDs();
-      const signal = startJob('export');
+      const signal = jobs.start('export');
       const src = await d.openFile(path);
       let sink: ByteSink;
       let destination: FileExportResult['destination'];
@@ -530,7 +505,7 @@ const api = {
   openChainInDump(descriptorPath: string, opts: { ignoreCid?: boolean } = {}): Promise<ChainLinkInfo[]> {
     return guarded(async () => {
       const d = requireDs();
-      const signal = startJob('chain');
+      const signal = jobs.start('chain');
       chain = null;
       chain = await openChain(d.resolver(), descriptorPath, { ignoreCid: opts.ignoreCid ?? false, signal });
       return [...chain.links];
@@ -542,21 +517,9 @@ const api = {
     return guarded(async () => {
       if (!chain) throw new UserError('no chain is open');
       const c = chain;
-      const signal = startJob('export');
-      let target: ExportTarget;
-      let destination: ChainExportResult['destination'];
-      if (dest === 'opfs') {
-        target = new DirectoryTarget(await opfsExportDir(true), true);
-        destination = 'opfs';
-      } else if (dest.kind === 'file') {
-        target = new FileHandleTarget(dest as FileSystemFileHandle);
-        fileName = dest.name;
-        destination = 'file';
-      } else {
-        target = new DirectoryTarget(dest as FileSystemDirectoryHandle, false);
-        destination = 'directory';
-      }
-      const result = await exportDisk(c, target, { format, fileName, verify: true, signal, onProgress: throttle(onProgress, 150) });
+      const signal = jobs.start('export');
+      const { target, destination, fileName: name } = await exportTarget(dest, fileName);
+      const result = await exportDisk(c, target, { format, fileName: name, verify: true, signal, onProgress: throttle(onProgress, 150) });
       return { ...result, destination, opfsFiles: destination === 'opfs' ? result.files : [] };
     });
   },
@@ -568,7 +531,7 @@ const api = {
   scanLost(onProgress?: (p: Progress) => void): Promise<ScanView> {
     return guarded(async () => {
       const d = requireDs();
-      const signal = startJob('scan');
+      const signal = jobs.start('scan');
       scanned = null;
       recoveries.clear();
       return finishScan(d, await scanForDeltas(d, { signal, onProgress: throttle(onProgress, 150) }), signal, onProgress);
@@ -590,7 +553,7 @@ const api = {
   carveRange(range: FreeRange, onProgress?: (p: Progress) => void, delayMs = 0): Promise<RangeEvidence> {
     return guarded(async () => {
       const d = requireDs();
-      const signal = startJob('carve');
+      const signal = jobs.start('carve');
       const r = await carveFreeRange(d, range, { signal, onProgress: throttle(onProgress, 150) });
       if (delayMs > 0) {
         await new Promise<void>((resolve, reject) => {
@@ -606,7 +569,7 @@ const api = {
   scanLostFrom(carved: CarvedHeader[], onProgress?: (p: Progress) => void): Promise<ScanView> {
     return guarded(async () => {
       const d = requireDs();
-      const signal = startJob('scan');
+      const signal = jobs.start('scan');
       scanned = null;
       recoveries.clear();
       return finishScan(d, await buildCandidates(d, carved, { signal, onProgress: throttle(onProgress, 150) }), signal, onProgress);
@@ -614,8 +577,7 @@ const api = {
   },
 
   cancelScan(): void {
-    jobs.scan?.abort();
-    jobs.carve?.abort();
+    jobs.abort('scan', 'carve');
   },
 
   /**
@@ -626,23 +588,11 @@ const api = {
     return guarded(async () => {
       const d = requireDs();
       const c = requireCandidate(candidateId);
-      const signal = startJob('export');
+      const signal = jobs.start('export');
       const { disk, parent, warnings } = await recoveredDisk(d, c, parentPath);
       for (const l of disk.links) warnings.push(...l.warnings);
-      let target: ExportTarget;
-      let destination: RecoveryResult['destination'];
-      if (dest === 'opfs') {
-        target = new DirectoryTarget(await opfsExportDir(true), true);
-        destination = 'opfs';
-      } else if (dest.kind === 'file') {
-        target = new FileHandleTarget(dest as FileSystemFileHandle);
-        fileName = dest.name;
-        destination = 'file';
-      } else {
-        target = new DirectoryTarget(dest as FileSystemDirectoryHandle, false);
-        destination = 'directory';
-      }
-      const res = await exportDisk(disk, target, { format, fileName, verify: true, signal, onProgress: throttle(onProgress, 150) });
+      const { target, destination, fileName: name } = await exportTarget(dest, fileName);
+      const res = await exportDisk(disk, target, { format, fileName: name, verify: true, signal, onProgress: throttle(onProgress, 150) });
       const out: RecoveryResult = { ...res, candidateId, parent, format, destination, opfsFiles: destination === 'opfs' ? res.files : [], warnings };
       recoveries.set(candidateId, out);
       return out;
@@ -659,7 +609,7 @@ const api = {
       const d = requireDs();
       const c = requireCandidate(candidateId);
       if (!parentPath) throw new UserError(`${candidateId}: choose a parent: a delta for use in place must name one`);
-      const signal = startJob('export');
+      const signal = jobs.start('export');
       const rd = await rebuiltDelta(d, c, parentPath, descriptorName);
       const opfs = dest === 'opfs';
       const dir = opfs ? await opfsExportDir(true) : dest;
@@ -689,8 +639,7 @@ const api = {
 
   /** Cancels the running export or chain open (a cancelled export leaves no file under its name). */
   cancel(): void {
-    jobs.export?.abort();
-    jobs.chain?.abort();
+    jobs.abort('export', 'chain');
   },
 };
 

@@ -1,12 +1,12 @@
 import * as Comlink from 'comlink';
 import { CancelledError, RescueError } from '../core/errors.js';
-import { exportDisk, type ExportFormat, type ExportResult, type ExportTarget } from '../core/export/export-disk.js';
+import { exportDisk, type ExportFormat, type ExportResult } from '../core/export/export-disk.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { openChain } from '../core/vmdk/chain.js';
 import type { DiskChain } from '../core/vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
 import { FileSetResolver, type PickedInput } from '../platform/browser/file-set-resolver.js';
-import { DirectoryTarget, FileHandleTarget, opfsExportDir } from '../platform/browser/sinks.js';
+import { exportTarget, guarded, Jobs, type ExportDestination } from './common.js';
 import { scanPicked, type ScanResult } from './scan-picked.js';
 
 /**
@@ -26,7 +26,7 @@ export interface GrainMapSummary {
   totals: { data: number; zero: number; missing: number; parent: number };
 }
 
-export type ExportDestination = FileSystemFileHandle | FileSystemDirectoryHandle | 'opfs';
+export type { ExportDestination };
 
 export interface ExportSummary extends ExportResult {
   destination: 'file' | 'directory' | 'opfs';
@@ -40,32 +40,7 @@ const MAX_MAP_WIDTH = 4096;
 const MAP_STEP = 64 * 1024 * 1024;
 
 let chain: DiskChain | null = null;
-let job: AbortController | null = null;
-
-function startJob(): AbortSignal {
-  job?.abort();
-  job = new AbortController();
-  return job.signal;
-}
-
-/** RescueErrors keep their (unminified) class name and one-line message; anything else is a bug, said so. */
-function toTransferable(e: unknown): Error {
-  if (e instanceof RescueError) {
-    // RescueError names are set explicitly (errors.ts), so they survive minification.
-    return Object.assign(new Error(e.message), { name: e.name });
-  }
-  const err = e as { name?: string; message?: string };
-  if (err?.name === 'AbortError') return Object.assign(new Error('cancelled'), { name: 'CancelledError' });
-  return Object.assign(new Error(`internal error: ${err?.message ?? String(e)}`), { name: 'InternalError' });
-}
-
-async function guarded<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    throw toTransferable(e);
-  }
-}
+const jobs = new Jobs<'job'>();
 
 const api = {
   /** Lists the picked files and suggests the top of the chain. */
@@ -76,7 +51,7 @@ const api = {
   /** Opens the chain whose top is `topPath` (a path as listed by scan). */
   open(input: PickedInput, topPath: string, opts: { ignoreCid?: boolean } = {}): Promise<ChainLinkInfo[]> {
     return guarded(async () => {
-      const signal = startJob();
+      const signal = jobs.start('job');
       chain = null;
       const resolver = await FileSetResolver.from(input);
       await resolver.list(); // builds the basename index candidates() needs for absolute parent hints
@@ -89,7 +64,7 @@ const api = {
   grainMap(width: number): Promise<GrainMapSummary> {
     return guarded(async () => {
       const c = requireChain();
-      const signal = startJob();
+      const signal = jobs.start('job');
       const top = c.layers[0]!;
       const w = Math.max(1, Math.min(MAX_MAP_WIDTH, Math.floor(width) || 1));
       const bucketBytes = Math.max(512, Math.ceil(top.capacity / w / 512) * 512);
@@ -126,23 +101,11 @@ const api = {
   export(format: ExportFormat, dest: ExportDestination, fileName: string, onProgress?: (p: Progress) => void): Promise<ExportSummary> {
     return guarded(async () => {
       const c = requireChain();
-      const signal = startJob();
-      let target: ExportTarget;
-      let destination: ExportSummary['destination'];
-      if (dest === 'opfs') {
-        target = new DirectoryTarget(await opfsExportDir(true), true);
-        destination = 'opfs';
-      } else if (dest.kind === 'file') {
-        target = new FileHandleTarget(dest as FileSystemFileHandle);
-        fileName = dest.name;
-        destination = 'file';
-      } else {
-        target = new DirectoryTarget(dest as FileSystemDirectoryHandle, false);
-        destination = 'directory';
-      }
+      const signal = jobs.start('job');
+      const { target, destination, fileName: name } = await exportTarget(dest, fileName);
       const result = await exportDisk(c, target, {
         format,
-        fileName,
+        fileName: name,
         verify: true,
         ddb: c.descriptorDdb(),
         signal,
@@ -154,7 +117,7 @@ const api = {
 
   /** Cancels the running scan, grain map or export (the export's partial output is discarded). */
   cancel(): void {
-    job?.abort();
+    jobs.abort('job');
   },
 };
 

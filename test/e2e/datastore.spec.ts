@@ -1,9 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { buildVmfs, standardBuild, type Manifest } from '../builders/vmfs/index.js';
 import { makeTempDir, oracleAvailable, run } from '../helpers/tools.js';
 import { fixtureImage } from '../helpers/vmfs3-fixture.js';
+import { hashOpfsFile, saveIntoOpfs, watchNetwork } from './helpers.js';
 
 /**
  * The datastore view end to end, against the production build: the real ESX-written VMFS3 dump
@@ -12,8 +13,6 @@ import { fixtureImage } from '../helpers/vmfs3-fixture.js';
  */
 
 const MiB = 1024 * 1024;
-/** Bytes per page.evaluate round trip when reading the export back (base64 inside a JSON message). */
-const CHUNK = 4 * MiB;
 /** debugvmfs prints local times: pin UTC. */
 const ORACLE_ENV = { ...process.env, TZ: 'UTC' };
 
@@ -48,47 +47,6 @@ function debugvmfsLs(img: string, dir: string): Map<string, number> {
   return out;
 }
 
-/** Records every request that leaves the page's own origin (blob: and data: stay in the page). */
-function watchNetwork(context: BrowserContext, origin: () => string): string[] {
-  const foreign: string[] = [];
-  context.on('request', (r) => {
-    const url = r.url();
-    if (url.startsWith('blob:') || url.startsWith('data:')) return;
-    if (new URL(url).origin !== origin()) foreign.push(url);
-  });
-  return foreign;
-}
-
-/** SHA-256 of an OPFS file, read back to Node in chunks (all-zero chunks are only reported, not sent). */
-async function hashOpfsFile(page: Page, folder: string, name: string): Promise<{ sha256: string; size: number }> {
-  const size = await page.evaluate(
-    async ({ folder, name }) => (await (await (await navigator.storage.getDirectory()).getDirectoryHandle(folder)).getFileHandle(name)).getFile().then((f) => f.size),
-    { folder, name },
-  );
-  const h = createHash('sha256');
-  for (let off = 0; off < size; off += CHUNK) {
-    const len = Math.min(CHUNK, size - off);
-    const b64 = await page.evaluate(
-      async ({ folder, name, off, len }) => {
-        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(folder);
-        const f = await (await dir.getFileHandle(name)).getFile();
-        const bytes = new Uint8Array(await f.slice(off, off + len).arrayBuffer());
-        if (bytes.length !== len) throw new Error(`short read at ${off}`);
-        const words = new Uint32Array(bytes.buffer, 0, bytes.length >>> 2);
-        let zero = bytes.subarray(words.length * 4).every((b) => b === 0);
-        for (let i = 0; zero && i < words.length; i++) zero = words[i] === 0;
-        if (zero) return null;
-        let s = '';
-        for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-        return btoa(s);
-      },
-      { folder, name, off, len },
-    );
-    h.update(b64 === null ? Buffer.alloc(len) : Buffer.from(b64, 'base64'));
-  }
-  return { sha256: h.digest('hex'), size };
-}
-
 /** The datastore view lives behind a tab when the app has several views. */
 async function showDatastoreView(page: Page): Promise<void> {
   const tab = page.getByTestId('tab-datastore');
@@ -103,16 +61,11 @@ test('open the real VMFS3 dump, list it, inspect a chain, export thick-flat.vmdk
   const expectedSha = await debugvmfsCatSha(img, '/thick-flat.vmdk');
   const oracleLs = debugvmfsLs(img, '/');
   const origin = new URL(baseURL ?? 'http://127.0.0.1:4173').origin;
-  const foreign = watchNetwork(context, () => origin);
+  const foreign = watchNetwork(context, origin);
 
+  await saveIntoOpfs(page, 'output', 'out.bin');
   await page.addInitScript(() => {
     const w = window as unknown as Record<string, unknown>;
-    // The save dialog hands back an OPFS file: the same type (FileSystemFileHandle) the real one returns.
-    w.showSaveFilePicker = async (o?: { suggestedName?: string }) => {
-      const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('output', { create: true });
-      w.__savedName = o?.suggestedName ?? 'out.bin';
-      return dir.getFileHandle(String(w.__savedName), { create: true });
-    };
     // Main-thread stall meter: the longest gap between 50 ms ticks while the page works.
     let last = performance.now();
     w.__maxStall = 0;
@@ -194,7 +147,7 @@ test('without save pickers: a file and a merged chain from the dump go through b
   test.setTimeout(300_000);
   const img = await fixtureImage();
   const origin = new URL(baseURL ?? 'http://127.0.0.1:4173').origin;
-  const foreign = watchNetwork(context, () => origin);
+  const foreign = watchNetwork(context, origin);
   // A browser without the File System Access pickers (Firefox, Safari).
   await page.addInitScript(() => {
     const w = window as unknown as Record<string, unknown>;
@@ -237,7 +190,7 @@ test('without save pickers: a file and a merged chain from the dump go through b
 
 test('a file that holds no VMFS volume is refused in one line', async ({ page, context, baseURL }) => {
   const origin = new URL(baseURL ?? 'http://127.0.0.1:4173').origin;
-  const foreign = watchNetwork(context, () => origin);
+  const foreign = watchNetwork(context, origin);
   await page.goto('/');
   await showDatastoreView(page);
   const view = page.getByTestId('ds-view');
@@ -261,15 +214,8 @@ for (const kind of ['span5', 'vmfs6'] as const) {
     try {
       const m: Manifest = await buildVmfs(standardBuild(kind, dir));
       const origin = new URL(baseURL ?? 'http://127.0.0.1:4173').origin;
-      const foreign = watchNetwork(context, () => origin);
-      await page.addInitScript(() => {
-        const w = window as unknown as Record<string, unknown>;
-        w.showSaveFilePicker = async (o?: { suggestedName?: string }) => {
-          const d = await (await navigator.storage.getDirectory()).getDirectoryHandle('output', { create: true });
-          w.__savedName = o?.suggestedName ?? 'out.bin';
-          return d.getFileHandle(String(w.__savedName), { create: true });
-        };
-      });
+      const foreign = watchNetwork(context, origin);
+      await saveIntoOpfs(page, 'output', 'out.bin');
       await page.goto('/');
       await showDatastoreView(page);
       const view = page.getByTestId('ds-view');

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { buildCowdDelta } from '../builders/cowd.js';
 import { buildFlatBaseQemu } from '../builders/delta-common.js';
 import { makeTempDir, oracleAvailable, run, sha256File } from '../helpers/tools.js';
+import { hashOpfsFile, readOpfsFile, saveIntoOpfs, watchNetwork } from './helpers.js';
 
 /**
  * The browser slice end to end, against the production build served by `vite preview`:
@@ -15,7 +15,7 @@ import { makeTempDir, oracleAvailable, run, sha256File } from '../helpers/tools.
 const ORIGIN = 'http://127.0.0.1:4173';
 const MiB = 1024 * 1024;
 const CAPACITY = 8 * MiB;
-/** Bytes per page.evaluate round trip (base64 inside a JSON message). */
+/** Bytes per page.evaluate round trip when copying fixtures in (base64 inside a JSON message). */
 const CHUNK = 1 * MiB;
 
 interface Fixture {
@@ -77,17 +77,6 @@ test.beforeAll(() => {
 
 test.afterAll(() => fx?.cleanup());
 
-/** Fails the test on any request that leaves the preview server (blob: and data: stay in the page). */
-function watchNetwork(context: BrowserContext): string[] {
-  const foreign: string[] = [];
-  context.on('request', (r) => {
-    const url = r.url();
-    if (url.startsWith('blob:') || url.startsWith('data:')) return;
-    if (new URL(url).origin !== ORIGIN) foreign.push(url);
-  });
-  return foreign;
-}
-
 async function expectCsp(page: Page): Promise<void> {
   const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
   expect(csp).toBeTruthy();
@@ -131,39 +120,6 @@ async function copyIntoOpfs(page: Page, f: Fixture, folder = 'input', edit?: (na
   }
 }
 
-/** Reads an OPFS file back to Node in chunks (base64 through page.evaluate), calling `each` in order. */
-async function readOpfsFile(page: Page, folder: string, name: string, each: (chunk: Buffer) => void): Promise<number> {
-  const size = await page.evaluate(
-    async ({ folder, name }) => {
-      const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(folder);
-      return (await (await dir.getFileHandle(name)).getFile()).size;
-    },
-    { folder, name },
-  );
-  for (let off = 0; off < size; off += CHUNK) {
-    const b64 = await page.evaluate(
-      async ({ folder, name, off, len }) => {
-        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(folder);
-        const f = await (await dir.getFileHandle(name)).getFile();
-        const bytes = new Uint8Array(await f.slice(off, off + len).arrayBuffer());
-        let s = '';
-        for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-        return btoa(s);
-      },
-      { folder, name, off, len: Math.min(CHUNK, size - off) },
-    );
-    each(Buffer.from(b64, 'base64'));
-  }
-  return size;
-}
-
-/** SHA-256 of an OPFS file, hashed incrementally in Node (independent of the app's hashing). */
-async function hashOpfsFile(page: Page, folder: string, name: string): Promise<{ sha256: string; size: number }> {
-  const h = createHash('sha256');
-  const size = await readOpfsFile(page, folder, name, (c) => h.update(c));
-  return { sha256: h.digest('hex'), size };
-}
-
 /** Writes an OPFS file to `dest` on disk. */
 async function copyOutOfOpfs(page: Page, folder: string, name: string, dest: string): Promise<void> {
   const parts: Buffer[] = [];
@@ -194,7 +150,7 @@ async function expectChain(page: Page, f: Fixture): Promise<void> {
 test('open a COWD-over-flat chain through showOpenFilePicker, export raw through showSaveFilePicker', async ({ page, context }) => {
   test.skip(!fx, 'qemu-img / qemu-io missing');
   const f = fx!;
-  const foreign = watchNetwork(context);
+  const foreign = watchNetwork(context, ORIGIN);
   // The pickers hand back OPFS handles: same type (FileSystemFileHandle) as the real dialogs return.
   await page.addInitScript(() => {
     const w = window as unknown as Record<string, unknown>;
@@ -204,12 +160,8 @@ test('open a COWD-over-flat chain through showOpenFilePicker, export raw through
       for await (const h of (dir as unknown as { values(): AsyncIterable<FileSystemHandle> }).values()) out.push(h);
       return out;
     };
-    w.showSaveFilePicker = async (o?: { suggestedName?: string }) => {
-      const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('output', { create: true });
-      w.__savedName = o?.suggestedName ?? 'out.img';
-      return dir.getFileHandle(String(w.__savedName), { create: true });
-    };
   });
+  await saveIntoOpfs(page, 'output', 'out.img');
   await page.goto('/');
   await expectCsp(page);
   await clearOpfs(page);
@@ -236,7 +188,7 @@ test('open a COWD-over-flat chain through showOpenFilePicker, export raw through
 test('open through the fallback file input, export raw to browser storage and download it', async ({ page, context }) => {
   test.skip(!fx, 'qemu-img / qemu-io missing');
   const f = fx!;
-  const foreign = watchNetwork(context);
+  const foreign = watchNetwork(context, ORIGIN);
   // A browser without the File System Access pickers (Firefox, Safari): the app must fall back to
   // <input type=file> and to OPFS plus a download.
   await page.addInitScript(() => {
@@ -272,7 +224,7 @@ for (const format of ['sparse', 'stream', 'flat'] as const) {
   test(`export ${format} and read it back with qemu-img`, async ({ page, context }) => {
     test.skip(!fx, 'qemu-img / qemu-io missing');
     const f = fx!;
-    const foreign = watchNetwork(context);
+    const foreign = watchNetwork(context, ORIGIN);
     await page.addInitScript(() => {
       const w = window as unknown as Record<string, unknown>;
       const out = async () => (await navigator.storage.getDirectory()).getDirectoryHandle('output', { create: true });
@@ -316,7 +268,7 @@ for (const format of ['sparse', 'stream', 'flat'] as const) {
 test('a parentCID mismatch is reported in one line and can be overridden', async ({ page, context }) => {
   test.skip(!fx, 'qemu-img / qemu-io missing');
   const f = fx!;
-  const foreign = watchNetwork(context);
+  const foreign = watchNetwork(context, ORIGIN);
   await page.goto('/');
   const files = f.files.map((n) => {
     let buffer = readFileSync(path.join(f.dir, n));
@@ -339,7 +291,7 @@ test('a parentCID mismatch is reported in one line and can be overridden', async
 test('open a picked folder whose descriptor names its parent by an absolute datastore path', async ({ page, context }) => {
   test.skip(!fx, 'qemu-img / qemu-io missing');
   const f = fx!;
-  const foreign = watchNetwork(context);
+  const foreign = watchNetwork(context, ORIGIN);
   await page.addInitScript(() => {
     const w = window as unknown as Record<string, unknown>;
     w.showDirectoryPicker = async () => (await navigator.storage.getDirectory()).getDirectoryHandle('input');
@@ -371,7 +323,7 @@ test('open a picked folder whose descriptor names its parent by an absolute data
 test('open by dropping the files onto the page', async ({ page, context }) => {
   test.skip(!fx, 'qemu-img / qemu-io missing');
   const f = fx!;
-  const foreign = watchNetwork(context);
+  const foreign = watchNetwork(context, ORIGIN);
   await page.goto('/');
   await clearOpfs(page);
   await copyIntoOpfs(page, f);
@@ -397,7 +349,7 @@ test('a long export shows progress and can be cancelled without leaving a file b
   try {
     const base = buildFlatBaseQemu(dir, 'big', big, [{ offset: 0, length: MiB, pattern: 0x5a }]);
     const top = buildCowdDelta({ dir, name: 'big-000001', capacity: big, writes: [{ offset: 2 * MiB, length: 64 * 1024, pattern: 0xa5 }], parentFileNameHint: 'big.vmdk', parentCid: base.cid });
-    const foreign = watchNetwork(context);
+    const foreign = watchNetwork(context, ORIGIN);
     await page.addInitScript(() => {
       const w = window as unknown as Record<string, unknown>;
       w.showSaveFilePicker = async (o?: { suggestedName?: string }) =>

@@ -38,6 +38,30 @@ class OverlaySource implements ByteSource {
   }
 }
 
+/**
+ * FUZZ_CASES mutations of `original` (within `regions`) laid over the dump at `at`: each scan and
+ * recovery of the top two candidates (their maps, first MiB and, with `readTail`, last 4 KiB) must
+ * end in a result or a RescueError within 1 s. Returns how many ended in a result.
+ */
+async function fuzzScans(label: string, r: ReturnType<typeof rng>, src: ByteSource, at: number, original: Uint8Array, regions: [number, number][], readTail: boolean): Promise<number> {
+  let results = 0;
+  for (let i = 0; i < FUZZ_CASES; i++) {
+    const patch = mutate(original, r, regions);
+    const outcome = await fuzzCase(label, i, async () => {
+      const ds = await openDatastore([new OverlaySource(src, at, patch)]);
+      const scan = await scanForDeltas(ds);
+      for (const c of scan.candidates.slice(0, 2)) {
+        const { disk } = await recoveredDisk(ds, c, c.parent);
+        await disk.mapRange(0, disk.size);
+        await disk.read(0, Math.min(disk.size, 1 << 20));
+        if (readTail) await disk.read(Math.max(0, disk.size - 4096), Math.min(disk.size, 4096));
+      }
+    });
+    if (outcome === 'ok') results++;
+  }
+  return results;
+}
+
 describe('recovery fuzz: mutated carved COWD metadata in free space', () => {
   const tmp = makeTempDir('recovery-fuzz-');
   let d: DeletedDeltaDump;
@@ -65,22 +89,7 @@ describe('recovery fuzz: mutated carved COWD metadata in free space', () => {
   });
 
   it(`${FUZZ_CASES} mutated cases end in a result or a RescueError within 1 s`, async () => {
-    const r = rng(0x5eed);
-    let results = 0;
-    for (let i = 0; i < FUZZ_CASES; i++) {
-      const patch = mutate(original, r, regions);
-      const outcome = await fuzzCase('recovery scan', i, async () => {
-        const ds = await openDatastore([new OverlaySource(src, blockAt, patch)]);
-        const scan = await scanForDeltas(ds);
-        for (const c of scan.candidates.slice(0, 2)) {
-          const { disk } = await recoveredDisk(ds, c, c.parent);
-          await disk.mapRange(0, disk.size);
-          await disk.read(0, Math.min(disk.size, 1 << 20));
-          await disk.read(Math.max(0, disk.size - 4096), Math.min(disk.size, 4096));
-        }
-      });
-      if (outcome === 'ok') results++;
-    }
+    const results = await fuzzScans('recovery scan', rng(0x5eed), src, blockAt, original, regions, true);
     expect(results).toBeGreaterThan(0);
   }, 600_000);
 });
@@ -114,21 +123,7 @@ describe('recovery fuzz: mutated carved seSparse metadata on VMFS6', () => {
   });
 
   it(`${FUZZ_CASES} mutated cases end in a result or a RescueError within 1 s`, async () => {
-    const r = rng(0x5e5e);
-    let results = 0;
-    for (let i = 0; i < FUZZ_CASES; i++) {
-      const patch = mutate(original, r, regions);
-      const outcome = await fuzzCase('recovery scan (seSparse)', i, async () => {
-        const ds = await openDatastore([new OverlaySource(src, at, patch)]);
-        const scan = await scanForDeltas(ds);
-        for (const c of scan.candidates.slice(0, 2)) {
-          const { disk } = await recoveredDisk(ds, c, c.parent);
-          await disk.mapRange(0, disk.size);
-          await disk.read(0, Math.min(disk.size, 1 << 20));
-        }
-      });
-      if (outcome === 'ok') results++;
-    }
+    const results = await fuzzScans('recovery scan (seSparse)', rng(0x5e5e), src, at, original, regions, false);
     expect(results).toBeGreaterThan(0);
   }, 600_000);
 });

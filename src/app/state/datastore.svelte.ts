@@ -12,7 +12,8 @@ import type {
   ExportDestination,
   FileExportResult,
 } from '../../workers/datastore.worker.js';
-import { canPickDirectory, canPickFiles, canSaveFile, downloadFromOpfs, pickDirectory, pickFiles, pickSaveFile } from './pickers.js';
+import { errName, oneLine } from './errors.js';
+import { canPickFiles, canSaveFile, downloadFromOpfs, pickExportDestination, pickFiles, pickSaveFile, suggestedName } from './pickers.js';
 
 /** Cells of the allocation map (one bucket of FS blocks each). */
 export const ALLOC_CELLS = 1024;
@@ -28,11 +29,6 @@ export function worker(): Comlink.Remote<DatastoreWorkerApi> {
   return remote;
 }
 
-function oneLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n')[0]!.trim() || 'unknown error';
-}
-const errName = (e: unknown): string => (e as { name?: string })?.name ?? '';
 
 export interface ExportJob {
   /** What is exported: a file path in the volume, or the merged disk of the inspected chain. */
@@ -192,13 +188,10 @@ export class DatastoreState {
     this.notice = null;
     this.result = null;
     const what = this.chainPath;
-    const base = (what.split('/').pop() ?? 'disk').replace(/\.vmdk$/i, '') + '-merged';
-    const name = format === 'raw' ? `${base}.img` : `${base}.vmdk`;
+    const name = suggestedName(what, format);
     let dest: ExportDestination | null;
     try {
-      if (format === 'flat' && canPickDirectory()) dest = await pickDirectory('readwrite');
-      else if (format !== 'flat' && canSaveFile()) dest = await pickSaveFile(name);
-      else dest = 'opfs';
+      dest = await pickExportDestination(format, name);
     } catch (e) {
       this.fail(e);
       return;

@@ -1,4 +1,6 @@
+import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { PickedInput } from '../../platform/browser/file-set-resolver.js';
+import type { ExportDestination } from '../../workers/common.js';
 
 /**
  * The File System Access pickers (Chromium only, and absent from TypeScript's DOM lib). Every helper
@@ -69,20 +71,39 @@ export function droppedInput(dt: DataTransfer): Promise<PickedInput | null> {
   })();
 }
 
+/**
+ * Where a disk export goes: flat writes two files, so it asks for a folder; the others ask for a
+ * file named `name`; without pickers, browser storage (OPFS, then offered as a download). Null:
+ * the dialog was dismissed. Call straight from a click: the pickers need the user's gesture.
+ */
+export async function pickExportDestination(format: ExportFormat, name: string): Promise<ExportDestination | null> {
+  if (format === 'flat' && canPickDirectory()) return pickDirectory('readwrite');
+  if (format !== 'flat' && canSaveFile()) return pickSaveFile(name);
+  return 'opfs';
+}
+
+/** Offers a blob as a file download. */
+export function downloadBlob(name: string, blob: Blob): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.rel = 'noopener';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // The download reads the blob asynchronously; revoke well after it has started.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 /** Offers files from the OPFS `exports` folder as downloads (the fallback when no save picker exists). */
 export async function downloadFromOpfs(names: string[]): Promise<void> {
   const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('exports');
-  for (const name of names) {
-    const file = await (await dir.getFileHandle(name)).getFile();
-    const url = URL.createObjectURL(file);
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = name;
-    a.rel = 'noopener';
-    document.body.append(a);
-    a.click();
-    a.remove();
-    // The download reads the blob asynchronously; revoke well after it has started.
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
-  }
+  for (const name of names) downloadBlob(name, await (await dir.getFileHandle(name)).getFile());
+}
+
+/** Default output names: next to the top disk's name, marked as merged. */
+export function suggestedName(top: string | null, format: ExportFormat): string {
+  const base = (top?.split('/').pop() ?? 'disk').replace(/\.vmdk$/i, '') + '-merged';
+  return format === 'raw' ? `${base}.img` : `${base}.vmdk`;
 }

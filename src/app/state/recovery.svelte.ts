@@ -5,7 +5,8 @@ import type { Progress } from '../../core/progress.js';
 import { mergeCarved, type FreeRange, type RangeEvidence } from '../../core/recovery/free-ranges.js';
 import type { CandidateView, DatastoreWorkerApi, DeltaRecoveryResult, ExportDestination, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.worker.js';
 import { datastore, worker } from './datastore.svelte.js';
-import { canPickDirectory, canSaveFile, downloadFromOpfs, pickDirectory, pickSaveFile } from './pickers.js';
+import { oneLine } from './errors.js';
+import { canPickDirectory, downloadBlob, downloadFromOpfs, pickDirectory, pickExportDestination } from './pickers.js';
 
 /** A progress report with what the page derives from successive ones: rate and time left. */
 export interface RateProgress extends Progress {
@@ -36,24 +37,7 @@ export function rateTracker(bytePhase: (phase: string) => boolean): (p: Progress
   };
 }
 
-function oneLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n')[0]!.trim() || 'unknown error';
-}
 const cancelled = (e: unknown): boolean => (e as { name?: string })?.name === 'CancelledError';
-
-/** Offers text as a file download (the report). */
-function downloadText(name: string, text: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  a.rel = 'noopener';
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
-}
 
 /** Free-space ranges per worker on a fresh scan (finer ranges: better balance and finer resume). */
 const RANGES_PER_WORKER = 8;
@@ -300,28 +284,17 @@ export class RecoveryState {
     const name = `${c.id}-recovered${format === 'raw' ? '.img' : '.vmdk'}`;
     let dest: ExportDestination | null;
     try {
-      if (format === 'flat' && canPickDirectory()) dest = await pickDirectory('readwrite');
-      else if (format !== 'flat' && canSaveFile()) dest = await pickSaveFile(name);
-      else dest = 'opfs';
+      dest = await pickExportDestination(format, name);
     } catch (e) {
       this.error = oneLine(e);
       return;
     }
     if (!dest) return;
-    this.exporting = true;
-    this.exportProgress = null;
-    const track = rateTracker(() => true);
-    try {
-      const r = await worker().recover(c.id, this.parent || null, format, dest, name, Comlink.proxy((p: Progress) => void (this.exportProgress = track(p))));
+    await this.runExport(async (onProgress) => {
+      const r = await worker().recover(c.id, this.parent || null, format, dest, name, onProgress);
       if (r.destination === 'opfs') await downloadFromOpfs(r.opfsFiles);
       this.recovered = r;
-    } catch (e) {
-      if (cancelled(e)) this.notice = 'Export cancelled.';
-      else this.error = oneLine(e);
-    } finally {
-      this.exporting = false;
-      this.exportProgress = null;
-    }
+    });
   }
 
   /**
@@ -342,14 +315,21 @@ export class RecoveryState {
       return;
     }
     if (!dest) return;
+    await this.runExport(async (onProgress) => {
+      const name = `${c.id}-restored.vmdk`;
+      const r = await worker().recoverDelta(c.id, this.parent || null, dest, name, onProgress);
+      if (r.destination === 'opfs') await downloadFromOpfs(r.files);
+      this.deltaResult = r;
+    });
+  }
+
+  /** One export at a time, its progress with rate and ETA; a cancel is a notice, not an error. */
+  private async runExport(run: (onProgress: (p: Progress) => void) => Promise<void>): Promise<void> {
     this.exporting = true;
     this.exportProgress = null;
     const track = rateTracker(() => true);
     try {
-      const name = `${c.id}-restored.vmdk`;
-      const r = await worker().recoverDelta(c.id, this.parent || null, dest, name, Comlink.proxy((p: Progress) => void (this.exportProgress = track(p))));
-      if (r.destination === 'opfs') await downloadFromOpfs(r.files);
-      this.deltaResult = r;
+      await run(Comlink.proxy((p: Progress) => void (this.exportProgress = track(p))));
     } catch (e) {
       if (cancelled(e)) this.notice = 'Export cancelled.';
       else this.error = oneLine(e);
@@ -367,7 +347,7 @@ export class RecoveryState {
     const c = this.selected;
     if (!c) return;
     try {
-      downloadText(`${c.id}-report.json`, await worker().report(c.id, this.parent || null));
+      downloadBlob(`${c.id}-report.json`, new Blob([await worker().report(c.id, this.parent || null)], { type: 'application/json' }));
     } catch (e) {
       this.error = oneLine(e);
     }

@@ -5,24 +5,15 @@ import type { ChainLinkInfo } from '../../core/vmdk/types.js';
 import type { PickedInput } from '../../platform/browser/file-set-resolver.js';
 import type { ScanResult } from '../../workers/scan-picked.js';
 import type { ExportDestination, ExportSummary, GrainMapSummary } from '../../workers/vmdk.worker.js';
-import { canPickDirectory, canSaveFile, downloadFromOpfs, pickDirectory, pickSaveFile } from './pickers.js';
+import { errName, oneLine } from './errors.js';
+import { downloadFromOpfs, pickExportDestination, suggestedName } from './pickers.js';
 import { vmdkWorker } from './worker-client.js';
 
 /** Bucket count of the grain map (one per canvas pixel column at the default width). */
 export const MAP_WIDTH = 512;
 
-/** One line for the user: RescueError messages already name the file and the value. */
-function oneLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n')[0]!.trim() || 'unknown error';
-}
-const errName = (e: unknown): string => (e as { name?: string })?.name ?? '';
 
-/** Default output names: next to the top disk's name, marked as merged. */
-export function suggestedName(top: string | null, format: ExportFormat): string {
-  const base = (top?.split('/').pop() ?? 'disk').replace(/\.vmdk$/i, '') + '-merged';
-  return format === 'raw' ? `${base}.img` : `${base}.vmdk`;
-}
+export { suggestedName };
 
 /**
  * The app's one piece of state: what was picked, which file is the top, the opened chain, its grain
@@ -142,9 +133,7 @@ export class Session {
     const name = suggestedName(this.top, format);
     let dest: ExportDestination | null;
     try {
-      if (format === 'flat' && canPickDirectory()) dest = await pickDirectory('readwrite');
-      else if (format !== 'flat' && canSaveFile()) dest = await pickSaveFile(name);
-      else dest = 'opfs';
+      dest = await pickExportDestination(format, name);
     } catch (e) {
       this.fail(e);
       return;

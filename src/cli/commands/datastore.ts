@@ -1,9 +1,9 @@
 import { UserError } from '../../core/errors.js';
-import { bulkBuffer, openDatastore, readInto, type Datastore, type DirEntry } from '../../core/vmfs/index.js';
+import { bulkBuffer, readInto, type Datastore, type DirEntry } from '../../core/vmfs/index.js';
 import { NodeFileSink } from '../../platform/node/file-sink.js';
-import { NodeFileSource } from '../../platform/node/file-source.js';
 import { nativeSha256 } from '../../platform/node/native-hash.js';
 import { parseArgs, requireOption, type CliIO } from '../args.js';
+import { withDatastore } from '../open-datastore.js';
 import { lsDeleted } from './recovery.js';
 
 /**
@@ -12,21 +12,7 @@ import { lsDeleted } from './recovery.js';
  */
 export async function runDatastore(cmd: string, argv: string[], io: CliIO): Promise<number> {
   const args = parseArgs(argv, ['image', 'out'], ['json', 'l', 'deleted']);
-  const images = args.options.get('image') ?? [];
-  if (images.length === 0) throw new UserError(`${cmd} needs --image DUMP (repeat it for every LUN of a spanned volume)`);
-  const sources: NodeFileSource[] = [];
-  try {
-    for (const img of images) {
-      try {
-        sources.push(await NodeFileSource.open(img));
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') throw new UserError(`cannot open ${img}: ${code}`);
-        throw e;
-      }
-    }
-    const ds = await openDatastore(sources);
-    for (const w of ds.info.warnings) io.err(`warning: ${w}`);
+  return withDatastore(args.options.get('image') ?? [], cmd, io, async (ds) => {
     const json = args.switches.has('json');
     switch (cmd) {
       case 'info':
@@ -41,9 +27,7 @@ export async function runDatastore(cmd: string, argv: string[], io: CliIO): Prom
       default:
         throw new UserError(`unknown command '${cmd}'`);
     }
-  } finally {
-    await Promise.all(sources.map((s) => s.close().catch(() => {})));
-  }
+  });
 }
 
 const iso = (t: number) => (t > 0 ? new Date(t * 1000).toISOString().replace('.000Z', 'Z') : '-');

@@ -6,37 +6,16 @@ import { EXPORT_FORMATS, exportDisk, hashDisk, type ExportFormat } from '../../c
 import { throttle, type Progress } from '../../core/progress.js';
 import { listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
 import { NodeFileSink } from '../../platform/node/file-sink.js';
-import { openDatastore, type Datastore } from '../../core/vmfs/index.js';
+import type { Datastore } from '../../core/vmfs/index.js';
 import { NodeExportTarget } from '../../platform/node/export-target.js';
-import { NodeFileSource } from '../../platform/node/file-source.js';
 import { nativeSha256 } from '../../platform/node/native-hash.js';
 import { option, parseArgs, requireOption, type CliIO } from '../args.js';
+import { withDatastore } from '../open-datastore.js';
 
 /**
  * `scan` and `recover`: find deleted snapshot deltas in datastore dumps and rebuild them over
  * their parent. Flags, JSON keys and "sha256 on the last stdout line" are a public contract.
  */
-
-async function withDatastore<T>(images: string[], cmd: string, io: CliIO, fn: (ds: Datastore) => Promise<T>): Promise<T> {
-  if (images.length === 0) throw new UserError(`${cmd} needs --image DUMP (repeat it for every LUN of a spanned volume)`);
-  const sources: NodeFileSource[] = [];
-  try {
-    for (const img of images) {
-      try {
-        sources.push(await NodeFileSource.open(img));
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') throw new UserError(`cannot open ${img}: ${code}`);
-        throw e;
-      }
-    }
-    const ds = await openDatastore(sources);
-    for (const w of ds.info.warnings) io.err(`warning: ${w}`);
-    return await fn(ds);
-  } finally {
-    await Promise.all(sources.map((s) => s.close().catch(() => {})));
-  }
-}
 
 function progressTo(io: CliIO) {
   return throttle((p: Progress) => {

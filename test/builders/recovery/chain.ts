@@ -1,13 +1,13 @@
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildCowdDelta, writeCowd } from '../cowd.js';
 import { randomCid, sectorPattern, type GrainRun } from '../delta-common.js';
-import { buildVmfs, MiB, DATA_OFFSET, type BlockSpec, type FileSpec } from '../vmfs/index.js';
+import { buildVmfs, MiB, type BlockSpec, type FileSpec } from '../vmfs/index.js';
 import { geometry } from '../vmfs/geometry.js';
-import { Resource, MAGIC } from '../vmfs/resource.js';
 import { rng } from '../../helpers/fuzz.js';
 import { run, sha256File } from '../../helpers/tools.js';
 import { deltaDescriptorText, flatDescriptor, lostFromDelta, mergeRuns, spliceLost, writeBase, type DeletedDeltaDump } from './deleted-delta.js';
+import { checkRootFd, fdcLocator, openVolume } from './volume-io.js';
 
 /**
  * Case (iv): a two-level snapshot chain base <- d1 <- d2 where "revert to snapshot" threw d2 away
@@ -72,25 +72,11 @@ export async function buildChainDump(o: { dir: string; seed: number }): Promise<
     { path: '/vm1/vm1-000003-delta.vmdk', kind: 'blocks', size: 2 * BS, blocks: [{ index: 0, content: 'zero', at: D2_AT + reused[0]! }, { index: 1, content: 'data', at: D2_AT + reused[1]!, dataLength: MiB }] },
   ];
   const m = await buildVmfs({ version: 5, dir: o.dir, name: 'ds', label: 'recovery-chain', seed: o.seed, luns: [{ scheme: 'gpt', segments: 1 }], files });
-  const lun = m.luns[0]!;
-  const volBase = lun.partitionOffset + DATA_OFFSET;
-  const fh = openSync(lun.path, 'r+');
-  const put = (volOffset: number, b: Uint8Array) => {
-    let done = 0;
-    while (done < b.length) done += writeSync(fh, b, done, b.length - done, volBase + volOffset + done);
-  };
-  const get = (volOffset: number, n: number) => {
-    const b = new Uint8Array(n);
-    readSync(fh, b, 0, n, volBase + volOffset);
-    return b;
-  };
-  const entry = (p: string) => m.entries.find((e) => e.path === p)!;
-  const fdc = new Resource(geometry(5), '.fdc.sf', MAGIC.fdc, 2, 32, 32, FD_SIZE, 1, 32 * 32);
-  fdc.startBlock = 4;
-  const fdVol = (addr: number) => fdc.itemVolOffset(((addr >>> 6) & 0xffff) * 32 + (addr >>> 22));
+  const io = openVolume(m);
+  const { lun, put, entry } = io;
+  const { fdVol } = fdcLocator(geometry(5), 32, FD_SIZE, 4);
   try {
-    const root = new DataView(get(fdVol(4), 16).buffer);
-    if (root.getUint32(0, true) !== 0x10c00001 || Number(root.getBigUint64(4, true)) !== fdVol(4)) throw new Error('chain builder: FDC geometry assumption broken');
+    checkRootFd(io, fdVol, 4, 'chain');
     put(fdVol(entry('/vm1/vm1.vmdk').fdAddress) + 0x400, new TextEncoder().encode(baseDesc));
     put(fdVol(entry('/vm1/vm1-000001.vmdk').fdAddress) + 0x400, new TextEncoder().encode(d1Desc));
     put(fdVol(entry('/vm1/vm1-000003.vmdk').fdAddress) + 0x400, new TextEncoder().encode(d3Desc));
@@ -98,7 +84,7 @@ export async function buildChainDump(o: { dir: string; seed: number }): Promise<
     for (let i = 0; i < n2; i++) if (!reused.includes(i)) put((D2_AT + i) * BS, d2Bytes.subarray(i * BS, (i + 1) * BS));
     put((D2_AT + reused[0]!) * BS, readFileSync(d3Cowd));
   } finally {
-    closeSync(fh);
+    io.close();
   }
 
   const { lost, recoverable } = lostFromDelta(d2Bytes, reused);

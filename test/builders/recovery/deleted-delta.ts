@@ -2,11 +2,12 @@ import { copyFileSync, closeSync, ftruncateSync, truncateSync, openSync, readFil
 import path from 'node:path';
 import { writeCowd, buildCowdDelta } from '../cowd.js';
 import { randomCid, sectorPattern, type GrainRun } from '../delta-common.js';
-import { buildVmfs, expectedBytes, MiB, DATA_OFFSET, type BlockSpec, type FileSpec, type Manifest } from '../vmfs/index.js';
+import { buildVmfs, expectedBytes, MiB, type BlockSpec, type FileSpec, type Manifest } from '../vmfs/index.js';
 import { geometry, fb5 } from '../vmfs/geometry.js';
 import { Resource, MAGIC } from '../vmfs/resource.js';
 import { rng } from '../../helpers/fuzz.js';
 import { run, sha256File } from '../../helpers/tools.js';
+import { checkRootFd, fdcLocator, openVolume } from './volume-io.js';
 
 /**
  * VMFS5 dumps in which a COWD snapshot delta was deleted the way "revert to snapshot" does it,
@@ -153,29 +154,15 @@ export async function buildDeletedDeltaDump(o: DeletedDeltaOptions): Promise<Del
   }
   files.push({ path: '/vm2/vm2.vmx', kind: 'resident', size: 700 });
   const m = await buildVmfs({ version: 5, dir: o.dir, name: 'ds', label: 'recovery', seed: o.seed, luns: [{ scheme: 'gpt', segments: 1 }], files });
-  const lun = m.luns[0]!;
+  const io = openVolume(m);
+  const { lun, volBase, put, get, entry } = io;
   const dump = lun.path;
-  const volBase = lun.partitionOffset + DATA_OFFSET;
-  const fh = openSync(dump, 'r+');
-  const put = (volOffset: number, b: Uint8Array) => {
-    let done = 0;
-    while (done < b.length) done += writeSync(fh, b, done, b.length - done, volBase + volOffset + done);
-  };
-  const get = (volOffset: number, n: number) => {
-    const b = new Uint8Array(n);
-    readSync(fh, b, 0, n, volBase + volOffset);
-    return b;
-  };
-  const entry = (p: string) => m.entries.find((e) => e.path === p)!;
-  const fdc = new Resource(geometry(5), '.fdc.sf', MAGIC.fdc, 2, 32, 32, FD_SIZE, 1, 32 * 32);
-  fdc.startBlock = FDC_START_BLOCK;
-  const fdVol = (addr: number) => fdc.itemVolOffset(((addr >>> 6) & 0xffff) * 32 + (addr >>> 22));
+  const { fdc, fdVol } = fdcLocator(geometry(5), 32, FD_SIZE, FDC_START_BLOCK);
   let foreignHeaderBlock: number | null = null;
   const expectedDeleted: DeletedDeltaDump['expectedDeleted'] = [];
   try {
     // The geometry assumption, checked: the root FD (address 4) sits where we compute it.
-    const root = new DataView(get(fdVol(4), 16).buffer);
-    if (root.getUint32(0, true) !== 0x10c00001 || Number(root.getBigUint64(4, true)) !== fdVol(4)) throw new Error('recovery builder: FDC geometry assumption broken');
+    checkRootFd(io, fdVol, 4, 'recovery');
     // Descriptors (resident files: the builder wrote pattern bytes; replace them by the text).
     put(fdVol(entry('/vm1/vm1.vmdk').fdAddress) + 0x400, new TextEncoder().encode(baseDesc));
     put(fdVol(entry('/vm1/vm1-000001.vmdk').fdAddress) + 0x400, new TextEncoder().encode(liveDesc));
@@ -259,7 +246,7 @@ export async function buildDeletedDeltaDump(o: DeletedDeltaOptions): Promise<Del
       foreignHeaderBlock = FOREIGN_AT;
     }
   } finally {
-    closeSync(fh);
+    io.close();
   }
 
   // Truncation: every delta byte stored at or past the cut is gone.

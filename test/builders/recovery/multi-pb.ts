@@ -2,12 +2,13 @@ import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, writeF
 import path from 'node:path';
 import { buildCowdDelta, writeCowd } from '../cowd.js';
 import { randomCid, sectorPattern, type Fill, type GrainRun } from '../delta-common.js';
-import { buildVmfs, MiB, DATA_OFFSET, type BlockSpec, type FileSpec } from '../vmfs/index.js';
+import { buildVmfs, MiB, type BlockSpec, type FileSpec } from '../vmfs/index.js';
 import { geometry, fb5 } from '../vmfs/geometry.js';
 import { Resource, MAGIC } from '../vmfs/resource.js';
 import { rng } from '../../helpers/fuzz.js';
 import { sha256File } from '../../helpers/tools.js';
 import { deltaDescriptorText, flatDescriptor, lostFromDeltaFile, writeBase, type DeletedDeltaDump } from './deleted-delta.js';
+import { checkRootFd, fdcLocator, openVolume } from './volume-io.js';
 
 /**
  * Case (iii): a COWD delta of more than 1024 FS blocks (so two VMFS5 pointer blocks of 1024 x
@@ -106,22 +107,9 @@ export async function buildMultiPbDump(o: { dir: string; seed: number }): Promis
   const m = await buildVmfs({ version: 5, dir: o.dir, name: 'ds', label: 'recovery-multipb', seed: o.seed, luns: [{ scheme: 'gpt', segments: 6 }], files });
   lap('vmfs');
   if (top + 4 >= m.totalBlocks) throw new Error(`multi-pb builder: placement up to ${top} does not fit ${m.totalBlocks} blocks`);
-  const lun = m.luns[0]!;
-  const volBase = lun.partitionOffset + DATA_OFFSET;
-  const fh = openSync(lun.path, 'r+');
-  const put = (volOffset: number, b: Uint8Array) => {
-    let done = 0;
-    while (done < b.length) done += writeSync(fh, b, done, b.length - done, volBase + volOffset + done);
-  };
-  const get = (volOffset: number, n: number) => {
-    const b = new Uint8Array(n);
-    readSync(fh, b, 0, n, volBase + volOffset);
-    return b;
-  };
-  const entry = (p: string) => m.entries.find((e) => e.path === p)!;
-  const fdc = new Resource(geometry(5), '.fdc.sf', MAGIC.fdc, 2, 32, 32, FD_SIZE, 1, 32 * 32);
-  fdc.startBlock = 4;
-  const fdVol = (addr: number) => fdc.itemVolOffset(((addr >>> 6) & 0xffff) * 32 + (addr >>> 22));
+  const io = openVolume(m);
+  const { lun, put, get, entry } = io;
+  const { fdVol } = fdcLocator(geometry(5), 32, FD_SIZE, 4);
   const df = openSync(delta.dataPath, 'r');
   const readDelta = (off: number, n: number) => {
     const b = new Uint8Array(n);
@@ -129,8 +117,7 @@ export async function buildMultiPbDump(o: { dir: string; seed: number }): Promis
     return b;
   };
   try {
-    const root = new DataView(get(fdVol(4), 16).buffer);
-    if (root.getUint32(0, true) !== 0x10c00001 || Number(root.getBigUint64(4, true)) !== fdVol(4)) throw new Error('multi-pb builder: FDC geometry assumption broken');
+    checkRootFd(io, fdVol, 4, 'multi-pb');
     put(fdVol(entry('/vm1/vm1.vmdk').fdAddress) + 0x400, new TextEncoder().encode(baseDesc));
     put(fdVol(entry('/vm1/vm1-000001.vmdk').fdAddress) + 0x400, new TextEncoder().encode(liveDesc));
     for (let i = 0; i < nBlocks; i++) {
@@ -158,7 +145,7 @@ export async function buildMultiPbDump(o: { dir: string; seed: number }): Promis
     writePb(PB_HEAD_ITEM - 1, [...tail.slice(1), tail[0]!]);
     writePb(PB_HEAD_ITEM + 1, placement.slice(0, tail.length).reverse());
   } finally {
-    closeSync(fh);
+    io.close();
   }
 
   lap('post-writes');

@@ -1,13 +1,13 @@
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildSeSparseDelta, writeSeSparse } from '../sesparse.js';
 import { deltaDescriptor, randomCid, sectorPattern, type GrainRun } from '../delta-common.js';
-import { buildVmfs, MiB, DATA_OFFSET, type BlockSpec, type FileSpec } from '../vmfs/index.js';
+import { buildVmfs, MiB, type BlockSpec, type FileSpec } from '../vmfs/index.js';
 import { geometry } from '../vmfs/geometry.js';
-import { Resource, MAGIC } from '../vmfs/resource.js';
 import { rng } from '../../helpers/fuzz.js';
 import { run, sha256File } from '../../helpers/tools.js';
 import { flatDescriptor, spliceLost, writeBase, type DeletedDeltaDump, type ExpectedLostRun } from './deleted-delta.js';
+import { checkRootFd, fdcLocator, openVolume } from './volume-io.js';
 
 /**
  * Case (v): VMFS6 with a deleted seSparse delta. The base (flat) and, after the revert, a new
@@ -69,33 +69,19 @@ export async function buildSeSparseV6Dump(o: { dir: string; seed: number; reuse:
     },
   ];
   const m = await buildVmfs({ version: 6, dir: o.dir, name: 'ds', label: 'recovery-v6', seed: o.seed, luns: [{ scheme: 'gpt', segments: 2 }], files });
-  const lun = m.luns[0]!;
-  const volBase = lun.partitionOffset + DATA_OFFSET;
-  const fh = openSync(lun.path, 'r+');
-  const put = (volOffset: number, b: Uint8Array) => {
-    let done = 0;
-    while (done < b.length) done += writeSync(fh, b, done, b.length - done, volBase + volOffset + done);
-  };
-  const get = (volOffset: number, n: number) => {
-    const b = new Uint8Array(n);
-    readSync(fh, b, 0, n, volBase + volOffset);
-    return b;
-  };
-  const entry = (p: string) => m.entries.find((e) => e.path === p)!;
+  const io = openVolume(m);
+  const { lun, put, get, entry } = io;
   // .fdc.sf on VMFS6: R = C = 16, S = 8 KiB, at the FDC base block (builder geometry, checked below).
-  const fdc = new Resource(g, '.fdc.sf', MAGIC.fdc, 2, 16, 16, g.fdSize, 1, 256);
-  fdc.startBlock = g.fdcBaseBlock;
-  const fdVol = (addr: number) => fdc.itemVolOffset(((addr >>> 6) & 0xffff) * 16 + (addr >>> 22));
+  const { fdVol } = fdcLocator(g, 16, g.fdSize, g.fdcBaseBlock);
   try {
     const rootAddr = m.entries.find((e) => e.path === '/')?.fdAddress ?? 4;
-    const root = new DataView(get(fdVol(rootAddr), 16).buffer);
-    if (root.getUint32(0, true) !== 0x10c00001 || Number(root.getBigUint64(4, true)) !== fdVol(rootAddr)) throw new Error('sesparse-v6 builder: FDC geometry assumption broken');
+    checkRootFd(io, fdVol, rootAddr, 'sesparse-v6');
     put(fdVol(entry('/vm1/vm1.vmdk').fdAddress) + g.fdData, new TextEncoder().encode(baseDesc));
     put(fdVol(entry('/vm1/vm1-000001.vmdk').fdAddress) + g.fdData, new TextEncoder().encode(liveDesc));
     for (let i = 0; i < nBlocks; i++) if (!reused.includes(i)) put((DELTA_AT + i) * BS, deltaBytes.subarray(i * BS, (i + 1) * BS));
     put(liveAt(0) * BS, readFileSync(liveCowd).subarray(0, BS));
   } finally {
-    closeSync(fh);
+    io.close();
   }
 
   const { lost, recoverable } = lostFromSeSparse(deltaBytes, reused);

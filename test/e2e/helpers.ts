@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import type { BrowserContext, Page } from '@playwright/test';
+
+/** Setup shared by the e2e specs: the network guard, OPFS read-back, the save-picker override. */
+
+/** Bytes per page.evaluate round trip when reading OPFS back (base64 inside a JSON message). */
+const CHUNK = 4 * 1024 * 1024;
+
+/**
+ * Records every request that leaves `origin` (the preview server; blob: and data: stay in the
+ * page). The specs assert the list stays empty.
+ */
+export function watchNetwork(context: BrowserContext, origin: string): string[] {
+  const foreign: string[] = [];
+  context.on('request', (r) => {
+    const url = r.url();
+    if (url.startsWith('blob:') || url.startsWith('data:')) return;
+    if (new URL(url).origin !== origin) foreign.push(url);
+  });
+  return foreign;
+}
+
+/** Reads an OPFS file back to Node in chunks, calling `each` in order (all-zero chunks are only reported, not sent). */
+export async function readOpfsFile(page: Page, folder: string, name: string, each: (chunk: Buffer) => void): Promise<number> {
+  const size = await page.evaluate(
+    async ({ folder, name }) => (await (await (await navigator.storage.getDirectory()).getDirectoryHandle(folder)).getFileHandle(name)).getFile().then((f) => f.size),
+    { folder, name },
+  );
+  for (let off = 0; off < size; off += CHUNK) {
+    const len = Math.min(CHUNK, size - off);
+    const b64 = await page.evaluate(
+      async ({ folder, name, off, len }) => {
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(folder);
+        const f = await (await dir.getFileHandle(name)).getFile();
+        const bytes = new Uint8Array(await f.slice(off, off + len).arrayBuffer());
+        if (bytes.length !== len) throw new Error(`short read at ${off}`);
+        const words = new Uint32Array(bytes.buffer, 0, bytes.length >>> 2);
+        let zero = bytes.subarray(words.length * 4).every((b) => b === 0);
+        for (let i = 0; zero && i < words.length; i++) zero = words[i] === 0;
+        if (zero) return null;
+        let s = '';
+        for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+        return btoa(s);
+      },
+      { folder, name, off, len },
+    );
+    each(b64 === null ? Buffer.alloc(len) : Buffer.from(b64, 'base64'));
+  }
+  return size;
+}
+
+/** SHA-256 of an OPFS file, hashed incrementally in Node (independent of the app's hashing). */
+export async function hashOpfsFile(page: Page, folder: string, name: string): Promise<{ sha256: string; size: number }> {
+  const h = createHash('sha256');
+  const size = await readOpfsFile(page, folder, name, (c) => h.update(c));
+  return { sha256: h.digest('hex'), size };
+}
+
+/**
+ * Makes showSaveFilePicker hand back a file in OPFS folder `folder` (the same type,
+ * FileSystemFileHandle, the real dialog returns), named as suggested or `fallbackName`; the name
+ * chosen is left in window.__savedName.
+ */
+export async function saveIntoOpfs(page: Page, folder: string, fallbackName: string): Promise<void> {
+  await page.addInitScript(
+    ({ folder, fallbackName }) => {
+      const w = window as unknown as Record<string, unknown>;
+      w.showSaveFilePicker = async (o?: { suggestedName?: string }) => {
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(folder, { create: true });
+        w.__savedName = o?.suggestedName ?? fallbackName;
+        return dir.getFileHandle(String(w.__savedName), { create: true });
+      };
+    },
+    { folder, fallbackName },
+  );
+}
