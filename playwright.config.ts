@@ -1,5 +1,9 @@
 import { defineConfig } from '@playwright/test';
 
+// PW_PORT (with VMFS_RESCUE_DIST for the build) lets several runs share one machine.
+const port = Number(process.env.PW_PORT ?? 4173);
+const origin = `http://127.0.0.1:${port}`;
+
 // Real Debian Chromium (Playwright cannot download its own browsers here), against the
 // production build served by `vite preview`.
 export default defineConfig({
@@ -8,7 +12,7 @@ export default defineConfig({
   workers: 1,
   reporter: [['list']],
   use: {
-    baseURL: 'http://127.0.0.1:4173',
+    baseURL: origin,
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: [
@@ -23,8 +27,8 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: 'npx vite preview --port 4173 --strictPort --host 127.0.0.1',
-    url: 'http://127.0.0.1:4173',
+    command: `npx vite preview --port ${port} --strictPort --host 127.0.0.1`,
+    url: origin,
     reuseExistingServer: !process.env.CI,
     timeout: 60_000,
   },

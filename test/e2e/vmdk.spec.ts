@@ -12,7 +12,7 @@ import { hashOpfsFile, readOpfsFile, saveIntoOpfs, watchNetwork } from './helper
  * SHA-256 is compared with `qemu-img convert -O raw` of the same chain (the oracle).
  */
 
-const ORIGIN = 'http://127.0.0.1:4173';
+const ORIGIN = `http://127.0.0.1:${process.env.PW_PORT ?? 4173}`;
 const MiB = 1024 * 1024;
 const CAPACITY = 8 * MiB;
 /** Bytes per page.evaluate round trip when copying fixtures in (base64 inside a JSON message). */
