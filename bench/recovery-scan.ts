@@ -24,51 +24,68 @@ const GiB = 1024 * MiB;
 const SEGMENTS = 33; // 8.25 GiB volume
 const root = path.resolve(import.meta.dirname, '..');
 
+/** The bench dump (see above), built in `dir`: shared by the Node and the Chromium scan benches. */
+export interface ScanBenchDump {
+  path: string;
+  size: number;
+  totalBlocks: number;
+  freeBlocks: number;
+  /** MiB of the dump actually stored (the rest are holes). */
+  realMiB: number;
+}
+
+export async function buildScanBenchDump(dir: string, log: (l: string) => void = () => {}): Promise<ScanBenchDump> {
+  const totalGuess = (SEGMENTS * 256 * MiB) / MiB;
+  // ~40 % of the volume in use: one big flat disk allocated in runs, written at each block head.
+  const used: BlockSpec[] = [];
+  const usedCount = Math.floor(totalGuess * 0.4);
+  for (let i = 0; i < usedCount; i++) used.push({ index: i, content: i % 4 === 0 ? 'data' : 'zero', at: 64 + Math.floor(i * 2.3), dataLength: 64 * 1024 });
+  const files: FileSpec[] = [
+    { path: '/vm1/vm1.vmdk', kind: 'resident', size: 600 },
+    { path: '/vm1/vm1-flat.vmdk', kind: 'blocks', size: 8 * GiB, blocks: used, addressing: 'pointer' },
+    { path: '/vm1/vm1.vmx', kind: 'subblock', size: 3000 },
+  ];
+  const t0 = performance.now();
+  const m = await buildVmfs({ version: 5, dir, name: 'ds', label: 'bench-recovery', seed: 5, hashLimit: 0, luns: [{ scheme: 'gpt', segments: SEGMENTS }], files });
+  const lun = m.luns[0]!;
+  const volBase = lun.partitionOffset + DATA_OFFSET;
+  const usedSet = new Set(used.map((b) => b.at!));
+  const fh = openSync(lun.path, 'r+');
+  let freeBlocks = 0;
+  try {
+    // Garbage at the head of 60 % of the free blocks above the metadata area.
+    const g = randomBytes(4 * MiB);
+    let k = 0;
+    for (let b = 64; b < m.totalBlocks; b++) {
+      if (usedSet.has(b)) continue;
+      freeBlocks++;
+      if (k++ % 5 < 3) writeSync(fh, g, (b * 4099) % (3 * MiB), 256 * 1024, volBase + b * MiB);
+    }
+    // Two deleted COWD deltas (contiguous, FD zeroed) for the scan to find.
+    for (const [n, at] of [[1, m.totalBlocks - 40], [2, m.totalBlocks - 20]] as const) {
+      const p = path.join(dir, `d${n}.bin`);
+      writeCowd({ dataPath: p, capacity: 8 * GiB, runs: [{ firstGrain: 1000 * n, count: 20000, kind: 'data', fill: sectorPattern(n) }] });
+      const bytes = readFileSync(p);
+      let done = 0;
+      while (done < bytes.length) done += writeSync(fh, bytes, done, bytes.length - done, volBase + at * MiB + done);
+      rmSync(p);
+    }
+  } finally {
+    closeSync(fh);
+  }
+  const realMiB = Math.round((statSync(lun.path).blocks * 512) / MiB);
+  log(`built ${(lun.size / GiB).toFixed(2)} GiB dump (${realMiB} MiB real, ${freeBlocks} of ${m.totalBlocks} blocks free) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return { path: lun.path, size: lun.size, totalBlocks: m.totalBlocks, freeBlocks, realMiB };
+}
+
 export async function benchRecoveryScan(log: (l: string) => void = () => {}): Promise<BenchResult[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'recovery-scan-bench-'));
   try {
-    const totalGuess = (SEGMENTS * 256 * MiB) / MiB;
-    // ~40 % of the volume in use: one big flat disk allocated in runs, written at each block head.
-    const used: BlockSpec[] = [];
-    const usedCount = Math.floor(totalGuess * 0.4);
-    for (let i = 0; i < usedCount; i++) used.push({ index: i, content: i % 4 === 0 ? 'data' : 'zero', at: 64 + Math.floor(i * 2.3), dataLength: 64 * 1024 });
-    const files: FileSpec[] = [
-      { path: '/vm1/vm1.vmdk', kind: 'resident', size: 600 },
-      { path: '/vm1/vm1-flat.vmdk', kind: 'blocks', size: 8 * GiB, blocks: used, addressing: 'pointer' },
-      { path: '/vm1/vm1.vmx', kind: 'subblock', size: 3000 },
-    ];
-    const t0 = performance.now();
-    const m = await buildVmfs({ version: 5, dir, name: 'ds', label: 'bench-recovery', seed: 5, hashLimit: 0, luns: [{ scheme: 'gpt', segments: SEGMENTS }], files });
-    const lun = m.luns[0]!;
-    const volBase = lun.partitionOffset + DATA_OFFSET;
-    const usedSet = new Set(used.map((b) => b.at!));
-    const fh = openSync(lun.path, 'r+');
-    let freeBlocks = 0;
-    try {
-      // Garbage at the head of 60 % of the free blocks above the metadata area.
-      const g = randomBytes(4 * MiB);
-      let k = 0;
-      for (let b = 64; b < m.totalBlocks; b++) {
-        if (usedSet.has(b)) continue;
-        freeBlocks++;
-        if (k++ % 5 < 3) writeSync(fh, g, (b * 4099) % (3 * MiB), 256 * 1024, volBase + b * MiB);
-      }
-      // Two deleted COWD deltas (contiguous, FD zeroed) for the scan to find.
-      for (const [n, at] of [[1, m.totalBlocks - 40], [2, m.totalBlocks - 20]] as const) {
-        const p = path.join(dir, `d${n}.bin`);
-        writeCowd({ dataPath: p, capacity: 8 * GiB, runs: [{ firstGrain: 1000 * n, count: 20000, kind: 'data', fill: sectorPattern(n) }] });
-        const bytes = readFileSync(p);
-        let done = 0;
-        while (done < bytes.length) done += writeSync(fh, bytes, done, bytes.length - done, volBase + at * MiB + done);
-        rmSync(p);
-      }
-    } finally {
-      closeSync(fh);
-    }
-    const realMiB = Math.round((statSync(lun.path).blocks * 512) / MiB);
+    const dump = await buildScanBenchDump(dir, log);
+    const lun = { path: dump.path, size: dump.size };
+    const m = { totalBlocks: dump.totalBlocks };
+    const { freeBlocks, realMiB } = dump;
     const dumpGiB = lun.size / GiB;
-    log(`built ${dumpGiB.toFixed(2)} GiB dump (${realMiB} MiB real, ${freeBlocks} of ${m.totalBlocks} blocks free) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-
     const cat = () => measure('sh', ['-c', 'cat "$1" > /dev/null', 'sh', lun.path]);
     const scan = () => {
       const r = measure(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'src/cli/main.ts'), 'scan', '--image', lun.path, '--json']);

@@ -2,6 +2,7 @@ import { benchDatastoreOpenList, benchDatastoreRead } from './datastore.js';
 import type { Bench } from './types.js';
 import { vmdkExportBench } from './vmdk-export.js';
 import { recoveryScanBench } from './recovery-scan.js';
+import { recoveryScanBrowserBench } from './recovery-scan-browser.js';
 
 /**
  * `npm run bench [-- --json] [NAME...]`: runs the registered benches (all, or those named).
@@ -12,6 +13,7 @@ const BENCHES: Bench[] = [
   vmdkExportBench,
   { name: 'datastore-open-list', description: 'open + list a 64 TiB GPT datastore dump vs debugvmfs', run: () => benchDatastoreOpenList() },
   recoveryScanBench,
+  recoveryScanBrowserBench,
   { name: 'datastore-read', description: 'read a 16 GiB file out of a dump vs dd of its byte range', run: () => benchDatastoreRead() },
 ];
 

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
+import { buildDeletedChainDump, type DeletedChainDump } from '../builders/recovery/chain.js';
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
 import { makeTempDir, oracleAvailable, runCli, sha256File } from '../helpers/tools.js';
 import { hashOpfsFile, saveIntoOpfs, watchNetwork } from './helpers.js';
@@ -241,5 +242,43 @@ test.describe('find lost snapshots', () => {
     const data = await hashOpfsFile(page, 'delta-out', `${d.candidateId}-restored-delta.vmdk`);
     expect(data.sha256).toBe(sha256File(lines[lines.length - 2]!));
     await page.evaluate(() => navigator.storage.getDirectory().then((r) => r.removeEntry('delta-out', { recursive: true }).catch(() => {})));
+  });
+});
+
+test.describe('find lost snapshots: a deleted two-level chain (case iv)', () => {
+  test.skip(!haveOracle, 'qemu-img missing');
+  let tmp: { dir: string; cleanup: () => void } | null = null;
+  let d: DeletedChainDump;
+  test.beforeAll(async () => {
+    test.setTimeout(180_000);
+    tmp = makeTempDir('recovery-e2e-chain2-');
+    d = await buildDeletedChainDump({ dir: tmp.dir, seed: 74 });
+  });
+  test.afterAll(() => tmp?.cleanup());
+
+  test('the newest deleted delta ranks first with the older one as parent; raw export hashes to the pre-revert chain', async ({ page, context, baseURL }) => {
+    test.setTimeout(240_000);
+    const origin = new URL(baseURL ?? 'http://127.0.0.1:4173').origin;
+    const foreign = watchNetwork(context, origin);
+    await saveIntoOpfs(page, 'output-chain', 'out.bin');
+    await openDump(page, d.dump, '?scanWorkers=2');
+    await page.getByTestId('rec-find').click();
+    const rows = page.getByTestId('rec-candidate');
+    await expect(rows.first()).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
+    expect(await rows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-id')))).toEqual([d.candidateId, d.middle.candidateId]);
+    const sel = page.getByTestId('rec-selected');
+    await expect(sel.getByTestId('rec-parent')).toHaveValue(d.parentPath);
+    const shown = await sel.getByTestId('rec-lost-run').evaluateAll((rs) => rs.map((r) => ({ sector: Number(r.getAttribute('data-sector')), sectors: Number(r.getAttribute('data-sectors')) })));
+    expect(union(shown)).toEqual(union(d.expectedLost));
+    await sel.getByTestId('rec-format').selectOption('raw');
+    await sel.getByTestId('rec-export').click();
+    await expect(sel.getByTestId('rec-sha256')).toHaveText(/^[0-9a-f]{64}$/, { timeout: 180_000 });
+    await expect(page.getByTestId('rec-error')).toHaveCount(0);
+    expect(await sel.getByTestId('rec-sha256').textContent()).toBe(d.expectedSha256);
+    const saved = String(await page.evaluate(() => (window as unknown as Record<string, unknown>).__savedName));
+    const out = await hashOpfsFile(page, 'output-chain', saved);
+    expect(out.sha256).toBe(d.expectedSha256);
+    await page.evaluate(() => navigator.storage.getDirectory().then((r) => r.removeEntry('output-chain', { recursive: true }).catch(() => {})));
+    expect(foreign).toEqual([]);
   });
 });

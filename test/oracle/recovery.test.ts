@@ -2,7 +2,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } f
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildDeletedDeltaDump, spliceLost, type DeletedDeltaDump, type DeletedCase } from '../builders/recovery/deleted-delta.js';
-import { buildChainDump } from '../builders/recovery/chain.js';
+import { buildChainDump, buildDeletedChainDump } from '../builders/recovery/chain.js';
 import { buildSeSparseV6Dump } from '../builders/recovery/sesparse-v6.js';
 import { buildMultiPbDump, type MultiPbDump } from '../builders/recovery/multi-pb.js';
 import { makeTempDir, oracleAvailable, run, runCli, sha256File } from '../helpers/tools.js';
@@ -134,6 +134,37 @@ describe.skipIf(!ok)('recovery in a two-level snapshot chain (case iv)', () => {
     const d = await buildChainDump({ dir: tmp.dir, seed: 71 });
     await verifyCase(d, tmp.dir, 'carved-header', true);
   }, 120_000);
+});
+
+describe.skipIf(!ok)('recovery of a deleted two-level snapshot chain (case iv, both deltas deleted)', () => {
+  const tmp = makeTempDir('recovery-chain2-');
+  afterAll(() => tmp.cleanup());
+  it('(iv) d1 and d2 both deleted, new d3 over the base reuses blocks of both: d2 over candidate d1 over the base', async () => {
+    const d = await buildDeletedChainDump({ dir: tmp.dir, seed: 73 });
+    expect(d.middle.expectedLost.map((l) => l.kind)).toContain('table');
+    // Top: d2, parent the candidate d1; exact lost runs, recoverable grains and sha256 (verifyCase).
+    await verifyCase(d, tmp.dir, 'carved-header', true);
+    const j = JSON.parse(runCli(['scan', '--image', d.dump, '--json']).stdout) as ScanJson & { candidates: { parentReasons: string[] }[] };
+    const top = j.candidates[0]!;
+    expect(top.evidence.map((e) => e.kind)).toContain('descriptor');
+    expect(top.parentReasons.join(' ')).toMatch(/parentCID [0-9a-f]{8}, the CID of freed descriptor/);
+    expect(top.parentReasons.join(' ')).toMatch(/parentFileNameHint "vm1-000001\.vmdk"/);
+    // The older link: its own candidate, over the live base, with its own exact lost runs.
+    const mid = j.candidates.find((c) => c.id === d.middle.candidateId)!;
+    expect(mid).toBeDefined();
+    expect(mid.parent).toBe(d.middle.parentPath);
+    expect(union(mid.lostRuns)).toEqual(union(d.middle.expectedLost));
+    for (const l of d.middle.expectedLost) {
+      const hit = mid.lostRuns.find((r) => r.sector <= l.sector && l.sector < r.sector + r.sectors)!;
+      expect(hit.reason).toMatch(l.kind === 'table' ? /grain table/ : /grain data/);
+    }
+    expect(mid.recoverableGrains).toBe(d.middle.expectedRecoverableGrains);
+    expect(j.candidates.length).toBe(2);
+    // --format delta needs a live parent: a clear error, not a broken file.
+    const bad = runCli(['recover', '--image', d.dump, '--candidate', top.id, '--out', path.join(tmp.dir, 'x.vmdk'), '--format', 'delta']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/another recovered delta/);
+  }, 180_000);
 });
 
 describe.skipIf(!ok)('recovery from a truncated dump (case vi)', () => {

@@ -4,7 +4,7 @@ import { UserError } from '../../core/errors.js';
 import { copySourceToSink } from '../../core/export/copy-source.js';
 import { EXPORT_FORMATS, exportDisk, hashDisk, type ExportFormat } from '../../core/export/export-disk.js';
 import { throttle, type Progress } from '../../core/progress.js';
-import { listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
+import { CANDIDATE_PARENT, listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
 import { NodeFileSink } from '../../platform/node/file-sink.js';
 import type { Datastore } from '../../core/vmfs/index.js';
 import { NodeExportTarget } from '../../platform/node/export-target.js';
@@ -96,7 +96,7 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
       const c = pickCandidate(r, id);
       const parentPath = option(a, 'parent') ?? c.parent;
       if (format === 'delta') return writeDelta(ds, r, c, parentPath, out, reportPath, io, signal);
-      const { disk, parent, warnings } = await recoveredDisk(ds, c, parentPath);
+      const { disk, parent, warnings } = await recoveredDisk(ds, c, parentPath, r.candidates);
       for (const w of warnings) io.err(`warning: ${w}`);
       for (const l of disk.links) for (const w of l.warnings) io.err(`warning: ${w}`);
       const res = await exportDisk(disk, new NodeExportTarget(dir), {
@@ -144,6 +144,7 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
  */
 async function writeDelta(ds: Datastore, r: ScanResult, c: Candidate, parentPath: string | null, out: string, reportPath: string | undefined, io: CliIO, signal: AbortSignal): Promise<number> {
   if (!parentPath) throw new UserError(`${c.id}: no parent guessed; --format delta needs --parent PATH (the parent descriptor on the volume)`);
+  if (parentPath.startsWith(CANDIDATE_PARENT)) throw new UserError(`${c.id}: its parent is another recovered delta (${parentPath}); --format delta needs a live parent (--parent PATH), or export the whole chain as raw|flat|sparse|stream`);
   const dir = path.dirname(out);
   const d = await rebuiltDelta(ds, c, parentPath, path.basename(out));
   const dataPath = path.join(dir, d.dataName);

@@ -11,6 +11,7 @@
  */
 export { scanForDeltas, buildCandidates, pickCandidate, type ScanResult, type Candidate, type VolumeSummary } from './scan.js';
 export { recoveredDisk } from './recover.js';
+export { CANDIDATE_PARENT, linkCandidates } from './chain-link.js';
 export type { CandidateInfo, Evidence, LostRun, BlockPlan, DeltaFormat } from './types.js';
 export { probeDeltaHeader, type DeltaHeader } from './delta-header.js';
 export { listDeletedFiles, type DeletedFile } from './deleted-files.js';

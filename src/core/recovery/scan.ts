@@ -11,6 +11,7 @@ import { readFreedPb, scanFreedFds, scanFreedPbs, type DescriptorRemnant } from 
 import { joinPointerBlocks, pieceDetail } from './pb-join.js';
 import type { BlockUse } from './free-map.js';
 import { blockUseOf, carveFreeRange, type CarvedHeader } from './free-ranges.js';
+import { linkCandidates } from './chain-link.js';
 import { guessParent, listLiveDisks } from './parent-guess.js';
 import { checkTables, planContiguous, planFromBlocks } from './plan.js';
 import { rebuiltFile } from './rebuilt-file.js';
@@ -32,6 +33,12 @@ export interface Candidate extends CandidateInfo {
   plan: BlockPlan;
   /** The rebuilt delta as a layer with its damage applied (lost ranges are 'missing'). */
   layer: DiskLayer;
+  /** Set when `parent` is 'candidate:<id>': the recovered delta this one sits on. */
+  parentCandidate?: Candidate;
+  /** Freed descriptor attributed to this candidate, if any. */
+  descriptor?: DescriptorRemnant;
+  /** Folder FD of the freed delta FD (0 when unknown), for linking candidates by folder. */
+  dirFd: number;
 }
 
 export interface ScanResult {
@@ -135,6 +142,7 @@ export async function buildCandidates(ds: Datastore, carved: readonly CarvedHead
       warnings.push(`delta header at volume ${hex(f.headerVolOffset)}: ${e.message}`);
     }
   }
+  linkCandidates(candidates, fds.descriptors, disks);
   candidates.sort((a, b) => b.confidence - a.confidence || b.recoverableGrains - a.recoverableGrains || a.headerVolOffset - b.headerVolOffset);
   const i = ds.info;
   return {
@@ -220,6 +228,8 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: Awaite
     lostRuns: dmg.lostRuns,
     headerVolOffset: f.headerVolOffset,
     method: plan.method,
+    dirFd: chosen.dirFd ?? 0,
+    ...(desc ? { descriptor: desc } : {}),
     header: h,
     plan,
     layer,

@@ -6,7 +6,7 @@ import { buildVmfs, MiB, type BlockSpec, type FileSpec } from '../vmfs/index.js'
 import { geometry } from '../vmfs/geometry.js';
 import { rng } from '../../helpers/fuzz.js';
 import { run, sha256File } from '../../helpers/tools.js';
-import { deltaDescriptorText, flatDescriptor, lostFromDelta, mergeRuns, spliceLost, writeBase, type DeletedDeltaDump } from './deleted-delta.js';
+import { deltaDescriptorText, fdRecord, flatDescriptor, freeFdAddress, lostFromDelta, mergeRuns, spliceLost, writeBase, type DeletedDeltaDump, type ExpectedLostRun } from './deleted-delta.js';
 import { checkRootFd, fdcLocator, openVolume } from './volume-io.js';
 
 /**
@@ -109,5 +109,152 @@ export async function buildChainDump(o: { dir: string; seed: number }): Promise<
     expectedDeleted: [],
     deltaFileBlocks: Array.from({ length: n2 }, (_, i) => D2_AT + i),
     gtSectors: d2.gtSectors,
+  };
+}
+
+/** The older deleted link of a deleted two-level chain, as the scan must report it. */
+export interface DeletedChainDump extends DeletedDeltaDump {
+  middle: { candidateId: string; parentPath: string; expectedLost: ExpectedLostRun[]; expectedRecoverableGrains: number };
+}
+
+const DEL1_AT = 100;
+const DEL2_AT = 130;
+
+/** Allocated sectors of a COWD file we wrote (GT entries > 1), as merged runs. */
+function allocatedRuns(delta: Uint8Array): { sector: number; sectors: number }[] {
+  const dv = new DataView(delta.buffer, delta.byteOffset, delta.byteLength);
+  const numSectors = dv.getUint32(0x0c, true);
+  const gd = dv.getUint32(0x14, true) * 512;
+  const numGd = dv.getUint32(0x18, true);
+  const out: { sector: number; sectors: number }[] = [];
+  for (let t = 0; t < numGd; t++) {
+    const gde = dv.getUint32(gd + t * 4, true);
+    if (gde <= 1) continue;
+    for (let i = 0; i < 4096 && t * 4096 + i < numSectors; i++) {
+      if (dv.getUint32(gde * 512 + i * 4, true) <= 1) continue;
+      const s = t * 4096 + i;
+      const prev = out[out.length - 1];
+      if (prev && prev.sector + prev.sectors === s) prev.sectors++;
+      else out.push({ sector: s, sectors: 1 });
+    }
+  }
+  return out;
+}
+
+/** Runs of `a` minus the sectors of `b`. */
+function minusRuns(a: { sector: number; sectors: number }[], b: { sector: number; sectors: number }[]): { sector: number; sectors: number; kind: 'data' }[] {
+  const gone = new Set<number>();
+  for (const r of b) for (let s = r.sector; s < r.sector + r.sectors; s++) gone.add(s);
+  const out: { sector: number; sectors: number; kind: 'data' }[] = [];
+  for (const r of a)
+    for (let s = r.sector; s < r.sector + r.sectors; s++) {
+      if (gone.has(s)) continue;
+      const prev = out[out.length - 1];
+      if (prev && prev.sector + prev.sectors === s) prev.sectors++;
+      else out.push({ sector: s, sectors: 1, kind: 'data' });
+    }
+  return out;
+}
+
+/**
+ * Case (iv), both links deleted: base <- d1 <- d2, and "revert to snapshot" (to the base's
+ * snapshot) threw away d1 AND d2 (FDs zeroed, blocks contiguous and free) and made a new empty d3
+ * over the base that reuses a grain-table block of d1, and a grain-table block and another block
+ * of d2. The descriptors of d1 and d2 survive in freed resident FDs (d2's parentCID = d1's CID,
+ * its parentFileNameHint names d1's descriptor). The candidate is d2, its parent the candidate d1,
+ * whose parent is the base.
+ *
+ * Expected disk, independent of the recovery code: d1' = qemu-img of (d1 -> base) with d1's lost
+ * runs from qemu-img of the base; then the sectors d2 holds and did not lose come from qemu-img of
+ * (d2 -> d1 -> base), every other sector from d1'.
+ */
+export async function buildDeletedChainDump(o: { dir: string; seed: number }): Promise<DeletedChainDump> {
+  const oracleDir = path.join(o.dir, 'pre-revert');
+  mkdirSync(oracleDir, { recursive: true });
+  const baseBlocks: BlockSpec[] = [0, 1, 5, 10, 20, 33, 40, 63].map((index, k) => ({ index, content: 'data', at: 30 + k, dataLength: MiB }));
+  const baseCid = randomCid(o.seed + 11);
+  const baseDesc = flatDescriptor(baseCid, 'vm1-flat.vmdk');
+  const d1 = buildCowdDelta({ dir: oracleDir, name: 'vm1-000001', capacity: CAP, runs: randomWrites(o.seed + 1, 25, [{ firstGrain: (8 * MiB) / 512, count: 4096, kind: 'data', fill: sectorPattern(o.seed + 5) }]), parentFileNameHint: 'vm1.vmdk', parentCid: baseCid, cid: randomCid(o.seed + 12) });
+  const d2 = buildCowdDelta({ dir: oracleDir, name: 'vm1-000002', capacity: CAP, runs: randomWrites(o.seed + 2, 30, [{ firstGrain: (9 * MiB) / 512, count: 4096, kind: 'data', fill: sectorPattern(o.seed + 6) }]), parentFileNameHint: 'vm1-000001.vmdk', parentCid: d1.cid, cid: randomCid(o.seed + 13) });
+  const d1Bytes = readFileSync(d1.dataPath);
+  const d2Bytes = readFileSync(d2.dataPath);
+  const d1Desc = readFileSync(d1.descriptorPath, 'latin1');
+  const d2Desc = readFileSync(d2.descriptorPath, 'latin1');
+  const n1 = Math.ceil(d1Bytes.length / BS);
+  const n2 = Math.ceil(d2Bytes.length / BS);
+  if (DEL1_AT + n1 > DEL2_AT || DEL2_AT + n2 > 200) throw new Error('deleted-chain builder: deltas do not fit their block ranges');
+  const gtBlocksOf = (gt: Map<number, number>) => [...gt.values()].map((s) => Math.floor((s * 512) / BS)).filter((b) => b > 0);
+  const gt1 = gtBlocksOf(d1.gtSectors);
+  const gt2 = gtBlocksOf(d2.gtSectors);
+  const reused1 = [gt1[Math.floor(gt1.length / 2)]!];
+  const gt2Block = gt2[Math.floor(gt2.length / 2)]!;
+  const reused2 = [gt2Block, [...Array(n2).keys()].filter((b) => b > 0 && !gt2.includes(b))[0] ?? [...Array(n2).keys()].filter((b) => b > 0 && b !== gt2Block)[0]!];
+
+  const d3Cowd = path.join(oracleDir, 'd3.bin');
+  writeCowd({ dataPath: d3Cowd, capacity: CAP, runs: [] });
+  const d3Desc = deltaDescriptorText(randomCid(o.seed + 14), baseCid, 'vm1-000003-delta.vmdk', CAP, 'vm1.vmdk');
+  const files: FileSpec[] = [
+    { path: '/vm1/vm1.vmdk', kind: 'resident', size: baseDesc.length },
+    { path: '/vm1/vm1-flat.vmdk', kind: 'blocks', size: CAP, blocks: baseBlocks },
+    { path: '/vm1/vm1.vmx', kind: 'subblock', size: 3000 },
+    { path: '/vm1/vm1-000003.vmdk', kind: 'resident', size: d3Desc.length },
+    {
+      path: '/vm1/vm1-000003-delta.vmdk', kind: 'blocks', size: 3 * BS,
+      blocks: [
+        { index: 0, content: 'zero', at: DEL2_AT + reused2[0]! },
+        { index: 1, content: 'data', at: DEL1_AT + reused1[0]!, dataLength: MiB },
+        { index: 2, content: 'data', at: DEL2_AT + reused2[1]!, dataLength: MiB },
+      ],
+    },
+  ];
+  const m = await buildVmfs({ version: 5, dir: o.dir, name: 'ds', label: 'recovery-chain2', seed: o.seed, luns: [{ scheme: 'gpt', segments: 1 }], files });
+  const io = openVolume(m);
+  const { lun, put, entry } = io;
+  const { fdVol } = fdcLocator(geometry(5), 32, FD_SIZE, 4);
+  try {
+    checkRootFd(io, fdVol, 4, 'deleted-chain');
+    put(fdVol(entry('/vm1/vm1.vmdk').fdAddress) + 0x400, new TextEncoder().encode(baseDesc));
+    put(fdVol(entry('/vm1/vm1-000003.vmdk').fdAddress) + 0x400, new TextEncoder().encode(d3Desc));
+    for (let i = 0; i < n1; i++) if (!reused1.includes(i)) put((DEL1_AT + i) * BS, d1Bytes.subarray(i * BS, (i + 1) * BS));
+    for (let i = 0; i < n2; i++) if (!reused2.includes(i)) put((DEL2_AT + i) * BS, d2Bytes.subarray(i * BS, (i + 1) * BS));
+    put((DEL2_AT + reused2[0]!) * BS, readFileSync(d3Cowd));
+    // The two deleted descriptors, in freed resident FDs of the folder (d2's first: scan order must not matter).
+    const dirFd = entry('/vm1').fdAddress;
+    ([[d2Desc, 3], [d1Desc, 4]] as const).forEach(([text, r]) => {
+      const slot = freeFdAddress(m, r);
+      const bytes = new TextEncoder().encode(text);
+      put(fdVol(slot), fdRecord(slot, fdVol(slot), dirFd, { length: bytes.length, resident: bytes }));
+    });
+  } finally {
+    io.close();
+  }
+
+  const l1 = lostFromDelta(d1Bytes, reused1);
+  const l2 = lostFromDelta(d2Bytes, reused2);
+  writeBase(oracleDir, baseDesc, entry('/vm1/vm1-flat.vmdk').pieces!);
+  const baseRaw = path.join(o.dir, 'base.raw');
+  const d1Raw = path.join(o.dir, 'd1.raw');
+  const chainRaw = path.join(o.dir, 'chain.raw');
+  const expectedRaw = path.join(o.dir, 'expected.raw');
+  run('qemu-img', ['convert', '-O', 'raw', path.join(oracleDir, 'vm1.vmdk'), baseRaw]);
+  run('qemu-img', ['convert', '-O', 'raw', d1.descriptorPath, d1Raw]);
+  run('qemu-img', ['convert', '-O', 'raw', d2.descriptorPath, chainRaw]);
+  spliceLost(d1Raw, baseRaw, l1.lost, d1Raw);
+  spliceLost(d1Raw, chainRaw, minusRuns(allocatedRuns(d2Bytes), l2.lost), expectedRaw);
+  return {
+    dump: lun.path,
+    manifest: m,
+    headerBlock: DEL2_AT,
+    candidateId: `delta-${DEL2_AT}`,
+    parentPath: `candidate:delta-${DEL1_AT}`,
+    capacity: CAP,
+    expectedSha256: sha256File(expectedRaw),
+    expectedLost: l2.lost,
+    expectedRecoverableGrains: l2.recoverable,
+    foreignHeaderBlock: null,
+    expectedDeleted: [],
+    deltaFileBlocks: Array.from({ length: n2 }, (_, i) => DEL2_AT + i),
+    gtSectors: d2.gtSectors,
+    middle: { candidateId: `delta-${DEL1_AT}`, parentPath: '/vm1/vm1.vmdk', expectedLost: l1.lost, expectedRecoverableGrains: l1.recoverable },
   };
 }
