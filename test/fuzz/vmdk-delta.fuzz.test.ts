@@ -74,11 +74,8 @@ describe('delta readers survive mutated input', () => {
       const r = rng(seed);
       const bytes = mutate(cowdBytes, r, cowdRegions);
       const before = sha(bytes);
-      const t0 = Date.now();
       const res = await fuzzCase('cowd', seed, async () => exercise(await openCowdExtent(new MemorySource(bytes, 'fuzz-delta.vmdk'), 'fuzz-delta.vmdk'), r));
       if (res === 'ok') opened++;
-      // fuzzCase's timer cannot fire while a loop only awaits resolved promises: measure too.
-      expect(Date.now() - t0, `seed ${seed}`).toBeLessThan(1000);
       expect(sha(bytes)).toBe(before);
     }
     expect(opened).toBeGreaterThan(0);
@@ -90,11 +87,8 @@ describe('delta readers survive mutated input', () => {
       const r = rng(seed + 100_000);
       const bytes = mutate(seBytes, r, seRegions);
       const before = sha(bytes);
-      const t0 = Date.now();
       const res = await fuzzCase('sesparse', seed, async () => exercise(await openSeSparseExtent(new MemorySource(bytes, 'fuzz-sesparse.vmdk'), 'fuzz-sesparse.vmdk'), r));
       if (res === 'ok') opened++;
-      // fuzzCase's timer cannot fire while a loop only awaits resolved promises: measure too.
-      expect(Date.now() - t0, `seed ${seed}`).toBeLessThan(1000);
       expect(sha(bytes)).toBe(before);
     }
     expect(opened).toBeGreaterThan(0);
@@ -115,9 +109,8 @@ describe('delta readers survive mutated input', () => {
     cases.push(['sesparse far tables', s2, (b) => openSeSparseExtent(new MemorySource(b, 's'), 's')]);
     for (const [label, b, open] of cases) {
       const before = sha(b);
-      const t0 = Date.now();
+      // fuzzCase bounds the case's CPU time (1 s) itself.
       expect(await fuzzCase(label, 0, async () => exercise(await open(b), rng(1)))).toBe('ok');
-      expect(Date.now() - t0).toBeLessThan(1000);
       expect(sha(b)).toBe(before);
     }
   });
