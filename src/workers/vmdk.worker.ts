@@ -7,6 +7,7 @@ import type { DiskChain } from '../core/vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
 import { FileSetResolver, type PickedInput } from '../platform/browser/file-set-resolver.js';
 import { exportTarget, guarded, Jobs, type ExportDestination } from './common.js';
+import { createGuestApi } from './guest-api.js';
 import { scanPicked, type ScanResult } from './scan-picked.js';
 
 /**
@@ -119,6 +120,9 @@ const api = {
   cancel(): void {
     jobs.abort('job');
   },
+
+  /** "Look inside a disk": partitions and files of the open chain's merged disk. */
+  ...createGuestApi(() => requireChain()),
 };
 
 function requireChain(): DiskChain {
