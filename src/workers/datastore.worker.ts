@@ -2,7 +2,7 @@ import * as Comlink from 'comlink';
 import { CancelledError, RescueError, throwIfAborted, UserError } from '../core/errors.js';
 import { copySourceToSink } from '../core/export/copy-source.js';
 import { exportDisk, hashDisk, type ExportFormat, type ExportResult } from '../core/export/export-disk.js';
-import type { ByteSink } from '../core/io/byte-sink.js';
+import { writeWhole, type ByteSink } from '../core/io/byte-sink.js';
 import { readUpTo } from '../core/io/byte-source.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { openChain } from '../core/vmdk/chain.js';
@@ -614,16 +614,7 @@ const api = {
       const opfs = dest === 'opfs';
       const dir = opfs ? await opfsExportDir(true) : dest;
       const copy = await copySourceToSink(rd.data, await createFileSink(dir, rd.dataName, opfs), { signal, onProgress: throttle(onProgress, 150) });
-      const sink = await createFileSink(dir, descriptorName, opfs);
-      const text = new TextEncoder().encode(rd.descriptor);
-      try {
-        await sink.write(0, text);
-        await sink.truncate(text.length);
-        await sink.close();
-      } catch (e) {
-        await sink.abort().catch(() => {});
-        throw e;
-      }
+      await writeWhole(await createFileSink(dir, descriptorName, opfs), new TextEncoder().encode(rd.descriptor));
       const sha256 = await hashDisk(rd.asWritten, { signal, onProgress: throttle(onProgress, 150), phase: 'hash' });
       return { candidateId, parent: parentPath, parentCid: rd.parentCid, files: [descriptorName, rd.dataName], sha256, dataSha256: copy.sha256, destination: opfs ? 'opfs' : 'directory', notes: rd.notes };
     });

@@ -2,6 +2,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../../core/errors.js';
 import { copySourceToSink } from '../../core/export/copy-source.js';
+import { writeWhole } from '../../core/io/byte-sink.js';
 import { EXPORT_FORMATS, exportDisk, hashDisk, type ExportFormat } from '../../core/export/export-disk.js';
 import { throttle, type Progress } from '../../core/progress.js';
 import { CANDIDATE_PARENT, listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
@@ -149,16 +150,7 @@ async function writeDelta(ds: Datastore, r: ScanResult, c: Candidate, parentPath
   const d = await rebuiltDelta(ds, c, parentPath, path.basename(out));
   const dataPath = path.join(dir, d.dataName);
   const copy = await copySourceToSink(d.data, await NodeFileSink.create(dataPath), { hasher: nativeSha256, signal, onProgress: progressTo(io) });
-  const sink = await NodeFileSink.create(out);
-  const text = new TextEncoder().encode(d.descriptor);
-  try {
-    await sink.write(0, text);
-    await sink.truncate(text.length);
-    await sink.close();
-  } catch (e) {
-    await sink.abort().catch(() => {});
-    throw e;
-  }
+  await writeWhole(await NodeFileSink.create(out), new TextEncoder().encode(d.descriptor));
   for (const n of d.notes) io.err(`note: ${n}`);
   const sha = await hashDisk(d.asWritten, { hasher: nativeSha256, signal, onProgress: progressTo(io), phase: 'hash' });
   if (reportPath) {

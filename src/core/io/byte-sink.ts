@@ -46,3 +46,15 @@ export class MemorySink implements ByteSink {
     return this.buf.slice(0, this.length);
   }
 }
+
+/** Writes `bytes` as the whole content of `sink` and commits it; on any failure the sink is aborted. */
+export async function writeWhole(sink: ByteSink, bytes: Uint8Array): Promise<void> {
+  try {
+    await sink.write(0, bytes);
+    await sink.truncate(bytes.length);
+    await sink.close();
+  } catch (e) {
+    await sink.abort().catch(() => {});
+    throw e;
+  }
+}
