@@ -4,7 +4,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { buildVmfs, standardBuild, type Manifest } from '../builders/vmfs/index.js';
 import { makeTempDir, oracleAvailable, run } from '../helpers/tools.js';
 import { fixtureImage } from '../helpers/vmfs3-fixture.js';
-import { hashOpfsFile, saveIntoOpfs, watchNetwork } from './helpers.js';
+import { hashOpfsFile, saveIntoOpfs, watchNetwork, withoutFilePickers } from './helpers.js';
 
 /**
  * The datastore view end to end, against the production build: the real ESX-written VMFS3 dump
@@ -148,13 +148,7 @@ test('without save pickers: a file and a merged chain from the dump go through b
   const img = await fixtureImage();
   const origin = new URL(baseURL ?? 'http://127.0.0.1:4173').origin;
   const foreign = watchNetwork(context, origin);
-  // A browser without the File System Access pickers (Firefox, Safari).
-  await page.addInitScript(() => {
-    const w = window as unknown as Record<string, unknown>;
-    w.showOpenFilePicker = undefined;
-    w.showSaveFilePicker = undefined;
-    w.showDirectoryPicker = undefined;
-  });
+  await withoutFilePickers(page);
   await page.goto('/');
   await showDatastoreView(page);
   const view = page.getByTestId('ds-view');

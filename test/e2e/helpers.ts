@@ -74,3 +74,19 @@ export async function saveIntoOpfs(page: Page, folder: string, fallbackName: str
     { folder, fallbackName },
   );
 }
+
+/** The preview server's origin (playwright.config.ts serves on PW_PORT, default 4173). */
+export const PREVIEW_ORIGIN = `http://127.0.0.1:${process.env.PW_PORT ?? 4173}`;
+
+/**
+ * A browser without the File System Access pickers (Firefox, Safari): the app must fall back to
+ * <input type=file> and to OPFS plus a download.
+ */
+export async function withoutFilePickers(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const w = window as unknown as Record<string, unknown>;
+    w.showOpenFilePicker = undefined;
+    w.showSaveFilePicker = undefined;
+    w.showDirectoryPicker = undefined;
+  });
+}

@@ -2,7 +2,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, 
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { makeTempDir, oracleAvailable, run, sha256File } from '../helpers/tools.js';
-import { watchNetwork } from './helpers.js';
+import { watchNetwork, withoutFilePickers, PREVIEW_ORIGIN } from './helpers.js';
 
 /**
  * "Look inside a disk" end to end: a monolithicFlat VMDK whose raw disk carries an MBR with an
@@ -10,7 +10,6 @@ import { watchNetwork } from './helpers.js';
  * the inspector lists both, browses them, and a downloaded file hashes like its source.
  */
 
-const ORIGIN = `http://127.0.0.1:${process.env.PW_PORT ?? 4173}`;
 const MiB = 1024 * 1024;
 const SECTOR = 512;
 const P1_START = 1 * MiB;
@@ -130,13 +129,8 @@ test.afterAll(() => fx?.cleanup());
 test('look inside a disk: list ext4 and NTFS partitions, browse both, download a file', async ({ page, context }) => {
   test.skip(!fx, 'qemu-img / mkfs.ext4 / mkntfs / ntfscp missing');
   const f = fx!;
-  const foreign = watchNetwork(context, ORIGIN);
-  await page.addInitScript(() => {
-    const w = window as unknown as Record<string, unknown>;
-    w.showOpenFilePicker = undefined;
-    w.showSaveFilePicker = undefined;
-    w.showDirectoryPicker = undefined;
-  });
+  const foreign = watchNetwork(context, PREVIEW_ORIGIN);
+  await withoutFilePickers(page);
   await page.goto('/');
   await page.getByTestId('file-input').setInputFiles(f.files.map((n) => path.join(f.dir, n)));
   await expect(page.getByTestId('chain-link')).toHaveCount(1, { timeout: 30_000 });

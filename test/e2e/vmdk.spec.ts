@@ -4,7 +4,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { buildCowdDelta } from '../builders/cowd.js';
 import { buildFlatBaseQemu } from '../builders/delta-common.js';
 import { makeTempDir, oracleAvailable, run, sha256File } from '../helpers/tools.js';
-import { hashOpfsFile, readOpfsFile, saveIntoOpfs, watchNetwork } from './helpers.js';
+import { hashOpfsFile, readOpfsFile, saveIntoOpfs, watchNetwork, withoutFilePickers, PREVIEW_ORIGIN } from './helpers.js';
 
 /**
  * The browser slice end to end, against the production build served by `vite preview`:
@@ -12,7 +12,6 @@ import { hashOpfsFile, readOpfsFile, saveIntoOpfs, watchNetwork } from './helper
  * SHA-256 is compared with `qemu-img convert -O raw` of the same chain (the oracle).
  */
 
-const ORIGIN = `http://127.0.0.1:${process.env.PW_PORT ?? 4173}`;
 const MiB = 1024 * 1024;
 const CAPACITY = 8 * MiB;
 /** Bytes per page.evaluate round trip when copying fixtures in (base64 inside a JSON message). */
@@ -150,7 +149,7 @@ async function expectChain(page: Page, f: Fixture): Promise<void> {
 test('open a COWD-over-flat chain through showOpenFilePicker, export raw through showSaveFilePicker', async ({ page, context }) => {
   test.skip(!fx, 'qemu-img / qemu-io missing');
   const f = fx!;
-  const foreign = watchNetwork(context, ORIGIN);
+  const foreign = watchNetwork(context, PREVIEW_ORIGIN);
   // The pickers hand back OPFS handles: same type (FileSystemFileHandle) as the real dialogs return.
   await page.addInitScript(() => {
     const w = window as unknown as Record<string, unknown>;
@@ -188,15 +187,8 @@ test('open a COWD-over-flat chain through showOpenFilePicker, export raw through
 test('open through the fallback file input, export raw to browser storage and download it', async ({ page, context }) => {
   test.skip(!fx, 'qemu-img / qemu-io missing');
   const f = fx!;
-  const foreign = watchNetwork(context, ORIGIN);
-  // A browser without the File System Access pickers (Firefox, Safari): the app must fall back to
-  // <input type=file> and to OPFS plus a download.
-  await page.addInitScript(() => {
-    const w = window as unknown as Record<string, unknown>;
-    w.showOpenFilePicker = undefined;
-    w.showSaveFilePicker = undefined;
-    w.showDirectoryPicker = undefined;
-  });
+  const foreign = watchNetwork(context, PREVIEW_ORIGIN);
+  await withoutFilePickers(page);
   await page.goto('/');
   await expectCsp(page);
   await expect(page.getByTestId('pick-files')).toHaveCount(0);
@@ -224,7 +216,7 @@ for (const format of ['sparse', 'stream', 'flat'] as const) {
   test(`export ${format} and read it back with qemu-img`, async ({ page, context }) => {
     test.skip(!fx, 'qemu-img / qemu-io missing');
     const f = fx!;
-    const foreign = watchNetwork(context, ORIGIN);
+    const foreign = watchNetwork(context, PREVIEW_ORIGIN);
     await page.addInitScript(() => {
       const w = window as unknown as Record<string, unknown>;
       const out = async () => (await navigator.storage.getDirectory()).getDirectoryHandle('output', { create: true });
@@ -268,7 +260,7 @@ for (const format of ['sparse', 'stream', 'flat'] as const) {
 test('a parentCID mismatch is reported in one line and can be overridden', async ({ page, context }) => {
   test.skip(!fx, 'qemu-img / qemu-io missing');
   const f = fx!;
-  const foreign = watchNetwork(context, ORIGIN);
+  const foreign = watchNetwork(context, PREVIEW_ORIGIN);
   await page.goto('/');
   const files = f.files.map((n) => {
     let buffer = readFileSync(path.join(f.dir, n));
@@ -291,7 +283,7 @@ test('a parentCID mismatch is reported in one line and can be overridden', async
 test('open a picked folder whose descriptor names its parent by an absolute datastore path', async ({ page, context }) => {
   test.skip(!fx, 'qemu-img / qemu-io missing');
   const f = fx!;
-  const foreign = watchNetwork(context, ORIGIN);
+  const foreign = watchNetwork(context, PREVIEW_ORIGIN);
   await page.addInitScript(() => {
     const w = window as unknown as Record<string, unknown>;
     w.showDirectoryPicker = async () => (await navigator.storage.getDirectory()).getDirectoryHandle('input');
@@ -323,7 +315,7 @@ test('open a picked folder whose descriptor names its parent by an absolute data
 test('open by dropping the files onto the page', async ({ page, context }) => {
   test.skip(!fx, 'qemu-img / qemu-io missing');
   const f = fx!;
-  const foreign = watchNetwork(context, ORIGIN);
+  const foreign = watchNetwork(context, PREVIEW_ORIGIN);
   await page.goto('/');
   await clearOpfs(page);
   await copyIntoOpfs(page, f);
@@ -349,7 +341,7 @@ test('a long export shows progress and can be cancelled without leaving a file b
   try {
     const base = buildFlatBaseQemu(dir, 'big', big, [{ offset: 0, length: MiB, pattern: 0x5a }]);
     const top = buildCowdDelta({ dir, name: 'big-000001', capacity: big, writes: [{ offset: 2 * MiB, length: 64 * 1024, pattern: 0xa5 }], parentFileNameHint: 'big.vmdk', parentCid: base.cid });
-    const foreign = watchNetwork(context, ORIGIN);
+    const foreign = watchNetwork(context, PREVIEW_ORIGIN);
     await page.addInitScript(() => {
       const w = window as unknown as Record<string, unknown>;
       w.showSaveFilePicker = async (o?: { suggestedName?: string }) =>
