@@ -39,20 +39,30 @@ function randomWrites(seed: number, n: number, extra: GrainRun[] = []): GrainRun
   return mergeRuns(runs);
 }
 
-export async function buildChainDump(o: { dir: string; seed: number }): Promise<DeletedDeltaDump & { middlePath: string }> {
+/**
+ * The pre-revert chain both chain cases start from, written as ordinary files in `<dir>/pre-revert`
+ * (the qemu-img oracle reads them there): a flat base and two COWD deltas, d1 and d2 overlapping on
+ * purpose (d2 must win where both wrote; d1 must show where only it did).
+ */
+function preRevertChain(o: { dir: string; seed: number }) {
   const oracleDir = path.join(o.dir, 'pre-revert');
   mkdirSync(oracleDir, { recursive: true });
   const baseBlocks: BlockSpec[] = [0, 1, 5, 10, 20, 33, 40, 63].map((index, k) => ({ index, content: 'data', at: 30 + k, dataLength: MiB }));
   const baseCid = randomCid(o.seed + 11);
   const baseDesc = flatDescriptor(baseCid, 'vm1-flat.vmdk');
-  // d1 and d2 overlap on purpose (d2 must win where both wrote; d1 must show where only it did).
   const d1 = buildCowdDelta({ dir: oracleDir, name: 'vm1-000001', capacity: CAP, runs: randomWrites(o.seed + 1, 25, [{ firstGrain: (8 * MiB) / 512, count: 4096, kind: 'data', fill: sectorPattern(o.seed + 5) }]), parentFileNameHint: 'vm1.vmdk', parentCid: baseCid, cid: randomCid(o.seed + 12) });
   const d2 = buildCowdDelta({ dir: oracleDir, name: 'vm1-000002', capacity: CAP, runs: randomWrites(o.seed + 2, 30, [{ firstGrain: (9 * MiB) / 512, count: 4096, kind: 'data', fill: sectorPattern(o.seed + 6) }]), parentFileNameHint: 'vm1-000001.vmdk', parentCid: d1.cid, cid: randomCid(o.seed + 13) });
   const d1Bytes = readFileSync(d1.dataPath);
   const d2Bytes = readFileSync(d2.dataPath);
   const d1Desc = readFileSync(d1.descriptorPath, 'latin1');
+  const d2Desc = readFileSync(d2.descriptorPath, 'latin1');
   const n1 = Math.ceil(d1Bytes.length / BS);
   const n2 = Math.ceil(d2Bytes.length / BS);
+  return { oracleDir, baseBlocks, baseCid, baseDesc, d1, d2, d1Bytes, d2Bytes, d1Desc, d2Desc, n1, n2 };
+}
+
+export async function buildChainDump(o: { dir: string; seed: number }): Promise<DeletedDeltaDump & { middlePath: string }> {
+  const { oracleDir, baseBlocks, baseCid, baseDesc, d1, d2, d1Bytes, d2Bytes, d1Desc, n1, n2 } = preRevertChain(o);
   // Reused by d3: a d2 block holding a grain table (not block 0), and one other.
   const gtBlocks = [...d2.gtSectors.values()].map((s) => Math.floor((s * 512) / BS)).filter((b) => b > 0);
   const gtBlock = gtBlocks[Math.floor(gtBlocks.length / 2)]!;
@@ -169,19 +179,7 @@ function minusRuns(a: { sector: number; sectors: number }[], b: { sector: number
  * (d2 -> d1 -> base), every other sector from d1'.
  */
 export async function buildDeletedChainDump(o: { dir: string; seed: number }): Promise<DeletedChainDump> {
-  const oracleDir = path.join(o.dir, 'pre-revert');
-  mkdirSync(oracleDir, { recursive: true });
-  const baseBlocks: BlockSpec[] = [0, 1, 5, 10, 20, 33, 40, 63].map((index, k) => ({ index, content: 'data', at: 30 + k, dataLength: MiB }));
-  const baseCid = randomCid(o.seed + 11);
-  const baseDesc = flatDescriptor(baseCid, 'vm1-flat.vmdk');
-  const d1 = buildCowdDelta({ dir: oracleDir, name: 'vm1-000001', capacity: CAP, runs: randomWrites(o.seed + 1, 25, [{ firstGrain: (8 * MiB) / 512, count: 4096, kind: 'data', fill: sectorPattern(o.seed + 5) }]), parentFileNameHint: 'vm1.vmdk', parentCid: baseCid, cid: randomCid(o.seed + 12) });
-  const d2 = buildCowdDelta({ dir: oracleDir, name: 'vm1-000002', capacity: CAP, runs: randomWrites(o.seed + 2, 30, [{ firstGrain: (9 * MiB) / 512, count: 4096, kind: 'data', fill: sectorPattern(o.seed + 6) }]), parentFileNameHint: 'vm1-000001.vmdk', parentCid: d1.cid, cid: randomCid(o.seed + 13) });
-  const d1Bytes = readFileSync(d1.dataPath);
-  const d2Bytes = readFileSync(d2.dataPath);
-  const d1Desc = readFileSync(d1.descriptorPath, 'latin1');
-  const d2Desc = readFileSync(d2.descriptorPath, 'latin1');
-  const n1 = Math.ceil(d1Bytes.length / BS);
-  const n2 = Math.ceil(d2Bytes.length / BS);
+  const { oracleDir, baseBlocks, baseCid, baseDesc, d1, d2, d1Bytes, d2Bytes, d1Desc, d2Desc, n1, n2 } = preRevertChain(o);
   if (DEL1_AT + n1 > DEL2_AT || DEL2_AT + n2 > 200) throw new Error('deleted-chain builder: deltas do not fit their block ranges');
   const gtBlocksOf = (gt: Map<number, number>) => [...gt.values()].map((s) => Math.floor((s * 512) / BS)).filter((b) => b > 0);
   const gt1 = gtBlocksOf(d1.gtSectors);
