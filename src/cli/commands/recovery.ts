@@ -5,7 +5,8 @@ import { copySourceToSink } from '../../core/export/copy-source.js';
 import { writeWhole } from '../../core/io/byte-sink.js';
 import { EXPORT_FORMATS, exportDisk, hashDisk, type ExportFormat } from '../../core/export/export-disk.js';
 import { throttle, type Progress } from '../../core/progress.js';
-import { CANDIDATE_PARENT, listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
+import { listTextRemnants } from '../../core/recovery/deleted-files.js';
+import { CANDIDATE_PARENT, descriptorInfo, listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
 import { NodeFileSink } from '../../platform/node/file-sink.js';
 import type { Datastore } from '../../core/vmfs/index.js';
 import { NodeExportTarget } from '../../platform/node/export-target.js';
@@ -49,6 +50,9 @@ function candidateJson(c: Candidate) {
     reasons: c.reasons,
     parentReasons: c.parentReasons,
     lostRuns: c.lostRuns,
+    ...(c.descriptor
+      ? { descriptor: descriptorInfo(c.descriptor) }
+      : {}),
   };
 }
 
@@ -184,18 +188,23 @@ async function writeDelta(ds: Datastore, r: ScanResult, c: Candidate, parentPath
 
 /**
  * `ls --deleted`: freed and orphan FDs (JSON: array of {name, dir, type, size, fdAddress,
- * fdAddressText, generation, mtime, state}; name is null when no directory remnant gives it).
+ * fdAddressText, generation, mtime, state}; name is null when no directory remnant gives it),
+ * then descriptor / .vmsd text left in free sub-blocks (type 'descriptor-text' | 'vmsd-text',
+ * fdAddress 0, plus volOffset and detail).
  */
 export async function lsDeleted(ds: Datastore, json: boolean, io: CliIO): Promise<number> {
   const { files, warnings } = await listDeletedFiles(ds);
-  for (const w of warnings) io.err(`warning: ${w}`);
+  const text = await listTextRemnants(ds);
+  for (const w of [...warnings, ...text.warnings]) io.err(`warning: ${w}`);
+  const remnants = text.remnants.map((t) => ({ name: null, dir: null, type: t.kind, size: t.size, fdAddress: 0, fdAddressText: '', generation: 0, mtime: 0, state: 'deleted' as const, volOffset: t.volOffset, detail: t.detail }));
   if (json) {
-    io.out(JSON.stringify(files, null, 2));
+    io.out(JSON.stringify([...files, ...remnants], null, 2));
     return 0;
   }
   for (const f of files) {
     const where = f.dir ? `${f.dir === '/' ? '' : f.dir}/` : '';
     io.out(`${f.state.padEnd(7)} ${f.type.padEnd(9)} ${String(f.size).padStart(14)} ${f.fdAddressText} ${where}${f.name ?? '?'}`);
   }
+  for (const t of remnants) io.out(`deleted ${t.type} ${String(t.size).padStart(8)} at volume 0x${t.volOffset.toString(16)}: ${t.detail}`);
   return 0;
 }

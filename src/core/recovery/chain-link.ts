@@ -1,6 +1,6 @@
-import type { DescriptorRemnant } from './evidence.js';
 import { guessParent, type LiveDisk } from './parent-guess.js';
-import type { Candidate } from './scan.js';
+import { descriptorEvidence, descriptorHints, type Candidate } from './scan.js';
+import { remnantWhere, type DescriptorRemnant, type VmsdRemnant } from './text-carving.js';
 
 /** Longest chain of freed descriptors followed (bounds a CID cycle in corrupt text). */
 const MAX_CHAIN = 32;
@@ -27,7 +27,7 @@ function formatOf(d: DescriptorRemnant): 'vmfsSparse' | 'seSparse' | null {
  * block sits (a later delta's blocks are allocated after the earlier one's): this is a guess,
  * said so in the reasons, and only taken when the chain and the candidates are equally many.
  */
-export function linkCandidates(cands: Candidate[], descriptors: readonly DescriptorRemnant[], disks: readonly LiveDisk[]): void {
+export function linkCandidates(cands: Candidate[], descriptors: readonly DescriptorRemnant[], disks: readonly LiveDisk[], vmsds: readonly VmsdRemnant[] = []): void {
   const delta = descriptors.filter((d) => formatOf(d) !== null);
   const byCid = new Map<string, DescriptorRemnant[]>();
   for (const d of delta) byCid.set(d.cid, [...(byCid.get(d.cid) ?? []), d]);
@@ -56,10 +56,10 @@ export function linkCandidates(cands: Candidate[], descriptors: readonly Descrip
       used.add(c);
       const d = chain[k]!;
       c.descriptor = d;
-      c.evidence = c.evidence.filter((e) => e.kind !== 'descriptor');
-      c.evidence.push({ kind: 'descriptor', volOffset: d.volOffset, fd: d.fd, detail: `freed descriptor ${d.fd}: createType ${d.createType}, CID ${d.cid}, parentCID ${d.parentCid}, parentFileNameHint "${d.parentFileNameHint ?? ''}", extent "${d.extentFile ?? ''}" (link ${k + 1} of a chain of ${chain.length} freed descriptors)` });
+      c.evidence = c.evidence.filter((e) => e.kind !== 'descriptor' && e.kind !== 'descriptor-text' && (k === 0 || e.kind !== 'vmsd-text'));
+      c.evidence.push(descriptorEvidence(d, ` (link ${k + 1} of a chain of ${chain.length} recovered descriptors)`));
       if (k === 0) {
-        const g = guessParent(disks, c.capacityBytes, { ...(c.dirFd ? { dirFd: c.dirFd } : {}), parentCid: d.parentCid });
+        const g = guessParent(disks, c.capacityBytes, { ...(c.dirFd ? { dirFd: c.dirFd } : {}), ...descriptorHints(d, disks), vmsds });
         c.parent = g.path;
         c.parentReasons = g.reasons;
         delete c.parentCandidate;
@@ -75,7 +75,7 @@ export function linkCandidates(cands: Candidate[], descriptors: readonly Descrip
         c.parent = CANDIDATE_PARENT + p.id;
         c.parentCandidate = p;
         c.parentReasons = [
-          `freed descriptor ${d.fd} names parentCID ${d.parentCid}, the CID of freed descriptor ${pd.fd}`,
+          `${where(d)} names parentCID ${d.parentCid}, the CID of ${where(pd)}`,
           ...(hint && hint === descriptorName(pd) ? [`its parentFileNameHint "${hint}" names that descriptor (extent "${pd.extentFile}")`] : []),
           `${p.id} has the same capacity (${c.capacityBytes} bytes) and format`,
           `of the ${chain.length} deleted deltas, ${p.id}'s blocks come before ${c.id}'s on the volume: taken as the older link (descriptors carry no block address)`,
@@ -90,4 +90,8 @@ export function linkCandidates(cands: Candidate[], descriptors: readonly Descrip
       }
     });
   }
+}
+
+function where(d: DescriptorRemnant): string {
+  return d.location === 'freed-fd' ? `freed descriptor ${d.fd}` : `descriptor text in ${remnantWhere(d)}`;
 }

@@ -1,6 +1,7 @@
 import { RescueError, throwIfAborted } from '../errors.js';
 import type { JobOptions } from '../progress.js';
 import { u32 } from '../util/struct.js';
+import { carveFreeSubBlocks } from './text-carving.js';
 import { encodeFd, FD_META, formatFdAddress, fsOf, parseFd, readLinearDir, type Datastore, type FileDescriptor, type FileType } from '../vmfs/index.js';
 
 /** A file the volume no longer lists: its FD is freed (deleted) or allocated but in no directory (orphan). */
@@ -27,15 +28,16 @@ const MAX_DEPTH = 16;
 /**
  * Freed FDs that still parse as an FD at their own address, and allocated FDs that no live
  * directory reaches. Names come from directory remnants: entries of freed directory FDs (a
- * deleted folder keeps its entry array) that name the FD with its generation. VMFS3/5 only (the
- * VMFS6 FDC bitmap is not decoded, so no FD is known to be free there): returns a warning instead.
+ * deleted folder keeps its entry array) that name the FD with its generation. On VMFS6 the FDC
+ * bitmap is decoded in vmfs6-tools' layout; where it is not (ESXi's 'rcmd' layout) no FD is known
+ * to be free and nothing is listed.
  */
 export async function listDeletedFiles(ds: Datastore, opts: JobOptions = {}): Promise<{ files: DeletedFile[]; warnings: string[] }> {
   const fs = fsOf(ds);
   const warnings: string[] = [];
   const files: DeletedFile[] = [];
   const fdc = fs.fdc;
-  if (!fdc || fs.L.v6) return { files, warnings: ['deleted files: the FD allocation bitmap of this volume version is not decoded; nothing listed'] };
+  if (!fdc) return { files, warnings: ['deleted files: the volume has no readable FD resource file (.fdc.sf); nothing listed'] };
 
   // Live tree: every FD a directory reaches, and the path of each live directory by its FD.
   const reachable = new Set<number>();
@@ -113,4 +115,23 @@ export async function listDeletedFiles(ds: Datastore, opts: JobOptions = {}): Pr
     });
   }
   return { files, warnings };
+}
+
+/** Descriptor or .vmsd text left in a free sub-block (no FD names it any more). */
+export interface TextRemnant {
+  kind: 'descriptor-text' | 'vmsd-text';
+  volOffset: number;
+  size: number;
+  /** One line: what the text says (CIDs, parent hint, extent; or the current snapshot's disks). */
+  detail: string;
+}
+
+/** Descriptor and .vmsd text in free sub-blocks, for `ls --deleted` (freed resident FDs are listed as files already). */
+export async function listTextRemnants(ds: Datastore, opts: JobOptions = {}): Promise<{ remnants: TextRemnant[]; warnings: string[] }> {
+  const r = await carveFreeSubBlocks(fsOf(ds), opts);
+  const remnants: TextRemnant[] = [
+    ...r.descriptors.map((d) => ({ kind: 'descriptor-text' as const, volOffset: d.volOffset, size: d.textBytes, detail: `createType ${d.createType}, CID ${d.cid}, parentCID ${d.parentCid}, parentFileNameHint "${d.parentFileNameHint ?? ''}", extent "${d.extentFile ?? ''}", capacity ${d.capacityBytes}` })),
+    ...r.vmsds.map((v) => ({ kind: 'vmsd-text' as const, volOffset: v.volOffset, size: v.textBytes, detail: `${v.snapshots} snapshot(s), current uid ${v.currentUid}${v.currentName ? ` "${v.currentName}"` : ''} froze ${v.currentDisks.map((x) => `"${x}"`).join(', ')}` })),
+  ];
+  return { remnants, warnings: r.warnings };
 }

@@ -4,6 +4,7 @@ import type { Datastore } from '../vmfs/index.js';
 import { HEADER_PROBE_BYTES, probeDeltaHeader, type DeltaHeader } from './delta-header.js';
 import { BlockUse, holeReason } from './free-map.js';
 import { fsOf } from '../vmfs/index.js';
+import { MAX_REMNANTS, textKindOf, type TextKind } from './text-carving.js';
 
 /**
  * The streamed pass over free space, by block range, so it can be split across workers and
@@ -30,6 +31,17 @@ export interface RangeEvidence {
   freeBlocks: number;
   freeBytes: number;
   headers: CarvedHeader[];
+  /**
+   * Free blocks that start with descriptor or .vmsd text (the same probe bytes; re-read and parsed
+   * by buildCandidates). Optional: results saved before this field existed still merge.
+   */
+  texts?: CarvedText[];
+}
+
+/** A free block that starts with descriptor or .vmsd text (plain data). */
+export interface CarvedText {
+  block: number;
+  kind: TextKind;
 }
 
 /** A split of the volume into ranges of about equal free space. */
@@ -89,12 +101,16 @@ export async function planFreeRanges(ds: Datastore, count: number): Promise<Free
   return { blockSize: use.blockSize, totalBlocks: total, freeBlocks: use.freeBlocks, ranges, freeBytes };
 }
 
-/** Blocks probed per parallel batch: memory is BATCH × HEADER_PROBE_BYTES. */
-const BATCH = 32;
+/**
+ * Reads kept in flight: a sliding window, not batches, so one slow read does not idle the rest
+ * (each read is an IPC round trip for a browser Blob). Memory is WINDOW × HEADER_PROBE_BYTES.
+ */
+const WINDOW = 32;
 
 /**
  * Checks the start of every FREE block in the range for a delta header. Reads HEADER_PROBE_BYTES
- * per block in small parallel batches; progress counts free bytes covered (phase 'carve free space').
+ * per block, WINDOW reads in flight, the bytes looked at in block order; progress counts free
+ * bytes covered (phase 'carve free space').
  */
 export async function carveFreeRange(ds: Datastore, range: FreeRange, opts: JobOptions = {}): Promise<RangeEvidence> {
   const use = await blockUseOf(ds);
@@ -108,42 +124,47 @@ export async function carveFreeRange(ds: Datastore, range: FreeRange, opts: JobO
   let total = 0;
   for (let b = start; b < end; b++) if (!use.isUsed(b)) total += bs;
   const headers: CarvedHeader[] = [];
+  const texts: CarvedText[] = [];
   const progress = throttle(opts.onProgress);
   let done = 0;
-  let batch: number[] = [];
-  const flush = async () => {
-    const heads = await Promise.all(
-      batch.map(async (b) => {
-        const at = b * bs;
-        if (at + HEADER_PROBE_BYTES > vol.size) return null;
-        try {
-          return await vol.read(at, HEADER_PROBE_BYTES);
-        } catch (e) {
-          if (e instanceof RescueError && e.kind !== 'cancelled') return null; // a hole of a missing extent
-          throw e;
-        }
-      }),
-    );
-    heads.forEach((h, k) => {
-      const header = h ? probeDeltaHeader(h, vol.size) : null;
-      if (header) headers.push({ block: batch[k]!, header });
-    });
-    done += batch.length * bs;
-    batch = [];
-    progress({ phase: 'carve free space', done, total });
+  const readHead = async (b: number): Promise<Uint8Array | null> => {
+    const at = b * bs;
+    if (at + HEADER_PROBE_BYTES > vol.size) return null;
+    try {
+      return await vol.read(at, HEADER_PROBE_BYTES);
+    } catch (e) {
+      if (e instanceof RescueError && e.kind !== 'cancelled') return null; // a hole of a missing extent
+      throw e;
+    }
+  };
+  const pending: { block: number; head: Promise<Uint8Array | null> }[] = [];
+  const look = async () => {
+    const { block, head } = pending.shift()!;
+    const h = await head;
+    const header = h ? probeDeltaHeader(h, vol.size) : null;
+    if (header) headers.push({ block, header });
+    else if (h && texts.length < MAX_REMNANTS) {
+      const kind = textKindOf(h);
+      if (kind) texts.push({ block, kind });
+    }
+    done += bs;
+    if ((done / bs) % WINDOW === 0) progress({ phase: 'carve free space', done, total });
   };
   progress({ phase: 'carve free space', done: 0, total });
   for (let b = start; b < end; b++) {
     if (use.isUsed(b)) continue;
-    batch.push(b);
-    if (batch.length >= BATCH) {
+    const head = readHead(b);
+    head.catch(() => {}); // awaited in look(); a cancel may leave some unread
+    pending.push({ block: b, head });
+    if (pending.length >= WINDOW) {
       throwIfAborted(opts.signal);
-      await flush();
+      await look();
     }
   }
   throwIfAborted(opts.signal);
-  if (batch.length) await flush();
-  return { range: { startBlock: start, endBlock: end }, freeBlocks: total / bs, freeBytes: total, headers };
+  while (pending.length) await look();
+  progress({ phase: 'carve free space', done, total });
+  return { range: { startBlock: start, endBlock: end }, freeBlocks: total / bs, freeBytes: total, headers, texts };
 }
 
 /**
@@ -154,6 +175,13 @@ export async function carveFreeRange(ds: Datastore, range: FreeRange, opts: JobO
 export function mergeCarved(results: readonly RangeEvidence[]): CarvedHeader[] {
   const byBlock = new Map<number, CarvedHeader>();
   for (const r of results) for (const h of r.headers) if (!byBlock.has(h.block)) byBlock.set(h.block, h);
+  return [...byBlock.values()].sort((a, b) => a.block - b.block);
+}
+
+/** Text remnants of every range result, one per block, in block order (see mergeCarved). */
+export function mergeCarvedTexts(results: readonly RangeEvidence[]): CarvedText[] {
+  const byBlock = new Map<number, CarvedText>();
+  for (const r of results) for (const t of r.texts ?? []) if (!byBlock.has(t.block)) byBlock.set(t.block, t);
   return [...byBlock.values()].sort((a, b) => a.block - b.block);
 }
 

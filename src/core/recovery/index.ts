@@ -1,8 +1,9 @@
 /**
- * Recovery of deleted snapshot deltas from a VMFS datastore (issue 5): COWD on VMFS3/5 through
- * freed FDs, freed pointer blocks (several joined in file order) and header carving; seSparse on
- * VMFS6 through header carving; truncated dumps (absent ranges are lost runs); deleted and
- * orphan files for `ls --deleted`.
+ * Recovery of deleted snapshot deltas from a VMFS datastore (issue 5): COWD (VMFS3/5) and
+ * seSparse (VMFS6) through freed FDs and freed pointer blocks (VMFS6: 8 KiB FDs, u64 addresses,
+ * pointer blocks held in 64 KiB sub-blocks; later COWD pieces joined in file order), header
+ * carving, and descriptor / `.vmsd` text carved from free space (parent hints); truncated dumps
+ * (absent ranges are lost runs); deleted and orphan files for `ls --deleted`.
  *
  *   const r = await scanForDeltas(ds, { onProgress, signal });   // best candidate first
  *   const c = pickCandidate(r, 'delta-1234');
@@ -12,8 +13,9 @@
 export { scanForDeltas, buildCandidates, pickCandidate, type ScanResult, type Candidate, type VolumeSummary } from './scan.js';
 export { recoveredDisk } from './recover.js';
 export { CANDIDATE_PARENT, linkCandidates } from './chain-link.js';
-export type { CandidateInfo, Evidence, LostRun, BlockPlan, DeltaFormat } from './types.js';
+export type { CandidateInfo, Evidence, LostRun, BlockPlan, DeltaFormat, DescriptorInfo } from './types.js';
+export { descriptorInfo, type DescriptorRemnant, type VmsdRemnant, type TextLocation, type TextKind } from './text-carving.js';
 export { probeDeltaHeader, type DeltaHeader } from './delta-header.js';
 export { listDeletedFiles, type DeletedFile } from './deleted-files.js';
-export { carveFreeRange, planFreeRanges, mergeCarved, missingRanges, blockUseOf, MAX_RANGES, type FreeRange, type FreeRangePlan, type RangeEvidence, type CarvedHeader } from './free-ranges.js';
+export { carveFreeRange, planFreeRanges, mergeCarved, mergeCarvedTexts, missingRanges, blockUseOf, MAX_RANGES, type FreeRange, type FreeRangePlan, type RangeEvidence, type CarvedHeader, type CarvedText } from './free-ranges.js';
 export { rebuiltDelta, type RebuiltDelta } from './delta-export.js';

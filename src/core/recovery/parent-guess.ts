@@ -2,6 +2,7 @@ import { RescueError } from '../errors.js';
 import { readUpTo } from '../io/byte-source.js';
 import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, parseDescriptor } from '../vmdk/descriptor.js';
 import type { Datastore } from '../vmfs/index.js';
+import { MAX_TEXT_BYTES, parseVmsdRemnant, remnantWhere, type VmsdRemnant } from './text-carving.js';
 
 /** A live descriptor on the volume that could be a parent. */
 export interface LiveDisk {
@@ -19,9 +20,18 @@ const MAX_ENTRIES = 20000;
 const MAX_DEPTH = 8;
 const MAX_DESCRIPTOR = 64 * 1024;
 
+/** Live .vmsd files read at most (a datastore of many VMs still has few). */
+const MAX_VMSD = 1024;
+
 /** Every live `.vmdk` text descriptor reachable from the root (bounded walk). */
 export async function listLiveDisks(ds: Datastore): Promise<LiveDisk[]> {
+  return (await surveyLive(ds)).disks;
+}
+
+/** Live descriptors and live `.vmsd` files (with snapshot keys), in one bounded walk from the root. */
+export async function surveyLive(ds: Datastore): Promise<{ disks: LiveDisk[]; vmsds: VmsdRemnant[] }> {
   const out: LiveDisk[] = [];
+  const vmsds: VmsdRemnant[] = [];
   let seen = 0;
   const walk = async (dir: string, depth: number): Promise<void> => {
     if (depth > MAX_DEPTH) return;
@@ -38,7 +48,14 @@ export async function listLiveDisks(ds: Datastore): Promise<LiveDisk[]> {
       if (e.name === '.' || e.name === '..' || e.error) continue;
       const p = (dir === '/' ? '' : dir) + '/' + e.name;
       if (e.type === 'directory') await walk(p, depth + 1);
-      else if (e.type === 'file' && /\.vmdk$/i.test(e.name) && e.size > 0 && e.size <= MAX_DESCRIPTOR) {
+      else if (e.type === 'file' && /\.vmsd$/i.test(e.name) && e.size > 0 && e.size <= MAX_TEXT_BYTES && vmsds.length < MAX_VMSD) {
+        try {
+          const v = parseVmsdRemnant(await readUpTo(await ds.openFile(p), 0, MAX_TEXT_BYTES), { volOffset: -1, location: 'live-file', path: p, dir });
+          if (v) vmsds.push(v);
+        } catch (err) {
+          if (!(err instanceof RescueError)) throw err;
+        }
+      } else if (e.type === 'file' && /\.vmdk$/i.test(e.name) && e.size > 0 && e.size <= MAX_DESCRIPTOR) {
         try {
           const src = await ds.openFile(p);
           const bytes = await readUpTo(src, 0, MAX_DESCRIPTOR);
@@ -61,7 +78,36 @@ export async function listLiveDisks(ds: Datastore): Promise<LiveDisk[]> {
     }
   };
   await walk('/', 0);
-  return out;
+  return { disks: out, vmsds };
+}
+
+/**
+ * A file name as a descriptor or .vmsd writes it, resolved to a volume path: relative names
+ * against `dir` (null: unknown, e.g. carved text, then only the base name is known); absolute
+ * /vmfs/volumes/<ds>/<folder>/<name> paths keep their last two parts.
+ */
+export function resolveNamed(name: string, dir: string | null): { path: string | null; base: string } {
+  const parts = name.split('/').filter(Boolean);
+  const base = parts[parts.length - 1] ?? '';
+  if (name.startsWith('/')) return { path: '/' + parts.slice(-2).join('/'), base };
+  return { path: dir === null ? null : (dir === '/' ? '' : dir) + '/' + name, base };
+}
+
+/** Whether a name written in a descriptor or .vmsd (in folder `dir`, null: unknown) is live disk `d`. */
+export function namesDisk(name: string, dir: string | null, d: LiveDisk): boolean {
+  const r = resolveNamed(name, dir);
+  return r.path !== null ? r.path === d.path : r.base.length > 0 && d.path.split('/').pop() === r.base;
+}
+
+/** Evidence about the parent that a recovered descriptor or .vmsd gives (see guessParent). */
+export interface ParentHints {
+  dirFd?: number;
+  /** parentCID of a recovered descriptor of the delta. */
+  parentCid?: string;
+  /** parentFileNameHint of that descriptor, with the folder it resolves against (null: unknown). */
+  parentHint?: { name: string; dir: string | null; where: string };
+  /** .vmsd files (live or carved): the disks their current snapshot froze. */
+  vmsds?: readonly VmsdRemnant[];
 }
 
 /**
@@ -70,7 +116,7 @@ export async function listLiveDisks(ds: Datastore): Promise<LiveDisk[]> {
  * empty delta over the same parent), when it sits in the folder the freed FD came from, and when
  * its CID is the parentCID a recovered descriptor names.
  */
-export function guessParent(disks: readonly LiveDisk[], capacityBytes: number, hints: { dirFd?: number; parentCid?: string } = {}): { path: string | null; reasons: string[] } {
+export function guessParent(disks: readonly LiveDisk[], capacityBytes: number, hints: ParentHints = {}): { path: string | null; reasons: string[] } {
   const referenced = new Set(disks.map((d) => d.parentPath).filter((p): p is string => p !== null));
   const leafParents = new Set(disks.filter((d) => !referenced.has(d.path) && d.parentPath).map((d) => d.parentPath!));
   let best: { d: LiveDisk; score: number; reasons: string[] } | null = null;
@@ -81,6 +127,18 @@ export function guessParent(disks: readonly LiveDisk[], capacityBytes: number, h
     if (hints.parentCid && d.cid === hints.parentCid) {
       score += 8;
       reasons.push(`its CID ${d.cid} is the parentCID of the recovered descriptor`);
+    }
+    if (hints.parentHint && namesDisk(hints.parentHint.name, hints.parentHint.dir, d)) {
+      score += 6;
+      reasons.push(`the parentFileNameHint "${hints.parentHint.name}" of the recovered descriptor (${hints.parentHint.where}) names it`);
+    }
+    // After a revert, the deleted delta sat on the disk the current snapshot froze, which the .vmsd names.
+    const named = (hints.vmsds ?? []).filter((v) => v.currentDisks.some((f) => namesDisk(f, v.dir, d)));
+    if (named.length > 0) {
+      score += 3;
+      const v = named[0]!;
+      const f = v.currentDisks.find((x) => namesDisk(x, v.dir, d))!;
+      reasons.push(`.vmsd names ${d.path} ("${f}") as a disk of the current snapshot${v.currentName ? ` "${v.currentName}"` : ''} (uid ${v.currentUid}; ${v.location === 'live-file' ? v.path : remnantWhere(v)}${named.length > 1 ? `, and ${named.length - 1} more .vmsd` : ''})`);
     }
     if (leafParents.has(d.path)) {
       score += 4;
@@ -94,3 +152,4 @@ export function guessParent(disks: readonly LiveDisk[], capacityBytes: number, h
   }
   return best ? { path: best.d.path, reasons: best.reasons } : { path: null, reasons: [`no live disk has capacity ${capacityBytes} bytes`] };
 }
+

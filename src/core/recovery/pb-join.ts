@@ -14,7 +14,7 @@ const MAX_TRIES_PER_PIECE = 256;
 export interface JoinedPiece {
   /** Piece index k: file blocks k × pbEntries .. */
   piece: number;
-  pbAddress: number;
+  pbAddress: number | bigint;
   pbVolOffset: number;
   fitTables: number;
   checkedTables: number;
@@ -28,7 +28,10 @@ export interface JoinedPiece {
  * each must list (the last one: exactly the remainder, nothing after). Among the freed PBs whose
  * entry count fits a piece, the one under which the grain tables that the GD places in that
  * piece read as tables whose pointers land inside the file is chosen; a PB under which no table
- * with data fits is never taken. Ties go to the PB item closest to the first one.
+ * with data fits is never taken. Ties go to the PB item closest to the first one (in the same
+ * resource file). `perPb` is the volume's entries per PB (1024 on VMFS3/5, 8192 on VMFS6).
+ * seSparse is not joined: its later pieces hold only grains (the grain tables sit in the metadata
+ * of the first piece), so nothing could tell a right PB from a wrong one; they stay unknown.
  * Returns the joined block list (-1 where no piece was found, listed in `unknown`).
  */
 export async function joinPointerBlocks(
@@ -47,7 +50,7 @@ export async function joinPointerBlocks(
   const blocks: number[] = head.blocks.slice(0, Math.min(perPb, nBlocks));
   const unknown = new Map<number, string>();
   const pieces: JoinedPiece[] = [];
-  const taken = new Set<number>();
+  const taken = new Set<number | bigint>();
   if (nPieces <= 1 || h.format !== 'vmfsSparse') {
     for (let i = blocks.length; i < nBlocks; i++) unknown.set(i, `file block ${i} is listed by a further pointer block that was not found`);
     return { blocks, unknown, pieces };
@@ -77,7 +80,8 @@ export async function joinPointerBlocks(
     const last = k === nPieces - 1;
     // Entry count fits the piece: the last piece lists exactly `count` blocks and nothing after.
     const fits = others.filter((p) => !taken.has(p.pbAddress) && (last ? p.end === count : p.valid >= Math.floor(count * 0.9)) && p.valid <= count);
-    fits.sort((a, b) => Math.abs(a.item - headItem) - Math.abs(b.item - headItem) || a.item - b.item);
+    const dist = (p: FreedPb) => (p.type === head.type ? Math.abs(p.item - headItem) : Number.MAX_SAFE_INTEGER);
+    fits.sort((a, b) => dist(a) - dist(b) || a.type - b.type || a.item - b.item);
     let best: { pb: FreedPb; list: number[]; fit: number; checked: number } | null = null;
     let ties = 0;
     for (const pb of fits.slice(0, MAX_TRIES_PER_PIECE)) {

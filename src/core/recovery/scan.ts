@@ -7,12 +7,13 @@ import type { DiskLayer } from '../vmdk/types.js';
 import { formatFdAddress, fsOf, type Datastore, type VmfsFs } from '../vmfs/index.js';
 import { damageReport, DamagedDeltaLayer } from './damage-layer.js';
 import { HEADER_PROBE_BYTES, probeDeltaHeader, type DeltaHeader } from './delta-header.js';
-import { readFreedPb, scanFreedFds, scanFreedPbs, type DescriptorRemnant } from './evidence.js';
+import { readFreedPb, scanFreedFds, scanFreedPbs } from './evidence.js';
+import { carveFreeSubBlocks, readBlockText, remnantWhere, type DescriptorRemnant, type VmsdRemnant } from './text-carving.js';
 import { joinPointerBlocks, pieceDetail } from './pb-join.js';
 import type { BlockUse } from './free-map.js';
-import { blockUseOf, carveFreeRange, type CarvedHeader } from './free-ranges.js';
+import { blockUseOf, carveFreeRange, type CarvedHeader, type CarvedText } from './free-ranges.js';
 import { linkCandidates } from './chain-link.js';
-import { guessParent, listLiveDisks } from './parent-guess.js';
+import { guessParent, namesDisk, surveyLive, type LiveDisk } from './parent-guess.js';
 import { checkTables, planContiguous, planFromBlocks } from './plan.js';
 import { rebuiltFile } from './rebuilt-file.js';
 import type { BlockPlan, CandidateInfo, Evidence } from './types.js';
@@ -46,7 +47,10 @@ export interface ScanResult {
   candidates: Candidate[];
   /** Delta headers seen but not turned into a candidate (e.g. seSparse: not reassembled yet). */
   unassembled: Evidence[];
+  /** Every descriptor remnant: freed FDs' resident text, then text carved from free sub-blocks and free blocks. */
   descriptors: DescriptorRemnant[];
+  /** .vmsd files: live ones, freed FDs' resident text, and text carved from free space. */
+  vmsds: VmsdRemnant[];
   warnings: string[];
 }
 
@@ -67,7 +71,7 @@ interface Found {
 export async function scanForDeltas(ds: Datastore, opts: JobOptions = {}): Promise<ScanResult> {
   const use = await blockUseOf(ds);
   const carved = await carveFreeRange(ds, { startBlock: 0, endBlock: use.totalBlocks }, opts);
-  return buildCandidates(ds, carved.headers, opts);
+  return buildCandidates(ds, carved.headers, opts, carved.texts ?? []);
 }
 
 /**
@@ -75,7 +79,7 @@ export async function scanForDeltas(ds: Datastore, opts: JobOptions = {}): Promi
  * only), then candidates from all the evidence, `carved` being the merged free-space headers
  * (mergeCarved of every range's result).
  */
-export async function buildCandidates(ds: Datastore, carved: readonly CarvedHeader[], opts: JobOptions = {}): Promise<ScanResult> {
+export async function buildCandidates(ds: Datastore, carved: readonly CarvedHeader[], opts: JobOptions = {}, texts: readonly CarvedText[] = []): Promise<ScanResult> {
   const fs: VmfsFs = fsOf(ds);
   const map = await ds.allocationMap();
   const use = await blockUseOf(ds);
@@ -96,7 +100,7 @@ export async function buildCandidates(ds: Datastore, carved: readonly CarvedHead
   for (const d of fds.deltas) {
     const f = get(d.headerVolOffset, d.header);
     const fdText = formatFdAddress(d.fd.address);
-    f.evidence.push({ kind: 'freed-fd', volOffset: d.fd.volOffset, fd: fdText, detail: `freed FD ${fdText} (generation ${d.fd.generation}, ${d.fd.length} bytes, ${d.fd.zla === 3 ? 'pointer blocks' : 'direct blocks'}) still lists the delta's blocks` });
+    f.evidence.push({ kind: 'freed-fd', volOffset: d.fd.volOffset, fd: fdText, detail: `freed FD ${fdText} (generation ${d.fd.generation}, ${d.fd.length} bytes, ${d.fd.zla === 3 ? 'pointer blocks' : d.fd.zla === 4304 ? 'double indirection' : 'direct blocks'}) still lists the delta's blocks` });
     f.plans.push({ plan: planFromBlocks(d.blocks, d.header.format === 'seSparse' ? d.fd.length : Math.min(d.fd.length, d.header.fileSize), use, 'fd', d.unknown), base: 0.45, reason: `block list from freed FD ${fdText}`, checkWithGt: false, dirFd: d.parentDir });
   }
   throwIfAborted(opts.signal);
@@ -130,31 +134,55 @@ export async function buildCandidates(ds: Datastore, carved: readonly CarvedHead
     if (f.plans.length === 0) f.plans.push({ plan: null, base: 0.15, reason: 'blocks guessed contiguous from the header block, checked with the grain tables', checkWithGt: true });
   }
 
-  const disks = await listLiveDisks(ds);
+  // Text evidence: free sub-blocks (one metadata pass) and the free blocks the range pass flagged.
+  const sub = await carveFreeSubBlocks(fs, opts);
+  warnings.push(...sub.warnings);
+  const descriptors = [...fds.descriptors, ...sub.descriptors];
+  const vmsds = [...fds.vmsds, ...sub.vmsds];
+  const seenText = new Set<number>();
+  for (const t of texts) {
+    if (!Number.isSafeInteger(t.block) || t.block < 0 || t.block >= use.totalBlocks || use.isUsed(t.block) || seenText.has(t.block)) continue;
+    seenText.add(t.block);
+    if (seenText.size > 4096) break;
+    const r = await readBlockText(fs, t.block);
+    if (r && 'descriptor' in r) descriptors.push(r.descriptor);
+    else if (r) vmsds.push(r.vmsd);
+  }
+  dedupeDescriptors(descriptors);
+  throwIfAborted(opts.signal);
+  const live = await surveyLive(ds);
+  const disks = live.disks;
+  // A stale copy of a live descriptor (same CID, type and capacity) describes no deleted delta.
+  const liveCopy = (d: DescriptorRemnant) => disks.some((x) => x.cid === d.cid && x.capacityBytes === d.capacityBytes && x.createType.toLowerCase() === d.createType.toLowerCase());
+  for (let i = descriptors.length - 1; i >= 0; i--) if (liveCopy(descriptors[i]!)) descriptors.splice(i, 1);
+  // A freed .vmsd FD says its folder: its disk names resolve there when the folder is live.
+  for (const v of vmsds) if (v.parentDir && v.dir === null) v.dir = disks.find((x) => x.dirFd === v.parentDir)?.dir ?? null;
+  vmsds.unshift(...live.vmsds);
   const candidates: Candidate[] = [];
   const unassembled: Evidence[] = [];
   for (const f of [...found.values()].sort((a, b) => a.headerVolOffset - b.headerVolOffset)) {
     throwIfAborted(opts.signal);
     try {
-      candidates.push(await buildCandidate(fs, use, f, disks, fds.descriptors));
+      candidates.push(await buildCandidate(fs, use, f, disks, descriptors, vmsds));
     } catch (e) {
       if (!(e instanceof RescueError) || e.kind === 'cancelled') throw e;
       warnings.push(`delta header at volume ${hex(f.headerVolOffset)}: ${e.message}`);
     }
   }
-  linkCandidates(candidates, fds.descriptors, disks);
+  linkCandidates(candidates, descriptors, disks, vmsds);
   candidates.sort((a, b) => b.confidence - a.confidence || b.recoverableGrains - a.recoverableGrains || a.headerVolOffset - b.headerVolOffset);
   const i = ds.info;
   return {
     volume: { label: i.label, uuid: i.uuid, version: i.version, blockSize: bs, totalBlocks: use.totalBlocks, freeBlocks: use.freeBlocks, allocationBasis: map.basis },
     candidates,
     unassembled,
-    descriptors: fds.descriptors,
+    descriptors,
+    vmsds,
     warnings,
   };
 }
 
-async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: Awaited<ReturnType<typeof listLiveDisks>>, descriptors: DescriptorRemnant[]): Promise<Candidate> {
+async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readonly LiveDisk[], descriptors: readonly DescriptorRemnant[], vmsds: readonly VmsdRemnant[]): Promise<Candidate> {
   let h = f.header;
   const bs = use.blockSize;
   const chosen = f.plans.sort((a, b) => b.base - a.base)[0]!;
@@ -200,14 +228,15 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: Awaite
     confidence -= 0.3;
     reasons.push('-0.3 no grain data is recoverable');
   }
-  const desc = descriptors.find((d) => d.capacityBytes === h.capacityBytes && (h.format === 'seSparse' ? /sesparse/i : /vmfssparse/i).test(d.createType) && (!chosen.dirFd || d.parentDir === chosen.dirFd));
-  const parent = guessParent(disks, h.capacityBytes, { ...(chosen.dirFd ? { dirFd: chosen.dirFd } : {}), ...(desc ? { parentCid: desc.parentCid } : {}) });
+  const desc = pickDescriptor(descriptors, h, chosen.dirFd ?? 0, disks);
+  const parent = guessParent(disks, h.capacityBytes, { ...(chosen.dirFd ? { dirFd: chosen.dirFd } : {}), ...(desc ? descriptorHints(desc, disks) : {}), vmsds });
   const evidence = [...f.evidence];
   if (desc) {
-    evidence.push({ kind: 'descriptor', volOffset: desc.volOffset, fd: desc.fd, detail: `freed descriptor ${desc.fd}: createType ${desc.createType}, CID ${desc.cid}, parentCID ${desc.parentCid}, parentFileNameHint "${desc.parentFileNameHint ?? ''}", extent "${desc.extentFile ?? ''}"` });
+    evidence.push(descriptorEvidence(desc));
     confidence += 0.05;
-    reasons.push(`+0.05 a freed descriptor of the same capacity describes a ${h.format} delta`);
+    reasons.push(`+0.05 a ${desc.location === 'freed-fd' ? 'freed descriptor' : 'descriptor carved from free space'} of the same capacity describes a ${h.format} delta`);
   }
+  evidence.push(...vmsdEvidence(vmsds, parent.path, disks));
   if (parent.path) {
     confidence += 0.2;
     reasons.push(`+0.2 parent guess ${parent.path}`);
@@ -234,6 +263,70 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: Awaite
     plan,
     layer,
   };
+}
+
+/**
+ * Drops copies of one descriptor (same CID, parentCID, type, capacity, extent: e.g. an old copy in
+ * a free sub-block of a descriptor whose freed FD also survives), keeping the first (freed FDs
+ * come first): chain linking needs one remnant per CID.
+ */
+function dedupeDescriptors(ds: DescriptorRemnant[]): void {
+  const seen = new Set<string>();
+  let w = 0;
+  for (const d of ds) {
+    const k = [d.cid, d.parentCid, d.createType.toLowerCase(), d.capacityBytes, d.extentFile ?? ''].join('|');
+    if (seen.has(k)) continue;
+    seen.add(k);
+    ds[w++] = d;
+  }
+  ds.length = w;
+}
+
+/** Evidence entry for a descriptor attributed to a candidate (kind by where it was found). */
+export function descriptorEvidence(d: DescriptorRemnant, note = ''): Evidence {
+  const what = d.location === 'freed-fd' ? `freed descriptor ${d.fd}` : `descriptor text in ${remnantWhere(d)}`;
+  return {
+    kind: d.location === 'freed-fd' ? 'descriptor' : 'descriptor-text',
+    volOffset: d.volOffset,
+    ...(d.fd ? { fd: d.fd } : {}),
+    location: d.location,
+    detail: `${what}: createType ${d.createType}, CID ${d.cid}, parentCID ${d.parentCid}, parentFileNameHint "${d.parentFileNameHint ?? ''}", extent "${d.extentFile ?? ''}"${note}`,
+  };
+}
+
+/** .vmsd evidence naming the guessed parent as a disk of the current snapshot. */
+function vmsdEvidence(vmsds: readonly VmsdRemnant[], parentPath: string | null, disks: readonly LiveDisk[]): Evidence[] {
+  const d = disks.find((x) => x.path === parentPath);
+  if (!d) return [];
+  return vmsds
+    .filter((v) => v.currentDisks.some((f) => namesDisk(f, v.dir, d)))
+    .slice(0, 4)
+    .map((v) => ({
+      kind: 'vmsd-text' as const,
+      volOffset: v.volOffset,
+      location: v.location,
+      detail: `${v.location === 'live-file' ? `.vmsd ${v.path}` : `.vmsd text in ${remnantWhere(v)}`}: current snapshot uid ${v.currentUid}${v.currentName ? ` "${v.currentName}"` : ''} froze ${v.currentDisks.map((x) => `"${x}"`).join(', ')} (${v.snapshots} snapshot(s) listed)`,
+    }));
+}
+
+/**
+ * The descriptor of a delta with header `h` among the remnants: same capacity and createType
+ * (and the freed FD's folder when known). Several: prefer one whose parentCID is a live disk's
+ * CID of that capacity, then a freed FD's over carved text (it also says the folder).
+ */
+function pickDescriptor(descriptors: readonly DescriptorRemnant[], h: DeltaHeader, dirFd: number, disks: readonly LiveDisk[]): DescriptorRemnant | undefined {
+  const re = h.format === 'seSparse' ? /sesparse/i : /vmfssparse/i;
+  const fits = descriptors.filter((d) => d.capacityBytes === h.capacityBytes && re.test(d.createType) && (!dirFd || d.parentDir === 0 || d.parentDir === dirFd));
+  const score = (d: DescriptorRemnant) => (disks.some((x) => x.capacityBytes === h.capacityBytes && x.cid === d.parentCid) ? 4 : 0) + (dirFd && d.parentDir === dirFd ? 2 : 0) + (d.location === 'freed-fd' ? 1 : 0);
+  let best: DescriptorRemnant | undefined;
+  for (const d of fits) if (!best || score(d) > score(best)) best = d;
+  return best;
+}
+
+/** Parent hints a recovered descriptor gives: its parentCID and parentFileNameHint (resolved in the freed FD's folder when known). */
+export function descriptorHints(d: DescriptorRemnant, disks: readonly LiveDisk[]): { parentCid: string; parentHint?: { name: string; dir: string | null; where: string } } {
+  const dir = d.parentDir ? (disks.find((x) => x.dirFd === d.parentDir)?.dir ?? null) : null;
+  return { parentCid: d.parentCid, ...(d.parentFileNameHint ? { parentHint: { name: d.parentFileNameHint, dir, where: d.location === 'freed-fd' ? `freed FD ${d.fd}` : remnantWhere(d) } } : {}) };
 }
 
 async function reprobe(fs: VmfsFs, block: number, bs: number): Promise<CarvedHeader | null> {

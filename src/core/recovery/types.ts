@@ -7,13 +7,32 @@ export type DeltaFormat = 'vmfsSparse' | 'seSparse';
 
 /** One thing the scan saw that supports a candidate (or stands alone, e.g. an unassembled seSparse header). */
 export interface Evidence {
-  kind: 'freed-fd' | 'freed-pb' | 'carved-header' | 'descriptor';
+  /**
+   * 'descriptor': resident text of a freed descriptor FD; 'descriptor-text': descriptor text carved
+   * from a free sub-block or the start of a free block; 'vmsd-text': a .vmsd (live, freed or
+   * carved) naming the guessed parent.
+   */
+  kind: 'freed-fd' | 'freed-pb' | 'carved-header' | 'descriptor' | 'descriptor-text' | 'vmsd-text';
   /** Volume byte offset of the structure (FD, pointer block, header block, descriptor text). */
   volOffset: number;
   /** FD address text ('<0x...>') for freed FDs. */
   fd?: string;
   /** One-line human account: what was found and what it says. */
   detail: string;
+  /** Where text evidence was found (descriptor and .vmsd kinds). */
+  location?: 'freed-fd' | 'free-sub-block' | 'free-block' | 'live-file';
+}
+
+/** What a recovered descriptor of the delta says (freed FD or carved text). */
+export interface DescriptorInfo {
+  cid: string;
+  parentCid: string;
+  parentFileNameHint: string | null;
+  createType: string;
+  extentFile: string | null;
+  location: 'freed-fd' | 'free-sub-block' | 'free-block' | 'live-file';
+  /** Volume byte offset of the text. */
+  volOffset: number;
 }
 
 /** A run of the virtual disk whose delta content is lost and reads from the parent instead. */
@@ -61,4 +80,6 @@ export interface CandidateInfo {
   /** Volume byte offset of the delta header (the candidate's identity). */
   headerVolOffset: number;
   method: BlockPlan['method'];
+  /** The delta's own descriptor, when one was recovered and attributed to it. */
+  descriptor?: DescriptorInfo;
 }
