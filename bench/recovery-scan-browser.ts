@@ -15,11 +15,12 @@ import type { Bench, BenchResult } from './types.js';
  * `cat DUMP > /dev/null` in the same run (warm page cache for both).
  *
  * Timed: from the click on Find lost snapshots to the candidate list (opening the datastore is
- * not included; the Node bench's figure includes CLI startup and the open). Peak RSS: the sum of
- * VmHWM (/proc/<pid>/status) over Chromium's renderer processes (the page and its dedicated
- * workers live there), sampled during the run; the other Chromium processes (browser, GPU,
- * network, utility) are reported in the notes. The sum of per-process peaks bounds the
- * simultaneous peak from above.
+ * not included; the Node bench's figure includes CLI startup and the open); the page's User Timing
+ * of each step (plan, worker open, each range, candidates) is logged. cat runs before and after
+ * the browser (both on a warm page cache, both logged; the faster is the reference).
+ * Peak RSS: VmHWM (/proc/<pid>/status) of the renderer process that hosts the page and its
+ * dedicated workers; Chromium's own WebUI and spare renderers and its other processes (browser,
+ * GPU, network, utility) are logged apart.
  *
  * Environment: BENCH_PORT or PW_PORT (default 4191) for vite preview, VMFS_RESCUE_DIST for the build (built
  * into a temporary folder when it holds no index.html), CHROMIUM_PATH (default /usr/bin/chromium).
@@ -61,44 +62,67 @@ function descendants(pid: number): Map<number, string> {
   return out;
 }
 
-function vmHwmKiB(pid: number): number | null {
+/** VmHWM (peak), VmRSS and RssAnon of a process, KiB, from /proc/<pid>/status (null once it exited). */
+function memKiB(pid: number): { hwm: number; rss: number; anon: number } | null {
   try {
-    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
-    return m ? Number(m[1]) : null;
+    const st = readFileSync(`/proc/${pid}/status`, 'latin1');
+    const f = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(st)?.[1] ?? NaN);
+    const r = { hwm: f('VmHWM'), rss: f('VmRSS'), anon: f('RssAnon') };
+    return Number.isFinite(r.hwm) ? r : null;
   } catch {
     return null;
   }
 }
 
-/** Peak RSS per Chromium process, sampled every 250 ms while running. */
-function rssSampler(chromiumPath: string): { stop: () => { renderersMiB: number; othersMiB: number; renderers: number; each: number[] } } {
-  const peak = new Map<number, { kib: number; renderer: boolean }>();
+export interface RssFigures {
+  /** VmHWM of the renderer process that hosts the page and its dedicated workers (MiB). */
+  pageMiB: number;
+  /** Highest sampled RssAnon of that process (heap, buffers; no mapped Chromium binary or fonts). */
+  pageAnonMiB: number;
+  /** Highest sampled sum of VmRSS over all renderer processes at one instant. */
+  renderersPeakMiB: number;
+  /** VmHWM of every renderer (MiB), the page's first. */
+  each: number[];
+  othersHwmMiB: number;
+}
+
+/**
+ * Samples Chromium's processes every 100 ms while running. The page and its dedicated workers live
+ * in one renderer process; Chromium also runs a renderer for its own (top-chrome WebUI) pages and
+ * keeps a spare one, neither of them ours: the page's is the largest renderer that is not WebUI.
+ */
+function rssSampler(chromiumPath: string): { stop: () => RssFigures } {
+  const peak = new Map<number, { hwm: number; anon: number; renderer: boolean; webui: boolean }>();
+  let sumPeak = 0;
+  // Walking /proc costs CPU the scan competes for (2 cores): the process list is refreshed every 10th sample.
+  let procs = new Map<number, string>();
+  let tick = 0;
   const sample = () => {
-    for (const [pid, cmd] of descendants(process.pid)) {
+    if (tick++ % 10 === 0) procs = descendants(process.pid);
+    let sum = 0;
+    for (const [pid, cmd] of procs) {
       if (!cmd.includes(chromiumPath) && !cmd.includes('chrom')) continue;
-      const kib = vmHwmKiB(pid);
-      if (kib === null) continue;
+      const m = memKiB(pid);
+      if (m === null) continue;
       const renderer = cmd.includes('--type=renderer');
+      if (renderer) sum += m.rss;
       const prev = peak.get(pid);
-      if (!prev || kib > prev.kib) peak.set(pid, { kib, renderer });
+      peak.set(pid, { hwm: Math.max(m.hwm, prev?.hwm ?? 0), anon: Math.max(m.anon, prev?.anon ?? 0), renderer, webui: cmd.includes('--top-chrome-webui') });
     }
+    sumPeak = Math.max(sumPeak, sum);
   };
   sample();
-  const t = setInterval(sample, 250);
+  const t = setInterval(sample, 100);
   return {
     stop: () => {
+      tick = 0;
       sample();
       clearInterval(t);
-      let r = 0;
+      const renderers = [...peak.values()].filter((v) => v.renderer).sort((x, y) => Number(x.webui) - Number(y.webui) || y.hwm - x.hwm);
+      const page = renderers[0] ?? { hwm: 0, anon: 0 };
       let o = 0;
-      const each: number[] = [];
-      for (const v of peak.values()) {
-        if (v.renderer) {
-          r += v.kib;
-          each.push(Math.round(v.kib / 1024));
-        } else o += v.kib;
-      }
-      return { renderersMiB: r / 1024, othersMiB: o / 1024, renderers: each.length, each };
+      for (const v of peak.values()) if (!v.renderer) o += v.hwm;
+      return { pageMiB: page.hwm / 1024, pageAnonMiB: page.anon / 1024, renderersPeakMiB: sumPeak / 1024, each: renderers.map((v) => Math.round(v.hwm / 1024)), othersHwmMiB: o / 1024 };
     },
   };
 }
@@ -142,6 +166,7 @@ export async function benchRecoveryScanBrowser(log: (l: string) => void = () => 
     let seconds: number;
     let rss: ReturnType<ReturnType<typeof rssSampler>['stop']>;
     let found: string[];
+    let floorMs = 0;
     try {
       const sampler = rssSampler(chromiumPath);
       const page = await browser.newPage();
@@ -151,6 +176,18 @@ export async function benchRecoveryScanBrowser(log: (l: string) => void = () => 
       await page.getByTestId('ds-file-input').setInputFiles(dump.path);
       await page.getByTestId('ds-version').filter({ hasText: 'VMFS-5' }).waitFor({ timeout: 300_000 });
       await page.waitForFunction(() => !(document.querySelector('[data-testid="rec-find"]') as HTMLButtonElement | null)?.disabled, null, { timeout: 60_000 });
+      // In the page: from the click event to the first candidate in the DOM (Playwright's own latency excluded).
+      await page.evaluate(() => {
+        const w = window as unknown as { __benchClick?: number; __benchShown?: number };
+        document.addEventListener('click', () => (w.__benchClick ??= performance.now()), { capture: true });
+        const mo = new MutationObserver(() => {
+          if (w.__benchShown === undefined && document.querySelector('[data-testid="rec-candidate"]')) {
+            w.__benchShown = performance.now();
+            mo.disconnect();
+          }
+        });
+        mo.observe(document.body, { childList: true, subtree: true });
+      });
       const t0 = performance.now();
       await page.getByTestId('rec-find').click();
       await page.locator('[data-testid="rec-candidate"], [data-testid="rec-none"], [data-testid="rec-error"]').first().waitFor({ timeout: 600_000 });
@@ -160,12 +197,60 @@ export async function benchRecoveryScanBrowser(log: (l: string) => void = () => 
       found = await page.getByTestId('rec-candidate').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-id') ?? ''));
       if (found.length < 2) throw new Error(`scan found ${found.length} candidates, expected the 2 deltas`);
       const usedWorkers = await page.getByTestId('rec-ranges').getAttribute('data-workers').catch(() => null);
-      log(`browser scan: ${seconds.toFixed(2)} s, candidates ${found.join(', ')}, workers ${usedWorkers ?? '?'}`);
       rss = sampler.stop();
+      log(`browser scan: ${seconds.toFixed(2)} s, candidates ${found.join(', ')}, workers ${usedWorkers ?? '?'}`);
+      // The page's User Timing of each scan step (see timed() in src/app/state/recovery.svelte.ts).
+      const steps = await page.evaluate(() =>
+        performance
+          .getEntriesByType('measure')
+          .filter((m) => m.name.startsWith('vmfs-rescue:scan:'))
+          .map((m) => ({ name: m.name.slice('vmfs-rescue:scan:'.length), start: m.startTime, ms: m.duration })),
+      );
+      const inPage = await page.evaluate(() => {
+        const w = window as unknown as { __benchClick?: number; __benchShown?: number };
+        return { click: w.__benchClick ?? NaN, shown: w.__benchShown ?? NaN };
+      });
+      log(`  in the page: click to first candidate shown ${Math.round(inPage.shown - inPage.click)} ms`);
+      const t = inPage.click;
+      const ranges = steps.filter((x) => x.name.startsWith('range-'));
+      log(`  steps (ms from the click, +duration): ${steps.filter((x) => !x.name.startsWith('range-')).map((x) => `${x.name} @${Math.round(x.start - t)} +${Math.round(x.ms)}`).join(', ')}`);
+      if (ranges.length) log(`  ${ranges.length} ranges: ${Math.round(Math.min(...ranges.map((x) => x.ms)))}..${Math.round(Math.max(...ranges.map((x) => x.ms)))} ms each`);
+      // Chromium's floor for this pass: as many 2 KiB Blob reads (slice().arrayBuffer(), 32 in flight)
+      // spread over the same file by as many bare workers, nothing else done.
+      await page.evaluate(() => {
+        const i = document.createElement('input');
+        i.type = 'file';
+        i.id = 'bench-floor';
+        i.hidden = true;
+        document.body.append(i);
+      });
+      await page.locator('#bench-floor').setInputFiles(dump.path);
+      floorMs = await page.evaluate(
+        async ({ n, reads }) => {
+          const file = (document.querySelector('#bench-floor') as HTMLInputElement).files![0]!;
+          const src = `onmessage = async (e) => { const { file, from, to, step } = e.data; for (let k = from; k < to; k += 32) { const ps = []; for (let j = k; j < Math.min(to, k + 32); j++) ps.push(file.slice(j * step, j * step + 2048).arrayBuffer()); await Promise.all(ps); } postMessage(0); };`;
+          const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+          const step = Math.floor((file.size - 2048) / reads);
+          const t0 = performance.now();
+          await Promise.all(
+            Array.from({ length: n }, (_, w) => new Promise((resolve) => {
+              const wk = new Worker(url);
+              wk.onmessage = () => (wk.terminate(), resolve(null));
+              wk.postMessage({ file, from: Math.floor((w * reads) / n), to: Math.floor(((w + 1) * reads) / n), step });
+            })),
+          );
+          URL.revokeObjectURL(url);
+          return performance.now() - t0;
+        },
+        { n: workers, reads: dump.freeBlocks },
+      );
+      log(`  Chromium floor: ${dump.freeBlocks} bare 2 KiB Blob reads in ${workers} workers: ${Math.round(floorMs)} ms`);
     } finally {
       await browser.close();
     }
     const cat2 = measure('sh', ['-c', 'cat "$1" > /dev/null', 'sh', dump.path]);
+    log(`cat: ${cat1.seconds.toFixed(2)} s before the browser run, ${cat2.seconds.toFixed(2)} s after (both warm; the faster one is the reference)`);
+    log(`RSS: page renderer (page + its workers) peak ${Math.round(rss.pageMiB)} MiB (anonymous ${Math.round(rss.pageAnonMiB)} MiB); all renderers ${rss.each.join(' + ')} MiB (peak of their sum at one instant ${Math.round(rss.renderersPeakMiB)} MiB); other Chromium processes ${Math.round(rss.othersHwmMiB)} MiB`);
     const referenceSeconds = Math.min(cat1.seconds, cat2.seconds);
     const dumpGiB = dump.size / GiB;
     const scanRate = dumpGiB / seconds;
@@ -177,10 +262,11 @@ export async function benchRecoveryScanBrowser(log: (l: string) => void = () => 
         reference: 'cat DUMP > /dev/null',
         referenceSeconds,
         ratio: seconds / referenceSeconds,
-        peakRssMiB: Math.round(rss.renderersMiB),
+        peakRssMiB: Math.round(rss.pageMiB),
         notes:
-          `throughput ${scanRate.toFixed(2)} GiB/s vs cat ${catRate.toFixed(2)} GiB/s (${(scanRate / catRate).toFixed(2)}x; target >= 0.9x, RSS <= 256 MiB); ` +
-          `peak RSS = sum of VmHWM of ${rss.renderers} renderer process(es) (page + workers: ${rss.each.join(' + ')} MiB; VmHWM counts shared library pages in each); other Chromium processes ${Math.round(rss.othersMiB)} MiB; ` +
+          `throughput ${scanRate.toFixed(2)} GiB/s vs cat ${catRate.toFixed(2)} GiB/s (${(scanRate / catRate).toFixed(2)}x; target >= 0.9x, RSS <= 256 MiB); cat ${cat1.seconds.toFixed(2)} s before, ${cat2.seconds.toFixed(2)} s after; ` +
+          `Chromium floor (${dump.freeBlocks} bare 2 KiB Blob reads in ${workers} workers) ${(floorMs / 1000).toFixed(2)} s; ` +
+          `peak RSS = VmHWM of the renderer process hosting the page and its workers (anonymous part ${Math.round(rss.pageAnonMiB)} MiB; the rest is Chromium's mapped binary and fonts); all renderers incl. Chromium's WebUI and spare ones ${rss.each.join(' + ')} MiB; other Chromium processes ${Math.round(rss.othersHwmMiB)} MiB; ` +
           `sparse dump: only ${dump.realMiB} MiB are real data, holes read very fast for both; timed from the Find click to the candidate list (datastore open excluded)`,
       },
     ];

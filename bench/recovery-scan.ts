@@ -32,10 +32,13 @@ export interface ScanBenchDump {
   freeBlocks: number;
   /** MiB of the dump actually stored (the rest are holes). */
   realMiB: number;
+  /** First blocks of the two deleted COWD deltas (the scan's candidates are `delta-<block>`). */
+  deltaBlocks: number[];
 }
 
-export async function buildScanBenchDump(dir: string, log: (l: string) => void = () => {}): Promise<ScanBenchDump> {
-  const totalGuess = (SEGMENTS * 256 * MiB) / MiB;
+/** `segments` of 256 MiB (33: the bench's 8.25 GiB; fewer for a quicker test dump). */
+export async function buildScanBenchDump(dir: string, log: (l: string) => void = () => {}, segments = SEGMENTS): Promise<ScanBenchDump> {
+  const totalGuess = (segments * 256 * MiB) / MiB;
   // ~40 % of the volume in use: one big flat disk allocated in runs, written at each block head.
   const used: BlockSpec[] = [];
   const usedCount = Math.floor(totalGuess * 0.4);
@@ -46,12 +49,13 @@ export async function buildScanBenchDump(dir: string, log: (l: string) => void =
     { path: '/vm1/vm1.vmx', kind: 'subblock', size: 3000 },
   ];
   const t0 = performance.now();
-  const m = await buildVmfs({ version: 5, dir, name: 'ds', label: 'bench-recovery', seed: 5, hashLimit: 0, luns: [{ scheme: 'gpt', segments: SEGMENTS }], files });
+  const m = await buildVmfs({ version: 5, dir, name: 'ds', label: 'bench-recovery', seed: 5, hashLimit: 0, luns: [{ scheme: 'gpt', segments }], files });
   const lun = m.luns[0]!;
   const volBase = lun.partitionOffset + DATA_OFFSET;
   const usedSet = new Set(used.map((b) => b.at!));
   const fh = openSync(lun.path, 'r+');
   let freeBlocks = 0;
+  const deltaBlocks = [m.totalBlocks - 40, m.totalBlocks - 20];
   try {
     // Garbage at the head of 60 % of the free blocks above the metadata area.
     const g = randomBytes(4 * MiB);
@@ -62,7 +66,7 @@ export async function buildScanBenchDump(dir: string, log: (l: string) => void =
       if (k++ % 5 < 3) writeSync(fh, g, (b * 4099) % (3 * MiB), 256 * 1024, volBase + b * MiB);
     }
     // Two deleted COWD deltas (contiguous, FD zeroed) for the scan to find.
-    for (const [n, at] of [[1, m.totalBlocks - 40], [2, m.totalBlocks - 20]] as const) {
+    for (const [n, at] of [[1, deltaBlocks[0]!], [2, deltaBlocks[1]!]] as const) {
       const p = path.join(dir, `d${n}.bin`);
       writeCowd({ dataPath: p, capacity: 8 * GiB, runs: [{ firstGrain: 1000 * n, count: 20000, kind: 'data', fill: sectorPattern(n) }] });
       const bytes = readFileSync(p);
@@ -75,7 +79,7 @@ export async function buildScanBenchDump(dir: string, log: (l: string) => void =
   }
   const realMiB = Math.round((statSync(lun.path).blocks * 512) / MiB);
   log(`built ${(lun.size / GiB).toFixed(2)} GiB dump (${realMiB} MiB real, ${freeBlocks} of ${m.totalBlocks} blocks free) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  return { path: lun.path, size: lun.size, totalBlocks: m.totalBlocks, freeBlocks, realMiB };
+  return { path: lun.path, size: lun.size, totalBlocks: m.totalBlocks, freeBlocks, realMiB, deltaBlocks };
 }
 
 export async function benchRecoveryScan(log: (l: string) => void = () => {}): Promise<BenchResult[]> {

@@ -30,8 +30,8 @@ async function main(argv: string[]): Promise<number> {
     log(`== ${b.name}: ${b.description}`);
     for (const r of await b.run(log)) {
       if (json) {
-        const { name, seconds, reference, referenceSeconds, ratio, peakRssMiB } = r;
-        process.stdout.write(JSON.stringify({ name, seconds, reference, referenceSeconds, ratio, peakRssMiB }) + '\n');
+        const { name, seconds, reference, referenceSeconds, ratio, peakRssMiB, notes } = r;
+        process.stdout.write(JSON.stringify({ name, seconds, reference, referenceSeconds, ratio, peakRssMiB, ...(notes ? { notes } : {}) }) + '\n');
       } else {
         process.stdout.write(
           `${r.name}: ${r.seconds.toFixed(2)} s` +

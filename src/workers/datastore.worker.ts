@@ -6,7 +6,7 @@ import { writeWhole, type ByteSink } from '../core/io/byte-sink.js';
 import { readUpTo } from '../core/io/byte-source.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { openChain } from '../core/vmdk/chain.js';
-import { buildCandidates, carveFreeRange, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
+import { buildCandidates, carveFreeRange, descriptorInfo, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type CarvedText, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
 import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT_CID, parseDescriptor } from '../core/vmdk/descriptor.js';
 import type { DiskChain } from '../core/vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
@@ -14,6 +14,9 @@ import { openDatastore, type Datastore, type DirEntry, type FileType, type Volum
 import { BlobSource } from '../platform/browser/blob-source.js';
 import { createFileSink, opfsExportDir, WritableStreamSink } from '../platform/browser/sinks.js';
 import { exportTarget, guarded, Jobs, type ExportDestination } from './common.js';
+import { createGuestApi } from './guest-api.js';
+import { createInspectorApi } from './block-owner.js';
+import { createDeletedApi } from './deleted-api.js';
 
 /**
  * Thin Comlink adapter over the datastore reader: the page sends the picked LUN dumps (File
@@ -167,7 +170,7 @@ let scanned: ScanResult | null = null;
 /** The last recovery of each candidate (for the report's hashes and output). */
 const recoveries = new Map<string, RecoveryResult>();
 /** Exports, chain opens and scans are cancelled separately: inspecting a chain must not stop a running export. */
-type JobKind = 'export' | 'chain' | 'scan' | 'carve';
+type JobKind = 'export' | 'chain' | 'scan' | 'carve' | 'deleted';
 const jobs = new Jobs<JobKind>();
 
 function requireDs(): Datastore {
@@ -307,6 +310,7 @@ function candidateInfo(c: Candidate): CandidateInfo {
     lostRuns: c.lostRuns.map((r) => ({ ...r })),
     headerVolOffset: c.headerVolOffset,
     method: c.method,
+    ...(c.descriptor ? { descriptor: descriptorInfo(c.descriptor) } : {}),
   };
 }
 
@@ -342,11 +346,19 @@ async function finishScan(d: Datastore, r: ScanResult, signal: AbortSignal, onPr
   return Comlink.transfer(view, candidates.flatMap((c) => [c.map.recovered.buffer, c.map.lost.buffer, c.map.parent.buffer]));
 }
 
+/** The recovered disk "look inside" reads (lookInside sets it), with the dump it was built on. */
+let lookDisk: { ds: Datastore; scan: ScanResult; disk: DiskChain; key: string } | null = null;
+
+function requireLookDisk(): DiskChain {
+  if (!lookDisk || lookDisk.ds !== ds) throw new UserError('no recovered disk is open to look inside: choose a candidate and press Look inside');
+  return lookDisk.disk;
+}
+
 const api = {
   /** Opens the volume on the picked dumps (one per LUN of a spanned volume, any order). */
   open(files: File[]): Promise<VolumeInfo> {
     return guarded(async () => {
-      jobs.abort('export', 'chain', 'scan', 'carve');
+      jobs.abort('export', 'chain', 'scan', 'carve', 'deleted');
       ds = null;
       chain = null;
       scanned = null;
@@ -566,13 +578,13 @@ const api = {
   },
 
   /** Step 3: candidates from the merged free-space evidence of every range (mergeCarved), plus the single metadata passes. */
-  scanLostFrom(carved: CarvedHeader[], onProgress?: (p: Progress) => void): Promise<ScanView> {
+  scanLostFrom(carved: CarvedHeader[], onProgress?: (p: Progress) => void, texts: CarvedText[] = []): Promise<ScanView> {
     return guarded(async () => {
       const d = requireDs();
       const signal = jobs.start('scan');
       scanned = null;
       recoveries.clear();
-      return finishScan(d, await buildCandidates(d, carved, { signal, onProgress: throttle(onProgress, 150) }), signal, onProgress);
+      return finishScan(d, await buildCandidates(d, carved, { signal, onProgress: throttle(onProgress, 150) }, texts), signal, onProgress);
     });
   },
 
@@ -632,6 +644,33 @@ const api = {
   cancel(): void {
     jobs.abort('export', 'chain');
   },
+
+  /**
+   * Opens the disk candidate `candidateId` gives over `parentPath` (as recover() would export it)
+   * for the guest* methods: the user checks their files are there before exporting.
+   */
+  lookInside(candidateId: string, parentPath: string | null): Promise<{ capacityBytes: number; parent: string | null; warnings: string[] }> {
+    return guarded(async () => {
+      const d = requireDs();
+      const c = requireCandidate(candidateId);
+      const key = `${candidateId}\0${parentPath ?? ''}`;
+      if (lookDisk?.ds === d && lookDisk.scan === scanned && lookDisk.key === key) return { capacityBytes: lookDisk.disk.size, parent: parentPath, warnings: [] };
+      lookDisk = null;
+      const { disk, parent, warnings } = await recoveredDisk(d, c, parentPath);
+      for (const l of disk.links) warnings.push(...l.warnings);
+      lookDisk = { ds: d, scan: scanned!, disk, key };
+      return { capacityBytes: disk.size, parent, warnings };
+    });
+  },
+
+  /** "Look inside" the disk opened by lookInside: partitions, guest folders, file content. */
+  ...createGuestApi(() => requireLookDisk()),
+
+  /** Inspector views: zoomed allocation map, block owners, volume bytes for the hex view. */
+  ...createInspectorApi(() => requireDs()),
+
+  /** Deleted and orphan files, and descriptor / .vmsd text in free sub-blocks (`ls --deleted`). */
+  ...createDeletedApi(() => requireDs(), () => jobs.start('deleted')),
 };
 
 export type DatastoreWorkerApi = typeof api;

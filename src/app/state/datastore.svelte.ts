@@ -13,6 +13,7 @@ import type {
   FileExportResult,
 } from '../../workers/datastore.worker.js';
 import { errName, oneLine } from './errors.js';
+import { rememberSession, stampOf } from './sessions.js';
 import { canPickFiles, canSaveFile, downloadFromOpfs, pickExportDestination, pickFiles, pickSaveFile, suggestedName } from './pickers.js';
 
 /** Cells of the allocation map (one bucket of FS blocks each). */
@@ -81,13 +82,17 @@ export class DatastoreState {
     try {
       const picked = await pickFiles();
       if (!picked || picked.kind !== 'handles') return;
-      await this.openFiles(await Promise.all(picked.handles.map((h) => h.getFile())));
+      await this.openFiles(await Promise.all(picked.handles.map((h) => h.getFile())), { handles: picked.handles });
     } catch (e) {
       this.fail(e);
     }
   }
 
-  async openFiles(files: File[]): Promise<void> {
+  /**
+   * Opens the dump. `handles` (from the open picker or a reopened session) let the recent list
+   * reopen it after a reload; `remember: false` keeps it off that list (the generated demo).
+   */
+  async openFiles(files: File[], opts: { handles?: FileSystemFileHandle[]; remember?: boolean } = {}): Promise<void> {
     if (files.length === 0) return;
     this.files = files.map((f) => f.name);
     this.volume = null;
@@ -105,6 +110,10 @@ export class DatastoreState {
       this.volume = await worker().open(files);
       this.dumpFiles = [...files];
       this.opened++;
+      if (opts.remember !== false) {
+        const v = this.volume;
+        void rememberSession({ kind: 'datastore', handles: opts.handles ? [...opts.handles] : null, files: files.map(stampOf), label: v.label || null, uuid: v.uuid });
+      }
     } catch (e) {
       this.fail(e);
       return;

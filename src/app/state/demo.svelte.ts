@@ -25,7 +25,7 @@ export class DemoState {
     const w = new Worker(new URL('../../workers/demo.worker.ts', import.meta.url), { type: 'module', name: 'demo' });
     try {
       const built = await Comlink.wrap<DemoWorkerApi>(w).build();
-      await datastore.openFiles([built.file]);
+      await datastore.openFiles([built.file], { remember: false }); // generated in the tab: nothing to reopen
       if (datastore.volume) {
         this.info = built;
         this.openedAt = datastore.opened;

@@ -2,11 +2,12 @@ import * as Comlink from 'comlink';
 import { del, get, set, update } from 'idb-keyval';
 import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
-import { mergeCarved, type FreeRange, type RangeEvidence } from '../../core/recovery/free-ranges.js';
+import { mergeCarved, mergeCarvedTexts, type FreeRange, type RangeEvidence } from '../../core/recovery/free-ranges.js';
 import type { CandidateView, DatastoreWorkerApi, DeltaRecoveryResult, ExportDestination, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.worker.js';
 import { datastore, worker } from './datastore.svelte.js';
 import { oneLine } from './errors.js';
 import { canPickDirectory, downloadBlob, downloadFromOpfs, pickDirectory, pickExportDestination } from './pickers.js';
+import type { WizardDestination, WizardOutcome } from '../components/export/types.js';
 
 /** A progress report with what the page derives from successive ones: rate and time left. */
 export interface RateProgress extends Progress {
@@ -43,6 +44,15 @@ const cancelled = (e: unknown): boolean => (e as { name?: string })?.name === 'C
 const RANGES_PER_WORKER = 8;
 const MAX_WORKERS = 16;
 
+/** User Timing entries (DevTools, the Chromium bench) for the steps of a scan: `vmfs-rescue:scan:<step>`. */
+function timed(step: string, t0: number): void {
+  try {
+    performance.measure(`vmfs-rescue:scan:${step}`, { start: t0, end: performance.now() });
+  } catch {
+    // no User Timing: nothing to record
+  }
+}
+
 /**
  * Test hooks read from the page URL (documented for the e2e tests): ?scanWorkers=N sets the carve
  * worker count, ?scanRanges=N the range count of a fresh scan, ?scanRangeDelayMs=N stretches each
@@ -67,8 +77,15 @@ interface SavedScan {
 }
 
 /** The image's identity: volume UUID and, per picked file, name, size and last change. */
-function scanKey(files: readonly File[], uuid: string): string {
+function scanKey(files: readonly { name: string; size: number; lastModified: number }[], uuid: string): string {
   return `vmfs-rescue:scan:${uuid}:${files.map((f) => `${f.name}/${f.size}/${f.lastModified}`).join('|')}`;
+}
+
+/** How far an unfinished scan of this image got (the recent-sessions list shows it), or null. */
+export async function savedScanProgress(files: readonly { name: string; size: number; lastModified: number }[], uuid: string): Promise<{ done: number; total: number } | null> {
+  const saved = await get<SavedScan>(scanKey(files, uuid)).catch(() => undefined);
+  if (!saved || saved.v !== 1 || !Array.isArray(saved.ranges) || !saved.done) return null;
+  return { done: Object.keys(saved.done).length, total: saved.ranges.length };
 }
 
 /** What the page shows of a split scan: ranges done, worker count, and a resume. */
@@ -98,6 +115,10 @@ export class RecoveryState {
   notice = $state<string | null>(null);
   ranges = $state.raw<RangeStatus | null>(null);
   deltaResult = $state.raw<DeltaRecoveryResult | null>(null);
+  /** The recovered disk opened for "look inside" (candidate + parent it was built from), or null. */
+  look = $state.raw<{ candidateId: string; parent: string; seq: number; warnings: string[]; scan: ScanView | null } | null>(null);
+  lookBusy = $state(false);
+  private lookSeq = 0;
   /** The datastore open this state belongs to (see DatastoreState.opened). */
   private openId = -1;
   /** Carve workers of the running split scan (terminated on cancel and at the end). */
@@ -153,13 +174,14 @@ export class RecoveryState {
   }
 
   /**
-   * Split scan: the free-space pass runs over ranges in N carve workers (each opens the same
-   * File objects), every finished range is saved in IndexedDB under the image's identity, then the
+   * Split scan: the free-space pass runs over ranges in N carve workers (the datastore worker and
+   * N - 1 more, each of those opening the same File objects), every finished range is saved in IndexedDB under the image's identity, then the
    * datastore worker builds the candidates from the merged evidence. A saved scan of the same
    * image continues with the ranges not done.
    */
   async scan(): Promise<void> {
     if (this.scanning) return;
+    const tScan = performance.now();
     this.scanning = true;
     this.cancelRequested = false;
     this.error = null;
@@ -181,7 +203,9 @@ export class RecoveryState {
       if (saved && (saved.v !== 1 || !Array.isArray(saved.ranges) || saved.ranges.length !== saved.freeBytes?.length)) saved = undefined;
       const resumed = saved ? Object.keys(saved.done).length : 0;
       if (!saved) {
+        const tPlan = performance.now();
         const plan = await worker().scanPlan(h.ranges || n * RANGES_PER_WORKER);
+        timed('plan', tPlan);
         saved = { v: 1, ranges: plan.ranges, freeBytes: plan.freeBytes, done: {} };
         await set(key, saved).catch(() => {}); // no IndexedDB (private mode): the scan runs, only resume is lost
       }
@@ -198,17 +222,22 @@ export class RecoveryState {
         this.scanProgress = track({ phase: 'carve free space', done: d, total });
       };
       report();
+      const tPool = performance.now();
       if (todo.length > 0) await this.runPool(files, s, todo, key, n, h.delayMs, inFlight, report, (i) => {
         doneBytes += s.freeBytes[i]!;
         this.ranges = { ...this.ranges!, done: this.ranges!.done + 1 };
       });
+      timed('pool', tPool);
       if (this.cancelRequested) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
       const carved = mergeCarved(Object.values(s.done));
-      const r = await worker().scanLostFrom(carved, Comlink.proxy((p: Progress) => void (this.scanProgress = track(p))));
+      const tBuild = performance.now();
+      const r = await worker().scanLostFrom(carved, Comlink.proxy((p: Progress) => void (this.scanProgress = track(p))), mergeCarvedTexts(Object.values(s.done)));
+      timed('candidates', tBuild);
       await del(key).catch(() => {});
       if (openId !== this.openId) return;
       this.result = r;
       if (r.candidates[0]) this.select(r.candidates[0].id);
+      timed('total', tScan);
     } catch (e) {
       if (cancelled(e) || this.cancelRequested) {
         this.notice = 'Scan cancelled.';
@@ -227,8 +256,10 @@ export class RecoveryState {
     if (this.cancelRequested) throw cancelledError(); // Cancel clicked while the plan was being made
     const queue = todo.slice();
     const count = Math.min(n, queue.length);
-    const remotes: Comlink.Remote<DatastoreWorkerApi>[] = [];
-    for (let k = 0; k < count; k++) {
+    // The datastore worker is lane 0: it has the dump open already and idles until the candidates,
+    // so a pool of n costs n - 1 new workers (each opening the dump on its own).
+    const remotes: Comlink.Remote<DatastoreWorkerApi>[] = [worker()];
+    for (let k = 1; k < count; k++) {
       const w = new Worker(new URL('../../workers/datastore.worker.ts', import.meta.url), { type: 'module', name: `carve-${k}` });
       this.pool.push(w);
       remotes.push(Comlink.wrap<DatastoreWorkerApi>(w));
@@ -238,8 +269,13 @@ export class RecoveryState {
     const stopped = new Promise<never>((_, reject) => (stop = reject));
     stopped.catch(() => {});
     this.stopLanes = () => stop(cancelledError());
-    const lane = async (remote: Comlink.Remote<DatastoreWorkerApi>) => {
-      await Promise.race([remote.open(files), stopped]);
+    let saving: Promise<void> = Promise.resolve();
+    const lane = async (remote: Comlink.Remote<DatastoreWorkerApi>, k: number) => {
+      if (k > 0) {
+        const tOpen = performance.now();
+        await Promise.race([remote.open(files), stopped]);
+        timed(`open-${k}`, tOpen);
+      }
       for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
         if (this.cancelRequested) throw cancelledError();
         const idx = i;
@@ -248,15 +284,28 @@ export class RecoveryState {
           inFlight.set(idx, p.done);
           report();
         });
+        const tRange = performance.now();
         const ev = await Promise.race([remote.carveRange(s.ranges[idx]!, onProgress, delayMs), stopped]);
+        timed(`range-${idx}`, tRange);
         inFlight.delete(idx);
         s.done[idx] = ev;
-        await update<SavedScan>(key, (cur) => (cur && cur.v === 1 ? { ...cur, done: { ...cur.done, [idx]: ev } } : s)).catch(() => {});
+        // Saved in order behind the lane's next range (an IndexedDB write per range would idle the worker).
+        saving = saving.then(() => update<SavedScan>(key, (cur) => (cur && cur.v === 1 ? { ...cur, done: { ...cur.done, [idx]: ev } } : s))).catch(() => {});
         onDone(idx);
         report();
       }
     };
-    await Promise.all(remotes.map(lane));
+    let ok = false;
+    try {
+      await Promise.all(remotes.map((r, k) => lane(r, k)));
+      await saving;
+      ok = true;
+    } finally {
+      // Done with them: each holds its own datastore (metadata cache, heap) while candidates are built.
+      this.stopPool();
+      // A lane failed or was cancelled: lane 0's range may still be running in the datastore worker.
+      if (!ok) void worker().cancelScan();
+    }
   }
 
   private stopLanes: (() => void) | null = null;
@@ -274,27 +323,73 @@ export class RecoveryState {
     void worker().cancelScan();
   }
 
-  /** Export of the selected candidate over the chosen parent. Call straight from a click (the save picker needs the gesture). */
-  async recover(format: ExportFormat): Promise<void> {
+  /** Opens the selected candidate over the chosen parent for the disk inspector (read in the datastore worker). */
+  async lookInside(): Promise<void> {
+    const c = this.selected;
+    if (!c || this.lookBusy) return;
+    const parent = this.parent;
+    this.error = null;
+    this.lookBusy = true;
+    try {
+      const r = await worker().lookInside(c.id, parent || null);
+      this.look = { candidateId: c.id, parent, seq: ++this.lookSeq, warnings: r.warnings, scan: this.result };
+    } catch (e) {
+      this.error = oneLine(e);
+    } finally {
+      this.lookBusy = false;
+    }
+  }
+
+  closeLook(): void {
+    this.look = null;
+  }
+
+  /** How the last export of the wizard ended (done with its hash, cancelled, failed), or null. */
+  exportOutcome = $state.raw<WizardOutcome | null>(null);
+  /** The candidate exportOutcome is about. */
+  exportOutcomeFor = $state<string | null>(null);
+
+  /**
+   * Export of the selected candidate over the chosen parent, to a file or folder the user picks
+   * (`pick`, when the browser has the dialogs) or to browser storage then a download. Call straight
+   * from a click (the save picker needs the gesture). A cancel leaves no output under its name.
+   */
+  async recover(format: ExportFormat, destination: WizardDestination = 'pick'): Promise<void> {
     const c = this.selected;
     if (!c || this.exporting) return;
     this.error = null;
     this.notice = null;
     this.recovered = null;
+    this.exportOutcome = null;
+    this.exportOutcomeFor = c.id;
     const name = `${c.id}-recovered${format === 'raw' ? '.img' : '.vmdk'}`;
     let dest: ExportDestination | null;
     try {
-      dest = await pickExportDestination(format, name);
+      dest = destination === 'download' ? 'opfs' : await pickExportDestination(format, name);
     } catch (e) {
       this.error = oneLine(e);
       return;
     }
     if (!dest) return;
-    await this.runExport(async (onProgress) => {
+    const outcome = await this.runExport(async (onProgress) => {
       const r = await worker().recover(c.id, this.parent || null, format, dest, name, onProgress);
       if (r.destination === 'opfs') await downloadFromOpfs(r.opfsFiles);
       this.recovered = r;
+      this.exportOutcome = {
+        state: 'done',
+        sha256: r.sha256,
+        verified: r.verified,
+        files: r.files,
+        downloaded: r.destination === 'opfs',
+        summary: `${r.candidateId} over ${r.parent ?? 'no parent'} (${r.format})`,
+        warnings: r.warnings,
+      };
     });
+    if (outcome === 'cancelled') {
+      // The save dialog made the (empty) file; a cancelled export must not leave it behind.
+      if (dest !== 'opfs' && dest.kind === 'file') await (dest as FileSystemFileHandle & { remove?: () => Promise<void> }).remove?.().catch(() => {});
+      this.exportOutcome = { state: 'cancelled' };
+    } else if (outcome !== 'done') this.exportOutcome = { state: 'failed', error: outcome.error };
   }
 
   /**
@@ -324,15 +419,20 @@ export class RecoveryState {
   }
 
   /** One export at a time, its progress with rate and ETA; a cancel is a notice, not an error. */
-  private async runExport(run: (onProgress: (p: Progress) => void) => Promise<void>): Promise<void> {
+  private async runExport(run: (onProgress: (p: Progress) => void) => Promise<void>): Promise<'done' | 'cancelled' | { error: string }> {
     this.exporting = true;
     this.exportProgress = null;
     const track = rateTracker(() => true);
     try {
       await run(Comlink.proxy((p: Progress) => void (this.exportProgress = track(p))));
+      return 'done';
     } catch (e) {
-      if (cancelled(e)) this.notice = 'Export cancelled.';
-      else this.error = oneLine(e);
+      if (cancelled(e)) {
+        this.notice = 'Export cancelled.';
+        return 'cancelled';
+      }
+      this.error = oneLine(e);
+      return { error: this.error };
     } finally {
       this.exporting = false;
       this.exportProgress = null;

@@ -5,8 +5,10 @@ import type { ChainLinkInfo } from '../../core/vmdk/types.js';
 import type { PickedInput } from '../../platform/browser/file-set-resolver.js';
 import type { ScanResult } from '../../workers/scan-picked.js';
 import type { ExportDestination, ExportSummary, GrainMapSummary } from '../../workers/vmdk.worker.js';
+import type { WizardDestination } from '../components/export/types.js';
 import { errName, oneLine } from './errors.js';
 import { downloadFromOpfs, pickExportDestination, suggestedName } from './pickers.js';
+import { rememberVmdkSession } from './sessions.js';
 import { vmdkWorker } from './worker-client.js';
 
 /** Bucket count of the grain map (one per canvas pixel column at the default width). */
@@ -99,6 +101,7 @@ export class Session {
     this.busy = 'open';
     try {
       this.links = await vmdkWorker().open(this.input, this.top, { ignoreCid });
+      void rememberVmdkSession(this.input, this.top);
     } catch (e) {
       this.cidMismatch = errName(e) === 'CidMismatchError';
       this.fail(e);
@@ -121,11 +124,12 @@ export class Session {
   }
 
   /**
-   * Must be called straight from a click: the save pickers need the user's gesture. Flat exports
-   * write two files, so they ask for a folder; without pickers the output goes to browser storage
-   * (OPFS) and is then offered as a download.
+   * Must be called straight from a click: the save pickers need the user's gesture. `destination`
+   * is the wizard's choice, as for the recovery export: 'pick' asks where (flat exports write two
+   * files, so a folder; without pickers it falls back to browser storage), 'download' writes to
+   * browser storage (OPFS) and then offers the output as a download.
    */
-  async export(format: ExportFormat): Promise<void> {
+  async export(format: ExportFormat, destination: WizardDestination = 'pick'): Promise<void> {
     if (this.links.length === 0) return;
     this.error = null;
     this.notice = null;
@@ -133,7 +137,7 @@ export class Session {
     const name = suggestedName(this.top, format);
     let dest: ExportDestination | null;
     try {
-      dest = await pickExportDestination(format, name);
+      dest = destination === 'download' ? 'opfs' : await pickExportDestination(format, name);
     } catch (e) {
       this.fail(e);
       return;
