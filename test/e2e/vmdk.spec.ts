@@ -141,6 +141,7 @@ async function expectChain(page: Page, f: Fixture): Promise<void> {
   await expect(links.nth(0).getByTestId('cid-status')).toHaveText('ok');
   await expect(links.nth(1)).toContainText('base.vmdk');
   await expect(links.nth(1).getByTestId('cid-status')).toHaveText('base');
+  await expect(page.getByTestId('chain-diagram').getByTestId('chain-edge')).toHaveAttribute('data-ok', 'true');
   await expect(page.getByTestId('top-select')).toHaveValue(f.top);
   await expect(page.getByTestId('grain-summary')).toContainText('stored in this layer');
   await expect(page.getByTestId('error')).toHaveCount(0);
@@ -276,6 +277,11 @@ test('a parentCID mismatch is reported in one line and can be overridden', async
   const links = page.getByTestId('chain-link');
   await expect(links).toHaveCount(2, { timeout: 30_000 });
   await expect(links.nth(0).getByTestId('cid-status')).toHaveText('BROKEN');
+  // The diagram says the same: one edge, broken, naming the parentCID the top carries.
+  const edge = page.getByTestId('chain-diagram').getByTestId('chain-edge');
+  await expect(edge).toHaveCount(1);
+  await expect(edge).toHaveAttribute('data-ok', 'false');
+  await expect(edge).toContainText('0badc1d0');
   await expect(error).toHaveCount(0);
   expect(foreign, 'requests outside the preview server').toEqual([]);
 });
