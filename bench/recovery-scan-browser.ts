@@ -4,7 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from '@playwright/test';
 import { measure, warm } from './measure.js';
-import { buildScanBenchDump } from './recovery-scan.js';
+import { buildScanBenchDump, densify } from './recovery-scan.js';
 import type { Bench, BenchResult } from './types.js';
 
 /**
@@ -159,117 +159,124 @@ export async function benchRecoveryScanBrowser(log: (l: string) => void = () => 
     const origin = `http://127.0.0.1:${port}`;
     await waitForServer(origin + '/', server, 60_000);
 
-    warm([dump.path]);
-    const cat1 = measure('sh', ['-c', 'cat "$1" > /dev/null', 'sh', dump.path]);
+    const results: BenchResult[] = [];
+    let dumpPath = dump.path;
+    for (const kind of ['sparse', 'dense'] as const) {
+      const note = kind === 'sparse' ? `sparse dump: only ${dump.realMiB} MiB are real data, holes read very fast for both` : 'the same dump with every hole written out as zeros, as a real LUN dump is: cat reads all of it';
+      if (kind === 'dense') dumpPath = densify(dumpPath, log);
+      warm([dumpPath]);
+      const cat1 = measure('sh', ['-c', 'cat "$1" > /dev/null', 'sh', dumpPath]);
 
-    const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
-    let seconds: number;
-    let rss: ReturnType<ReturnType<typeof rssSampler>['stop']>;
-    let found: string[];
-    let floorMs = 0;
-    try {
-      const sampler = rssSampler(chromiumPath);
-      const page = await browser.newPage();
-      await page.goto(`${origin}/?scanWorkers=${workers}`);
-      const tab = page.getByTestId('tab-datastore');
-      if ((await tab.count()) > 0) await tab.click();
-      await page.getByTestId('ds-file-input').setInputFiles(dump.path);
-      await page.getByTestId('ds-version').filter({ hasText: 'VMFS-5' }).waitFor({ timeout: 300_000 });
-      await page.waitForFunction(() => !(document.querySelector('[data-testid="rec-find"]') as HTMLButtonElement | null)?.disabled, null, { timeout: 60_000 });
-      // In the page: from the click event to the first candidate in the DOM (Playwright's own latency excluded).
-      await page.evaluate(() => {
-        const w = window as unknown as { __benchClick?: number; __benchShown?: number };
-        document.addEventListener('click', () => (w.__benchClick ??= performance.now()), { capture: true });
-        const mo = new MutationObserver(() => {
-          if (w.__benchShown === undefined && document.querySelector('[data-testid="rec-candidate"]')) {
-            w.__benchShown = performance.now();
-            mo.disconnect();
-          }
+      const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
+      let seconds: number;
+      let rss: ReturnType<ReturnType<typeof rssSampler>['stop']>;
+      let found: string[];
+      let floorMs = 0;
+      try {
+        const sampler = rssSampler(chromiumPath);
+        const page = await browser.newPage();
+        await page.goto(`${origin}/?scanWorkers=${workers}`);
+        const tab = page.getByTestId('tab-datastore');
+        if ((await tab.count()) > 0) await tab.click();
+        await page.getByTestId('ds-file-input').setInputFiles(dumpPath);
+        await page.getByTestId('ds-version').filter({ hasText: 'VMFS-5' }).waitFor({ timeout: 300_000 });
+        await page.waitForFunction(() => !(document.querySelector('[data-testid="rec-find"]') as HTMLButtonElement | null)?.disabled, null, { timeout: 60_000 });
+        // In the page: from the click event to the first candidate in the DOM (Playwright's own latency excluded).
+        await page.evaluate(() => {
+          const w = window as unknown as { __benchClick?: number; __benchShown?: number };
+          document.addEventListener('click', () => (w.__benchClick ??= performance.now()), { capture: true });
+          const mo = new MutationObserver(() => {
+            if (w.__benchShown === undefined && document.querySelector('[data-testid="rec-candidate"]')) {
+              w.__benchShown = performance.now();
+              mo.disconnect();
+            }
+          });
+          mo.observe(document.body, { childList: true, subtree: true });
         });
-        mo.observe(document.body, { childList: true, subtree: true });
-      });
-      const t0 = performance.now();
-      await page.getByTestId('rec-find').click();
-      await page.locator('[data-testid="rec-candidate"], [data-testid="rec-none"], [data-testid="rec-error"]').first().waitFor({ timeout: 600_000 });
-      seconds = (performance.now() - t0) / 1000;
-      const err = await page.getByTestId('rec-error').count();
-      if (err > 0) throw new Error(`scan failed in the page: ${await page.getByTestId('rec-error').textContent()}`);
-      found = await page.getByTestId('rec-candidate').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-id') ?? ''));
-      if (found.length < 2) throw new Error(`scan found ${found.length} candidates, expected the 2 deltas`);
-      const usedWorkers = await page.getByTestId('rec-ranges').getAttribute('data-workers').catch(() => null);
-      rss = sampler.stop();
-      log(`browser scan: ${seconds.toFixed(2)} s, candidates ${found.join(', ')}, workers ${usedWorkers ?? '?'}`);
-      // The page's User Timing of each scan step (see timed() in src/app/state/recovery.svelte.ts).
-      const steps = await page.evaluate(() =>
-        performance
-          .getEntriesByType('measure')
-          .filter((m) => m.name.startsWith('vmfs-rescue:scan:'))
-          .map((m) => ({ name: m.name.slice('vmfs-rescue:scan:'.length), start: m.startTime, ms: m.duration })),
-      );
-      const inPage = await page.evaluate(() => {
-        const w = window as unknown as { __benchClick?: number; __benchShown?: number };
-        return { click: w.__benchClick ?? NaN, shown: w.__benchShown ?? NaN };
-      });
-      log(`  in the page: click to first candidate shown ${Math.round(inPage.shown - inPage.click)} ms`);
-      const t = inPage.click;
-      const ranges = steps.filter((x) => x.name.startsWith('range-'));
-      log(`  steps (ms from the click, +duration): ${steps.filter((x) => !x.name.startsWith('range-')).map((x) => `${x.name} @${Math.round(x.start - t)} +${Math.round(x.ms)}`).join(', ')}`);
-      if (ranges.length) log(`  ${ranges.length} ranges: ${Math.round(Math.min(...ranges.map((x) => x.ms)))}..${Math.round(Math.max(...ranges.map((x) => x.ms)))} ms each`);
-      // Chromium's floor for this pass: as many 2 KiB Blob reads (slice().arrayBuffer(), 32 in flight)
-      // spread over the same file by as many bare workers, nothing else done.
-      await page.evaluate(() => {
-        const i = document.createElement('input');
-        i.type = 'file';
-        i.id = 'bench-floor';
-        i.hidden = true;
-        document.body.append(i);
-      });
-      await page.locator('#bench-floor').setInputFiles(dump.path);
-      floorMs = await page.evaluate(
-        async ({ n, reads }) => {
-          const file = (document.querySelector('#bench-floor') as HTMLInputElement).files![0]!;
-          const src = `onmessage = async (e) => { const { file, from, to, step } = e.data; for (let k = from; k < to; k += 32) { const ps = []; for (let j = k; j < Math.min(to, k + 32); j++) ps.push(file.slice(j * step, j * step + 2048).arrayBuffer()); await Promise.all(ps); } postMessage(0); };`;
-          const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
-          const step = Math.floor((file.size - 2048) / reads);
-          const t0 = performance.now();
-          await Promise.all(
-            Array.from({ length: n }, (_, w) => new Promise((resolve) => {
-              const wk = new Worker(url);
-              wk.onmessage = () => (wk.terminate(), resolve(null));
-              wk.postMessage({ file, from: Math.floor((w * reads) / n), to: Math.floor(((w + 1) * reads) / n), step });
-            })),
-          );
-          URL.revokeObjectURL(url);
-          return performance.now() - t0;
+        const t0 = performance.now();
+        await page.getByTestId('rec-find').click();
+        await page.locator('[data-testid="rec-candidate"], [data-testid="rec-none"], [data-testid="rec-error"]').first().waitFor({ timeout: 600_000 });
+        seconds = (performance.now() - t0) / 1000;
+        const err = await page.getByTestId('rec-error').count();
+        if (err > 0) throw new Error(`scan failed in the page: ${await page.getByTestId('rec-error').textContent()}`);
+        found = await page.getByTestId('rec-candidate').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-id') ?? ''));
+        if (found.length < 2) throw new Error(`scan found ${found.length} candidates, expected the 2 deltas`);
+        const usedWorkers = await page.getByTestId('rec-ranges').getAttribute('data-workers').catch(() => null);
+        rss = sampler.stop();
+        log(`browser scan: ${seconds.toFixed(2)} s, candidates ${found.join(', ')}, workers ${usedWorkers ?? '?'}`);
+        // The page's User Timing of each scan step (see timed() in src/app/state/recovery.svelte.ts).
+        const steps = await page.evaluate(() =>
+          performance
+            .getEntriesByType('measure')
+            .filter((m) => m.name.startsWith('vmfs-rescue:scan:'))
+            .map((m) => ({ name: m.name.slice('vmfs-rescue:scan:'.length), start: m.startTime, ms: m.duration })),
+        );
+        const inPage = await page.evaluate(() => {
+          const w = window as unknown as { __benchClick?: number; __benchShown?: number };
+          return { click: w.__benchClick ?? NaN, shown: w.__benchShown ?? NaN };
+        });
+        log(`  in the page: click to first candidate shown ${Math.round(inPage.shown - inPage.click)} ms`);
+        const t = inPage.click;
+        const ranges = steps.filter((x) => x.name.startsWith('range-'));
+        log(`  steps (ms from the click, +duration): ${steps.filter((x) => !x.name.startsWith('range-')).map((x) => `${x.name} @${Math.round(x.start - t)} +${Math.round(x.ms)}`).join(', ')}`);
+        if (ranges.length) log(`  ${ranges.length} ranges: ${Math.round(Math.min(...ranges.map((x) => x.ms)))}..${Math.round(Math.max(...ranges.map((x) => x.ms)))} ms each`);
+        // Chromium's floor for this pass: as many 2 KiB Blob reads (slice().arrayBuffer(), 32 in flight)
+        // spread over the same file by as many bare workers, nothing else done.
+        await page.evaluate(() => {
+          const i = document.createElement('input');
+          i.type = 'file';
+          i.id = 'bench-floor';
+          i.hidden = true;
+          document.body.append(i);
+        });
+        await page.locator('#bench-floor').setInputFiles(dumpPath);
+        floorMs = await page.evaluate(
+          async ({ n, reads }) => {
+            const file = (document.querySelector('#bench-floor') as HTMLInputElement).files![0]!;
+            const src = `onmessage = async (e) => { const { file, from, to, step } = e.data; for (let k = from; k < to; k += 32) { const ps = []; for (let j = k; j < Math.min(to, k + 32); j++) ps.push(file.slice(j * step, j * step + 2048).arrayBuffer()); await Promise.all(ps); } postMessage(0); };`;
+            const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+            const step = Math.floor((file.size - 2048) / reads);
+            const t0 = performance.now();
+            await Promise.all(
+              Array.from({ length: n }, (_, w) => new Promise((resolve) => {
+                const wk = new Worker(url);
+                wk.onmessage = () => (wk.terminate(), resolve(null));
+                wk.postMessage({ file, from: Math.floor((w * reads) / n), to: Math.floor(((w + 1) * reads) / n), step });
+              })),
+            );
+            URL.revokeObjectURL(url);
+            return performance.now() - t0;
+          },
+          { n: workers, reads: dump.freeBlocks },
+        );
+        log(`  Chromium floor: ${dump.freeBlocks} bare 2 KiB Blob reads in ${workers} workers: ${Math.round(floorMs)} ms`);
+      } finally {
+        await browser.close();
+      }
+      const cat2 = measure('sh', ['-c', 'cat "$1" > /dev/null', 'sh', dumpPath]);
+      log(`cat: ${cat1.seconds.toFixed(2)} s before the browser run, ${cat2.seconds.toFixed(2)} s after (both warm; the faster one is the reference)`);
+      log(`RSS: page renderer (page + its workers) peak ${Math.round(rss.pageMiB)} MiB (anonymous ${Math.round(rss.pageAnonMiB)} MiB); all renderers ${rss.each.join(' + ')} MiB (peak of their sum at one instant ${Math.round(rss.renderersPeakMiB)} MiB); other Chromium processes ${Math.round(rss.othersHwmMiB)} MiB`);
+      const referenceSeconds = Math.min(cat1.seconds, cat2.seconds);
+      const dumpGiB = dump.size / GiB;
+      const scanRate = dumpGiB / seconds;
+      const catRate = dumpGiB / referenceSeconds;
+      results.push(
+        {
+          name: `recovery scan in Chromium (${workers} workers) of ${dumpGiB.toFixed(2)} GiB ${kind} VMFS5 dump (${Math.round((100 * dump.freeBlocks) / dump.totalBlocks)} % free)`,
+          seconds,
+          reference: 'cat DUMP > /dev/null',
+          referenceSeconds,
+          ratio: seconds / referenceSeconds,
+          peakRssMiB: Math.round(rss.pageMiB),
+          notes:
+            `throughput ${scanRate.toFixed(2)} GiB/s vs cat ${catRate.toFixed(2)} GiB/s (${(scanRate / catRate).toFixed(2)}x; target >= 0.9x, RSS <= 256 MiB); cat ${cat1.seconds.toFixed(2)} s before, ${cat2.seconds.toFixed(2)} s after; ` +
+            `Chromium floor (${dump.freeBlocks} bare 2 KiB Blob reads in ${workers} workers) ${(floorMs / 1000).toFixed(2)} s; ` +
+            `peak RSS = VmHWM of the renderer process hosting the page and its workers (anonymous part ${Math.round(rss.pageAnonMiB)} MiB; the rest is Chromium's mapped binary and fonts); all renderers incl. Chromium's WebUI and spare ones ${rss.each.join(' + ')} MiB; other Chromium processes ${Math.round(rss.othersHwmMiB)} MiB; ` +
+            `${note}; timed from the Find click to the candidate list (datastore open excluded)`,
         },
-        { n: workers, reads: dump.freeBlocks },
       );
-      log(`  Chromium floor: ${dump.freeBlocks} bare 2 KiB Blob reads in ${workers} workers: ${Math.round(floorMs)} ms`);
-    } finally {
-      await browser.close();
     }
-    const cat2 = measure('sh', ['-c', 'cat "$1" > /dev/null', 'sh', dump.path]);
-    log(`cat: ${cat1.seconds.toFixed(2)} s before the browser run, ${cat2.seconds.toFixed(2)} s after (both warm; the faster one is the reference)`);
-    log(`RSS: page renderer (page + its workers) peak ${Math.round(rss.pageMiB)} MiB (anonymous ${Math.round(rss.pageAnonMiB)} MiB); all renderers ${rss.each.join(' + ')} MiB (peak of their sum at one instant ${Math.round(rss.renderersPeakMiB)} MiB); other Chromium processes ${Math.round(rss.othersHwmMiB)} MiB`);
-    const referenceSeconds = Math.min(cat1.seconds, cat2.seconds);
-    const dumpGiB = dump.size / GiB;
-    const scanRate = dumpGiB / seconds;
-    const catRate = dumpGiB / referenceSeconds;
-    return [
-      {
-        name: `recovery scan in Chromium (${workers} workers) of ${dumpGiB.toFixed(2)} GiB sparse VMFS5 dump (${Math.round((100 * dump.freeBlocks) / dump.totalBlocks)} % free)`,
-        seconds,
-        reference: 'cat DUMP > /dev/null',
-        referenceSeconds,
-        ratio: seconds / referenceSeconds,
-        peakRssMiB: Math.round(rss.pageMiB),
-        notes:
-          `throughput ${scanRate.toFixed(2)} GiB/s vs cat ${catRate.toFixed(2)} GiB/s (${(scanRate / catRate).toFixed(2)}x; target >= 0.9x, RSS <= 256 MiB); cat ${cat1.seconds.toFixed(2)} s before, ${cat2.seconds.toFixed(2)} s after; ` +
-          `Chromium floor (${dump.freeBlocks} bare 2 KiB Blob reads in ${workers} workers) ${(floorMs / 1000).toFixed(2)} s; ` +
-          `peak RSS = VmHWM of the renderer process hosting the page and its workers (anonymous part ${Math.round(rss.pageAnonMiB)} MiB; the rest is Chromium's mapped binary and fonts); all renderers incl. Chromium's WebUI and spare ones ${rss.each.join(' + ')} MiB; other Chromium processes ${Math.round(rss.othersHwmMiB)} MiB; ` +
-          `sparse dump: only ${dump.realMiB} MiB are real data, holes read very fast for both; timed from the Find click to the candidate list (datastore open excluded)`,
-      },
-    ];
+    return results;
   } finally {
     if (server && server.exitCode === null) server.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
@@ -278,6 +285,6 @@ export async function benchRecoveryScanBrowser(log: (l: string) => void = () => 
 
 export const recoveryScanBrowserBench: Bench = {
   name: 'recovery-scan-browser',
-  description: 'deleted-delta scan in Chromium with the worker pool, same 8.25 GiB dump as recovery-scan, vs cat',
+  description: 'deleted-delta scan in Chromium with the worker pool, same 8.25 GiB dump as recovery-scan (sparse, then dense), vs cat',
   run: (log) => benchRecoveryScanBrowser(log),
 };
