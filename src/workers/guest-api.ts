@@ -10,12 +10,18 @@ import { guarded } from './common.js';
  * The page only ever receives listings and bounded chunks of file content.
  */
 export interface GuestApi {
-  guestInspect(): Promise<{ scheme: string; warnings: string[]; partitions: InspectedPartition[] }>;
+  /** The partition table and what each partition holds; `diskBytes` is the disk's size. */
+  guestInspect(): Promise<{ scheme: string; warnings: string[]; partitions: InspectedPartition[]; diskBytes: number }>;
   guestReaddir(partition: number, path: string): Promise<GuestEntry[]>;
   guestReadlink(partition: number, path: string): Promise<string>;
   /** Up to GUEST_CHUNK bytes of a file from `offset` (fewer at its end); transferred, not copied. */
   guestRead(partition: number, path: string, offset: number): Promise<Uint8Array>;
+  /** Raw disk bytes for the sector hex view: up to DISK_READ_MAX from `offset` (fewer at the end). */
+  guestReadDisk(offset: number, length: number): Promise<Uint8Array>;
 }
+
+/** Largest raw disk read the hex view may ask for in one call. */
+export const DISK_READ_MAX = 64 * 1024;
 
 /** Largest chunk of file content sent to the page per call. */
 export const GUEST_CHUNK = 8 * 1024 * 1024;
@@ -60,7 +66,7 @@ export function createGuestApi(getDisk: () => ByteSource): GuestApi {
         disk = d;
         parts = r.partitions;
         opened.clear();
-        return { scheme: r.table.scheme, warnings: r.table.warnings, partitions: r.partitions };
+        return { scheme: r.table.scheme, warnings: r.table.warnings, partitions: r.partitions, diskBytes: d.size };
       }),
     guestReaddir: (partition, path) => guarded(async () => (await fsOf(partition)).readdir(path)),
     guestReadlink: (partition, path) =>
@@ -74,6 +80,16 @@ export function createGuestApi(getDisk: () => ByteSource): GuestApi {
         const src = await (await fsOf(partition)).open(path);
         const n = Math.max(0, Math.min(GUEST_CHUNK, src.size - offset));
         const bytes = (await src.read(offset, n)).slice();
+        return Comlink.transfer(bytes, [bytes.buffer]);
+      }),
+    guestReadDisk: (offset, length) =>
+      guarded(async () => {
+        const d = getDisk();
+        if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || length > DISK_READ_MAX) {
+          throw new UserError(`${d.name}: invalid disk read ${offset}+${length} (at most ${DISK_READ_MAX} bytes)`);
+        }
+        const n = Math.max(0, Math.min(length, d.size - offset));
+        const bytes = (await d.read(offset, n)).slice();
         return Comlink.transfer(bytes, [bytes.buffer]);
       }),
   };

@@ -67,6 +67,19 @@ test.describe('look inside a recovered disk', () => {
     await expect(rows.nth(1).locator('td').nth(2)).toHaveText(/^ntfs/);
     await expect(rows.nth(1).locator('td').nth(3)).toHaveText(`0x${P2_START.toString(16)}`);
 
+    // The sector hex view of the recovered disk: the NTFS boot sector's OEM id at the start of
+    // partition 2, and the ext4 superblock magic (0xEF53 at 0x438) reached by sector number.
+    await rows.nth(1).getByTestId('gi-part-bytes').click();
+    const hexView = inspector.getByTestId('disk-hex');
+    await expect(hexView.locator('h4')).toContainText(`sector ${P2_START / 512}`);
+    const ntfsRow = hexView.locator(`[data-testid="disk-hex-row"][data-offset="${P2_START}"]`);
+    await expect(ntfsRow.getByTestId('disk-hex-bytes')).toContainText('4e 54 46 53 20', { timeout: 30_000 });
+    await hexView.getByTestId('disk-hex-unit').selectOption('block');
+    await hexView.getByTestId('disk-hex-jump').fill(String(P1_START / 512 + 2));
+    await hexView.getByTestId('disk-hex-jump').press('Enter');
+    const sbRow = hexView.locator(`[data-testid="disk-hex-row"][data-offset="${P1_START + 0x430}"]`);
+    await expect(sbRow.getByTestId('disk-hex-bytes')).toContainText('  53 ef', { timeout: 30_000 });
+
     // ext4: the untouched file, the added one, and the replaced one with its new content.
     await rows.nth(0).getByRole('button', { name: 'Browse' }).click();
     const files = inspector.getByTestId('gi-files');

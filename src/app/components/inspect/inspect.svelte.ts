@@ -1,6 +1,10 @@
 import type { GuestEntry, InspectedPartition } from '../../../core/guest/index.js';
 import type { GuestApi } from '../../../workers/guest-api.js';
 import { oneLine } from '../../state/errors.js';
+import { HexViewState } from '../../state/hex-view.svelte.js';
+
+/** Sector size the disk hex view counts in. */
+const SECTOR = 512;
 
 /** Filesystems the worker can browse. */
 const BROWSABLE = new Set(['ext2', 'ext3', 'ext4', 'ntfs']);
@@ -18,6 +22,9 @@ export class DiskInspectorState {
   error = $state('');
   /** Path of the file being downloaded and bytes done, while it runs. */
   download = $state<{ path: string; done: number; size: number } | null>(null);
+
+  /** Raw bytes of the whole disk, by sector (read through the worker, a page at a time). */
+  readonly hex = new HexViewState();
 
   /** `api` is a getter so the component can hand over its (reactive) prop. */
   constructor(private readonly getApi: () => GuestApi) {}
@@ -47,6 +54,8 @@ export class DiskInspectorState {
       const r = await this.api.guestInspect();
       this.scheme = r.scheme;
       this.warnings = r.warnings;
+      const api = this.api;
+      this.hex.reset((offset, length) => api.guestReadDisk(offset, length), r.diskBytes, SECTOR);
       this.partitions = r.partitions;
       this.partition = null;
       this.entries = [];
