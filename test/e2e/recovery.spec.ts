@@ -5,6 +5,7 @@ import { buildDeletedChainDump, type DeletedChainDump } from '../builders/recove
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
 import { makeTempDir, oracleAvailable, runCli, sha256File } from '../helpers/tools.js';
 import { hashOpfsFile, saveIntoOpfs, watchNetwork } from './helpers.js';
+import { union } from '../helpers/lost-runs.js';
 
 /**
  * "Find lost snapshots" end to end, against the production build: a synthetic VMFS5 dump in which
@@ -15,17 +16,6 @@ import { hashOpfsFile, saveIntoOpfs, watchNetwork } from './helpers.js';
  */
 
 const haveOracle = oracleAvailable('qemu-img');
-
-/** Lost runs as merged sector ranges (the causes are compared separately). */
-function union(runs: { sector: number; sectors: number }[]): [number, number][] {
-  const out: [number, number][] = [];
-  for (const r of [...runs].sort((a, b) => a.sector - b.sector)) {
-    const prev = out[out.length - 1];
-    if (prev && prev[1] === r.sector) prev[1] += r.sectors;
-    else out.push([r.sector, r.sector + r.sectors]);
-  }
-  return out;
-}
 
 async function openDump(page: Page, dump: string, query = ''): Promise<void> {
   await page.goto('/' + query);

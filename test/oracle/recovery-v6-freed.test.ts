@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildVmfs6FreedDump, type V6FreedCase, type V6FreedDump } from '../builders/recovery/vmfs6-freed.js';
 import { makeTempDir, oracleAvailable, run, runCli, sha256File } from '../helpers/tools.js';
+import { union } from '../helpers/lost-runs.js';
 
 /**
  * Recovery of a deleted seSparse delta on VMFS6 from its freed metadata (issue 5 item 1e): a freed
@@ -17,16 +18,6 @@ const ok = oracleAvailable('qemu-img', 'debugvmfs6', 'dd');
 interface ScanJson {
   volume: { version: number };
   candidates: { id: string; format: string; capacityBytes: number; confidence: number; parent: string | null; method: string; evidence: { kind: string; fd?: string }[]; recoverableGrains: number; lostGrains: number; lostRuns: { sector: number; sectors: number; reason: string }[] }[];
-}
-
-function union(runs: { sector: number; sectors: number }[]): [number, number][] {
-  const out: [number, number][] = [];
-  for (const r of [...runs].sort((a, b) => a.sector - b.sector)) {
-    const prev = out[out.length - 1];
-    if (prev && prev[1] === r.sector) prev[1] += r.sectors;
-    else out.push([r.sector, r.sector + r.sectors]);
-  }
-  return out;
 }
 
 async function verify(d: V6FreedDump, dir: string, want: { method: string; kinds: string[]; absent: string[] }): Promise<void> {

@@ -6,6 +6,7 @@ import { buildChainDump, buildDeletedChainDump } from '../builders/recovery/chai
 import { buildSeSparseV6Dump } from '../builders/recovery/sesparse-v6.js';
 import { buildMultiPbDump, type MultiPbDump } from '../builders/recovery/multi-pb.js';
 import { makeTempDir, oracleAvailable, run, runCli, sha256File } from '../helpers/tools.js';
+import { union } from '../helpers/lost-runs.js';
 
 /**
  * Recovery of a deleted COWD delta from synthetic VMFS5 dumps (test/builders/recovery): the CLI
@@ -17,17 +18,6 @@ const ok = oracleAvailable('qemu-img');
 interface ScanJson {
   volume: { label: string };
   candidates: { id: string; format: string; capacityBytes: number; sizeBytes: number; confidence: number; parent: string | null; evidence: { kind: string }[]; recoverableGrains: number; lostGrains: number; lostRuns: { sector: number; sectors: number; reason: string }[] }[];
-}
-
-/** Lost runs as merged sector ranges (causes compared separately). */
-function union(runs: { sector: number; sectors: number }[]): [number, number][] {
-  const out: [number, number][] = [];
-  for (const r of [...runs].sort((a, b) => a.sector - b.sector)) {
-    const prev = out[out.length - 1];
-    if (prev && prev[1] === r.sector) prev[1] += r.sectors;
-    else out.push([r.sector, r.sector + r.sectors]);
-  }
-  return out;
 }
 
 /** Scan and recover through the CLI; the real delta ranks first with the builder's parent, lost runs and sha256. */

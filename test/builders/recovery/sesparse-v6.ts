@@ -117,7 +117,7 @@ export async function buildSeSparseV6Dump(o: { dir: string; seed: number; reuse:
  * independently of the reader): a GT in a reused block loses its table's whole 16 MiB range; a
  * data grain (type 3) in a reused block loses its 8 sectors.
  */
-function lostFromSeSparse(d: Uint8Array, reused: number[]): { lost: ExpectedLostRun[]; recoverable: number } {
+export function lostFromSeSparse(d: Uint8Array, reused: readonly number[]): { lost: ExpectedLostRun[]; recoverable: number } {
   const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
   const u64 = (at: number) => Number(dv.getBigUint64(at, true));
   const capSectors = u64(0x10);

@@ -9,8 +9,9 @@ import { geometry } from '../vmfs/geometry.js';
 import { CG_OFFSET, MAGIC, Resource } from '../vmfs/resource.js';
 import { rng } from '../../helpers/fuzz.js';
 import { run, sha256File } from '../../helpers/tools.js';
-import { flatDescriptor, spliceLost, writeBase, type DeletedDeltaDump, type ExpectedLostRun } from './deleted-delta.js';
+import { flatDescriptor, spliceLost, writeBase, type DeletedDeltaDump } from './deleted-delta.js';
 import { checkRootFd, fdcLocator, openVolume, type VolumeIo } from './volume-io.js';
+import { lostFromSeSparse } from './sesparse-v6.js';
 
 /**
  * VMFS6 dumps in which a seSparse delta with NON-contiguous blocks was deleted the way a revert
@@ -189,7 +190,7 @@ export async function buildVmfs6FreedDump(o: { dir: string; seed: number; case: 
     io.close();
   }
 
-  const { lost, recoverable } = seSparseLost(deltaBytes, reused);
+  const { lost, recoverable } = lostFromSeSparse(deltaBytes, reused);
   if (!(lost.some((l) => l.kind === 'table') && lost.some((l) => l.kind === 'data'))) throw new Error('vmfs6-freed builder: reuse must lose a table and a grain');
   const result: V6FreedDump = {
     dump: m.luns[0]!.path,
@@ -275,47 +276,4 @@ function checkLiveWithDebugvmfs6(dump: string, want: Uint8Array, size: number): 
   const body = out.subarray(0, BANNER.length).toString('latin1') === BANNER ? out.subarray(BANNER.length) : out;
   const h = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
   if (body.length !== want.length || h(body) !== h(want)) throw new Error(`vmfs6-freed builder: debugvmfs6 cat of the live delta differs from what was written (${body.length} vs ${want.length} bytes)`);
-}
-
-/**
- * Lost sectors of a seSparse delta whose file blocks `reused` are gone (format doc §5, read here
- * independently of the reader): a GT in a reused block loses its table's whole 16 MiB range; a
- * data grain (type 3) in a reused block loses its 8 sectors.
- */
-export function seSparseLost(d: Uint8Array, reused: readonly number[]): { lost: ExpectedLostRun[]; recoverable: number } {
-  const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
-  const u64 = (at: number) => Number(dv.getBigUint64(at, true));
-  const capSectors = u64(0x10);
-  const gdOff = u64(0x80) * SECTOR;
-  const gtOff = u64(0x90) * SECTOR;
-  const grainsOff = u64(0xc0) * SECTOR;
-  const tables = Math.ceil(capSectors / (8 * 4096));
-  const inReused = (off: number, len: number) => reused.some((b) => off < (b + 1) * BS && off + len > b * BS);
-  const marks = new Map<number, 'table' | 'data'>();
-  let recoverable = 0;
-  for (let t = 0; t < tables; t++) {
-    if (dv.getUint32(gdOff + t * 8 + 4, true) !== 0x10000000) continue;
-    const gtAt = gtOff + dv.getUint32(gdOff + t * 8, true) * 32768;
-    if (inReused(gtAt, 32768)) {
-      for (let i = 0; i < 4096; i++) marks.set(t * 4096 + i, 'table');
-      continue;
-    }
-    for (let i = 0; i < 4096; i++) {
-      const elo = dv.getUint32(gtAt + i * 8, true);
-      const ehi = dv.getUint32(gtAt + i * 8 + 4, true);
-      if (ehi >>> 28 !== 3) continue;
-      const index = ((ehi & 0xffff) * 2 ** 32 + elo) * 4096 + ((ehi >>> 16) & 0xfff);
-      if (inReused(grainsOff + index * GRAIN, GRAIN)) marks.set(t * 4096 + i, 'data');
-      else recoverable++;
-    }
-  }
-  const lost: ExpectedLostRun[] = [];
-  for (const gi of [...marks.keys()].sort((a, b) => a - b)) {
-    if (gi * 8 >= capSectors) continue;
-    const k = marks.get(gi)!;
-    const prev = lost[lost.length - 1];
-    if (prev && prev.kind === k && prev.sector + prev.sectors === gi * 8) prev.sectors += 8;
-    else lost.push({ sector: gi * 8, sectors: 8, kind: k });
-  }
-  return { lost, recoverable };
 }
