@@ -70,6 +70,10 @@ test.describe('find lost snapshots', () => {
     await expect(sel.getByTestId('rec-evidence').locator('li[data-kind="carved-header"]')).not.toHaveCount(0);
     await expect(rows.first().getByTestId('rec-recoverable')).toHaveText(String(d.expectedRecoverableGrains));
     await expect(sel.getByTestId('rec-map-canvas')).toBeVisible();
+    // The map as a table carries the same counts: its recovered grains add up to the builder's.
+    await sel.getByTestId('rec-map-table').locator('summary').click();
+    const recoveredInTable = await sel.getByTestId('rec-map-row').evaluateAll((rs) => rs.reduce((n, r) => n + Number(r.getAttribute('data-recovered')), 0));
+    expect(recoveredInTable).toBe(d.expectedRecoverableGrains);
 
     // The lost runs shown are exactly the builder's, each with its cause.
     const shown = await sel.getByTestId('rec-lost-run').evaluateAll((rs) =>

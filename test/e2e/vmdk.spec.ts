@@ -144,6 +144,8 @@ async function expectChain(page: Page, f: Fixture): Promise<void> {
   await expect(page.getByTestId('chain-diagram').getByTestId('chain-edge')).toHaveAttribute('data-ok', 'true');
   await expect(page.getByTestId('top-select')).toHaveValue(f.top);
   await expect(page.getByTestId('grain-summary')).toContainText('stored in this layer');
+  // The canvas as a table: the columns where the top layer stores data are listed.
+  await expect(page.getByTestId('grain-table').getByTestId('grain-table-row')).not.toHaveCount(0);
   await expect(page.getByTestId('error')).toHaveCount(0);
 }
 
