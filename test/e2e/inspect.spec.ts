@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
+import { mbrEntry, noiseBytes } from '../builders/recovery/guest-delta.js';
 import { makeTempDir, oracleAvailable, run, sha256File } from '../helpers/tools.js';
 import { watchNetwork, withoutFilePickers, PREVIEW_ORIGIN } from './helpers.js';
 
@@ -31,27 +32,6 @@ interface Fixture {
 
 let fx: Fixture | null = null;
 
-/** Deterministic bytes that do not compress to nothing. */
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
-
-/** One 16-byte MBR entry: status 0, CHS unused (zero), type, LBA start, sector count. */
-function mbrEntry(mbr: Buffer, slot: number, type: number, start: number, size: number): void {
-  const at = 0x1be + slot * 16;
-  mbr[at + 4] = type;
-  mbr.writeUInt32LE(start / SECTOR, at + 8);
-  mbr.writeUInt32LE(size / SECTOR, at + 12);
-}
-
 /** Copies file `src` into `fd` at `offset` with positional writes. */
 function copyInto(fd: number, src: string, offset: number): void {
   const data = readFileSync(src);
@@ -65,7 +45,7 @@ test.beforeAll(() => {
   const src = path.join(dir, 'src');
   mkdirSync(path.join(src, 'docs', 'deep'), { recursive: true });
   const extFile = path.join(src, 'docs', 'deep', 'data.bin');
-  writeFileSync(extFile, bytes(300_000 + 123, 11));
+  writeFileSync(extFile, noiseBytes(300_000 + 123, 11));
   writeFileSync(path.join(src, 'readme.txt'), 'hello from ext4\n');
   const img1 = path.join(dir, 'p1.img');
   const img2 = path.join(dir, 'p2.img');
@@ -77,7 +57,7 @@ test.beforeAll(() => {
   run('mkntfs', ['-F', '-f', '-q', img2]);
   const ntfsSrc = path.join(dir, 'ntfs-file.bin');
   const ntfsSize = 70_000 + 7;
-  writeFileSync(ntfsSrc, bytes(ntfsSize, 22));
+  writeFileSync(ntfsSrc, noiseBytes(ntfsSize, 22));
   const ntfsName = 'notes.bin';
   run('ntfscp', ['-f', img2, ntfsSrc, ntfsName]);
 

@@ -71,7 +71,8 @@ function sparseFile(p: string, size: number): void {
   run('truncate', ['-s', String(size), p]);
 }
 
-function mbrEntry(mbr: Buffer, slot: number, type: number, start: number, size: number): void {
+/** One 16-byte MBR entry: status 0, CHS unused (zero), type, LBA start, sector count. */
+export function mbrEntry(mbr: Buffer, slot: number, type: number, start: number, size: number): void {
   const at = 0x1be + slot * 16;
   mbr[at + 4] = type;
   mbr.writeUInt32LE(start / SECTOR, at + 8);
