@@ -2,8 +2,9 @@ import { createSha256, type HasherFactory } from '../hash/sha256.js';
 import { writeCowdTo } from './cowd.js';
 import { SECTOR, type GrainRun } from './grain-runs.js';
 import { PagedImage } from './paged-image.js';
-import { DATA_OFFSET, MiB, fb5, geometry } from './vmfs/geometry.js';
+import { DATA_OFFSET, MiB, geometry } from './vmfs/geometry.js';
 import { MAGIC, Resource } from './vmfs/resource.js';
+import { fdRecord, freeFdAddress } from './vmfs/freed-fd.js';
 import { buildVmfs, type Manifest } from './vmfs/vmfs-builder.js';
 
 /**
@@ -118,38 +119,6 @@ function deltaRuns(): GrainRun[] {
   return at.sort((a, b) => a.firstGrain - b.firstGrain).map((r) => ({ ...r, kind: 'data' as const, fill: deltaFill }));
 }
 
-/** A VMFS5 FD as a delete leaves it: link count 0, slots or resident data still there. */
-function freedFd(addr: number, volOffset: number, dirFd: number, f: { length: number; blocks?: number[]; resident?: Uint8Array }): Uint8Array {
-  const b = new Uint8Array(FD_SIZE);
-  const dv = new DataView(b.buffer);
-  dv.setUint32(0, 0x10c00001, true);
-  dv.setBigUint64(4, BigInt(volOffset), true);
-  const m = 0x200;
-  dv.setUint32(m + 0x00, addr, true);
-  dv.setUint32(m + 0x04, 77, true); // generation
-  dv.setUint32(m + 0x08, 0, true); // link count: deleted
-  dv.setUint32(m + 0x0c, 3, true); // regular file
-  dv.setBigUint64(m + 0x14, BigInt(f.length), true);
-  dv.setBigUint64(m + 0x1c, BigInt(f.resident ? 8192 : BS), true);
-  dv.setBigUint64(m + 0x24, BigInt(f.blocks?.length ?? 0), true);
-  dv.setUint32(m + 0x40, 0o100600, true);
-  dv.setUint32(m + 0x44, f.resident ? 4305 : 1, true);
-  dv.setUint32(m + 0x70, dirFd, true);
-  if (f.resident) b.set(f.resident, 0x400);
-  else f.blocks!.forEach((blk, i) => dv.setUint32(0x400 + i * 4, fb5(blk, false), true));
-  return b;
-}
-
-/** A free FDC slot (cluster 5 onwards, resource r) that no manifest entry uses. */
-function freeFdAddress(m: Manifest, r: number): number {
-  const used = new Set(m.entries.map((e) => e.fdAddress));
-  for (let c = 5; c < 32; c++) {
-    const a = ((r << 22) | (c << 6) | 4) >>> 0;
-    if (!used.has(a)) return a;
-  }
-  throw new Error('demo builder: no free FD slot');
-}
-
 const u32 = (b: Uint8Array, off: number) => new DataView(b.buffer, b.byteOffset + off, 4).getUint32(0, true);
 
 /** Builds the demo dump in memory (about 275 MiB apparent, a few MiB of pages) and what recovering it must give. */
@@ -242,9 +211,9 @@ export async function buildDemo(hasher: HasherFactory = createSha256): Promise<D
   // Its FD and its descriptor's FD: freed but intact.
   const dirFd = entry(DIR).fdAddress;
   const slot = freeFdAddress(m, 3);
-  put(fdVol(slot), freedFd(slot, fdVol(slot), dirFd, { length: deltaBytes.length, blocks: placement }));
+  put(fdVol(slot), fdRecord(slot, fdVol(slot), dirFd, { length: deltaBytes.length, blocks: placement }));
   const dslot = freeFdAddress(m, 4);
-  put(fdVol(dslot), freedFd(dslot, fdVol(dslot), dirFd, { length: oldDesc.length, resident: enc(oldDesc) }));
+  put(fdVol(dslot), fdRecord(dslot, fdVol(dslot), dirFd, { length: oldDesc.length, resident: enc(oldDesc) }));
 
   // --- what recovery must give ------------------------------------------------------------------
   const { lost, recoverable, hash } = expectedDisk(deltaBytes, reused, hasher);

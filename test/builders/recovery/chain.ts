@@ -6,7 +6,8 @@ import { buildVmfs, MiB, type BlockSpec, type FileSpec } from '../vmfs/index.js'
 import { geometry } from '../vmfs/geometry.js';
 import { rng } from '../../helpers/fuzz.js';
 import { run, sha256File } from '../../helpers/tools.js';
-import { deltaDescriptorText, fdRecord, flatDescriptor, freeFdAddress, lostFromDelta, mergeRuns, spliceLost, writeBase, type DeletedDeltaDump, type ExpectedLostRun } from './deleted-delta.js';
+import { fdRecord, freeFdAddress } from '../../../src/core/synth/vmfs/freed-fd.js';
+import { deltaDescriptorText, flatDescriptor, lostFromDelta, mergeRuns, spliceLost, writeBase, type DeletedDeltaDump, type ExpectedLostRun } from './deleted-delta.js';
 import { checkRootFd, fdcLocator, openVolume } from './volume-io.js';
 
 /**

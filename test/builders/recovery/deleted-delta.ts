@@ -5,6 +5,7 @@ import { randomCid, sectorPattern, type GrainRun } from '../delta-common.js';
 import { buildVmfs, expectedBytes, MiB, type BlockSpec, type FileSpec, type Manifest } from '../vmfs/index.js';
 import { geometry, fb5 } from '../vmfs/geometry.js';
 import { Resource, MAGIC } from '../vmfs/resource.js';
+import { fdRecord, freeFdAddress } from '../../../src/core/synth/vmfs/freed-fd.js';
 import { rng } from '../../helpers/fuzz.js';
 import { run, sha256File } from '../../helpers/tools.js';
 import { checkRootFd, fdcLocator, openVolume } from './volume-io.js';
@@ -329,37 +330,6 @@ export function deltaDescriptorText(cid: string, parentCid: string, dataName: st
   return ['# Disk DescriptorFile', 'version=1', 'encoding="UTF-8"', `CID=${cid}`, `parentCID=${parentCid}`, 'createType="vmfsSparse"', `parentFileNameHint="${parentHint}"`, '', '# Extent description', `RW ${cap / SECTOR} VMFSSPARSE "${dataName}"`, '', '# The Disk Data Base', '#DDB', ''].join('\n');
 }
 
-/** A free FDC slot (cluster 5 onwards, resource r), not used by any manifest entry. */
-export function freeFdAddress(m: Manifest, r: number): number {
-  const usedAddrs = new Set(m.entries.map((e) => e.fdAddress));
-  for (let c = 5; c < 32; c++) {
-    const a = ((r << 22) | (c << 6) | 4) >>> 0;
-    if (!usedAddrs.has(a)) return a;
-  }
-  throw new Error('recovery builder: no free FD slot');
-}
-
-/** A VMFS5 FD (lock + metadata + slots or resident data), as a deleted file leaves it. */
-export function fdRecord(addr: number, volOffset: number, dirFd: number, f: { length: number; blocks?: number[]; resident?: Uint8Array; typeCode?: number; mode?: number }): Uint8Array {
-  const b = new Uint8Array(FD_SIZE);
-  const dv = new DataView(b.buffer);
-  dv.setUint32(0, 0x10c00001, true);
-  dv.setBigUint64(4, BigInt(volOffset), true);
-  const m = 0x200;
-  dv.setUint32(m + 0x00, addr, true);
-  dv.setUint32(m + 0x04, 77, true); // generation
-  dv.setUint32(m + 0x08, 0, true); // link count: deleted
-  dv.setUint32(m + 0x0c, f.typeCode ?? 3, true);
-  dv.setBigUint64(m + 0x14, BigInt(f.length), true);
-  dv.setBigUint64(m + 0x1c, BigInt(f.resident ? 8192 : BS), true);
-  dv.setBigUint64(m + 0x24, BigInt(f.blocks?.length ?? 0), true);
-  dv.setUint32(m + 0x40, f.mode ?? 0o100600, true);
-  dv.setUint32(m + 0x44, f.resident ? 4305 : 1, true);
-  dv.setUint32(m + 0x70, dirFd, true);
-  if (f.resident) b.set(f.resident, 0x400);
-  else f.blocks!.forEach((blk, i) => dv.setUint32(0x400 + i * 4, fb5(blk, false), true));
-  return b;
-}
 
 /**
  * Lost sectors computed from the delta file we wrote: a grain table stored (even partly) in a
