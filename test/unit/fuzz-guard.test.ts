@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { CorruptError } from '../../src/core/errors.js';
+import { fuzzCase } from '../helpers/fuzz.js';
+
+/** The fuzz harness's own guard must be able to fail, or every fuzz test passes vacuously. */
+describe('fuzzCase guard', () => {
+  it('fails a case that burns more CPU than its budget', async () => {
+    const burn = async () => {
+      const end = performance.now() + 400;
+      let x = 0;
+      while (performance.now() < end) x += Math.sqrt(x + 1);
+      return x;
+    };
+    await expect(fuzzCase('burn', 1, burn, 200)).rejects.toThrow(/burn seed 1: used \d+ ms of CPU \(limit 200 ms\)/);
+  });
+
+  it('does not count time spent waiting, and tells a typed error from an untyped one', async () => {
+    const wait = () => new Promise<void>((res) => setTimeout(res, 300));
+    expect(await fuzzCase('wait', 2, wait, 200)).toBe('ok');
+    expect(await fuzzCase('typed', 3, async () => { throw new CorruptError('bad'); })).toBe('error');
+    await expect(fuzzCase('untyped', 4, async () => { throw new TypeError('x'); })).rejects.toThrow(/untyped seed 4: untyped failure/);
+  });
+});
