@@ -1,6 +1,7 @@
 import { mount } from 'svelte';
 import App from './App.svelte';
 import './data-table.css';
+import './layout.css';
 
 mount(App, { target: document.getElementById('app')! });
 
