@@ -4,7 +4,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { buildVmfs, standardBuild, type Manifest } from '../builders/vmfs/index.js';
 import { makeTempDir, oracleAvailable, run } from '../helpers/tools.js';
 import { fixtureImage } from '../helpers/vmfs3-fixture.js';
-import { hashOpfsFile, saveIntoOpfs, watchNetwork, withoutFilePickers } from './helpers.js';
+import { hashOpfsFile, saveIntoOpfs, showDatastoreView, watchNetwork, withoutFilePickers } from './helpers.js';
 
 /**
  * The datastore view end to end, against the production build: the real ESX-written VMFS3 dump
@@ -45,13 +45,6 @@ function debugvmfsLs(img: string, dir: string): Map<string, number> {
     if (m && m[2] !== '.' && m[2] !== '..') out.set(m[2]!, Number(m[1]));
   }
   return out;
-}
-
-/** The datastore view lives behind a tab when the app has several views. */
-async function showDatastoreView(page: Page): Promise<void> {
-  const tab = page.getByTestId('tab-datastore');
-  if ((await tab.count()) > 0) await tab.click();
-  await expect(page.getByTestId('ds-view')).toBeVisible();
 }
 
 test('open the real VMFS3 dump, list it, inspect a chain, export thick-flat.vmdk like debugvmfs cat', async ({ page, context, baseURL }) => {

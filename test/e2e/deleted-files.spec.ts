@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
 import { makeTempDir } from '../helpers/tools.js';
-import { PREVIEW_ORIGIN, watchNetwork } from './helpers.js';
+import { openDumpFiles, PREVIEW_ORIGIN, watchNetwork } from './helpers.js';
 
 /**
  * The datastore view's "Deleted files": on a VMFS5 dump where a delta and its descriptor were
@@ -24,9 +24,7 @@ test.describe('deleted files', () => {
   test('freed and orphan file descriptors are listed with the names a freed folder still gives', async ({ page, context }) => {
     const foreign = watchNetwork(context, PREVIEW_ORIGIN);
     await page.goto('/');
-    await page.getByTestId('tab-datastore').click();
-    const view = page.getByTestId('ds-view');
-    await view.getByTestId('ds-file-input').setInputFiles(d.dump);
+    const view = await openDumpFiles(page, d.dump);
     await expect(view.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
 
     const panel = page.getByTestId('deleted');

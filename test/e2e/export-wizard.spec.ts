@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
 import { makeTempDir, oracleAvailable, sha256File } from '../helpers/tools.js';
-import { PREVIEW_ORIGIN, saveIntoOpfs, watchNetwork } from './helpers.js';
+import { openDumpFiles, PREVIEW_ORIGIN, saveIntoOpfs, watchNetwork } from './helpers.js';
 
 /**
  * The export wizard of a recovered disk: format, destination, progress with ETA, cancel, the
@@ -67,10 +67,7 @@ test.describe('export wizard', () => {
 
   async function openAndScan(page: Page): Promise<void> {
     await page.goto('/');
-    const tab = page.getByTestId('tab-datastore');
-    if ((await tab.count()) > 0) await tab.click();
-    const view = page.getByTestId('ds-view');
-    await view.getByTestId('ds-file-input').setInputFiles(d.dump);
+    const view = await openDumpFiles(page, d.dump);
     await expect(view.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
     await page.getByTestId('rec-find').click();
     await expect(page.getByTestId('rec-selected')).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });

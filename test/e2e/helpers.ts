@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { BrowserContext, Page } from '@playwright/test';
+import { expect, type BrowserContext, type Locator, type Page } from '@playwright/test';
 
-/** Setup shared by the e2e specs: the network guard, OPFS read-back, the save-picker override. */
+/** Setup shared by the e2e specs: the network guard, OPFS read-back, the save-picker override, opening dumps. */
 
 /** Bytes per page.evaluate round trip when reading OPFS back (base64 inside a JSON message). */
 const CHUNK = 4 * 1024 * 1024;
@@ -89,4 +89,23 @@ export async function withoutFilePickers(page: Page): Promise<void> {
     w.showSaveFilePicker = undefined;
     w.showDirectoryPicker = undefined;
   });
+}
+
+/** Shows the datastore view (through its tab, where the layout has tabs) and returns it. */
+export async function showDatastoreView(page: Page): Promise<Locator> {
+  const tab = page.getByTestId('tab-datastore');
+  if ((await tab.count()) > 0) await tab.click();
+  const view = page.getByTestId('ds-view');
+  await expect(view).toBeVisible();
+  return view;
+}
+
+/**
+ * Opens dump file(s) through the datastore view's <input type=file> (Playwright hands the paths to
+ * the local Chromium, nothing is copied) and returns the view; the caller waits for what it checks.
+ */
+export async function openDumpFiles(page: Page, files: string | string[]): Promise<Locator> {
+  const view = await showDatastoreView(page);
+  await view.getByTestId('ds-file-input').setInputFiles(files);
+  return view;
 }

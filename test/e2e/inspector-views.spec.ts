@@ -2,7 +2,7 @@ import { openSync, readSync, closeSync } from 'node:fs';
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { buildVmfs, DATA_OFFSET, expectedBytes, standardBuild, type Manifest } from '../builders/vmfs/index.js';
 import { makeTempDir } from '../helpers/tools.js';
-import { watchNetwork } from './helpers.js';
+import { openDumpFiles, watchNetwork } from './helpers.js';
 
 /**
  * Inspector views on a synthetic VMFS5 dump (test/builders/vmfs; the block each file's data sits in
@@ -53,10 +53,7 @@ test('allocation map zoom and owner, hex view at a block, theme toggle, 1024 px 
     await page.setViewportSize({ width: 1280, height: 900 });
     await page.goto('/');
     await page.evaluate(() => localStorage.removeItem('vmfs-rescue-theme'));
-    const tab = page.getByTestId('tab-datastore');
-    if ((await tab.count()) > 0) await tab.click();
-    const view = page.getByTestId('ds-view');
-    await view.getByTestId('ds-file-input').setInputFiles(lun.path);
+    const view = await openDumpFiles(page, lun.path);
     await expect(view.getByTestId('ds-label')).toHaveText(m.label, { timeout: 60_000 });
     const canvas = view.getByTestId('ds-alloc-canvas');
     await expect(canvas).toBeVisible({ timeout: 30_000 });
@@ -169,8 +166,7 @@ test('allocation map zoom and owner, hex view at a block, theme toggle, 1024 px 
 
     // 1024 × 768: no horizontal page scroll, with the dump open, the table and the hex view shown.
     await page.setViewportSize({ width: 1024, height: 768 });
-    if ((await tab.count()) > 0) await tab.click();
-    await view.getByTestId('ds-file-input').setInputFiles(lun.path);
+    await openDumpFiles(page, lun.path);
     await expect(canvas).toBeVisible({ timeout: 30_000 });
     await view.locator('[data-testid="ds-entry"][data-name="vm1"]').getByTestId('ds-enter').click();
     await view.locator('[data-testid="ds-entry"][data-name="vm1-flat.vmdk"]').getByTestId('ds-hex').click();

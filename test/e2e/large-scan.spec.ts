@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { buildScanBenchDump, type ScanBenchDump } from '../../bench/recovery-scan.js';
-import { watchNetwork } from './helpers.js';
+import { openDumpFiles, watchNetwork } from './helpers.js';
 
 /**
  * Issue 6: "during a scan of a LARGE dump, no main-thread task over 200 ms". A sparse VMFS5 dump of
@@ -49,9 +49,7 @@ test('no main-thread task over 200 ms while a 3 GiB dump is scanned; both delete
   // Two carve workers whatever the machine, eight ranges each (the app's default split).
   await page.goto('/?scanWorkers=2');
   expect(await page.evaluate(() => PerformanceObserver.supportedEntryTypes.includes('longtask'))).toBe(true);
-  const tab = page.getByTestId('tab-datastore');
-  if ((await tab.count()) > 0) await tab.click();
-  await page.getByTestId('ds-file-input').setInputFiles(dump.path);
+  await openDumpFiles(page, dump.path);
   await expect(page.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
   await expect(page.getByTestId('rec-find')).toBeEnabled({ timeout: 60_000 });
 

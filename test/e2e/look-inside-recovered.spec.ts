@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { buildGuestDeltaDump, P1_START, P2_START, type GuestDeltaDump } from '../builders/recovery/guest-delta.js';
 import { makeTempDir, oracleAvailable, sha256File } from '../helpers/tools.js';
-import { PREVIEW_ORIGIN, watchNetwork } from './helpers.js';
+import { openDumpFiles, PREVIEW_ORIGIN, watchNetwork } from './helpers.js';
 
 /**
  * Look inside a recovered disk: a VMFS5 dump whose VM disk holds an ext4 and an NTFS partition
@@ -42,10 +42,7 @@ test.describe('look inside a recovered disk', () => {
     test.setTimeout(240_000);
     const foreign = watchNetwork(context, PREVIEW_ORIGIN);
     await page.goto('/');
-    const tab = page.getByTestId('tab-datastore');
-    if ((await tab.count()) > 0) await tab.click();
-    const view = page.getByTestId('ds-view');
-    await view.getByTestId('ds-file-input').setInputFiles(d.dump);
+    const view = await openDumpFiles(page, d.dump);
     await expect(view.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
 
     await page.getByTestId('rec-find').click();

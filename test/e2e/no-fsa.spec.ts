@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { buildVmfs, standardBuild, type Manifest } from '../builders/vmfs/index.js';
 import { makeTempDir } from '../helpers/tools.js';
-import { watchNetwork } from './helpers.js';
+import { openDumpFiles, watchNetwork } from './helpers.js';
 
 /**
  * A browser without the File System Access API (Firefox, Safari): the three pickers are removed
@@ -47,10 +47,7 @@ test('without File System Access pickers: a dump opens through the file input, t
     await page.evaluate(() => navigator.storage.getDirectory().then((r) => r.removeEntry('exports', { recursive: true }).catch(() => {})));
 
     // Open a dump through the file input.
-    const tab = page.getByTestId('tab-datastore');
-    if ((await tab.count()) > 0) await tab.click();
-    const view = page.getByTestId('ds-view');
-    await view.getByTestId('ds-file-input').setInputFiles(m.luns.map((l) => l.path));
+    const view = await openDumpFiles(page, m.luns.map((l) => l.path));
     await expect(view.getByTestId('ds-label')).toHaveText(m.label, { timeout: 60_000 });
     await expect(view.getByTestId('ds-version')).toContainText('VMFS-5.');
     await expect(view.getByTestId('ds-error')).toHaveCount(0);

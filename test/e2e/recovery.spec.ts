@@ -4,7 +4,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { buildDeletedChainDump, type DeletedChainDump } from '../builders/recovery/chain.js';
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
 import { makeTempDir, oracleAvailable, runCli, sha256File } from '../helpers/tools.js';
-import { hashOpfsFile, saveIntoOpfs, watchNetwork } from './helpers.js';
+import { hashOpfsFile, openDumpFiles, saveIntoOpfs, watchNetwork } from './helpers.js';
 import { union } from '../helpers/lost-runs.js';
 
 /**
@@ -24,11 +24,7 @@ async function openDump(page: Page, dump: string, query = ''): Promise<void> {
 
 /** Opens the dump on the page as it is (after a reload, the URL and its test hooks stay). */
 async function pickDump(page: Page, dump: string): Promise<void> {
-  const tab = page.getByTestId('tab-datastore');
-  if ((await tab.count()) > 0) await tab.click();
-  const view = page.getByTestId('ds-view');
-  await expect(view).toBeVisible();
-  await view.getByTestId('ds-file-input').setInputFiles(dump);
+  const view = await openDumpFiles(page, dump);
   await expect(view.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
   await expect(page.getByTestId('rec-find')).toBeEnabled();
 }

@@ -5,7 +5,7 @@ import { buildCowdDelta } from '../builders/cowd.js';
 import { buildFlatBase } from '../builders/delta-common.js';
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
 import { makeTempDir, oracleAvailable } from '../helpers/tools.js';
-import { watchNetwork } from './helpers.js';
+import { showDatastoreView, watchNetwork } from './helpers.js';
 
 /**
  * Recent sessions, against the production build: files opened through the open picker (here
@@ -73,12 +73,6 @@ async function pickerFromOpfs(page: Page, folder: string, names: string[]): Prom
   );
 }
 
-async function showDatastore(page: Page): Promise<void> {
-  const tab = page.getByTestId('tab-datastore');
-  if ((await tab.count()) > 0) await tab.click();
-  await expect(page.getByTestId('ds-view')).toBeVisible();
-}
-
 /** Candidate rows as the table shows them (id, confidence, recoverable and lost grains). */
 async function candidateRows(page: Page): Promise<string[]> {
   return page.getByTestId('rec-candidate').evaluateAll((rs) => rs.map((r) => [...r.querySelectorAll('td')].slice(1).map((t) => t.textContent?.trim()).join(' | ')));
@@ -103,7 +97,7 @@ test.describe('recent sessions: datastore dump', () => {
 
     // Reference: one uninterrupted scan, the dump picked with the classic dialog (no handle).
     await page.goto('/?scanWorkers=1&scanRanges=1');
-    await showDatastore(page);
+    await showDatastoreView(page);
     await page.getByTestId('ds-file-input').setInputFiles(d.dump);
     await expect(page.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
     await page.getByTestId('rec-find').click();
@@ -114,7 +108,7 @@ test.describe('recent sessions: datastore dump', () => {
     await copyIntoOpfs(page, 'sessions-in', [d.dump]);
     const TOTAL = 16;
     await page.goto(`/?scanWorkers=2&scanRanges=${TOTAL}&scanRangeDelayMs=500`);
-    await showDatastore(page);
+    await showDatastoreView(page);
     await page.getByTestId('ds-open').click();
     await expect(page.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
     await page.getByTestId('rec-find').click();
@@ -172,7 +166,7 @@ test.describe('recent sessions: datastore dump', () => {
     await pickerFromOpfs(page, 'sessions-in2', [name]);
     await page.goto('/');
     await copyIntoOpfs(page, 'sessions-in2', [d.dump]);
-    await showDatastore(page);
+    await showDatastoreView(page);
     await page.getByTestId('ds-open').click();
     await expect(page.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
     // The session is saved once the dump is open (the list shows it): only then reload.
