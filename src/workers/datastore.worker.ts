@@ -6,7 +6,7 @@ import { writeWhole, type ByteSink } from '../core/io/byte-sink.js';
 import { readUpTo } from '../core/io/byte-source.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { openChain } from '../core/vmdk/chain.js';
-import { buildCandidates, carveFreeRange, descriptorInfo, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type CarvedText, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
+import { buildCandidates, candidateTotals, carveFreeRange, descriptorInfo, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type CarvedText, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
 import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT_CID, parseDescriptor } from '../core/vmdk/descriptor.js';
 import type { DiskChain } from '../core/vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
@@ -322,13 +322,7 @@ function reportOf(c: Candidate, parent: string | null, rec: RecoveryResult | nul
     candidate: candidateInfo(c),
     parent: rec ? rec.parent : parent,
     lostRuns: c.lostRuns,
-    totals: {
-      capacityBytes: c.capacityBytes,
-      recoverableGrains: c.recoverableGrains,
-      lostGrains: c.lostGrains,
-      grainBytes: c.grainBytes,
-      lostBytes: c.lostRuns.reduce((n, x) => n + x.sectors * 512, 0),
-    },
+    totals: candidateTotals(c),
     output: rec ? { format: rec.format, files: rec.files, bytesWritten: rec.bytesWritten, verified: rec.verified } : null,
     hashes: rec ? { logicalSha256: rec.sha256 } : null,
     warnings: [...scanned!.warnings, ...(rec?.warnings ?? [])],

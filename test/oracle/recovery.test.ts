@@ -55,8 +55,12 @@ async function verifyCase(d: DeletedDeltaDump, dir: string, method: string, reus
   const lines = rec.stdout.trim().split('\n');
   expect(lines[lines.length - 1]).toBe(d.expectedSha256);
   expect(sha256File(out)).toBe(d.expectedSha256);
-  const rep = JSON.parse(readFileSync(report, 'utf8')) as { lostRuns: unknown; hashes: { logicalSha256: string }; parent: string };
+  const rep = JSON.parse(readFileSync(report, 'utf8')) as { lostRuns: unknown; hashes: { logicalSha256: string }; parent: string; totals: { capacityBytes: number; recoverableGrains: number; lostBytes: number } };
   expect(rep.hashes.logicalSha256).toBe(d.expectedSha256);
+  expect(rep.totals.capacityBytes).toBe(d.capacity);
+  expect(rep.totals.recoverableGrains).toBe(d.expectedRecoverableGrains);
+  // The lost sectors the builder predicts from what it overwrote or cut.
+  expect(rep.totals.lostBytes).toBe(d.expectedLost.reduce((n, l) => n + l.sectors * 512, 0));
   expect(rep.lostRuns).toEqual(top.lostRuns);
   expect(rep.parent).toBe(d.parentPath);
 }

@@ -6,7 +6,7 @@ import { writeWhole } from '../../core/io/byte-sink.js';
 import { EXPORT_FORMATS, exportDisk, hashDisk, type ExportFormat } from '../../core/export/export-disk.js';
 import { throttle, type Progress } from '../../core/progress.js';
 import { listTextRemnants } from '../../core/recovery/deleted-files.js';
-import { CANDIDATE_PARENT, descriptorInfo, listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
+import { CANDIDATE_PARENT, candidateTotals, descriptorInfo, listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
 import { NodeFileSink } from '../../platform/node/file-sink.js';
 import type { Datastore } from '../../core/vmfs/index.js';
 import { NodeExportTarget } from '../../platform/node/export-target.js';
@@ -119,13 +119,7 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
           parent,
           parentChain: disk.links.slice(1).map((l) => l.path),
           lostRuns: c.lostRuns,
-          totals: {
-            capacityBytes: c.capacityBytes,
-            recoverableGrains: c.recoverableGrains,
-            lostGrains: c.lostGrains,
-            grainBytes: c.grainBytes,
-            lostBytes: c.lostRuns.reduce((n, x) => n + x.sectors * 512, 0),
-          },
+          totals: candidateTotals(c),
           output: { format, files: res.files.map((f) => path.join(dir, f)), bytesWritten: res.bytesWritten, verified: res.verified },
           hashes: { logicalSha256: res.sha256 },
           warnings: [...r.warnings, ...warnings],

@@ -19,3 +19,4 @@ export { probeDeltaHeader, type DeltaHeader } from './delta-header.js';
 export { listDeletedFiles, type DeletedFile } from './deleted-files.js';
 export { carveFreeRange, planFreeRanges, mergeCarved, mergeCarvedTexts, missingRanges, blockUseOf, MAX_RANGES, type FreeRange, type FreeRangePlan, type RangeEvidence, type CarvedHeader, type CarvedText } from './free-ranges.js';
 export { rebuiltDelta, type RebuiltDelta } from './delta-export.js';
+export { candidateTotals } from './report.js';
