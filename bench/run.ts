@@ -3,6 +3,8 @@ import type { Bench } from './types.js';
 import { vmdkExportBench } from './vmdk-export.js';
 import { recoveryScanBench } from './recovery-scan.js';
 import { recoveryScanBrowserBench } from './recovery-scan-browser.js';
+import { vmdkExportBrowserBench } from './vmdk-export-browser.js';
+import { sha256Bench } from './sha256.js';
 
 /**
  * `npm run bench [-- --json] [NAME...]`: runs the registered benches (all, or those named).
@@ -11,9 +13,11 @@ import { recoveryScanBrowserBench } from './recovery-scan-browser.js';
  */
 const BENCHES: Bench[] = [
   vmdkExportBench,
+  vmdkExportBrowserBench,
   { name: 'datastore-open-list', description: 'open + list a 64 TiB GPT datastore dump vs debugvmfs', run: () => benchDatastoreOpenList() },
   recoveryScanBench,
   recoveryScanBrowserBench,
+  sha256Bench,
   { name: 'datastore-read', description: 'read a 16 GiB file out of a dump vs dd of its byte range', run: () => benchDatastoreRead() },
 ];
 

@@ -13,12 +13,14 @@ import type { Bench, BenchResult } from './types.js';
  * granules) under a COWD delta (512-byte grains, ~12% written in runs averaging 256 KiB), about
  * 30% of the disk allocated in all. Both tools run as child processes on a warm page cache.
  */
-const GiB = 1024 ** 3;
-const CAPACITY = Number(process.env.BENCH_VMDK_GIB ?? 4) * GiB;
+export const GiB = 1024 ** 3;
+/** Virtual size of the bench chain (BENCH_VMDK_GIB, default 4 GiB). */
+export const CAPACITY = Number(process.env.BENCH_VMDK_GIB ?? 4) * GiB;
 const STAMP = `v1-${CAPACITY}`;
 const root = path.resolve(import.meta.dirname, '..');
 
-function buildChain(dir: string): string {
+/** Builds the bench chain in `dir` (reused when its stamp is there) and returns the top descriptor's path. */
+export function buildChain(dir: string): string {
   const top = path.join(dir, 'disk-000001.vmdk');
   if (existsSync(path.join(dir, STAMP))) return top;
   rmSync(dir, { recursive: true, force: true });
@@ -36,7 +38,7 @@ function buildChain(dir: string): string {
   return top;
 }
 
-function allocatedMiB(dir: string): number {
+export function allocatedMiB(dir: string): number {
   // st_blocks counts what the (sparse) files really hold.
   return readdirSync(dir).reduce((n, f) => n + statSync(path.join(dir, f)).blocks * 512, 0) / 2 ** 20;
 }

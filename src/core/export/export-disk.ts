@@ -37,6 +37,21 @@ export interface ExportOptions extends JobOptions {
   ddb?: Record<string, string>;
   /** Tuning of the read pipeline (chunk size, read-ahead); defaults keep a few MiB in flight. */
   walk?: Omit<WalkOptions, 'signal'>;
+  /** When given, filled with where the time went (see ExportTimings); costs a few clock reads per piece. */
+  timings?: ExportTimings;
+}
+
+/**
+ * Milliseconds of the export's thread, by `<phase>:<step>`, phase `export` or `verify`: `wall`
+ * (whole phase), `read-wait` (awaiting the next piece: source reads and mapping not yet done),
+ * `hash-data` / `hash-zeros` (SHA-256 of data pieces / of zero and hole ranges), `put` (the
+ * writer: zero detection plus waiting for the write queue), `finish` (last writes, truncate,
+ * close), `open` (verify: opening the output). Also `<phase>:bytes-data` / `bytes-zeros`.
+ */
+export type ExportTimings = Record<string, number>;
+
+function add(t: ExportTimings | undefined, key: string, v: number): void {
+  if (t) t[key] = (t[key] ?? 0) + v;
 }
 
 export interface ExportResult {
@@ -70,19 +85,35 @@ function hashZeros(h: Hasher, n: number): void {
  */
 export async function hashDisk(
   disk: DiskChain,
-  opts: { hasher?: HasherFactory; signal?: AbortSignal; onProgress?: ProgressFn; phase?: string; walk?: Omit<WalkOptions, 'signal'> },
+  opts: { hasher?: HasherFactory; signal?: AbortSignal; onProgress?: ProgressFn; phase?: string; walk?: Omit<WalkOptions, 'signal'>; timings?: ExportTimings },
   each?: (p: { offset: number; length: number; data: Uint8Array | null }) => Promise<void>,
 ): Promise<string> {
   const h = (opts.hasher ?? createSha256)();
   const progress = throttle(opts.onProgress);
   const phase = opts.phase ?? 'hash';
   progress({ phase, done: 0, total: disk.size });
+  // Optional split of the time by step (ExportTimings): each lap() adds the time since the last one.
+  const t = opts.timings;
+  let mark = t ? performance.now() : 0;
+  const lap = (step: string) => {
+    if (!t) return;
+    const now = performance.now();
+    add(t, `${phase}:${step}`, now - mark);
+    mark = now;
+  };
   for await (const p of walkDisk(disk, { ...opts.walk, ...(opts.signal ? { signal: opts.signal } : {}) })) {
+    lap('read-wait');
     if (p.data) h.update(p.data);
     else hashZeros(h, p.length);
-    if (each) await each(p);
+    lap(p.data ? 'hash-data' : 'hash-zeros');
+    add(t, `${phase}:${p.data ? 'bytes-data' : 'bytes-zeros'}`, p.length);
+    if (each) {
+      await each(p);
+      lap('put');
+    }
     progress({ phase, done: p.offset + p.length, total: disk.size });
   }
+  lap('read-wait');
   return h.digestHex();
 }
 
@@ -149,6 +180,7 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
       ...(opts.ddb ? { ddb: opts.ddb } : {}),
     });
     const w = writer;
+    const t0 = performance.now();
     sha256 = await hashDisk(
       disk,
       {
@@ -156,12 +188,16 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
         ...(opts.walk ? { walk: opts.walk } : {}),
+        ...(opts.timings ? { timings: opts.timings } : {}),
         phase: 'export',
       },
       (p) => w.put(p),
     );
     throwIfAborted(opts.signal);
+    const t1 = performance.now();
     await w.finish();
+    add(opts.timings, 'export:finish', performance.now() - t1);
+    add(opts.timings, 'export:wall', performance.now() - t0);
   } catch (e) {
     await Promise.all(sinks.map((s) => s.abort().catch(() => {})));
     await removeAll(target, committed);
@@ -174,8 +210,10 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
 
   const resolver = target.resolver();
   let check: string;
+  const v0 = performance.now();
   try {
     const out = await openOutput(resolver, opts.format, opts.fileName);
+    add(opts.timings, 'verify:open', performance.now() - v0);
     if (out.size !== disk.size) {
       throw new CorruptError(`verification failed: ${opts.fileName} reads back as ${out.size} bytes, expected ${disk.size}`);
     }
@@ -184,8 +222,10 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.walk ? { walk: opts.walk } : {}),
+      ...(opts.timings ? { timings: opts.timings } : {}),
       phase: 'verify',
     });
+    add(opts.timings, 'verify:wall', performance.now() - v0);
   } catch (e) {
     await resolver.closeAll?.().catch(() => {});
     if (e instanceof CancelledError) throw e;

@@ -1,0 +1,147 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * What the Chromium benches share: the production build served by `vite preview` on a port of
+ * their own, Chromium's flags, and the sampler of Chromium's per-process memory.
+ */
+const root = path.resolve(import.meta.dirname, '..');
+
+/** Same flags as playwright.config.ts. */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** pid -> { ppid, cmdline } of every process we can read. */
+function processTable(): Map<number, { ppid: number; cmd: string }> {
+  const out = new Map<number, { ppid: number; cmd: string }>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const cmd = readFileSync(`/proc/${e}/cmdline`, 'latin1').replace(/\0/g, ' ');
+      out.set(Number(e), { ppid, cmd });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** Descendants of `pid` (Playwright runs Chromium as a child of this Node process). */
+function descendants(pid: number): Map<number, string> {
+  const t = processTable();
+  const out = new Map<number, string>();
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.pop()!;
+    for (const [c, v] of t) if (v.ppid === p && !out.has(c)) {
+      out.set(c, v.cmd);
+      todo.push(c);
+    }
+  }
+  return out;
+}
+
+/** VmHWM (peak), VmRSS and RssAnon of a process, KiB, from /proc/<pid>/status (null once it exited). */
+function memKiB(pid: number): { hwm: number; rss: number; anon: number } | null {
+  try {
+    const st = readFileSync(`/proc/${pid}/status`, 'latin1');
+    const f = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(st)?.[1] ?? NaN);
+    const r = { hwm: f('VmHWM'), rss: f('VmRSS'), anon: f('RssAnon') };
+    return Number.isFinite(r.hwm) ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface RssFigures {
+  /** VmHWM of the renderer process that hosts the page and its dedicated workers (MiB). */
+  pageMiB: number;
+  /** Highest sampled RssAnon of that process (heap, buffers; no mapped Chromium binary or fonts). */
+  pageAnonMiB: number;
+  /** Highest sampled sum of VmRSS over all renderer processes at one instant. */
+  renderersPeakMiB: number;
+  /** VmHWM of every renderer (MiB), the page's first. */
+  each: number[];
+  othersHwmMiB: number;
+}
+
+/**
+ * Samples Chromium's processes every 100 ms while running. The page and its dedicated workers live
+ * in one renderer process; Chromium also runs a renderer for its own (top-chrome WebUI) pages and
+ * keeps a spare one, neither of them ours: the page's is the largest renderer that is not WebUI.
+ */
+export function rssSampler(chromiumPath: string): { stop: () => RssFigures } {
+  const peak = new Map<number, { hwm: number; anon: number; renderer: boolean; webui: boolean }>();
+  let sumPeak = 0;
+  // Walking /proc costs CPU the scan competes for (2 cores): the process list is refreshed every 10th sample.
+  let procs = new Map<number, string>();
+  let tick = 0;
+  const sample = () => {
+    if (tick++ % 10 === 0) procs = descendants(process.pid);
+    let sum = 0;
+    for (const [pid, cmd] of procs) {
+      if (!cmd.includes(chromiumPath) && !cmd.includes('chrom')) continue;
+      const m = memKiB(pid);
+      if (m === null) continue;
+      const renderer = cmd.includes('--type=renderer');
+      if (renderer) sum += m.rss;
+      const prev = peak.get(pid);
+      peak.set(pid, { hwm: Math.max(m.hwm, prev?.hwm ?? 0), anon: Math.max(m.anon, prev?.anon ?? 0), renderer, webui: cmd.includes('--top-chrome-webui') });
+    }
+    sumPeak = Math.max(sumPeak, sum);
+  };
+  sample();
+  const t = setInterval(sample, 100);
+  return {
+    stop: () => {
+      tick = 0;
+      sample();
+      clearInterval(t);
+      const renderers = [...peak.values()].filter((v) => v.renderer).sort((x, y) => Number(x.webui) - Number(y.webui) || y.hwm - x.hwm);
+      const page = renderers[0] ?? { hwm: 0, anon: 0 };
+      let o = 0;
+      for (const v of peak.values()) if (!v.renderer) o += v.hwm;
+      return { pageMiB: page.hwm / 1024, pageAnonMiB: page.anon / 1024, renderersPeakMiB: sumPeak / 1024, each: renderers.map((v) => Math.round(v.hwm / 1024)), othersHwmMiB: o / 1024 };
+    },
+  };
+}
+
+async function waitForServer(url: string, server: ChildProcess, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (server.exitCode !== null) throw new Error(`vite preview exited (${server.exitCode})`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`vite preview did not answer at ${url} within ${ms} ms`);
+}
+
+/**
+ * Serves the production build in `dist` (built there first when it holds no index.html) with
+ * `vite preview` on `port`; stop() ends that server.
+ */
+export async function startPreview(dist: string, port: number, log: (l: string) => void): Promise<{ origin: string; stop: () => void }> {
+  if (!existsSync(path.join(dist, 'index.html'))) {
+    log(`building the app into ${dist}`);
+    const b = spawnSync(path.join(root, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { cwd: root, env: { ...process.env, VMFS_RESCUE_DIST: dist }, encoding: 'utf8' });
+    if (b.status !== 0) throw new Error(`vite build failed: ${b.stderr}`);
+  }
+  const server = spawn(path.join(root, 'node_modules/.bin/vite'), ['preview', '--port', String(port), '--strictPort', '--host', '127.0.0.1'], { cwd: root, env: { ...process.env, VMFS_RESCUE_DIST: dist }, stdio: 'ignore' });
+  const stop = () => {
+    if (server.exitCode === null) server.kill('SIGTERM');
+  };
+  const origin = `http://127.0.0.1:${port}`;
+  try {
+    await waitForServer(origin + '/', server, 60_000);
+  } catch (e) {
+    stop();
+    throw e;
+  }
+  return { origin, stop };
+}
