@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Page } from '@playwright/test';
 
 /**
  * What the Chromium benches share: the production build served by `vite preview` on a port of
@@ -144,4 +145,30 @@ export async function startPreview(dist: string, port: number, log: (l: string) 
     throw e;
   }
   return { origin, stop };
+}
+
+/**
+ * Times in the page, from the next click to the first element matching `selector` in the DOM
+ * (Playwright's own latency excluded). Call before the click; read with clickToShown().
+ */
+export async function watchClickToShown(page: Page, selector: string): Promise<void> {
+  await page.evaluate((sel) => {
+    const w = window as unknown as { __benchClick?: number; __benchShown?: number };
+    document.addEventListener('click', () => (w.__benchClick ??= performance.now()), { capture: true });
+    const mo = new MutationObserver(() => {
+      if (w.__benchShown === undefined && document.querySelector(sel)) {
+        w.__benchShown = performance.now();
+        mo.disconnect();
+      }
+    });
+    mo.observe(document.body, { childList: true, subtree: true });
+  }, selector);
+}
+
+/** The page's clock at the click and at the element shown (see watchClickToShown). */
+export async function clickToShown(page: Page): Promise<{ click: number; shown: number }> {
+  return page.evaluate(() => {
+    const w = window as unknown as { __benchClick?: number; __benchShown?: number };
+    return { click: w.__benchClick ?? NaN, shown: w.__benchShown ?? NaN };
+  });
 }

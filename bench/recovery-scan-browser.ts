@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from '@playwright/test';
-import { CHROMIUM_ARGS, rssSampler, startPreview } from './browser.js';
+import { CHROMIUM_ARGS, clickToShown, rssSampler, startPreview, watchClickToShown } from './browser.js';
 import { measure, warm } from './measure.js';
 import { buildScanBenchDump, densify } from './recovery-scan.js';
 import type { Bench, BenchResult } from './types.js';
@@ -63,18 +63,7 @@ export async function benchRecoveryScanBrowser(log: (l: string) => void = () => 
         await page.getByTestId('ds-file-input').setInputFiles(dumpPath);
         await page.getByTestId('ds-version').filter({ hasText: 'VMFS-5' }).waitFor({ timeout: 300_000 });
         await page.waitForFunction(() => !(document.querySelector('[data-testid="rec-find"]') as HTMLButtonElement | null)?.disabled, null, { timeout: 60_000 });
-        // In the page: from the click event to the first candidate in the DOM (Playwright's own latency excluded).
-        await page.evaluate(() => {
-          const w = window as unknown as { __benchClick?: number; __benchShown?: number };
-          document.addEventListener('click', () => (w.__benchClick ??= performance.now()), { capture: true });
-          const mo = new MutationObserver(() => {
-            if (w.__benchShown === undefined && document.querySelector('[data-testid="rec-candidate"]')) {
-              w.__benchShown = performance.now();
-              mo.disconnect();
-            }
-          });
-          mo.observe(document.body, { childList: true, subtree: true });
-        });
+        await watchClickToShown(page, '[data-testid="rec-candidate"]');
         const t0 = performance.now();
         await page.getByTestId('rec-find').click();
         await page.locator('[data-testid="rec-candidate"], [data-testid="rec-none"], [data-testid="rec-error"]').first().waitFor({ timeout: 600_000 });
@@ -93,10 +82,7 @@ export async function benchRecoveryScanBrowser(log: (l: string) => void = () => 
             .filter((m) => m.name.startsWith('vmfs-rescue:scan:'))
             .map((m) => ({ name: m.name.slice('vmfs-rescue:scan:'.length), start: m.startTime, ms: m.duration })),
         );
-        const inPage = await page.evaluate(() => {
-          const w = window as unknown as { __benchClick?: number; __benchShown?: number };
-          return { click: w.__benchClick ?? NaN, shown: w.__benchShown ?? NaN };
-        });
+        const inPage = await clickToShown(page);
         log(`  in the page: click to first candidate shown ${Math.round(inPage.shown - inPage.click)} ms`);
         const t = inPage.click;
         const ranges = steps.filter((x) => x.name.startsWith('range-'));

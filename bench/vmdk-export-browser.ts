@@ -5,7 +5,7 @@ import path from 'node:path';
 import { chromium, type Page } from '@playwright/test';
 import { saveIntoOpfs } from '../test/e2e/helpers.js';
 import { sha256File } from '../test/helpers/tools.js';
-import { CHROMIUM_ARGS, rssSampler, startPreview, type RssFigures } from './browser.js';
+import { CHROMIUM_ARGS, clickToShown, rssSampler, startPreview, watchClickToShown, type RssFigures } from './browser.js';
 import { measure, warm } from './measure.js';
 import type { Bench, BenchResult } from './types.js';
 import { allocatedMiB, buildChain, CAPACITY, GiB } from './vmdk-export.js';
@@ -67,26 +67,13 @@ async function exportOnce(origin: string, profile: string, chromiumPath: string,
     await page.getByTestId('export-format').selectOption('raw');
     const dest = await page.getByTestId('export').getAttribute('data-destination');
     if (dest !== 'pick') throw new Error(`export destination is ${dest}, expected the save dialog ('pick')`);
-    // In the page: from the click event to the result in the DOM (Playwright's own latency excluded).
-    await page.evaluate(() => {
-      const w = window as unknown as { __benchClick?: number; __benchShown?: number };
-      document.addEventListener('click', () => (w.__benchClick ??= performance.now()), { capture: true });
-      const mo = new MutationObserver(() => {
-        if (w.__benchShown === undefined && document.querySelector('[data-testid="result-sha256"], [data-testid="error"]')) {
-          w.__benchShown = performance.now();
-          mo.disconnect();
-        }
-      });
-      mo.observe(document.body, { childList: true, subtree: true });
-    });
+    await watchClickToShown(page, '[data-testid="result-sha256"], [data-testid="error"]');
     await page.getByTestId('export').click();
     await page.locator('[data-testid="result-sha256"], [data-testid="error"]').first().waitFor({ timeout: 1_800_000 });
     if ((await page.getByTestId('error').count()) > 0) throw new Error(`export failed in the page: ${await page.getByTestId('error').textContent()}`);
     const rss = sampler.stop();
-    const inPage = await page.evaluate(() => {
-      const w = window as unknown as { __benchClick?: number; __benchShown?: number };
-      return (w.__benchShown ?? NaN) - (w.__benchClick ?? NaN);
-    });
+    const { click, shown } = await clickToShown(page);
+    const inPage = shown - click;
     const sha = ((await page.getByTestId('result-sha256').textContent()) ?? '').trim();
     const verified = ((await page.getByTestId('result-verified').textContent()) ?? '').trim();
     const timings = await workerTimings(page);
