@@ -219,6 +219,19 @@ describe('export writers over in-memory chains', () => {
     }
   });
 
+  it('timings: every byte of the disk is counted once per phase, and the steps fit inside each phase', async () => {
+    const timings: Record<string, number> = {};
+    const r = await exportDisk(chain(), new MemoryExportTarget(), { format: 'raw', fileName: 'disk.img', verify: true, timings });
+    expect(r.sha256).toBe(sha(expected));
+    for (const phase of ['export', 'verify']) {
+      expect((timings[`${phase}:bytes-data`] ?? 0) + (timings[`${phase}:bytes-zeros`] ?? 0), phase).toBe(CAP);
+      const steps = Object.entries(timings).filter(([k]) => k.startsWith(`${phase}:`) && !k.includes('bytes-') && !k.endsWith(':wall'));
+      expect(steps.length, phase).toBeGreaterThan(0);
+      // The clocks are read in order, so the steps' sum cannot exceed the phase's wall time.
+      expect(steps.reduce((n, [, v]) => n + v, 0), phase).toBeLessThanOrEqual(timings[`${phase}:wall`]! + 1e-6);
+    }
+  });
+
   it('a read-back mismatch fails the export with CorruptError and removes the output', async () => {
     const target = new MemoryExportTarget((_n, o, d) => {
       if (o !== 0) return d;
