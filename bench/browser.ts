@@ -172,3 +172,15 @@ export async function clickToShown(page: Page): Promise<{ click: number; shown: 
     return { click: w.__benchClick ?? NaN, shown: w.__benchShown ?? NaN };
   });
 }
+
+/** Hands a local file to the page through a hidden file input with id `bench-floor` (for the floor measurements). */
+export async function hiddenFileInput(page: Page, file: string): Promise<void> {
+  await page.evaluate(() => {
+    const i = document.createElement('input');
+    i.type = 'file';
+    i.id = 'bench-floor';
+    i.hidden = true;
+    document.body.append(i);
+  });
+  await page.locator('#bench-floor').setInputFiles(file);
+}

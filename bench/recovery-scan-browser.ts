@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from '@playwright/test';
-import { CHROMIUM_ARGS, clickToShown, rssSampler, startPreview, watchClickToShown } from './browser.js';
+import { CHROMIUM_ARGS, clickToShown, hiddenFileInput, rssSampler, startPreview, watchClickToShown } from './browser.js';
 import { measure, warm } from './measure.js';
 import { buildScanBenchDump, densify } from './recovery-scan.js';
 import type { Bench, BenchResult } from './types.js';
@@ -90,14 +90,7 @@ export async function benchRecoveryScanBrowser(log: (l: string) => void = () => 
         if (ranges.length) log(`  ${ranges.length} ranges: ${Math.round(Math.min(...ranges.map((x) => x.ms)))}..${Math.round(Math.max(...ranges.map((x) => x.ms)))} ms each`);
         // Chromium's floor for this pass: as many 2 KiB Blob reads (slice().arrayBuffer(), 32 in flight)
         // spread over the same file by as many bare workers, nothing else done.
-        await page.evaluate(() => {
-          const i = document.createElement('input');
-          i.type = 'file';
-          i.id = 'bench-floor';
-          i.hidden = true;
-          document.body.append(i);
-        });
-        await page.locator('#bench-floor').setInputFiles(dumpPath);
+        await hiddenFileInput(page, dumpPath);
         floorMs = await page.evaluate(
           async ({ n, reads }) => {
             const file = (document.querySelector('#bench-floor') as HTMLInputElement).files![0]!;

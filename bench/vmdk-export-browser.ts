@@ -5,7 +5,7 @@ import path from 'node:path';
 import { chromium, type Page } from '@playwright/test';
 import { saveIntoOpfs } from '../test/e2e/helpers.js';
 import { sha256File } from '../test/helpers/tools.js';
-import { CHROMIUM_ARGS, clickToShown, rssSampler, startPreview, watchClickToShown, type RssFigures } from './browser.js';
+import { CHROMIUM_ARGS, clickToShown, hiddenFileInput, rssSampler, startPreview, watchClickToShown, type RssFigures } from './browser.js';
 import { measure, warm } from './measure.js';
 import type { Bench, BenchResult } from './types.js';
 import { allocatedMiB, buildChain, CAPACITY, GiB } from './vmdk-export.js';
@@ -142,14 +142,7 @@ interface Floors {
  * steps would cost if nothing else ran on the thread. `file` is put into a hidden file input.
  */
 async function floors(page: Page, file: string): Promise<Floors> {
-  await page.evaluate(() => {
-    const i = document.createElement('input');
-    i.type = 'file';
-    i.id = 'bench-floor';
-    i.hidden = true;
-    document.body.append(i);
-  });
-  await page.locator('#bench-floor').setInputFiles(file);
+  await hiddenFileInput(page, file);
   return page.evaluate(async () => {
     const file = (document.querySelector('#bench-floor') as HTMLInputElement).files![0]!;
     const src = `onmessage = async (e) => {
