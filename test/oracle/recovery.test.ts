@@ -7,6 +7,7 @@ import { buildSeSparseV6Dump } from '../builders/recovery/sesparse-v6.js';
 import { buildMultiPbDump, type MultiPbDump } from '../builders/recovery/multi-pb.js';
 import { makeTempDir, oracleAvailable, run, runCli, sha256File } from '../helpers/tools.js';
 import { union } from '../helpers/lost-runs.js';
+import { recoverRawChecked } from '../helpers/recover-cli.js';
 
 /**
  * Recovery of a deleted COWD delta from synthetic VMFS5 dumps (test/builders/recovery): the CLI
@@ -48,19 +49,7 @@ async function verifyCase(d: DeletedDeltaDump, dir: string, method: string, reus
   } else if (!reuse) expect(top.lostGrains).toBe(0);
   else expect(new Set(d.expectedLost.map((l) => l.kind))).toEqual(new Set(['table', 'data']));
 
-  const out = path.join(dir, 'recovered.img');
-  const report = path.join(dir, 'report.json');
-  const rec = runCli(['recover', '--image', d.dump, '--candidate', top.id, '--out', out, '--format', 'raw', '--report', report]);
-  expect(rec.code, rec.stderr).toBe(0);
-  const lines = rec.stdout.trim().split('\n');
-  expect(lines[lines.length - 1]).toBe(d.expectedSha256);
-  expect(sha256File(out)).toBe(d.expectedSha256);
-  const rep = JSON.parse(readFileSync(report, 'utf8')) as { lostRuns: unknown; hashes: { logicalSha256: string }; parent: string; totals: { capacityBytes: number; recoverableGrains: number; lostBytes: number } };
-  expect(rep.hashes.logicalSha256).toBe(d.expectedSha256);
-  expect(rep.totals.capacityBytes).toBe(d.capacity);
-  expect(rep.totals.recoverableGrains).toBe(d.expectedRecoverableGrains);
-  // The lost sectors the builder predicts from what it overwrote or cut.
-  expect(rep.totals.lostBytes).toBe(d.expectedLost.reduce((n, l) => n + l.sectors * 512, 0));
+  const rep = recoverRawChecked(dir, d, top.id);
   expect(rep.lostRuns).toEqual(top.lostRuns);
   expect(rep.parent).toBe(d.parentPath);
 }
