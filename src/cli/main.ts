@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { isRescueError, UserError } from '../core/errors.js';
 import type { CliIO } from './args.js';
+import { describeFsError } from './fs-errors.js';
 
 /**
  * vmfs-rescue command line. The command words, flags, JSON keys and "sha256 on the last stdout
@@ -82,8 +83,9 @@ export function reportError(e: unknown, io: CliIO): number {
     return e.kind === 'corrupt' || e.kind === 'unsupported' ? 2 : 1;
   }
   const err = e as NodeJS.ErrnoException;
-  if (err && typeof err.code === 'string' && ['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EEXIST'].includes(err.code)) {
-    io.err(`vmfs-rescue: ${err.message}`);
+  const fsError = describeFsError(e);
+  if (fsError || (err && err.code === 'EEXIST')) {
+    io.err(`vmfs-rescue: ${fsError ?? err.message}`);
     return 1;
   }
   io.err(`vmfs-rescue: internal error: ${err?.stack ?? String(e)}`);

@@ -93,6 +93,8 @@ async function ls(ds: Datastore, positional: string[], long: boolean, json: bool
     io.out(JSON.stringify(entries.map((e) => ({ ...e, mtimeIso: iso(e.mtime) })), null, 2));
     return 0;
   }
+  // The header says which time is shown: the FD's mtime (debugvmfs `ls -l` prints its ctime).
+  if (long) io.out(`${'mode'.padEnd(10)} ${'size'.padStart(14)} ${'allocated'.padStart(14)} fd-address mtime-utc name`);
   for (const e of entries) {
     if (!long) io.out(e.name);
     else io.out(`${modeText(e)} ${String(e.size).padStart(14)} ${String(e.allocatedBytes).padStart(14)} ${e.fdAddressText} ${iso(e.mtime)} ${e.name}${e.error ? `  [${e.error}]` : ''}`);

@@ -200,5 +200,6 @@ export async function lsDeleted(ds: Datastore, json: boolean, io: CliIO): Promis
     io.out(`${f.state.padEnd(7)} ${f.type.padEnd(9)} ${String(f.size).padStart(14)} ${f.fdAddressText} ${where}${f.name ?? '?'}`);
   }
   for (const t of remnants) io.out(`deleted ${t.type} ${String(t.size).padStart(8)} at volume 0x${t.volOffset.toString(16)}: ${t.detail}`);
+  if (files.length === 0 && remnants.length === 0) io.out('no deleted file, orphan file descriptor or text remnant found');
   return 0;
 }
