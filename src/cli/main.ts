@@ -29,7 +29,11 @@ PATH inside a datastore may be an FD address written <0x...>.
 Progress goes to stderr. Exit codes: 0 ok, 1 usage or user error, 2 corrupt or unsupported input.
 Options: --help, --version`;
 
+/** Set by the CLI bundle's build (vite.cli.config.ts); absent when running from sources. */
+declare const __VMFS_RESCUE_VERSION__: string | undefined;
+
 function version(): string {
+  if (typeof __VMFS_RESCUE_VERSION__ === 'string') return __VMFS_RESCUE_VERSION__;
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
   return (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
 }
