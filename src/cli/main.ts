@@ -4,11 +4,12 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { isRescueError, UserError } from '../core/errors.js';
 import type { CliIO } from './args.js';
+import { EXIT_INTERRUPTED } from './interrupt.js';
 
 /**
  * vmfs-rescue command line. The command words, flags, JSON keys and "sha256 on the last stdout
  * line" are a public contract (scripts depend on them): extend, never rename.
- * Exit codes: 0 ok, 1 usage or user error, 2 corrupt or unsupported input.
+ * Exit codes: 0 ok, 1 usage or user error, 2 corrupt or unsupported input, 130 interrupted (SIGINT).
  */
 const HELP = `vmfs-rescue — recover VMware virtual disks from VMDK files and VMFS datastore dumps
 
@@ -25,7 +26,8 @@ Usage:
   vmfs-rescue recover --image DUMP [...] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]
 
 PATH inside a datastore may be an FD address written <0x...>.
-Progress goes to stderr. Exit codes: 0 ok, 1 usage or user error, 2 corrupt or unsupported input.
+Progress goes to stderr. Exit codes: 0 ok, 1 usage or user error, 2 corrupt or unsupported input,
+130 interrupted by SIGINT (outputs left as they were). An output that is an input is refused.
 Options: --help, --version`;
 
 function version(): string {
@@ -77,6 +79,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 }
 
 export function reportError(e: unknown, io: CliIO): number {
+  if (isRescueError(e) && e.kind === 'cancelled') {
+    io.err('vmfs-rescue: interrupted; no output was written (temporary files removed, destinations as they were)');
+    return EXIT_INTERRUPTED;
+  }
   if (isRescueError(e)) {
     io.err(`vmfs-rescue: ${e.message}`);
     return e.kind === 'corrupt' || e.kind === 'unsupported' ? 2 : 1;
