@@ -5,11 +5,12 @@ import path from 'node:path';
 import { isRescueError, UserError } from '../core/errors.js';
 import type { CliIO } from './args.js';
 import { describeFsError } from './fs-errors.js';
+import { EXIT_INTERRUPTED } from './interrupt.js';
 
 /**
  * vmfs-rescue command line. The command words, flags, JSON keys and "sha256 on the last stdout
  * line" are a public contract (scripts depend on them): extend, never rename.
- * Exit codes: 0 ok, 1 usage or user error, 2 corrupt or unsupported input.
+ * Exit codes: 0 ok, 1 usage or user error, 2 corrupt or unsupported input, 130 interrupted (SIGINT).
  */
 const HELP = `vmfs-rescue — recover VMware virtual disks from VMDK files and VMFS datastore dumps
 
@@ -26,7 +27,8 @@ Usage:
   vmfs-rescue recover --image DUMP [...] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]
 
 PATH inside a datastore may be an FD address written <0x...>.
-Progress goes to stderr. Exit codes: 0 ok, 1 usage or user error, 2 corrupt or unsupported input.
+Progress goes to stderr. Exit codes: 0 ok, 1 usage or user error, 2 corrupt or unsupported input,
+130 interrupted by SIGINT (outputs left as they were). An output that is an input is refused.
 Options: --help, --version`;
 
 /** Set by the CLI bundle's build (vite.cli.config.ts); absent when running from sources. */
@@ -82,6 +84,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 }
 
 export function reportError(e: unknown, io: CliIO): number {
+  if (isRescueError(e) && e.kind === 'cancelled') {
+    io.err('vmfs-rescue: interrupted; no output was written (temporary files removed, destinations as they were)');
+    return EXIT_INTERRUPTED;
+  }
   if (isRescueError(e)) {
     io.err(`vmfs-rescue: ${e.message}`);
     return e.kind === 'corrupt' || e.kind === 'unsupported' ? 2 : 1;

@@ -619,9 +619,20 @@ const api = {
       const rd = await rebuiltDelta(d, c, parentPath, descriptorName);
       const opfs = dest === 'opfs';
       const dir = opfs ? await opfsExportDir(true) : dest;
-      const copy = await copySourceToSink(rd.data, await createFileSink(dir, rd.dataName, opfs), { signal, onProgress: throttle(onProgress, 150) });
-      await writeWhole(await createFileSink(dir, descriptorName, opfs), new TextEncoder().encode(rd.descriptor));
-      const sha256 = await hashDisk(rd.asWritten, { signal, onProgress: throttle(onProgress, 150), phase: 'hash' });
+      // The pair is one output: a cancel or failure after the first file is saved removes it again.
+      const saved: string[] = [];
+      let copy: Awaited<ReturnType<typeof copySourceToSink>>;
+      let sha256: string;
+      try {
+        copy = await copySourceToSink(rd.data, await createFileSink(dir, rd.dataName, opfs), { signal, onProgress: throttle(onProgress, 150) });
+        saved.push(rd.dataName);
+        await writeWhole(await createFileSink(dir, descriptorName, opfs), new TextEncoder().encode(rd.descriptor));
+        saved.push(descriptorName);
+        sha256 = await hashDisk(rd.asWritten, { signal, onProgress: throttle(onProgress, 150), phase: 'hash' });
+      } catch (e) {
+        await Promise.all(saved.map((n) => dir.removeEntry(n).catch(() => {})));
+        throw e;
+      }
       return { candidateId, parent: parentPath, parentCid: rd.parentCid, files: [descriptorName, rd.dataName], sha256, dataSha256: copy.sha256, destination: opfs ? 'opfs' : 'directory', notes: rd.notes };
     });
   },

@@ -1,6 +1,9 @@
-import { UserError } from '../../core/errors.js';
+import { throwIfAborted, UserError } from '../../core/errors.js';
 import { bulkBuffer, readInto, type Datastore, type DirEntry } from '../../core/vmfs/index.js';
+import { refuseOutputsOnInputs } from '../../platform/node/output-guard.js';
 import { parseArgs, requireOption, type CliIO } from '../args.js';
+import { withSigint } from '../interrupt.js';
+import { progressLines } from '../progress-lines.js';
 import { withDatastore } from '../open-datastore.js';
 
 /**
@@ -9,7 +12,13 @@ import { withDatastore } from '../open-datastore.js';
  */
 export async function runDatastore(cmd: string, argv: string[], io: CliIO): Promise<number> {
   const args = parseArgs(argv, ['image', 'out'], ['json', 'l', 'deleted']);
-  return withDatastore(args.options.get('image') ?? [], cmd, io, async (ds) => {
+  const images = args.options.get('image') ?? [];
+  if (cmd === 'cat') {
+    const out = requireOption(args, 'out');
+    await refuseOutputsOnInputs([{ path: out, role: '--out' }], images.map((p) => ({ path: p, role: '--image' })));
+    return withSigint((signal) => withDatastore(images, cmd, io, (ds) => cat(ds, args.positional, out, io, signal)));
+  }
+  return withDatastore(images, cmd, io, async (ds) => {
     const json = args.switches.has('json');
     switch (cmd) {
       case 'info':
@@ -22,8 +31,6 @@ export async function runDatastore(cmd: string, argv: string[], io: CliIO): Prom
           return await lsDeleted(ds, json, io);
         }
         return await ls(ds, args.positional, args.switches.has('l'), json, io);
-      case 'cat':
-        return await cat(ds, args.positional, requireOption(args, 'out'), io);
       case 'map':
         return await map(ds, json, io);
       default:
@@ -107,10 +114,16 @@ async function ls(ds: Datastore, positional: string[], long: boolean, json: bool
 /** cat copies in chunks this big, through three reused buffers (read k+1, hash k, write k-1 overlap). */
 const CHUNK = 8 * 1024 * 1024;
 
-async function cat(ds: Datastore, positional: string[], out: string, io: CliIO): Promise<number> {
+/**
+ * The file goes to a temporary name beside `out` and is renamed onto it only once complete: an
+ * error or SIGINT leaves no temporary file and `out` as it was.
+ */
+async function cat(ds: Datastore, positional: string[], out: string, io: CliIO, signal: AbortSignal): Promise<number> {
   if (positional.length !== 1) throw new UserError('usage: cat --image DUMP [...] PATH --out FILE');
   const src = await ds.openFile(positional[0]!);
   const [{ NodeFileSink }, { nativeSha256 }] = await Promise.all([import('../../platform/node/file-sink.js'), import('../../platform/node/native-hash.js')]);
+  const progress = progressLines(io);
+  throwIfAborted(signal);
   const sink = await NodeFileSink.create(out);
   const h = nativeSha256();
   const chunks = Math.ceil(src.size / CHUNK);
@@ -126,16 +139,20 @@ async function cat(ds: Datastore, positional: string[], out: string, io: CliIO):
       return p;
     };
     reading = chunks > 0 ? start(0) : null;
+    progress({ phase: 'copy', done: 0, total: src.size });
     for (let k = 0; k < chunks; k++) {
       await reading;
+      throwIfAborted(signal);
       const b = chunk(k);
       // Buffer (k+1) % 3 last held chunk k-2, whose write finished before chunk k-1's began.
       reading = k + 1 < chunks ? start(k + 1) : null;
       h.update(b);
       await writing;
       writing = sink.write(k * CHUNK, b);
+      progress({ phase: 'copy', done: k * CHUNK + b.length, total: src.size });
     }
     await writing;
+    throwIfAborted(signal);
     await sink.truncate(src.size);
     await sink.close();
   } catch (e) {

@@ -1,17 +1,19 @@
-import { stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { UserError } from '../../core/errors.js';
+import { throwIfAborted, UserError } from '../../core/errors.js';
 import { copySourceToSink } from '../../core/export/copy-source.js';
-import { writeWhole } from '../../core/io/byte-sink.js';
 import { EXPORT_FORMATS, exportDisk, hashDisk, type ExportFormat } from '../../core/export/export-disk.js';
-import { throttle, type Progress } from '../../core/progress.js';
+import { flatDataName } from '../../core/export/flat-writer.js';
 import { listTextRemnants } from '../../core/recovery/deleted-files.js';
 import { CANDIDATE_PARENT, candidateTotals, descriptorInfo, listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
-import { NodeFileSink } from '../../platform/node/file-sink.js';
 import type { Datastore } from '../../core/vmfs/index.js';
 import { NodeExportTarget } from '../../platform/node/export-target.js';
 import { nativeSha256 } from '../../platform/node/native-hash.js';
+import { refuseOutputsOnInputs, type RolePath } from '../../platform/node/output-guard.js';
+import { StagedOutputs } from '../../platform/node/staged-outputs.js';
 import { option, parseArgs, requireOption, type CliIO } from '../args.js';
+import { withSigint } from '../interrupt.js';
+import { progressLines } from '../progress-lines.js';
 import { withDatastore } from '../open-datastore.js';
 
 /**
@@ -19,19 +21,7 @@ import { withDatastore } from '../open-datastore.js';
  * their parent. Flags, JSON keys and "sha256 on the last stdout line" are a public contract.
  */
 
-function progressTo(io: CliIO) {
-  return throttle((p: Progress) => {
-    const pct = p.total > 0 ? Math.floor((100 * p.done) / p.total) : 0;
-    io.err(`${p.phase}: ${pct}%`);
-  }, 1000);
-}
-
-function withSigint<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const ac = new AbortController();
-  const onSigint = () => ac.abort();
-  process.once('SIGINT', onSigint);
-  return fn(ac.signal).finally(() => process.off('SIGINT', onSigint));
-}
+const progressTo = (io: CliIO) => progressLines(io);
 
 /** The JSON shape of one candidate (public contract: extend, never rename). */
 function candidateJson(c: Candidate) {
@@ -93,18 +83,27 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
   const dir = path.dirname(out);
   if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new UserError(`output folder does not exist: ${dir}`);
   if ((await stat(out).catch(() => null))?.isDirectory()) throw new UserError(`--out names a folder, not a file: ${out}`);
-  const reportPath = option(a, 'report');
-  return withDatastore(a.options.get('image') ?? [], 'recover', io, (ds) =>
-    withSigint(async (signal) => {
+  const reportArg = option(a, 'report');
+  const reportPath = reportArg === undefined ? undefined : path.resolve(reportArg);
+  if (reportPath && !(await stat(path.dirname(reportPath)).catch(() => null))?.isDirectory()) throw new UserError(`--report folder does not exist: ${path.dirname(reportPath)}`);
+  const images = a.options.get('image') ?? [];
+  // Refused before the scan, so a mistyped --out costs nothing (the delta's data file is checked once named).
+  const inputs: RolePath[] = images.map((p) => ({ path: p, role: '--image' }));
+  const outputs: RolePath[] = [{ path: out, role: '--out' }, ...(format === 'flat' ? [{ path: flatDataName(out), role: 'the flat data file of --out' }] : []), ...(reportPath ? [{ path: reportPath, role: '--report' }] : [])];
+  await refuseOutputsOnInputs(outputs, inputs);
+  // Every output is staged and published together at the end: a SIGINT or error leaves the folder as it was.
+  const staged = new StagedOutputs();
+  return withSigint((signal) =>
+    withDatastore(images, 'recover', io, async (ds) => {
       const progress = progressTo(io);
       const r = await scanForDeltas(ds, { signal, onProgress: progress });
       const c = pickCandidate(r, id);
       const parentPath = option(a, 'parent') ?? c.parent;
-      if (format === 'delta') return writeDelta(ds, r, c, parentPath, out, reportPath, io, signal);
+      if (format === 'delta') return writeDelta(ds, r, c, parentPath, out, reportPath, { io, signal, staged, outputs, inputs });
       const { disk, parent, warnings } = await recoveredDisk(ds, c, parentPath, r.candidates);
       for (const w of warnings) io.err(`warning: ${w}`);
       for (const l of disk.links) for (const w of l.warnings) io.err(`warning: ${w}`);
-      const res = await exportDisk(disk, new NodeExportTarget(dir), {
+      const res = await exportDisk(disk, new NodeExportTarget(dir, staged), {
         format,
         fileName: path.basename(out),
         verify: !a.switches.has('no-verify'),
@@ -124,14 +123,16 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
           hashes: { logicalSha256: res.sha256 },
           warnings: [...r.warnings, ...warnings],
         };
-        await writeFile(path.resolve(reportPath), JSON.stringify(report, null, 2) + '\n');
+        await staged.writeFile(reportPath, JSON.stringify(report, null, 2) + '\n');
       }
+      throwIfAborted(signal);
+      await staged.commit();
       io.err(`recovered ${c.id}: ${c.recoverableGrains} grains from the delta, ${c.lostGrains} lost grains read from ${parent ?? 'zeros'}${res.verified ? ', output verified' : ''}`);
       for (const f of res.files) io.out(path.join(dir, f));
       io.out(res.sha256);
       return 0;
     }),
-  );
+  ).finally(() => staged.abort());
 }
 
 /**
@@ -141,14 +142,24 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
  * The last stdout line is the sha256 of the disk that pair gives over the parent (lost data grains
  * read as zeros there; `recover --format raw` reads the parent for them).
  */
-async function writeDelta(ds: Datastore, r: ScanResult, c: Candidate, parentPath: string | null, out: string, reportPath: string | undefined, io: CliIO, signal: AbortSignal): Promise<number> {
+async function writeDelta(
+  ds: Datastore,
+  r: ScanResult,
+  c: Candidate,
+  parentPath: string | null,
+  out: string,
+  reportPath: string | undefined,
+  w: { io: CliIO; signal: AbortSignal; staged: StagedOutputs; outputs: RolePath[]; inputs: RolePath[] },
+): Promise<number> {
+  const { io, signal, staged } = w;
   if (!parentPath) throw new UserError(`${c.id}: no parent guessed; --format delta needs --parent PATH (the parent descriptor on the volume)`);
   if (parentPath.startsWith(CANDIDATE_PARENT)) throw new UserError(`${c.id}: its parent is another recovered delta (${parentPath}); --format delta needs a live parent (--parent PATH), or export the whole chain as raw|flat|sparse|stream`);
   const dir = path.dirname(out);
   const d = await rebuiltDelta(ds, c, parentPath, path.basename(out));
   const dataPath = path.join(dir, d.dataName);
-  const copy = await copySourceToSink(d.data, await NodeFileSink.create(dataPath), { hasher: nativeSha256, signal, onProgress: progressTo(io) });
-  await writeWhole(await NodeFileSink.create(out), new TextEncoder().encode(d.descriptor));
+  await refuseOutputsOnInputs([...w.outputs, { path: dataPath, role: 'the delta data file of --out' }], w.inputs);
+  const copy = await copySourceToSink(d.data, await staged.create(dataPath), { hasher: nativeSha256, signal, onProgress: progressTo(io) });
+  await staged.writeFile(out, d.descriptor);
   for (const n of d.notes) io.err(`note: ${n}`);
   const sha = await hashDisk(d.asWritten, { hasher: nativeSha256, signal, onProgress: progressTo(io), phase: 'hash' });
   if (reportPath) {
@@ -171,8 +182,10 @@ async function writeDelta(ds: Datastore, r: ScanResult, c: Candidate, parentPath
       hashes: { logicalSha256: sha },
       warnings: r.warnings,
     };
-    await writeFile(path.resolve(reportPath), JSON.stringify(report, null, 2) + '\n');
+    await staged.writeFile(reportPath, JSON.stringify(report, null, 2) + '\n');
   }
+  throwIfAborted(signal);
+  await staged.commit();
   io.err(`wrote ${c.id} as a ${c.format} delta over ${d.parentFileNameHint} (parentCID ${d.parentCid}); copy the parent's files beside it`);
   io.out(out);
   io.out(dataPath);

@@ -1,16 +1,19 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { UserError } from '../../core/errors.js';
+import { throwIfAborted, UserError } from '../../core/errors.js';
 import { EXPORT_FORMATS, exportDisk, type ExportFormat } from '../../core/export/export-disk.js';
 import { flatDataName } from '../../core/export/flat-writer.js';
-import { throttle, type Progress } from '../../core/progress.js';
 import { openChain } from '../../core/vmdk/chain.js';
 import type { DiskChain } from '../../core/vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../../core/vmdk/types.js';
 import { NodeExportTarget } from '../../platform/node/export-target.js';
 import { NodeFsResolver } from '../../platform/node/fs-resolver.js';
 import { nativeSha256 } from '../../platform/node/native-hash.js';
+import { refuseOutputsOnInputs, type RolePath } from '../../platform/node/output-guard.js';
+import { StagedOutputs } from '../../platform/node/staged-outputs.js';
 import { option, parseArgs, requireOption, type CliIO } from '../args.js';
+import { withSigint } from '../interrupt.js';
+import { progressLines } from '../progress-lines.js';
 import { snapshots } from './snapshots.js';
 
 /**
@@ -143,13 +146,15 @@ async function map(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
-/** Input files of a chain (descriptors and extent files), to refuse overwriting a source. */
-function inputFiles(chain: DiskChain): Set<string> {
-  const s = new Set<string>();
-  for (const l of chain.links) {
-    s.add(path.resolve(l.path));
-    for (const e of l.extents) if (e.fileName) s.add(path.resolve(path.dirname(l.path), e.fileName));
+/** Input files of a chain: every descriptor and extent file named, and every file the resolver opened. */
+function inputFiles(chain: DiskChain, resolver: NodeFsResolver): RolePath[] {
+  const s: RolePath[] = [];
+  for (const [k, l] of chain.links.entries()) {
+    const role = k === 0 ? 'disk' : 'parent disk';
+    s.push({ path: l.path, role });
+    for (const e of l.extents) if (e.fileName) s.push({ path: path.resolve(path.dirname(l.path), e.fileName), role: `extent of ${l.path}` });
   }
+  for (const p of resolver.openedPaths()) s.push({ path: p, role: 'input file' });
   return s;
 }
 
@@ -167,36 +172,37 @@ async function exportCmd(argv: string[], io: CliIO): Promise<number> {
   if (outSt?.isDirectory()) throw new UserError(`--out names a folder, not a file: ${out}`);
 
   const { chain, resolver } = await open(file, a.switches.has('ignore-cid'));
-  const ac = new AbortController();
-  const onSigint = () => ac.abort();
-  process.once('SIGINT', onSigint);
+  const staged = new StagedOutputs();
   try {
-    const inputs = inputFiles(chain);
-    const outputs = format === 'flat' ? [out, flatDataName(out)] : [out];
-    for (const o of outputs) if (inputs.has(o)) throw new UserError(`refusing to overwrite an input file: ${o}`);
-    for (const l of chain.links) for (const w of l.warnings) io.err(`warning: ${w}`);
-
-    const started = performance.now();
-    const report = throttle((p: Progress) => {
-      const pct = p.total > 0 ? Math.floor((100 * p.done) / p.total) : 0;
-      io.err(`${p.phase}: ${pct}% (${gib(p.done)} of ${gib(p.total)})`);
-    }, 1000);
-    const r = await exportDisk(chain, new NodeExportTarget(dir), {
-      format,
-      fileName: path.basename(out),
-      verify: !a.switches.has('no-verify'),
-      hasher: nativeSha256,
-      ddb: chain.descriptorDdb(),
-      signal: ac.signal,
-      onProgress: report,
-    });
-    const secs = ((performance.now() - started) / 1000).toFixed(1);
-    io.err(`${r.verified ? 'exported and verified' : 'exported (not verified)'} in ${secs} s: ${r.bytesWritten} bytes written`);
-    for (const f of r.files) io.out(path.join(dir, f));
-    io.out(r.sha256);
-    return 0;
+    const outputs = [{ path: out, role: '--out' }, ...(format === 'flat' ? [{ path: flatDataName(out), role: 'the flat data file of --out' }] : [])];
+    await refuseOutputsOnInputs(outputs, inputFiles(chain, resolver));
+    return await withSigint((signal) => exportStaged(chain, dir, out, format, a.switches.has('no-verify'), staged, signal, io));
   } finally {
-    process.off('SIGINT', onSigint);
+    await staged.abort();
     await resolver.closeAll();
   }
+}
+
+/** The export into temporary files, verified there, then renamed into place (see StagedOutputs). */
+async function exportStaged(chain: DiskChain, dir: string, out: string, format: ExportFormat, noVerify: boolean, staged: StagedOutputs, signal: AbortSignal, io: CliIO): Promise<number> {
+  for (const l of chain.links) for (const w of l.warnings) io.err(`warning: ${w}`);
+
+  const started = performance.now();
+  const report = progressLines(io, (p) => `(${gib(p.done)} of ${gib(p.total)})`);
+  const r = await exportDisk(chain, new NodeExportTarget(dir, staged), {
+    format,
+    fileName: path.basename(out),
+    verify: !noVerify,
+    hasher: nativeSha256,
+    ddb: chain.descriptorDdb(),
+    signal,
+    onProgress: report,
+  });
+  throwIfAborted(signal);
+  await staged.commit();
+  const secs = ((performance.now() - started) / 1000).toFixed(1);
+  io.err(`${r.verified ? 'exported and verified' : 'exported (not verified)'} in ${secs} s: ${r.bytesWritten} bytes written`);
+  for (const f of r.files) io.out(path.join(dir, f));
+  io.out(r.sha256);
+  return 0;
 }

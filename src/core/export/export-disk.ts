@@ -146,8 +146,9 @@ async function openOutput(resolver: FileResolver, format: ExportFormat, fileName
  * Merges `disk` into one output file set of the chosen format, streaming in bounded memory, hashing
  * the logical disk on the way; then (unless verify is false) re-opens the output through our own
  * readers and compares hashes. On failure or cancel every sink is aborted and the outputs already
- * committed are removed (when the target can); a failed verification removes the committed
- * outputs too and throws CorruptError.
+ * committed are removed (when the target can); a failed or cancelled verification removes the
+ * committed outputs too (a failure throws CorruptError). A target that stages its files (the CLI's)
+ * keeps them under temporary names until its owner commits them after this returns.
  */
 export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: ExportOptions): Promise<ExportResult> {
   const makeWriter = WRITERS[opts.format];
@@ -228,9 +229,9 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
     add(opts.timings, 'verify:wall', performance.now() - v0);
   } catch (e) {
     await resolver.closeAll?.().catch(() => {});
-    if (e instanceof CancelledError) throw e;
+    // Cancelled or unreadable: no unverified output is left behind either way.
     await removeAll(target, files);
-    if (e instanceof CorruptError) throw e;
+    if (e instanceof CancelledError || e instanceof CorruptError) throw e;
     throw new CorruptError(`verification failed: ${opts.fileName} cannot be read back (${e instanceof Error ? e.message : String(e)})`);
   }
   await resolver.closeAll?.().catch(() => {});

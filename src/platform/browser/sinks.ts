@@ -30,12 +30,15 @@ export class WritableStreamSink implements ByteSink {
   private constructor(
     private readonly w: FileSystemWritableFileStream,
     readonly name: string,
+    private readonly onAbort?: () => Promise<void>,
   ) {}
 
-  static async create(handle: FileSystemFileHandle, name = handle.name): Promise<WritableStreamSink> {
+  /** `onAbort` runs after the writable is discarded (removes the entry the export created). */
+  static async create(handle: FileSystemFileHandle, name = handle.name, onAbort?: () => Promise<void>): Promise<WritableStreamSink> {
     try {
-      return new WritableStreamSink(await handle.createWritable({ keepExistingData: false }), name);
+      return new WritableStreamSink(await handle.createWritable({ keepExistingData: false }), name, onAbort);
     } catch (e) {
+      await onAbort?.().catch(() => {});
       throw ioError(`cannot write ${name}`, e);
     }
   }
@@ -63,6 +66,7 @@ export class WritableStreamSink implements ByteSink {
   }
   async abort(): Promise<void> {
     await this.w.abort().catch(() => {});
+    await this.onAbort?.().catch(() => {});
   }
 }
 
@@ -143,16 +147,25 @@ async function moveOrCopy(dir: FileSystemDirectoryHandle, from: FileSystemFileHa
   await dir.removeEntry(from.name);
 }
 
-/** Creates a sink for `name` in a folder: sync access in an OPFS folder inside a worker, else a writable stream. */
+/**
+ * Creates a sink for `name` in a folder: sync access in an OPFS folder inside a worker, else a
+ * writable stream. getFileHandle({create}) makes an empty entry at once, so when `name` was not
+ * there before, abort() removes it: a cancelled or failed export leaves no empty file behind.
+ */
 export async function createFileSink(dir: FileSystemDirectoryHandle, name: string, preferSync: boolean): Promise<ByteSink> {
   if (preferSync && OpfsSyncSink.supported()) return OpfsSyncSink.create(dir, name);
   let handle: FileSystemFileHandle;
+  let existed: boolean;
   try {
+    existed = await dir.getFileHandle(name).then(
+      () => true,
+      () => false,
+    );
     handle = await dir.getFileHandle(name, { create: true });
   } catch (e) {
     throw ioError(`cannot create ${name}`, e);
   }
-  return WritableStreamSink.create(handle, name);
+  return WritableStreamSink.create(handle, name, existed ? undefined : () => dir.removeEntry(name));
 }
 
 /** Export into one file the user chose with showSaveFilePicker. Only single-file formats fit. */

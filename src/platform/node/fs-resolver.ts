@@ -32,6 +32,11 @@ export class NodeFsResolver implements FileResolver {
     return [path.join(path.dirname(from), base), path.join(path.dirname(from), '..', dir, base)];
   }
 
+  /** Absolute paths of every file opened so far (a chain's inputs, whatever candidate path found them). */
+  openedPaths(): string[] {
+    return [...this.opened.keys()];
+  }
+
   async closeAll(): Promise<void> {
     await Promise.all([...this.opened.values()].map((s) => s.close()));
     this.opened.clear();

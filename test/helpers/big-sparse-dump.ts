@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { buildCowdDelta } from '../builders/cowd.js';
+import { randomCid, sectorPattern } from '../builders/delta-common.js';
+import { deltaDescriptorText, flatDescriptor } from '../builders/recovery/deleted-delta.js';
+import { checkRootFd, fdcLocator, openVolume } from '../builders/recovery/volume-io.js';
+import { geometry } from '../builders/vmfs/geometry.js';
+import { buildVmfs, MiB } from '../builders/vmfs/index.js';
+
+/**
+ * A small VMFS5 dump (a few MiB on disk) whose disks are big and sparse, for commands that must be
+ * interrupted half-way: `/vm1/vm1-flat.vmdk` is a `capacity`-byte file with three data blocks
+ * (the rest holes, read as zeros), and a deleted COWD delta of the same capacity lies in
+ * consecutive free blocks (FD gone), so `recover` rebuilds and exports a `capacity`-byte disk.
+ * The same geometry as the recovery builders (FDC at block 4, 2 KiB FDs).
+ */
+export async function buildBigSparseDump(o: { dir: string; capacity: number; seed: number }): Promise<{ dump: string; candidateId: string; flatPath: string }> {
+  const deltaAt = 100;
+  const cap = o.capacity;
+  const baseCid = randomCid(o.seed + 1);
+  const baseDesc = flatDescriptor(baseCid, 'vm1-flat.vmdk', cap);
+  const oracleDir = path.join(o.dir, 'pre-revert');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(oracleDir, { recursive: true });
+  const delta = buildCowdDelta({
+    dir: oracleDir,
+    name: 'vm1-000001',
+    capacity: cap,
+    runs: [
+      { firstGrain: 2048, count: 256, kind: 'data', fill: sectorPattern(o.seed + 2) },
+      { firstGrain: cap / 512 - 4096, count: 128, kind: 'data', fill: sectorPattern(o.seed + 3) },
+    ],
+    parentFileNameHint: 'vm1.vmdk',
+    parentCid: baseCid,
+    cid: randomCid(o.seed + 4),
+  });
+  const deltaBytes = readFileSync(delta.dataPath);
+  const liveDesc = deltaDescriptorText(randomCid(o.seed + 5), baseCid, 'vm1-000002-delta.vmdk', cap);
+  const m = await buildVmfs({
+    version: 5,
+    dir: o.dir,
+    name: 'big',
+    label: 'big-sparse',
+    seed: o.seed,
+    luns: [{ scheme: 'gpt', segments: 1 }],
+    files: [
+      { path: '/vm1/vm1.vmdk', kind: 'resident', size: baseDesc.length },
+      { path: '/vm1/vm1-flat.vmdk', kind: 'blocks', size: cap, blocks: [0, 7, cap / MiB - 1].map((index, k) => ({ index, content: 'data' as const, at: 30 + k, dataLength: MiB })) },
+      { path: '/vm1/vm1-000002.vmdk', kind: 'resident', size: liveDesc.length },
+    ],
+  });
+  const io = openVolume(m);
+  try {
+    const { fdVol } = fdcLocator(geometry(5), 32, 2048, 4);
+    checkRootFd(io, fdVol, 4, 'big-sparse');
+    io.put(fdVol(io.entry('/vm1/vm1.vmdk').fdAddress) + 0x400, new TextEncoder().encode(baseDesc));
+    io.put(fdVol(io.entry('/vm1/vm1-000002.vmdk').fdAddress) + 0x400, new TextEncoder().encode(liveDesc));
+    for (let i = 0; i * MiB < deltaBytes.length; i++) io.put((deltaAt + i) * MiB, deltaBytes.subarray(i * MiB, (i + 1) * MiB));
+  } finally {
+    io.close();
+  }
+  return { dump: m.luns[0]!.path, candidateId: `delta-${deltaAt}`, flatPath: '/vm1/vm1-flat.vmdk' };
+}
