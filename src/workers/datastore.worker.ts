@@ -6,7 +6,7 @@ import { writeWhole, type ByteSink } from '../core/io/byte-sink.js';
 import { readUpTo } from '../core/io/byte-source.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { openChain } from '../core/vmdk/chain.js';
-import { buildCandidates, candidateTotals, carveFreeRange, descriptorInfo, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type CarvedText, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
+import { buildCandidates, candidateTotals, carveFreeRange, descriptorInfo, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type CarvedText, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type RejectedRemnant, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
 import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT_CID, parseDescriptor } from '../core/vmdk/descriptor.js';
 import type { DiskChain } from '../core/vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
@@ -126,6 +126,9 @@ export interface ScanView {
   volume: VolumeSummary;
   candidates: CandidateView[];
   unassembled: Evidence[];
+  /** Remnants that did not parse (first MAX_REJECTED) and how many there were. */
+  rejected: RejectedRemnant[];
+  rejectedCount: number;
   warnings: string[];
   parents: ParentOption[];
 }
@@ -336,7 +339,7 @@ async function finishScan(d: Datastore, r: ScanResult, signal: AbortSignal, onPr
   for (const c of r.candidates) candidates.push({ ...candidateInfo(c), map: await grainDamageMap(c, signal) });
   const parents = await listDescriptors(d, signal);
   scanned = r;
-  const view: ScanView = { volume: { ...r.volume }, candidates, unassembled: r.unassembled.map((e) => ({ ...e })), warnings: [...r.warnings], parents };
+  const view: ScanView = { volume: { ...r.volume }, candidates, unassembled: r.unassembled.map((e) => ({ ...e })), rejected: r.rejected.map((x) => ({ ...x })), rejectedCount: r.rejectedCount, warnings: [...r.warnings], parents };
   return Comlink.transfer(view, candidates.flatMap((c) => [c.map.recovered.buffer, c.map.lost.buffer, c.map.parent.buffer]));
 }
 
@@ -572,13 +575,13 @@ const api = {
   },
 
   /** Step 3: candidates from the merged free-space evidence of every range (mergeCarved), plus the single metadata passes. */
-  scanLostFrom(carved: CarvedHeader[], onProgress?: (p: Progress) => void, texts: CarvedText[] = []): Promise<ScanView> {
+  scanLostFrom(carved: CarvedHeader[], onProgress?: (p: Progress) => void, texts: CarvedText[] = [], carvedRejected: { rejected: RejectedRemnant[]; rejectedCount: number } = { rejected: [], rejectedCount: 0 }): Promise<ScanView> {
     return guarded(async () => {
       const d = requireDs();
       const signal = jobs.start('scan');
       scanned = null;
       recoveries.clear();
-      return finishScan(d, await buildCandidates(d, carved, { signal, onProgress: throttle(onProgress, 150) }, texts), signal, onProgress);
+      return finishScan(d, await buildCandidates(d, carved, { signal, onProgress: throttle(onProgress, 150) }, texts, carvedRejected), signal, onProgress);
     });
   },
 

@@ -2,7 +2,7 @@ import * as Comlink from 'comlink';
 import { del, get, set, update } from 'idb-keyval';
 import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
-import { mergeCarved, mergeCarvedTexts, type FreeRange, type RangeEvidence } from '../../core/recovery/free-ranges.js';
+import { mergeCarved, mergeCarvedRejected, mergeCarvedTexts, type FreeRange, type RangeEvidence } from '../../core/recovery/free-ranges.js';
 import type { CandidateView, DatastoreWorkerApi, DeltaRecoveryResult, ExportDestination, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.worker.js';
 import { datastore, worker } from './datastore.svelte.js';
 import { oneLine } from './errors.js';
@@ -231,7 +231,7 @@ export class RecoveryState {
       if (this.cancelRequested) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
       const carved = mergeCarved(Object.values(s.done));
       const tBuild = performance.now();
-      const r = await worker().scanLostFrom(carved, Comlink.proxy((p: Progress) => void (this.scanProgress = track(p))), mergeCarvedTexts(Object.values(s.done)));
+      const r = await worker().scanLostFrom(carved, Comlink.proxy((p: Progress) => void (this.scanProgress = track(p))), mergeCarvedTexts(Object.values(s.done)), mergeCarvedRejected(Object.values(s.done)));
       timed('candidates', tBuild);
       await del(key).catch(() => {});
       if (openId !== this.openId) return;

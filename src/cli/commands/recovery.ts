@@ -47,7 +47,7 @@ function candidateJson(c: Candidate) {
 }
 
 function scanJson(r: ScanResult) {
-  return { volume: r.volume, candidates: r.candidates.map(candidateJson), unassembled: r.unassembled, warnings: r.warnings };
+  return { volume: r.volume, candidates: r.candidates.map(candidateJson), unassembled: r.unassembled, rejected: r.rejected, rejectedCount: r.rejectedCount, warnings: r.warnings };
 }
 
 export async function runScan(argv: string[], io: CliIO): Promise<number> {
@@ -68,6 +68,8 @@ export async function runScan(argv: string[], io: CliIO): Promise<number> {
         for (const why of c.reasons) io.out(`    ${why}`);
       }
       for (const e of r.unassembled) io.out(`unassembled: ${e.detail}`);
+      if (r.rejectedCount > 0) io.out(`${r.rejectedCount} remnant(s) rejected${r.rejectedCount > r.rejected.length ? ` (first ${r.rejected.length} listed)` : ''}`);
+      for (const x of r.rejected) io.out(`    rejected ${x.kind} at volume 0x${x.volOffset.toString(16)}: ${x.reason}`);
       return 0;
     }),
   );

@@ -6,7 +6,7 @@ import { openSeSparseExtent } from '../vmdk/formats/sesparse.js';
 import type { DiskLayer } from '../vmdk/types.js';
 import { formatFdAddress, fsOf, type Datastore, type VmfsFs } from '../vmfs/index.js';
 import { damageReport, DamagedDeltaLayer } from './damage-layer.js';
-import { HEADER_PROBE_BYTES, probeDeltaHeader, type DeltaHeader } from './delta-header.js';
+import { HEADER_PROBE_BYTES, probeHeaderRemnant, type DeltaHeader } from './delta-header.js';
 import { readFreedPb, scanFreedFds, scanFreedPbs } from './evidence.js';
 import { carveFreeSubBlocks, readBlockText, remnantWhere, type DescriptorRemnant, type VmsdRemnant } from './text-carving.js';
 import { joinPointerBlocks, pieceDetail } from './pb-join.js';
@@ -16,7 +16,8 @@ import { linkCandidates } from './chain-link.js';
 import { guessParent, namesDisk, surveyLive, type LiveDisk } from './parent-guess.js';
 import { checkTables, planContiguous, planFromBlocks } from './plan.js';
 import { rebuiltFile } from './rebuilt-file.js';
-import type { BlockPlan, CandidateInfo, Evidence } from './types.js';
+import type { BlockPlan, CandidateInfo, Evidence, RejectedRemnant } from './types.js';
+import { Rejections } from './rejected.js';
 
 export interface VolumeSummary {
   label: string;
@@ -51,6 +52,12 @@ export interface ScanResult {
   descriptors: DescriptorRemnant[];
   /** .vmsd files: live ones, freed FDs' resident text, and text carved from free space. */
   vmsds: VmsdRemnant[];
+  /**
+   * Carved or freed structures that did not parse, or parsed but could not be used (the first
+   * MAX_REJECTED by volume offset), and how many there were: the scan went on without them.
+   */
+  rejected: RejectedRemnant[];
+  rejectedCount: number;
   warnings: string[];
 }
 
@@ -71,7 +78,7 @@ interface Found {
 export async function scanForDeltas(ds: Datastore, opts: JobOptions = {}): Promise<ScanResult> {
   const use = await blockUseOf(ds);
   const carved = await carveFreeRange(ds, { startBlock: 0, endBlock: use.totalBlocks }, opts);
-  return buildCandidates(ds, carved.headers, opts, carved.texts ?? []);
+  return buildCandidates(ds, carved.headers, opts, carved.texts ?? [], carved);
 }
 
 /**
@@ -79,12 +86,20 @@ export async function scanForDeltas(ds: Datastore, opts: JobOptions = {}): Promi
  * only), then candidates from all the evidence, `carved` being the merged free-space headers
  * (mergeCarved of every range's result).
  */
-export async function buildCandidates(ds: Datastore, carved: readonly CarvedHeader[], opts: JobOptions = {}, texts: readonly CarvedText[] = []): Promise<ScanResult> {
+export async function buildCandidates(
+  ds: Datastore,
+  carved: readonly CarvedHeader[],
+  opts: JobOptions = {},
+  texts: readonly CarvedText[] = [],
+  /** What the free-space pass rejected (mergeCarvedRejected of the ranges, or one range result). */
+  carvedRejected: { rejected?: readonly RejectedRemnant[]; rejectedCount?: number } = {},
+): Promise<ScanResult> {
   const fs: VmfsFs = fsOf(ds);
   const map = await ds.allocationMap();
   const use = await blockUseOf(ds);
   const absent = use.absent;
   const warnings: string[] = [];
+  const rejected = new Rejections().merge([carvedRejected]);
   for (const a of absent) warnings.push(`volume range ${hex(a.offset)}+${hex(a.length)} is not in the dump (${a.reason}): deltas stored there are lost`);
   if (map.basis !== 'bitmap') warnings.push(`free space comes from ${map.basis} (no decoded bitmap): reuse of blocks cannot be confirmed`);
   const bs = use.blockSize;
@@ -95,7 +110,7 @@ export async function buildCandidates(ds: Datastore, carved: readonly CarvedHead
     return f;
   };
 
-  const fds = await scanFreedFds(fs, use, opts);
+  const fds = await scanFreedFds(fs, use, opts, rejected);
   warnings.push(...fds.warnings);
   for (const d of fds.deltas) {
     const f = get(d.headerVolOffset, d.header);
@@ -104,7 +119,7 @@ export async function buildCandidates(ds: Datastore, carved: readonly CarvedHead
     f.plans.push({ plan: planFromBlocks(d.blocks, d.header.format === 'seSparse' ? d.fd.length : Math.min(d.fd.length, d.header.fileSize), use, 'fd', d.unknown), base: 0.45, reason: `block list from freed FD ${fdText}`, checkWithGt: false, dirFd: d.parentDir });
   }
   throwIfAborted(opts.signal);
-  const pbs = await scanFreedPbs(fs, use, opts);
+  const pbs = await scanFreedPbs(fs, use, opts, rejected);
   warnings.push(...pbs.warnings);
   const perPb = fs.L.pbEntries;
   for (const p of pbs.heads) {
@@ -127,7 +142,7 @@ export async function buildCandidates(ds: Datastore, carved: readonly CarvedHead
   for (const c0 of carved) {
     if (!Number.isSafeInteger(c0.block) || c0.block < 0 || c0.block >= use.totalBlocks || use.isUsed(c0.block)) continue; // not a free block of this volume
     // Evidence may come from another worker or a saved (resumed) scan: the header is read again here.
-    const c = await reprobe(fs, c0.block, bs);
+    const c = await reprobe(fs, c0.block, bs, rejected);
     if (!c) continue;
     const f = get(c.block * bs, c.header);
     f.evidence.push({ kind: 'carved-header', volOffset: c.block * bs, detail: `${c.header.format} header at the start of free block ${c.block} (capacity ${c.header.capacityBytes}, file ${c.header.fileSize} bytes)` });
@@ -135,7 +150,7 @@ export async function buildCandidates(ds: Datastore, carved: readonly CarvedHead
   }
 
   // Text evidence: free sub-blocks (one metadata pass) and the free blocks the range pass flagged.
-  const sub = await carveFreeSubBlocks(fs, opts);
+  const sub = await carveFreeSubBlocks(fs, opts, rejected);
   warnings.push(...sub.warnings);
   const descriptors = [...fds.descriptors, ...sub.descriptors];
   const vmsds = [...fds.vmsds, ...sub.vmsds];
@@ -144,7 +159,7 @@ export async function buildCandidates(ds: Datastore, carved: readonly CarvedHead
     if (!Number.isSafeInteger(t.block) || t.block < 0 || t.block >= use.totalBlocks || use.isUsed(t.block) || seenText.has(t.block)) continue;
     seenText.add(t.block);
     if (seenText.size > 4096) break;
-    const r = await readBlockText(fs, t.block);
+    const r = await readBlockText(fs, t.block, rejected);
     if (r && 'descriptor' in r) descriptors.push(r.descriptor);
     else if (r) vmsds.push(r.vmsd);
   }
@@ -163,10 +178,10 @@ export async function buildCandidates(ds: Datastore, carved: readonly CarvedHead
   for (const f of [...found.values()].sort((a, b) => a.headerVolOffset - b.headerVolOffset)) {
     throwIfAborted(opts.signal);
     try {
-      candidates.push(await buildCandidate(fs, use, f, disks, descriptors, vmsds));
+      candidates.push(await buildCandidate(fs, use, f, disks, descriptors, vmsds, rejected));
     } catch (e) {
-      if (!(e instanceof RescueError) || e.kind === 'cancelled') throw e;
-      warnings.push(`delta header at volume ${hex(f.headerVolOffset)}: ${e.message}`);
+      // The header parsed but the delta it starts does not open (its GD or tables): rejected.
+      rejected.caught(f.header.format === 'seSparse' ? 'sesparse-header' : 'cowd-header', f.headerVolOffset, e, 'the header parses but the delta it starts does not open: ');
     }
   }
   linkCandidates(candidates, descriptors, disks, vmsds);
@@ -178,11 +193,13 @@ export async function buildCandidates(ds: Datastore, carved: readonly CarvedHead
     unassembled,
     descriptors,
     vmsds,
+    rejected: rejected.merge([]).list,
+    rejectedCount: rejected.count,
     warnings,
   };
 }
 
-async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readonly LiveDisk[], descriptors: readonly DescriptorRemnant[], vmsds: readonly VmsdRemnant[]): Promise<Candidate> {
+async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readonly LiveDisk[], descriptors: readonly DescriptorRemnant[], vmsds: readonly VmsdRemnant[], rejected: Rejections): Promise<Candidate> {
   let h = f.header;
   const bs = use.blockSize;
   const chosen = f.plans.sort((a, b) => b.base - a.base)[0]!;
@@ -193,14 +210,14 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readon
   let fit: number;
   let checked: number;
   if (chosen.checkWithGt) {
-    const r = await planContiguous(fs.vol, f.headerVolOffset / bs, h, use);
+    const r = await planContiguous(fs.vol, f.headerVolOffset / bs, h, use, rejected);
     plan = r.plan;
     h = r.header;
     fit = r.tablesFit;
     checked = r.tablesChecked;
   } else {
     plan = chosen.plan!;
-    ({ fit, checked } = await checkTables(fs.vol, plan, h, false));
+    ({ fit, checked } = await checkTables(fs.vol, plan, h, false, rejected));
   }
   const headerScore = h.notes.length ? 0.05 : 0.1;
   confidence += headerScore;
@@ -329,12 +346,13 @@ export function descriptorHints(d: DescriptorRemnant, disks: readonly LiveDisk[]
   return { parentCid: d.parentCid, ...(d.parentFileNameHint ? { parentHint: { name: d.parentFileNameHint, dir, where: d.location === 'freed-fd' ? `freed FD ${d.fd}` : remnantWhere(d) } } : {}) };
 }
 
-async function reprobe(fs: VmfsFs, block: number, bs: number): Promise<CarvedHeader | null> {
+async function reprobe(fs: VmfsFs, block: number, bs: number, rejected: Rejections): Promise<CarvedHeader | null> {
   const at = block * bs;
   if (at + HEADER_PROBE_BYTES > fs.vol.size) return null;
   try {
-    const header = probeDeltaHeader(await fs.vol.read(at, HEADER_PROBE_BYTES), fs.vol.size);
-    return header ? { block, header } : null;
+    const header = probeHeaderRemnant(await fs.vol.read(at, HEADER_PROBE_BYTES), fs.vol.size);
+    if (header && !('format' in header)) rejected.add(header.kind, at, header.reason);
+    return header && 'format' in header ? { block, header } : null;
   } catch (e) {
     if (e instanceof RescueError && e.kind !== 'cancelled') return null;
     throw e;

@@ -83,3 +83,14 @@ export interface CandidateInfo {
   /** The delta's own descriptor, when one was recovered and attributed to it. */
   descriptor?: DescriptorInfo;
 }
+
+/** The structure a rejected remnant was tried as. */
+export type RemnantKind = 'cowd-header' | 'sesparse-header' | 'kdmv-header' | 'grain-table' | 'fd' | 'pointer-block' | 'descriptor-text' | 'vmsd-text';
+
+/** A carved or freed structure that did not parse (or parsed but cannot be used): the scan went on without it. */
+export interface RejectedRemnant {
+  kind: RemnantKind;
+  /** Volume byte offset of the structure (-1 when unknown). */
+  volOffset: number;
+  reason: string;
+}
