@@ -79,7 +79,7 @@ export async function buildTwoVmDump(o: { dir: string; seed: number; evidence: T
     { path: '/vm2/vm2-000001.vmdk', kind: 'resident', size: leaf2.length },
     { path: '/vm2/vm2-000001-delta.vmdk', kind: 'blocks', size: BS, blocks: [{ index: 0, content: 'zero', at: 90 }] },
   ];
-  const m = await buildVmfs({ version: 5, dir: o.dir, name: 'ds', label: 'two-vms', seed: o.seed, luns: [{ scheme: 'gpt', segments: 1 }], files });
+  const m = await buildVmfs({ version: 5, dir: o.dir, name: 'ds', label: 'two-vms', seed: o.seed, luns: [{ scheme: 'mbr', segments: 1 }], files });
   const io = openVolume(m);
   const { lun, put, entry } = io;
   const { fdVol } = fdcLocator(geometry(5), 32, FD_SIZE, 4);
