@@ -9,6 +9,9 @@ import { oneLine } from './errors.js';
 import { canPickDirectory, downloadBlob, downloadFromOpfs, pickDirectory, pickExportDestination } from './pickers.js';
 import type { WizardDestination, WizardOutcome } from '../components/export/types.js';
 
+/** Value of RecoveryState.parent while an ambiguous parent awaits the user's choice (never a path). */
+export const PARENT_UNCHOSEN = '\u0000choose';
+
 /** A progress report with what the page derives from successive ones: rate and time left. */
 export interface RateProgress extends Progress {
   /** Units per second in this phase (bytes for the free-space pass), or null until measurable. */
@@ -106,7 +109,10 @@ export class RecoveryState {
   scanProgress = $state.raw<RateProgress | null>(null);
   result = $state.raw<ScanView | null>(null);
   selectedId = $state<string | null>(null);
-  /** Parent descriptor path for the selected candidate ('' = none: unwritten ranges read as zeros). */
+  /**
+   * Parent descriptor path for the selected candidate ('' = none: unwritten ranges read as zeros;
+   * PARENT_UNCHOSEN: the scan could not decide and the user has not chosen yet).
+   */
   parent = $state('');
   exporting = $state(false);
   exportProgress = $state.raw<RateProgress | null>(null);
@@ -169,8 +175,14 @@ export class RecoveryState {
     const c = this.result?.candidates.find((x) => x.id === id);
     if (!c) return;
     this.selectedId = id;
-    this.parent = c.parent ?? '';
+    // No silent pick: an ambiguous parent waits for the user's choice.
+    this.parent = c.parent ?? (c.parentAmbiguous ? PARENT_UNCHOSEN : '');
     this.recovered = null;
+  }
+
+  /** The selected candidate's parent is ambiguous and not chosen yet: nothing can be built. */
+  get parentUnchosen(): boolean {
+    return this.parent === PARENT_UNCHOSEN;
   }
 
   /**
@@ -327,6 +339,10 @@ export class RecoveryState {
   async lookInside(): Promise<void> {
     const c = this.selected;
     if (!c || this.lookBusy) return;
+    if (this.parentUnchosen) {
+      this.error = `${c.id}: the parent is ambiguous; choose one of the ${c.parentAlternatives.length} disks listed first`;
+      return;
+    }
     const parent = this.parent;
     this.error = null;
     this.lookBusy = true;
@@ -357,6 +373,10 @@ export class RecoveryState {
   async recover(format: ExportFormat, destination: WizardDestination = 'pick'): Promise<void> {
     const c = this.selected;
     if (!c || this.exporting) return;
+    if (this.parentUnchosen) {
+      this.error = `${c.id}: the parent is ambiguous; choose one of the ${c.parentAlternatives.length} disks listed first`;
+      return;
+    }
     this.error = null;
     this.notice = null;
     this.recovered = null;
@@ -399,6 +419,10 @@ export class RecoveryState {
   async recoverDelta(): Promise<void> {
     const c = this.selected;
     if (!c || this.exporting) return;
+    if (this.parentUnchosen) {
+      this.error = `${c.id}: the parent is ambiguous; choose one of the ${c.parentAlternatives.length} disks listed first`;
+      return;
+    }
     this.error = null;
     this.notice = null;
     this.deltaResult = null;
@@ -447,7 +471,7 @@ export class RecoveryState {
     const c = this.selected;
     if (!c) return;
     try {
-      downloadBlob(`${c.id}-report.json`, new Blob([await worker().report(c.id, this.parent || null)], { type: 'application/json' }));
+      downloadBlob(`${c.id}-report.json`, new Blob([await worker().report(c.id, this.parentUnchosen ? null : this.parent || null)], { type: 'application/json' }));
     } catch (e) {
       this.error = oneLine(e);
     }

@@ -48,6 +48,9 @@ export function planFromBlocks(
   return { fileSize, blockSize: bs, volOffsets, lost, method, absent };
 }
 
+/** Why a block placed by contiguity counts as guessed (one text, so guessed runs merge). */
+export const CONTIGUITY_GUESS = 'placed by contiguity from the header block: no FD or pointer block lists it';
+
 /**
  * Blind contiguity from the header block, then checked with the delta's own metadata: every grain
  * table the GD names must read, at its guessed place, as a table whose grain pointers land inside
@@ -70,7 +73,13 @@ export async function planContiguous(vol: ByteSource, headerBlock: number, h0: D
   const unknown = new Map<number, string>();
   for (let i = 0; i < n; i++) if (blocks[i]! < 0) unknown.set(i, `contiguous guess runs past the volume end at file block ${i}`);
   const plan = planFromBlocks(blocks, h.fileSize, use, 'contiguous', unknown);
+  // Only the header block's place is known (the header was found there); every later block is
+  // placed by contiguity, which a fitting grain table makes likely but does not prove.
+  const guessed = new Map<number, string>();
+  for (let i = 1; i < n; i++) if (!plan.lost.has(i)) guessed.set(i, CONTIGUITY_GUESS);
+  plan.guessed = guessed;
   const { fit, checked } = await checkTables(vol, plan, h, true, rejected);
+  for (const i of plan.lost.keys()) guessed.delete(i);
   return { plan, tablesFit: fit, tablesChecked: checked, header: h };
 }
 

@@ -12,7 +12,7 @@ import { carveFreeSubBlocks, readBlockText, remnantWhere, type DescriptorRemnant
 import { joinPointerBlocks, pieceDetail } from './pb-join.js';
 import type { BlockUse } from './free-map.js';
 import { blockUseOf, carveFreeRange, type CarvedHeader, type CarvedText } from './free-ranges.js';
-import { linkCandidates } from './chain-link.js';
+import { linkCandidates, orderCandidates } from './chain-link.js';
 import { guessParent, namesDisk, surveyLive, type LiveDisk } from './parent-guess.js';
 import { checkTables, planContiguous, planFromBlocks } from './plan.js';
 import { rebuiltFile } from './rebuilt-file.js';
@@ -41,6 +41,8 @@ export interface Candidate extends CandidateInfo {
   descriptor?: DescriptorRemnant;
   /** Folder FD of the freed delta FD (0 when unknown), for linking candidates by folder. */
   dirFd: number;
+  /** The freed delta FD's address text and times (Unix seconds), when a freed FD gave the plan. */
+  fdTimes?: { fd: string; mtime: number; ctime: number };
 }
 
 export interface ScanResult {
@@ -65,7 +67,7 @@ interface Found {
   headerVolOffset: number;
   header: DeltaHeader;
   evidence: Evidence[];
-  plans: { plan: BlockPlan | null; base: number; reason: string; checkWithGt: boolean; dirFd?: number }[];
+  plans: { plan: BlockPlan | null; base: number; reason: string; checkWithGt: boolean; dirFd?: number; fdTimes?: Candidate['fdTimes'] }[];
 }
 
 /**
@@ -116,7 +118,7 @@ export async function buildCandidates(
     const f = get(d.headerVolOffset, d.header);
     const fdText = formatFdAddress(d.fd.address);
     f.evidence.push({ kind: 'freed-fd', volOffset: d.fd.volOffset, fd: fdText, detail: `freed FD ${fdText} (generation ${d.fd.generation}, ${d.fd.length} bytes, ${d.fd.zla === 3 ? 'pointer blocks' : d.fd.zla === 4304 ? 'double indirection' : 'direct blocks'}) still lists the delta's blocks` });
-    f.plans.push({ plan: planFromBlocks(d.blocks, d.header.format === 'seSparse' ? d.fd.length : Math.min(d.fd.length, d.header.fileSize), use, 'fd', d.unknown), base: 0.45, reason: `block list from freed FD ${fdText}`, checkWithGt: false, dirFd: d.parentDir });
+    f.plans.push({ plan: planFromBlocks(d.blocks, d.header.format === 'seSparse' ? d.fd.length : Math.min(d.fd.length, d.header.fileSize), use, 'fd', d.unknown), base: 0.45, reason: `block list from freed FD ${fdText}`, checkWithGt: false, dirFd: d.parentDir, fdTimes: { fd: fdText, mtime: d.fd.mtime, ctime: d.fd.ctime } });
   }
   throwIfAborted(opts.signal);
   const pbs = await scanFreedPbs(fs, use, opts, rejected);
@@ -185,11 +187,11 @@ export async function buildCandidates(
     }
   }
   linkCandidates(candidates, descriptors, disks, vmsds);
-  candidates.sort((a, b) => b.confidence - a.confidence || b.recoverableGrains - a.recoverableGrains || a.headerVolOffset - b.headerVolOffset);
+  const ordered = orderCandidates(candidates);
   const i = ds.info;
   return {
     volume: { label: i.label, uuid: i.uuid, version: i.version, blockSize: bs, totalBlocks: use.totalBlocks, freeBlocks: use.freeBlocks, allocationBasis: map.basis },
-    candidates,
+    candidates: ordered,
     unassembled,
     descriptors,
     vmsds,
@@ -241,7 +243,13 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readon
     confidence -= s;
     reasons.push(`-${s} ${plan.lost.size} of ${fileBlocks} delta file blocks are lost (${dmg.lostGrains} grains in lost runs)`);
   }
-  if (dmg.recoverableGrains === 0) {
+  if (dmg.guessedGrains > 0) {
+    // Placement by contiguity is a guess even where the tables fit: weigh by the guessed share.
+    const s = round(0.15 * (dmg.guessedGrains / Math.max(1, dmg.guessedGrains + dmg.recoverableGrains)));
+    confidence -= s;
+    reasons.push(`-${s} ${dmg.guessedGrains} grains sit in blocks placed by contiguity (no FD or pointer block lists them): counted as guessed`);
+  }
+  if (dmg.recoverableGrains + dmg.guessedGrains === 0) {
     confidence -= 0.3;
     reasons.push('-0.3 no grain data is recoverable');
   }
@@ -257,6 +265,9 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readon
   if (parent.path) {
     confidence += 0.2;
     reasons.push(`+0.2 parent guess ${parent.path}`);
+  } else if (parent.ambiguous) {
+    confidence += 0.1;
+    reasons.push(`+0.1 parent ambiguous: ${parent.alternatives.filter((a) => a.score === parent.alternatives[0]!.score).length} live disks of this capacity fit equally (choose one)`);
   } else reasons.push('+0 no parent of the same capacity on the volume');
   return {
     id,
@@ -267,14 +278,19 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readon
     reasons,
     parent: parent.path,
     parentReasons: parent.reasons,
+    parentAmbiguous: parent.ambiguous,
+    parentAlternatives: parent.alternatives,
     evidence,
     recoverableGrains: dmg.recoverableGrains,
+    guessedGrains: dmg.guessedGrains,
     lostGrains: dmg.lostGrains,
     grainBytes: h.grainBytes,
     lostRuns: dmg.lostRuns,
+    guessedRuns: dmg.guessedRuns,
     headerVolOffset: f.headerVolOffset,
     method: plan.method,
     dirFd: chosen.dirFd ?? 0,
+    ...(chosen.fdTimes ? { fdTimes: chosen.fdTimes } : {}),
     ...(desc ? { descriptor: desc } : {}),
     header: h,
     plan,
@@ -337,6 +353,9 @@ function pickDescriptor(descriptors: readonly DescriptorRemnant[], h: DeltaHeade
   const score = (d: DescriptorRemnant) => (disks.some((x) => x.capacityBytes === h.capacityBytes && x.cid === d.parentCid) ? 4 : 0) + (dirFd && d.parentDir === dirFd ? 2 : 0) + (d.location === 'freed-fd' ? 1 : 0);
   let best: DescriptorRemnant | undefined;
   for (const d of fits) if (!best || score(d) > score(best)) best = d;
+  // Equally good descriptors of different disks (two VMs of one size): attributing either would
+  // pick the parent silently, so none is attributed.
+  if (best && fits.some((d) => d !== best && score(d) === score(best!) && (d.parentCid !== best!.parentCid || d.parentFileNameHint !== best!.parentFileNameHint))) return undefined;
   return best;
 }
 
