@@ -583,6 +583,19 @@ const api = {
     });
   },
 
+  /**
+   * The early answer, asked for at the start of a split scan: candidates from file-system metadata
+   * alone (freed FDs and pointer blocks, descriptor text in free sub-blocks; no free-space carving),
+   * for the page to show while the carve workers run. Step 3 cancels it if it is still running.
+   */
+  scanMetadata(): Promise<ScanView> {
+    return guarded(async () => {
+      const d = requireDs();
+      const signal = jobs.start('scan');
+      return finishScan(d, await buildCandidates(d, [], { signal }), signal);
+    });
+  },
+
   /** Step 3: candidates from the merged free-space evidence of every range (mergeCarved), plus the single metadata passes. */
   scanLostFrom(carved: CarvedHeader[], onProgress?: (p: Progress) => void, texts: CarvedText[] = [], carvedRejected: { rejected: RejectedRemnant[]; rejectedCount: number } = { rejected: [], rejectedCount: 0 }): Promise<ScanView> {
     return guarded(async () => {
