@@ -81,7 +81,7 @@ describe('compiled CLI on the real VMFS3 fixture', () => {
   }, 300_000);
   afterAll(() => cleanup());
 
-  it('info, ls -l, ls --deleted and map give the same JSON', () => {
+  it('info, ls -l, ls --deleted, map and scan give the same JSON', () => {
     const info = both(['info', '--image', img, '--json']).bin;
     expect(info.code).toBe(0);
     expect((JSON.parse(info.stdout) as { label: string }).label).toBe('toto');
@@ -91,6 +91,7 @@ describe('compiled CLI on the real VMFS3 fixture', () => {
     expect((JSON.parse(ls.stdout) as { name: string }[]).map((e) => e.name)).toContain('thick-flat.vmdk');
     expect(both(['ls', '--image', img, '--deleted', '--json']).bin.code).toBe(0);
     expect(both(['map', '--image', img, '--json']).bin.code).toBe(0);
+    expect(both(['scan', '--image', img, '--json']).bin.code).toBe(0);
   });
 
   it('cat writes the same bytes and prints their sha256 last', () => {
