@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, renameSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCliBundle } from '../../scripts/cli-bundle.js';
@@ -68,6 +68,23 @@ describe('compiled CLI', () => {
     bothFail(['info', '--image', path.join(root, 'no-such-dump.img')], 1);
     bothFail(['info', '--image', path.join(root, 'package.json')], 2);
     bothFail(['vmdk', 'info', path.join(root, 'package.json')], 2);
+  });
+});
+
+describe('bin/vmfs-rescue.mjs without its bundle', () => {
+  it('says to run npm run build:cli and exits 1', () => {
+    // A copy of the bin in a tree without dist-cli/, as after `npm install --ignore-scripts`.
+    const { dir, cleanup } = makeTempDir('vmfs-rescue-cli-nobundle-');
+    try {
+      mkdirSync(path.join(dir, 'bin'));
+      copyFileSync(path.join(root, 'bin/vmfs-rescue.mjs'), path.join(dir, 'bin/vmfs-rescue.mjs'));
+      const r = spawn(process.execPath, [path.join(dir, 'bin/vmfs-rescue.mjs'), '--version']);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain('npm run build:cli');
+    } finally {
+      cleanup();
+    }
   });
 });
 
