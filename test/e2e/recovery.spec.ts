@@ -3,6 +3,7 @@ import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { buildDeletedChainDump, type DeletedChainDump } from '../builders/recovery/chain.js';
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
+import { buildTwoVmDump, type TwoVmDump } from '../builders/recovery/two-vms.js';
 import { makeTempDir, oracleAvailable, runCli, sha256File } from '../helpers/tools.js';
 import { hashOpfsFile, openDumpFiles, saveIntoOpfs, watchNetwork } from './helpers.js';
 import { union } from '../helpers/lost-runs.js';
@@ -27,6 +28,23 @@ async function pickDump(page: Page, dump: string): Promise<void> {
   const view = await openDumpFiles(page, dump);
   await expect(view.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
   await expect(page.getByTestId('rec-find')).toBeEnabled();
+}
+
+/**
+ * Raw export of the selected candidate through the (overridden) save dialog into OPFS `folder`:
+ * the page's SHA-256 and the saved file's must both be `sha256`. Returns the saved file's size and hash.
+ */
+async function exportRawChecked(page: Page, folder: string, sha256: string): Promise<{ size: number; sha256: string }> {
+  const sel = page.getByTestId('rec-selected');
+  await sel.getByTestId('rec-format').selectOption('raw');
+  await sel.getByTestId('rec-export').click();
+  await expect(sel.getByTestId('rec-sha256')).toHaveText(/^[0-9a-f]{64}$/, { timeout: 180_000 });
+  await expect(page.getByTestId('rec-error')).toHaveCount(0);
+  expect(await sel.getByTestId('rec-sha256').textContent()).toBe(sha256);
+  const saved = String(await page.evaluate(() => (window as unknown as Record<string, unknown>).__savedName));
+  const out = await hashOpfsFile(page, folder, saved);
+  expect(out.sha256).toBe(sha256);
+  return out;
 }
 
 test.describe('find lost snapshots', () => {
@@ -64,12 +82,19 @@ test.describe('find lost snapshots', () => {
     const sel = page.getByTestId('rec-selected');
     await expect(sel).toHaveAttribute('data-id', d.candidateId);
     await expect(sel.getByTestId('rec-evidence').locator('li[data-kind="carved-header"]')).not.toHaveCount(0);
-    await expect(rows.first().getByTestId('rec-recoverable')).toHaveText(String(d.expectedRecoverableGrains));
+    // FD zeroed: the blocks after the header are placed by contiguity, their grains shown as guessed.
+    const guessed = d.expectedGuessedGrains!;
+    expect(guessed).toBeGreaterThan(0);
+    await expect(rows.first().getByTestId('rec-recoverable')).toHaveText(String(d.expectedRecoverableGrains - guessed));
+    await expect(rows.first().getByTestId('rec-guessed')).toHaveText(String(guessed));
     await expect(sel.getByTestId('rec-map-canvas')).toBeVisible();
-    // The map as a table carries the same counts: its recovered grains add up to the builder's.
+    await expect(sel.getByTestId('rec-map')).toContainText(`guessed: from blocks placed by contiguity, no FD or pointer block lists them (${guessed})`);
+    await expect(sel.getByTestId('rec-guessed-run').first()).toBeVisible();
+    // The map as a table carries the same counts: its recovered and guessed grains add up to the builder's.
     await sel.getByTestId('rec-map-table').locator('summary').click();
-    const recoveredInTable = await sel.getByTestId('rec-map-row').evaluateAll((rs) => rs.reduce((n, r) => n + Number(r.getAttribute('data-recovered')), 0));
-    expect(recoveredInTable).toBe(d.expectedRecoverableGrains);
+    const sumOf = (attr: string) => sel.getByTestId('rec-map-row').evaluateAll((rs, a) => rs.reduce((n, r) => n + Number(r.getAttribute(a)), 0), attr);
+    expect(await sumOf('data-recovered')).toBe(d.expectedRecoverableGrains - guessed);
+    expect(await sumOf('data-guessed')).toBe(guessed);
 
     // The lost runs shown are exactly the builder's, each with its cause.
     const shown = await sel.getByTestId('rec-lost-run').evaluateAll((rs) =>
@@ -83,26 +108,20 @@ test.describe('find lost snapshots', () => {
 
     // The guessed parent is preselected; export raw through the (overridden) save dialog.
     await expect(sel.getByTestId('rec-parent')).toHaveValue(d.parentPath);
-    await sel.getByTestId('rec-format').selectOption('raw');
-    await sel.getByTestId('rec-export').click();
-    await expect(sel.getByTestId('rec-sha256')).toHaveText(/^[0-9a-f]{64}$/, { timeout: 180_000 });
-    await expect(page.getByTestId('rec-error')).toHaveCount(0);
-    expect(await sel.getByTestId('rec-sha256').textContent()).toBe(d.expectedSha256);
+    const out = await exportRawChecked(page, 'output', d.expectedSha256);
     await expect(sel.getByTestId('rec-verified')).toContainText('yes');
-    const saved = String(await page.evaluate(() => (window as unknown as Record<string, unknown>).__savedName));
-    const out = await hashOpfsFile(page, 'output', saved);
     expect(out.size).toBe(d.capacity);
-    expect(out.sha256).toBe(d.expectedSha256);
 
     // The report: the same lost runs, parent and hash.
     const download = page.waitForEvent('download', { timeout: 30_000 });
     await sel.getByTestId('rec-report').click();
     const dl = await download;
-    const rep = JSON.parse(readFileSync(await dl.path(), 'utf8')) as { parent: string; lostRuns: { sector: number; sectors: number }[]; hashes: { logicalSha256: string }; totals: { recoverableGrains: number }; candidate: { evidence: unknown[] } };
+    const rep = JSON.parse(readFileSync(await dl.path(), 'utf8')) as { parent: string; lostRuns: { sector: number; sectors: number }[]; hashes: { logicalSha256: string }; totals: { recoverableGrains: number; guessedGrains: number }; candidate: { evidence: unknown[] } };
     expect(rep.hashes.logicalSha256).toBe(d.expectedSha256);
     expect(rep.parent).toBe(d.parentPath);
     expect(union(rep.lostRuns)).toEqual(union(d.expectedLost));
-    expect(rep.totals.recoverableGrains).toBe(d.expectedRecoverableGrains);
+    expect(rep.totals.recoverableGrains).toBe(d.expectedRecoverableGrains - guessed);
+    expect(rep.totals.guessedGrains).toBe(guessed);
     expect(rep.candidate.evidence.length).toBeGreaterThan(0);
 
     await page.evaluate(() => navigator.storage.getDirectory().then((r) => r.removeEntry('output', { recursive: true }).catch(() => {})));
@@ -260,15 +279,50 @@ test.describe('find lost snapshots: a deleted two-level chain (case iv)', () => 
     await expect(sel.getByTestId('rec-parent')).toHaveValue(d.parentPath);
     const shown = await sel.getByTestId('rec-lost-run').evaluateAll((rs) => rs.map((r) => ({ sector: Number(r.getAttribute('data-sector')), sectors: Number(r.getAttribute('data-sectors')) })));
     expect(union(shown)).toEqual(union(d.expectedLost));
-    await sel.getByTestId('rec-format').selectOption('raw');
-    await sel.getByTestId('rec-export').click();
-    await expect(sel.getByTestId('rec-sha256')).toHaveText(/^[0-9a-f]{64}$/, { timeout: 180_000 });
-    await expect(page.getByTestId('rec-error')).toHaveCount(0);
-    expect(await sel.getByTestId('rec-sha256').textContent()).toBe(d.expectedSha256);
-    const saved = String(await page.evaluate(() => (window as unknown as Record<string, unknown>).__savedName));
-    const out = await hashOpfsFile(page, 'output-chain', saved);
-    expect(out.sha256).toBe(d.expectedSha256);
+    await exportRawChecked(page, 'output-chain', d.expectedSha256);
     await page.evaluate(() => navigator.storage.getDirectory().then((r) => r.removeEntry('output-chain', { recursive: true }).catch(() => {})));
+    expect(foreign).toEqual([]);
+  });
+});
+
+test.describe('find lost snapshots: two VMs with same-capacity disks, parent not decided by evidence', () => {
+  test.skip(!haveOracle, 'qemu-img missing');
+  let tmp: { dir: string; cleanup: () => void } | null = null;
+  let d: TwoVmDump;
+  test.beforeAll(async () => {
+    test.setTimeout(180_000);
+    tmp = makeTempDir('recovery-e2e-twovm-');
+    d = await buildTwoVmDump({ dir: tmp.dir, seed: 25, evidence: 'none' });
+  });
+  test.afterAll(() => tmp?.cleanup());
+
+  test('the parent is shown ambiguous with both bases; nothing is built until one is chosen; vm1\'s base gives the pre-revert disk', async ({ page, context, baseURL }) => {
+    test.setTimeout(240_000);
+    const origin = new URL(baseURL ?? 'http://127.0.0.1:4173').origin;
+    const foreign = watchNetwork(context, origin);
+    await saveIntoOpfs(page, 'output-twovm', 'out.bin');
+    await openDump(page, d.dump);
+    await page.getByTestId('rec-find').click();
+    const row = page.locator(`[data-testid="rec-candidate"][data-id="${d.candidateId}"]`);
+    await expect(row).toBeVisible({ timeout: 120_000 });
+    await expect(row.getByTestId('rec-parent-guess')).toContainText('ambiguous');
+    await row.locator('input[type="radio"]').check();
+    const sel = page.getByTestId('rec-selected');
+    await expect(sel).toHaveAttribute('data-id', d.candidateId);
+    const amb = sel.getByTestId('rec-parent-ambiguous');
+    await expect(amb).toBeVisible();
+    const alts = await amb.getByTestId('rec-parent-alternatives').locator('li').evaluateAll((ls) => ls.map((l) => ({ path: l.getAttribute('data-path'), score: Number(l.getAttribute('data-score')) })));
+    const top = alts.filter((a) => a.score === alts[0]!.score).map((a) => a.path).sort();
+    expect(top).toEqual([d.parentPath, d.otherBase].sort());
+    // No silent pick: look inside and export wait for the choice.
+    await expect(sel.getByTestId('rec-export')).toBeDisabled();
+    await expect(sel.getByTestId('rec-look')).toBeDisabled();
+    await expect(sel.getByTestId('rec-export-delta')).toBeDisabled();
+
+    await sel.getByTestId('rec-parent').selectOption(d.parentPath);
+    await expect(sel.getByTestId('rec-export')).toBeEnabled();
+    await exportRawChecked(page, 'output-twovm', d.expectedSha256);
+    await page.evaluate(() => navigator.storage.getDirectory().then((r) => r.removeEntry('output-twovm', { recursive: true }).catch(() => {})));
     expect(foreign).toEqual([]);
   });
 });

@@ -2,6 +2,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildTwoVmDump } from '../builders/recovery/two-vms.js';
+import { buildSeSparseV6Dump } from '../builders/recovery/sesparse-v6.js';
+import { extractPartition } from '../builders/recovery/vmfs6-freed.js';
 import { makeTempDir, oracleAvailable, run, runCli, sha256File } from '../helpers/tools.js';
 import { union } from '../helpers/lost-runs.js';
 import { recoverRawChecked } from '../helpers/recover-cli.js';
@@ -13,6 +15,7 @@ import { recoverRawChecked } from '../helpers/recover-cli.js';
  * and with --parent gives the pre-revert disk qemu-img computes. debugvmfs reads the volume.
  */
 const ok = oracleAvailable('qemu-img', 'debugvmfs');
+const ok6 = oracleAvailable('qemu-img', 'debugvmfs6', 'dd');
 
 interface Cand {
   id: string;
@@ -97,4 +100,37 @@ describe.skipIf(!ok)('parent of a deleted delta among same-capacity disks of sev
     expect(rep.totals.guessedGrains).toBe(d.expectedGuessedGrains);
     expect(rep.totals.recoverableGrains + rep.totals.guessedGrains).toBe(d.expectedRecoverableGrains);
   }, 180_000);
+});
+
+describe.skipIf(!ok6)('parent of a deleted seSparse delta among same-capacity disks (VMFS6)', () => {
+  const tmp = makeTempDir('recovery-parents6-');
+  afterAll(() => tmp.cleanup());
+
+  it('two template clones, both reverted: no parent picked; recover needs --parent and then gives qemu-img\'s disk', async () => {
+    const d = await buildSeSparseV6Dump({ dir: tmp.dir, seed: 27, reuse: false, otherVm: true });
+    // debugvmfs6 reads the volume (its VMFS partition cut out as a user would): both VMs' bases.
+    const part = extractPartition(d.manifest.luns[0]!, path.join(tmp.dir, 'part.img'));
+    expect(run('debugvmfs6', [part, 'ls', '/vm1']).split('\n')).toContain('vm1-flat.vmdk');
+    expect(run('debugvmfs6', [part, 'ls', '/vm2']).split('\n')).toContain('vm2-flat.vmdk');
+    expect(run('debugvmfs6', [part, 'cat', '/vm2/vm2.vmdk'])).toMatch(/createType="vmfs"/);
+
+    const scan = runCli(['scan', '--image', d.dump, '--json']);
+    expect(scan.code, scan.stderr).toBe(0);
+    const c = (JSON.parse(scan.stdout) as { candidates: Cand[] }).candidates.find((x) => x.id === d.candidateId)!;
+    expect(c.parent).toBeNull();
+    expect(c.parentAmbiguous).toBe(true);
+    const best = c.parentAlternatives[0]!.score;
+    expect(c.parentAlternatives.filter((a) => a.score === best).map((a) => a.path).sort()).toEqual(['/vm1/vm1.vmdk', '/vm2/vm2.vmdk']);
+    expect(c.recoverableGrains + c.guessedGrains).toBe(d.expectedRecoverableGrains);
+    expect(c.guessedGrains).toBeGreaterThan(0);
+
+    const bad = runCli(['recover', '--image', d.dump, '--candidate', c.id, '--out', path.join(tmp.dir, 'refused.img'), '--format', 'raw']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/parent is ambiguous[\s\S]*\/vm1\/vm1\.vmdk/);
+    const good = path.join(tmp.dir, 'chosen.img');
+    const rec = runCli(['recover', '--image', d.dump, '--candidate', c.id, '--out', good, '--format', 'raw', '--parent', d.parentPath]);
+    expect(rec.code, rec.stderr).toBe(0);
+    expect(rec.stdout.trim().split('\n').pop()).toBe(d.expectedSha256);
+    expect(sha256File(good)).toBe(d.expectedSha256);
+  }, 240_000);
 });

@@ -45,13 +45,16 @@ describe.skipIf(!ok)('recovery: parent from descriptor and .vmsd text remnants (
         expect(run('debugvmfs', [d.dump, 'show', 'sbc'])).toMatch(/Used items: 3\b/);
       }
 
-      // Without evidence the guess picks the decoy: only the remnants can disambiguate.
+      // Without evidence no disk is picked (the decoy ties with the parent): only the remnants can disambiguate.
       const src = await NodeFileSource.open(d.dump);
       try {
         const ds = await openDatastore([src]);
         const live = await surveyLive(ds);
         expect(live.disks.map((x) => x.path).sort()).toEqual([d.parentPath, d.decoyPath].sort());
-        expect(guessParent(live.disks, d.capacity).path).toBe(d.decoyPath);
+        const blind = guessParent(live.disks, d.capacity);
+        expect(blind.path).toBeNull();
+        expect(blind.ambiguous).toBe(true);
+        expect(blind.alternatives.map((a) => a.path).sort()).toEqual([d.parentPath, d.decoyPath].sort());
         expect(live.vmsds.map((v) => v.path)).toEqual(['/vm1/vm1.vmsd']);
         // The split pass (as workers run it) carries the text blocks through JSON and merges.
         const plan = await planFreeRanges(ds, 3);

@@ -22,7 +22,12 @@ const SECTOR = 512;
 const DELTA_AT = 200;
 const GRAIN = 4096;
 
-export async function buildSeSparseV6Dump(o: { dir: string; seed: number; reuse: boolean; oracle?: boolean }): Promise<DeletedDeltaDump> {
+/**
+ * otherVm: a second VM /vm2 cloned from the same template (its base has vm1's capacity and CID) and
+ * reverted too (a live empty seSparse delta over its base): with no descriptor of the deleted delta
+ * left, nothing tells the two bases apart, so the scan must leave the parent to the user.
+ */
+export async function buildSeSparseV6Dump(o: { dir: string; seed: number; reuse: boolean; oracle?: boolean; otherVm?: boolean }): Promise<DeletedDeltaDump> {
   const oracleDir = path.join(o.dir, 'pre-revert');
   mkdirSync(oracleDir, { recursive: true });
   const r = rng(o.seed);
@@ -68,6 +73,17 @@ export async function buildSeSparseV6Dump(o: { dir: string; seed: number; reuse:
       blocks: Array.from({ length: liveBlocks }, (_, i) => ({ index: i, content: i === 1 && o.reuse ? ('data' as const) : ('zero' as const), at: liveAt(i), dataLength: MiB })),
     },
   ];
+  const vm2Desc = flatDescriptor(baseCid, 'vm2-flat.vmdk', CAP);
+  const vm2Leaf = deltaDescriptor({ createType: 'seSparse', extentType: 'SESPARSE', capacity: CAP, dataFileName: 'vm2-000001-sesparse.vmdk', cid: randomCid(o.seed + 14), parentCid: baseCid, parentFileNameHint: 'vm2.vmdk' });
+  if (o.otherVm) {
+    if (liveBlocks > 10) throw new Error('sesparse-v6 builder: live deltas overlap (170.. and 180..)');
+    files.push(
+      { path: '/vm2/vm2.vmdk', kind: 'resident', size: vm2Desc.length },
+      { path: '/vm2/vm2-flat.vmdk', kind: 'blocks', size: CAP, blocks: [2, 7, 30].map((index, k) => ({ index, content: 'data' as const, at: 140 + k, dataLength: MiB })) },
+      { path: '/vm2/vm2-000001.vmdk', kind: 'resident', size: vm2Leaf.length },
+      { path: '/vm2/vm2-000001-sesparse.vmdk', kind: 'blocks', size: live.fileSize, blocks: Array.from({ length: liveBlocks }, (_, i) => ({ index: i, content: 'zero' as const, at: 180 + i, dataLength: MiB })) },
+    );
+  }
   const m = await buildVmfs({ version: 6, dir: o.dir, name: 'ds', label: 'recovery-v6', seed: o.seed, luns: [{ scheme: 'gpt', segments: 2 }], files });
   const io = openVolume(m);
   const { lun, put, get, entry } = io;
@@ -80,6 +96,11 @@ export async function buildSeSparseV6Dump(o: { dir: string; seed: number; reuse:
     put(fdVol(entry('/vm1/vm1-000001.vmdk').fdAddress) + g.fdData, new TextEncoder().encode(liveDesc));
     for (let i = 0; i < nBlocks; i++) if (!reused.includes(i)) put((DELTA_AT + i) * BS, deltaBytes.subarray(i * BS, (i + 1) * BS));
     put(liveAt(0) * BS, readFileSync(liveCowd).subarray(0, BS));
+    if (o.otherVm) {
+      put(fdVol(entry('/vm2/vm2.vmdk').fdAddress) + g.fdData, new TextEncoder().encode(vm2Desc));
+      put(fdVol(entry('/vm2/vm2-000001.vmdk').fdAddress) + g.fdData, new TextEncoder().encode(vm2Leaf));
+      put(180 * BS, readFileSync(liveCowd).subarray(0, BS));
+    }
   } finally {
     io.close();
   }

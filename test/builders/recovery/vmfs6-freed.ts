@@ -233,7 +233,7 @@ export async function buildVmfs6FreedDump(o: { dir: string; seed: number; case: 
 }
 
 /** Cuts a GPT LUN's VMFS partition into its own sparse file, as a user would with dd (debugvmfs6 reads partitions). */
-function extractPartition(lun: Manifest['luns'][number], out: string): string {
+export function extractPartition(lun: Manifest['luns'][number], out: string): string {
   run('dd', [`if=${lun.path}`, `of=${out}`, 'bs=1M', `skip=${lun.partitionOffset / MiB}`, `count=${lun.partitionLength / MiB}`, 'conv=sparse', 'status=none']);
   return out;
 }
