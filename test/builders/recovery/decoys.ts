@@ -33,7 +33,7 @@ export const DECOY_KINDS = ['random', 'cowd-garbage', 'cowd-wrong', 'kdmv-garbag
 export type DecoyKind = (typeof DECOY_KINDS)[number];
 
 /** Bytes written per decoy: the scan probes block starts; partial-gt spans the copied header block. */
-const DECOY_BYTES = 64 * 1024;
+const DECOY_BYTES = 16 * 1024;
 const GHOST_CAP = 96 * MiB;
 
 /** Headers made once per dump (writers run on files), reused by every decoy. */
@@ -81,7 +81,8 @@ const text = (s: string) => new TextEncoder().encode(s);
 
 /** The bytes of one decoy (random elsewhere, so each call differs with `r`). */
 export function decoyBytes(kind: DecoyKind, r: () => number, t: DecoyTemplates): Uint8Array {
-  const b = randomBytes(kind === 'partial-gt' ? t.deltaHead.length : DECOY_BYTES, r);
+  // partial-gt: the header block up to a little past its table area (the rest of the block stays as it was).
+  const b = randomBytes(kind === 'partial-gt' ? Math.min(t.deltaHead.length, (t.gtEnd + DECOY_BYTES) & ~3) : DECOY_BYTES, r);
   const dv = new DataView(b.buffer);
   switch (kind) {
     case 'random':
