@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkRange, type ByteSource } from '../../src/core/io/byte-source.js';
 import { recoveredDisk, scanForDeltas } from '../../src/core/recovery/index.js';
 import { openDatastore } from '../../src/core/vmfs/index.js';
 import { NodeFileSource } from '../../src/platform/node/file-source.js';
@@ -8,6 +7,7 @@ import { buildVmfs6FreedDump, type V6FreedDump } from '../builders/recovery/vmfs
 import { DATA_OFFSET } from '../builders/vmfs/index.js';
 import { FUZZ_CASES, fuzzCase, mutate, rng } from '../helpers/fuzz.js';
 import { makeTempDir } from '../helpers/tools.js';
+import { PatchedSource } from '../helpers/patched-source.js';
 
 /**
  * VMFS6 freed-metadata evidence under damage: a deleted seSparse delta whose freed FD (8 KiB, u64
@@ -15,29 +15,6 @@ import { makeTempDir } from '../helpers/tools.js';
  * place (overlays over the dump) and the scan + recovery of the top candidates must end within
  * 1 s in a result or a RescueError.
  */
-
-/** The dump with patches laid over it. Never writes to the file. */
-class OverlaySource implements ByteSource {
-  readonly size: number;
-  readonly name: string;
-  constructor(
-    private readonly base: ByteSource,
-    private readonly patches: readonly { at: number; bytes: Uint8Array }[],
-  ) {
-    this.size = base.size;
-    this.name = base.name;
-  }
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    checkRange(this, offset, length);
-    const b = (await this.base.read(offset, length)).slice();
-    for (const p of this.patches) {
-      const s = Math.max(offset, p.at);
-      const e = Math.min(offset + length, p.at + p.bytes.length);
-      if (s < e) b.set(p.bytes.subarray(s - p.at, e - p.at), s - offset);
-    }
-    return b;
-  }
-}
 
 /** The whole 1 GiB disk mapped in the largest pieces a read may ask for. */
 async function mapAll(disk: { size: number; mapRange(offset: number, length: number): Promise<unknown> }): Promise<void> {
@@ -90,7 +67,7 @@ describe('recovery fuzz: mutated freed FD and pointer block on VMFS6', () => {
         { at: pbAt, bytes: which >= 0.4 ? mutate(pb, r, pbRegions) : pb },
       ];
       const outcome = await fuzzCase('recovery scan (VMFS6 freed FD / PB)', i, async () => {
-        const ds = await openDatastore([new OverlaySource(src, patches)]);
+        const ds = await openDatastore([new PatchedSource(src, patches)]);
         const scan = await scanForDeltas(ds);
         for (const c of scan.candidates.slice(0, 2)) {
           const { disk } = await recoveredDisk(ds, c, c.parent);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkRange, type ByteSource } from '../../src/core/io/byte-source.js';
+import type { ByteSource } from '../../src/core/io/byte-source.js';
 import { recoveredDisk, scanForDeltas } from '../../src/core/recovery/index.js';
 import { openDatastore } from '../../src/core/vmfs/index.js';
 import { NodeFileSource } from '../../src/platform/node/file-source.js';
@@ -9,34 +9,13 @@ import { buildSeSparseV6Dump } from '../builders/recovery/sesparse-v6.js';
 import { DATA_OFFSET } from '../builders/vmfs/index.js';
 import { FUZZ_CASES, fuzzCase, mutate, rng } from '../helpers/fuzz.js';
 import { makeTempDir } from '../helpers/tools.js';
+import { PatchedSource } from '../helpers/patched-source.js';
 
 /**
  * A deleted COWD delta sits in free space (FD zeroed, contiguous); its header, GD and grain tables
  * are mutated in place (an overlay over the dump) and the whole scan + recovery must end within
  * 1 s in a result or a RescueError, never a crash or a hang.
  */
-
-/** The dump with `patch` laid over [at, at + patch.length). Never writes to the file. */
-class OverlaySource implements ByteSource {
-  readonly size: number;
-  readonly name: string;
-  constructor(
-    private readonly base: ByteSource,
-    private readonly at: number,
-    private readonly patch: Uint8Array,
-  ) {
-    this.size = base.size;
-    this.name = base.name;
-  }
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    checkRange(this, offset, length);
-    const b = (await this.base.read(offset, length)).slice();
-    const s = Math.max(offset, this.at);
-    const e = Math.min(offset + length, this.at + this.patch.length);
-    if (s < e) b.set(this.patch.subarray(s - this.at, e - this.at), s - offset);
-    return b;
-  }
-}
 
 /**
  * FUZZ_CASES mutations of `original` (within `regions`) laid over the dump at `at`: each scan and
@@ -48,7 +27,7 @@ async function fuzzScans(label: string, r: ReturnType<typeof rng>, src: ByteSour
   for (let i = 0; i < FUZZ_CASES; i++) {
     const patch = mutate(original, r, regions);
     const outcome = await fuzzCase(label, i, async () => {
-      const ds = await openDatastore([new OverlaySource(src, at, patch)]);
+      const ds = await openDatastore([new PatchedSource(src, [{ at, bytes: patch }])]);
       const scan = await scanForDeltas(ds);
       for (const c of scan.candidates.slice(0, 2)) {
         const { disk } = await recoveredDisk(ds, c, c.parent);

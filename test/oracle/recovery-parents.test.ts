@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildTwoVmDump } from '../builders/recovery/two-vms.js';
 import { buildSeSparseV6Dump } from '../builders/recovery/sesparse-v6.js';
-import { extractPartition } from '../builders/recovery/vmfs6-freed.js';
+import { extractPartition } from '../builders/recovery/volume-io.js';
 import { makeTempDir, oracleAvailable, run, runCli, sha256File } from '../helpers/tools.js';
 import { union } from '../helpers/lost-runs.js';
 import { recoverRawChecked } from '../helpers/recover-cli.js';

@@ -23,7 +23,8 @@ import type { DeletedDeltaDump } from './deleted-delta.js';
  *   kdmv-valid        a valid hosted sparse header (a monolithicSparse extent left on the datastore)
  *   sesparse-garbage  seSparse magic and version, capacity and offsets random u64 (capacity > 2^53)
  *   sesparse-wrong    a valid seSparse layout of a capacity no live disk has, GD and tables random
- *   descriptor-ghost  descriptor text of a disk that never existed (another capacity, random CIDs)
+ *   descriptor-ghost  descriptor text of a disk that never existed (random CIDs, parent "ghost.vmdk"; capacity
+ *                     another one or the delta's own)
  *   descriptor-broken descriptor-looking text whose extent line does not parse
  *   vmsd-ghost        .vmsd text of a VM that never existed
  *   partial-gt        the deleted delta's header block copied, its grain tables cut partway (random after the cut)
@@ -32,7 +33,7 @@ export const DECOY_KINDS = ['random', 'cowd-garbage', 'cowd-wrong', 'kdmv-garbag
 export type DecoyKind = (typeof DECOY_KINDS)[number];
 
 /** Bytes written per decoy: the scan probes block starts; partial-gt spans the copied header block. */
-const DECOY_BYTES = 64 * 1024;
+const DECOY_BYTES = 16 * 1024;
 const GHOST_CAP = 96 * MiB;
 
 /** Headers made once per dump (writers run on files), reused by every decoy. */
@@ -42,6 +43,8 @@ export interface DecoyTemplates {
   /** First FS block of the deleted delta, and the end of its grain-table area in that block. */
   deltaHead: Uint8Array;
   gtEnd: number;
+  /** The deleted delta's capacity: a ghost descriptor of the same size is the hardest to tell apart. */
+  capacity: number;
 }
 
 export function decoyTemplates(dir: string, d: DeletedDeltaDump): DecoyTemplates {
@@ -53,7 +56,7 @@ export function decoyTemplates(dir: string, d: DeletedDeltaDump): DecoyTemplates
   // Grain tables of the delta stored in its first block: the copy is cut inside that area.
   const inFirst = [...d.gtSectors.values()].map((s) => s * 512).filter((o) => o + 16384 <= bs);
   const gtEnd = inFirst.length ? Math.max(...inFirst) + 16384 : 0x800;
-  return { cowdWrong: readFileSync(cowd.dataPath).subarray(0, 0x800), seSparseWrong: readFileSync(ses.dataPath).subarray(0, 0x200), deltaHead, gtEnd };
+  return { cowdWrong: readFileSync(cowd.dataPath).subarray(0, 0x800), seSparseWrong: readFileSync(ses.dataPath).subarray(0, 0x200), deltaHead, gtEnd, capacity: d.capacity };
 }
 
 function readAt(file: string, at: number, n: number): Uint8Array {
@@ -78,7 +81,8 @@ const text = (s: string) => new TextEncoder().encode(s);
 
 /** The bytes of one decoy (random elsewhere, so each call differs with `r`). */
 export function decoyBytes(kind: DecoyKind, r: () => number, t: DecoyTemplates): Uint8Array {
-  const b = randomBytes(kind === 'partial-gt' ? t.deltaHead.length : DECOY_BYTES, r);
+  // partial-gt: the header block up to a little past its table area (the rest of the block stays as it was).
+  const b = randomBytes(kind === 'partial-gt' ? Math.min(t.deltaHead.length, (t.gtEnd + DECOY_BYTES) & ~3) : DECOY_BYTES, r);
   const dv = new DataView(b.buffer);
   switch (kind) {
     case 'random':
@@ -117,7 +121,7 @@ export function decoyBytes(kind: DecoyKind, r: () => number, t: DecoyTemplates):
       b.set(t.seSparseWrong, 0);
       break;
     case 'descriptor-ghost': {
-      const cap = [GHOST_CAP, 80 * MiB, 2048 * MiB][Math.floor(r() * 3)]!;
+      const cap = [GHOST_CAP, 80 * MiB, t.capacity][Math.floor(r() * 3)]!;
       const s = deltaDescriptorText(randomCid(Math.floor(r() * 1e9)), randomCid(Math.floor(r() * 1e9)), 'ghost-000001-delta.vmdk', cap, 'ghost.vmdk');
       b.set(text(s + '\0'), 0);
       break;

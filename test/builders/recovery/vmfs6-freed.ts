@@ -10,7 +10,7 @@ import { CG_OFFSET, MAGIC, Resource } from '../vmfs/resource.js';
 import { rng } from '../../helpers/fuzz.js';
 import { run, sha256File } from '../../helpers/tools.js';
 import { flatDescriptor, spliceLost, writeBase, type DeletedDeltaDump } from './deleted-delta.js';
-import { checkRootFd, fdcLocator, openVolume, type VolumeIo } from './volume-io.js';
+import { checkRootFd, extractPartition, fdcLocator, openVolume, type VolumeIo } from './volume-io.js';
 import { lostFromSeSparse } from './sesparse-v6.js';
 
 /**
@@ -230,12 +230,6 @@ export async function buildVmfs6FreedDump(o: { dir: string; seed: number; case: 
   function fdcOf(): Resource {
     return fdcLocator(g, 16, g.fdSize, g.fdcBaseBlock).fdc;
   }
-}
-
-/** Cuts a GPT LUN's VMFS partition into its own sparse file, as a user would with dd (debugvmfs6 reads partitions). */
-export function extractPartition(lun: Manifest['luns'][number], out: string): string {
-  run('dd', [`if=${lun.path}`, `of=${out}`, 'bs=1M', `skip=${lun.partitionOffset / MiB}`, `count=${lun.partitionLength / MiB}`, 'conv=sparse', 'status=none']);
-  return out;
 }
 
 /** The builder's VMFS6 .sbc.sf (R = C = 16, 64 KiB items, one group), placed from its FD's slot 0. */

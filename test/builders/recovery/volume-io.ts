@@ -2,6 +2,7 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { DATA_OFFSET, type LunInfo, type Manifest, type ManifestEntry } from '../vmfs/index.js';
 import type { Geometry } from '../vmfs/geometry.js';
 import { MAGIC, Resource } from '../vmfs/resource.js';
+import { run } from '../../helpers/tools.js';
 
 /** Positional access to the volume of a built single-LUN dump, for the recovery builders' edits after buildVmfs. */
 export interface VolumeIo {
@@ -49,4 +50,10 @@ export function fdcLocator(g: Geometry, perCluster: number, fdSize: number, star
 export function checkRootFd(io: VolumeIo, fdVol: (addr: number) => number, rootAddr: number, builder: string): void {
   const root = new DataView(io.get(fdVol(rootAddr), 16).buffer);
   if (root.getUint32(0, true) !== 0x10c00001 || Number(root.getBigUint64(4, true)) !== fdVol(rootAddr)) throw new Error(`${builder} builder: FDC geometry assumption broken`);
+}
+
+/** Cuts a GPT LUN's VMFS partition into its own sparse file, as a user would with dd (debugvmfs and debugvmfs6 find partitions only in an MBR). */
+export function extractPartition(lun: LunInfo, out: string): string {
+  run('dd', [`if=${lun.path}`, `of=${out}`, 'bs=1M', `skip=${lun.partitionOffset / (1 << 20)}`, `count=${lun.partitionLength / (1 << 20)}`, 'conv=sparse', 'status=none']);
+  return out;
 }
