@@ -219,6 +219,26 @@ describe('export writers over in-memory chains', () => {
     }
   });
 
+  it('cancel during the verify pass removes the committed outputs too', async () => {
+    for (const f of ['raw', 'flat'] as const) {
+      const target = new MemoryExportTarget();
+      const ac = new AbortController();
+      const p = exportDisk(chain(), target, {
+        format: f,
+        fileName: 'disk.vmdk',
+        signal: ac.signal,
+        walk: { chunkBytes: 64 * KiB },
+        onProgress: (x) => {
+          if (x.phase === 'verify' && x.done > 3 * MiB) ac.abort();
+        },
+      });
+      await expect(p).rejects.toBeInstanceOf(CancelledError);
+      const names = [...target.sinks.keys()].sort();
+      for (const s of target.sinks.values()) expect(s.closed, `${f} ${s.name}`).toBe(true);
+      expect([...target.removed].sort(), f).toEqual(names);
+    }
+  });
+
   it('timings: every byte of the disk is counted once per phase, and the steps fit inside each phase', async () => {
     const timings: Record<string, number> = {};
     const r = await exportDisk(chain(), new MemoryExportTarget(), { format: 'raw', fileName: 'disk.img', verify: true, timings });
