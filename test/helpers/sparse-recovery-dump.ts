@@ -95,3 +95,13 @@ export function buildSparseChain(dir: string, capacity: number, seed: number): {
   });
   return { top: child.descriptorPath, topExtent: child.dataPath, parent, parentExtent };
 }
+
+/** Both fixtures side by side under `dir` (`ds/`, `vm/`) and an empty output folder `out/`. */
+export async function buildSparseFixtures(dir: string, capacity: number, seed: number): Promise<{ dump: string; candidateId: string; chain: ReturnType<typeof buildSparseChain>; out: string }> {
+  const d = await buildSparseRecoveryDump({ dir: path.join(dir, 'ds'), capacity, seed });
+  mkdirSync(path.join(dir, 'vm'));
+  const chain = buildSparseChain(path.join(dir, 'vm'), capacity, seed + 1);
+  const out = path.join(dir, 'out');
+  mkdirSync(out);
+  return { dump: d.dump, candidateId: d.candidateId, chain, out };
+}

@@ -1,7 +1,7 @@
-import { linkSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { linkSync, readdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSparseChain, buildSparseRecoveryDump } from '../helpers/sparse-recovery-dump.js';
+import { buildSparseFixtures, type buildSparseChain } from '../helpers/sparse-recovery-dump.js';
 import { main } from '../../src/cli/main.js';
 import { makeTempDir, sha256File } from '../helpers/tools.js';
 
@@ -36,13 +36,7 @@ describe('CLI outputs aimed at inputs', () => {
 
   beforeAll(async () => {
     tmp = makeTempDir('cli-guard-');
-    const d = await buildSparseRecoveryDump({ dir: path.join(tmp.dir, 'ds'), capacity: 64 * MiB, seed: 21 });
-    dump = d.dump;
-    candidate = d.candidateId;
-    mkdirSync(path.join(tmp.dir, 'vm'));
-    chain = buildSparseChain(path.join(tmp.dir, 'vm'), 64 * MiB, 22);
-    out = path.join(tmp.dir, 'out');
-    mkdirSync(out);
+    ({ dump, candidateId: candidate, chain, out } = await buildSparseFixtures(tmp.dir, 64 * MiB, 21));
   }, 120_000);
   afterAll(() => tmp?.cleanup());
 

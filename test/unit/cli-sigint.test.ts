@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSparseChain, buildSparseRecoveryDump } from '../helpers/sparse-recovery-dump.js';
+import { buildSparseFixtures, type buildSparseChain } from '../helpers/sparse-recovery-dump.js';
 import { makeTempDir, sha256File } from '../helpers/tools.js';
 
 /**
@@ -55,13 +55,7 @@ describe('CLI interrupted by SIGINT', () => {
 
   beforeAll(async () => {
     tmp = makeTempDir('cli-sigint-');
-    const d = await buildSparseRecoveryDump({ dir: path.join(tmp.dir, 'ds'), capacity: 2 * GiB, seed: 31 });
-    dump = d.dump;
-    candidate = d.candidateId;
-    mkdirSync(path.join(tmp.dir, 'vm'));
-    chain = buildSparseChain(path.join(tmp.dir, 'vm'), 2 * GiB, 32);
-    out = path.join(tmp.dir, 'out');
-    mkdirSync(out);
+    ({ dump, candidateId: candidate, chain, out } = await buildSparseFixtures(tmp.dir, 2 * GiB, 31));
   });
   afterAll(() => tmp?.cleanup());
 
