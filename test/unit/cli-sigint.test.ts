@@ -11,9 +11,9 @@ import { makeTempDir, sha256File } from '../helpers/tools.js';
  * It must exit 130, leave no temporary file, and leave each destination as it was (absent, or
  * its old content).
  *
- * The process is `node --import tsx main.ts`: the `tsx` launcher relays signals to a child of its
- * own and SIGKILLs that child when it does not acknowledge within ~30 ms, which a busy export
- * cannot promise; a signal to a single process is what a bundled CLI gets.
+ * The process is `node --import tsx main.ts`, as `npm run cli` runs it: the `tsx` launcher relays
+ * signals to a child of its own and SIGKILLs that child when it does not acknowledge within
+ * ~30 ms, which a loaded machine cannot promise.
  */
 const GiB = 2 ** 30;
 const root = path.resolve(import.meta.dirname, '../..');
