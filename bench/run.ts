@@ -5,6 +5,7 @@ import { recoveryScanBench } from './recovery-scan.js';
 import { recoveryScanBrowserBench } from './recovery-scan-browser.js';
 import { vmdkExportBrowserBench } from './vmdk-export-browser.js';
 import { sha256Bench } from './sha256.js';
+import { cliStartupBench } from './cli-startup.js';
 
 /**
  * `npm run bench [-- --json] [NAME...]`: runs the registered benches (all, or those named).
@@ -18,6 +19,7 @@ const BENCHES: Bench[] = [
   recoveryScanBench,
   recoveryScanBrowserBench,
   sha256Bench,
+  cliStartupBench,
   { name: 'datastore-read', description: 'read a 16 GiB file out of a dump vs dd of its byte range', run: () => benchDatastoreRead() },
 ];
 

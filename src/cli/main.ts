@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { isRescueError, UserError } from '../core/errors.js';
 import type { CliIO } from './args.js';
+import { describeFsError } from './fs-errors.js';
 import { EXIT_INTERRUPTED } from './interrupt.js';
 
 /**
@@ -30,7 +31,11 @@ Progress goes to stderr. Exit codes: 0 ok, 1 usage or user error, 2 corrupt or u
 130 interrupted by SIGINT (outputs left as they were). An output that is an input is refused.
 Options: --help, --version`;
 
+/** Set by the CLI bundle's build (vite.cli.config.ts); absent when running from sources. */
+declare const __VMFS_RESCUE_VERSION__: string | undefined;
+
 function version(): string {
+  if (typeof __VMFS_RESCUE_VERSION__ === 'string') return __VMFS_RESCUE_VERSION__;
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
   return (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
 }
@@ -88,8 +93,9 @@ export function reportError(e: unknown, io: CliIO): number {
     return e.kind === 'corrupt' || e.kind === 'unsupported' ? 2 : 1;
   }
   const err = e as NodeJS.ErrnoException;
-  if (err && typeof err.code === 'string' && ['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EEXIST'].includes(err.code)) {
-    io.err(`vmfs-rescue: ${err.message}`);
+  const fsError = describeFsError(e);
+  if (fsError || (err && err.code === 'EEXIST')) {
+    io.err(`vmfs-rescue: ${fsError ?? err.message}`);
     return 1;
   }
   io.err(`vmfs-rescue: internal error: ${err?.stack ?? String(e)}`);

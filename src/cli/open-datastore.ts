@@ -2,6 +2,7 @@ import { UserError } from '../core/errors.js';
 import { openDatastore, type Datastore } from '../core/vmfs/index.js';
 import { NodeFileSource } from '../platform/node/file-source.js';
 import type { CliIO } from './args.js';
+import { FS_ERRORS } from './fs-errors.js';
 
 /**
  * Opens the `--image` dumps (one per LUN of a spanned volume) as one datastore, prints its
@@ -16,7 +17,8 @@ export async function withDatastore<T>(images: string[], cmd: string, io: CliIO,
         sources.push(await NodeFileSource.open(img));
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') throw new UserError(`cannot open ${img}: ${code}`);
+        const why = code ? FS_ERRORS[code] : undefined;
+        if (why) throw new UserError(`cannot open --image ${img}: ${why}`);
         throw e;
       }
     }

@@ -6,7 +6,7 @@ import { writeWhole, type ByteSink } from '../core/io/byte-sink.js';
 import { readUpTo } from '../core/io/byte-source.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { openChain } from '../core/vmdk/chain.js';
-import { buildCandidates, candidateTotals, carveFreeRange, descriptorInfo, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type CarvedText, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
+import { buildCandidates, candidateTotals, DamagedDeltaLayer, carveFreeRange, descriptorInfo, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type CarvedText, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type RejectedRemnant, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
 import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT_CID, parseDescriptor } from '../core/vmdk/descriptor.js';
 import type { DiskChain } from '../core/vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
@@ -105,6 +105,8 @@ export interface GrainDamageMap {
   grainBytes: number;
   /** Held by the rebuilt delta and intact. */
   recovered: Uint32Array;
+  /** Held by the rebuilt delta in blocks placed by contiguity (no FD or pointer block lists them): written, but guessed. */
+  guessed: Uint32Array;
   /** Written in the delta but lost (block reused, past the dump's end...): read from the parent. */
   lost: Uint32Array;
   /** Never written in the delta: read from the parent, as they always were. */
@@ -126,6 +128,9 @@ export interface ScanView {
   volume: VolumeSummary;
   candidates: CandidateView[];
   unassembled: Evidence[];
+  /** Remnants that did not parse (first MAX_REJECTED) and how many there were. */
+  rejected: RejectedRemnant[];
+  rejectedCount: number;
   warnings: string[];
   parents: ParentOption[];
 }
@@ -230,7 +235,7 @@ async function grainDamageMap(c: Candidate, signal: AbortSignal): Promise<GrainD
   const buckets = Math.max(1, Math.min(GRAIN_BUCKETS, totalGrains));
   const per = Math.max(1, Math.ceil(totalGrains / buckets));
   const nb = Math.max(1, Math.ceil(totalGrains / per));
-  const m: GrainDamageMap = { buckets: nb, grainsPerBucket: per, totalGrains, grainBytes: g, recovered: new Uint32Array(nb), lost: new Uint32Array(nb), parent: new Uint32Array(nb) };
+  const m: GrainDamageMap = { buckets: nb, grainsPerBucket: per, totalGrains, grainBytes: g, recovered: new Uint32Array(nb), guessed: new Uint32Array(nb), lost: new Uint32Array(nb), parent: new Uint32Array(nb) };
   const add = (arr: Uint32Array, first: number, end: number) => {
     for (let s = first; s < end; ) {
       const b = Math.floor(s / per);
@@ -244,9 +249,12 @@ async function grainDamageMap(c: Candidate, signal: AbortSignal): Promise<GrainD
   for (let pos = 0; pos < c.capacityBytes; pos += step) {
     throwIfAborted(signal);
     for (const e of await c.layer.mapRange(pos, Math.min(step, c.capacityBytes - pos))) {
-      const first = Math.floor(e.offset / g);
-      const end = Math.min(totalGrains, Math.ceil((e.offset + e.length) / g));
-      add(e.kind === 'data' ? m.recovered : e.kind === 'missing' ? m.lost : m.parent, first, end);
+      const parts = e.kind === 'data' && c.layer instanceof DamagedDeltaLayer ? await c.layer.guessedParts(e.offset, e.length, e.sourceOffset) : [{ offset: e.offset, length: e.length, reason: null }];
+      for (const p of parts) {
+        const first = Math.floor(p.offset / g);
+        const end = Math.min(totalGrains, Math.ceil((p.offset + p.length) / g));
+        add(e.kind === 'data' ? (p.reason === null ? m.recovered : m.guessed) : e.kind === 'missing' ? m.lost : m.parent, first, end);
+      }
     }
   }
   return m;
@@ -303,11 +311,15 @@ function candidateInfo(c: Candidate): CandidateInfo {
     reasons: [...c.reasons],
     parent: c.parent,
     parentReasons: [...c.parentReasons],
+    parentAmbiguous: c.parentAmbiguous,
+    parentAlternatives: c.parentAlternatives.map((a) => ({ ...a, reasons: [...a.reasons] })),
     evidence: c.evidence.map((e) => ({ ...e })),
     recoverableGrains: c.recoverableGrains,
+    guessedGrains: c.guessedGrains,
     lostGrains: c.lostGrains,
     grainBytes: c.grainBytes,
     lostRuns: c.lostRuns.map((r) => ({ ...r })),
+    guessedRuns: c.guessedRuns.map((r) => ({ ...r })),
     headerVolOffset: c.headerVolOffset,
     method: c.method,
     ...(c.descriptor ? { descriptor: descriptorInfo(c.descriptor) } : {}),
@@ -336,8 +348,8 @@ async function finishScan(d: Datastore, r: ScanResult, signal: AbortSignal, onPr
   for (const c of r.candidates) candidates.push({ ...candidateInfo(c), map: await grainDamageMap(c, signal) });
   const parents = await listDescriptors(d, signal);
   scanned = r;
-  const view: ScanView = { volume: { ...r.volume }, candidates, unassembled: r.unassembled.map((e) => ({ ...e })), warnings: [...r.warnings], parents };
-  return Comlink.transfer(view, candidates.flatMap((c) => [c.map.recovered.buffer, c.map.lost.buffer, c.map.parent.buffer]));
+  const view: ScanView = { volume: { ...r.volume }, candidates, unassembled: r.unassembled.map((e) => ({ ...e })), rejected: r.rejected.map((x) => ({ ...x })), rejectedCount: r.rejectedCount, warnings: [...r.warnings], parents };
+  return Comlink.transfer(view, candidates.flatMap((c) => [c.map.recovered.buffer, c.map.guessed.buffer, c.map.lost.buffer, c.map.parent.buffer]));
 }
 
 /** The recovered disk "look inside" reads (lookInside sets it), with the dump it was built on. */
@@ -571,14 +583,27 @@ const api = {
     });
   },
 
+  /**
+   * The early answer, asked for at the start of a split scan: candidates from file-system metadata
+   * alone (freed FDs and pointer blocks, descriptor text in free sub-blocks; no free-space carving),
+   * for the page to show while the carve workers run. Step 3 cancels it if it is still running.
+   */
+  scanMetadata(): Promise<ScanView> {
+    return guarded(async () => {
+      const d = requireDs();
+      const signal = jobs.start('scan');
+      return finishScan(d, await buildCandidates(d, [], { signal }), signal);
+    });
+  },
+
   /** Step 3: candidates from the merged free-space evidence of every range (mergeCarved), plus the single metadata passes. */
-  scanLostFrom(carved: CarvedHeader[], onProgress?: (p: Progress) => void, texts: CarvedText[] = []): Promise<ScanView> {
+  scanLostFrom(carved: CarvedHeader[], onProgress?: (p: Progress) => void, texts: CarvedText[] = [], carvedRejected: { rejected: RejectedRemnant[]; rejectedCount: number } = { rejected: [], rejectedCount: 0 }): Promise<ScanView> {
     return guarded(async () => {
       const d = requireDs();
       const signal = jobs.start('scan');
       scanned = null;
       recoveries.clear();
-      return finishScan(d, await buildCandidates(d, carved, { signal, onProgress: throttle(onProgress, 150) }, texts), signal, onProgress);
+      return finishScan(d, await buildCandidates(d, carved, { signal, onProgress: throttle(onProgress, 150) }, texts, carvedRejected), signal, onProgress);
     });
   },
 

@@ -4,7 +4,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { buildVmfs, standardBuild, type Manifest } from '../builders/vmfs/index.js';
 import { makeTempDir, oracleAvailable, run } from '../helpers/tools.js';
 import { fixtureImage } from '../helpers/vmfs3-fixture.js';
-import { hashOpfsFile, saveIntoOpfs, showDatastoreView, watchNetwork, withoutFilePickers } from './helpers.js';
+import { hashOpfsFile, saveIntoOpfs, showDatastoreView, traceMainThread, watchNetwork, withoutFilePickers } from './helpers.js';
 
 /**
  * The datastore view end to end, against the production build: the real ESX-written VMFS3 dump
@@ -47,7 +47,7 @@ function debugvmfsLs(img: string, dir: string): Map<string, number> {
   return out;
 }
 
-test('open the real VMFS3 dump, list it, inspect a chain, export thick-flat.vmdk like debugvmfs cat', async ({ page, context, baseURL }) => {
+test('open the real VMFS3 dump, list it, inspect a chain, export thick-flat.vmdk like debugvmfs cat', async ({ page, context, baseURL, browser }) => {
   test.skip(!haveOracle, 'debugvmfs missing');
   test.setTimeout(300_000);
   const img = await fixtureImage();
@@ -57,17 +57,6 @@ test('open the real VMFS3 dump, list it, inspect a chain, export thick-flat.vmdk
   const foreign = watchNetwork(context, origin);
 
   await saveIntoOpfs(page, 'output', 'out.bin');
-  await page.addInitScript(() => {
-    const w = window as unknown as Record<string, unknown>;
-    // Main-thread stall meter: the longest gap between 50 ms ticks while the page works.
-    let last = performance.now();
-    w.__maxStall = 0;
-    setInterval(() => {
-      const now = performance.now();
-      w.__maxStall = Math.max(Number(w.__maxStall), now - last - 50);
-      last = now;
-    }, 50);
-  });
   await page.goto('/');
   await page.evaluate(() => navigator.storage.getDirectory().then((r) => r.removeEntry('output', { recursive: true }).catch(() => {})));
   await showDatastoreView(page);
@@ -111,16 +100,18 @@ test('open the real VMFS3 dump, list it, inspect a chain, export thick-flat.vmdk
   await expect(links.first()).toContainText('flat');
   await expect(links.first()).toContainText('200 MiB');
 
-  // Export thick-flat.vmdk through the (stubbed) save dialog.
-  await flatRow.getByTestId('ds-export').click();
-  await expect(view.getByTestId('ds-progress')).toBeVisible({ timeout: 10_000 }).catch(() => {}); // may finish first
-  // The page answers a click at once while the worker copies.
-  const toggle = view.getByTestId('ds-alloc-toggle');
-  const t0 = Date.now();
-  await toggle.click();
-  await expect(view.getByTestId('ds-alloc-table')).toBeVisible({ timeout: 1000 });
-  expect(Date.now() - t0).toBeLessThan(1000);
-  await expect(view.getByTestId('ds-result-sha256')).toHaveText(expectedSha, { timeout: 120_000 });
+  // Export thick-flat.vmdk through the (stubbed) save dialog. The page answers a click while the
+  // worker copies, and no main-thread task does heavy work (CPU per task from a trace: wall-clock
+  // meters failed on a loaded machine).
+  const { tasks } = await traceMainThread(browser, page, async () => {
+    await flatRow.getByTestId('ds-export').click();
+    await expect(view.getByTestId('ds-progress')).toBeVisible({ timeout: 10_000 }).catch(() => {}); // may finish first
+    await view.getByTestId('ds-alloc-toggle').click();
+    await expect(view.getByTestId('ds-alloc-table')).toBeVisible();
+    await expect(view.getByTestId('ds-result-sha256')).toHaveText(expectedSha, { timeout: 120_000 });
+  });
+  expect(tasks.length, 'main-thread tasks traced').toBeGreaterThan(0);
+  expect(Math.max(...tasks.map((t) => t.cpuMs)), 'longest main-thread task during the export (ms CPU)').toBeLessThan(1000);
   await expect(view.getByTestId('ds-error')).toHaveCount(0);
 
   const saved = String(await page.evaluate(() => (window as unknown as Record<string, unknown>).__savedName));
@@ -129,8 +120,6 @@ test('open the real VMFS3 dump, list it, inspect a chain, export thick-flat.vmdk
   expect(out.size).toBe(oracleLs.get('thick-flat.vmdk'));
   expect(out.sha256).toBe(expectedSha);
 
-  const stall = Number(await page.evaluate(() => (window as unknown as Record<string, unknown>).__maxStall));
-  expect(stall, 'longest main-thread stall (ms)').toBeLessThan(1000);
   await page.evaluate(() => navigator.storage.getDirectory().then((r) => r.removeEntry('output', { recursive: true }).catch(() => {})));
   expect(foreign, 'requests outside the preview server').toEqual([]);
 });

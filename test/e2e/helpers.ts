@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { expect, type BrowserContext, type Locator, type Page } from '@playwright/test';
+import { expect, type Browser, type BrowserContext, type Locator, type Page } from '@playwright/test';
 
 /** Setup shared by the e2e specs: the network guard, OPFS read-back, the save-picker override, opening dumps. */
 
@@ -118,4 +118,50 @@ export async function openDumpFiles(page: Page, files: string | string[]): Promi
   const view = await showDatastoreView(page);
   await view.getByTestId('ds-file-input').setInputFiles(files);
   return view;
+}
+
+/** One task of the page's renderer main thread, from a Chromium trace. */
+export interface MainThreadTask {
+  /** Page-independent trace clock, microseconds. */
+  ts: number;
+  /** Wall time of the task, ms. */
+  wallMs: number;
+  /** CPU time the main thread spent in it, ms: unlike wall time, it does not grow when the machine is busy. */
+  cpuMs: number;
+}
+
+/**
+ * Runs `fn` under a Chromium trace (category 'toplevel': one event per task with its wall `dur`
+ * and thread-CPU `tdur`) and returns the renderer main thread's tasks. Checks on main-thread work
+ * use `cpuMs`, so they hold on a loaded machine where wall-clock meters (Long Tasks API, tick
+ * gaps) report tasks stretched by waiting for a core.
+ */
+export async function traceMainThread<T>(browser: Browser, page: Page, fn: () => Promise<T>): Promise<{ result: T; tasks: MainThreadTask[] }> {
+  await browser.startTracing(page, { categories: ['toplevel'] });
+  let result: T;
+  try {
+    result = await fn();
+  } catch (e) {
+    await browser.stopTracing().catch(() => undefined);
+    throw e;
+  }
+  const raw = await browser.stopTracing();
+  const parsed = JSON.parse(raw.toString('utf8')) as { traceEvents?: TraceEvent[] } | TraceEvent[];
+  const events = Array.isArray(parsed) ? parsed : (parsed.traceEvents ?? []);
+  const main = new Set(events.filter((e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
+  const tasks = events
+    .filter((e) => e.ph === 'X' && e.name === 'ThreadControllerImpl::RunTask' && main.has(`${e.pid}:${e.tid}`) && typeof e.tdur === 'number')
+    .map((e) => ({ ts: e.ts, wallMs: (e.dur ?? 0) / 1000, cpuMs: e.tdur! / 1000 }));
+  return { result, tasks };
+}
+
+interface TraceEvent {
+  ph: string;
+  name: string;
+  pid: number;
+  tid: number;
+  ts: number;
+  dur?: number;
+  tdur?: number;
+  args?: { name?: string };
 }

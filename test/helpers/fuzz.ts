@@ -61,7 +61,7 @@ const MAIN_THREAD_STAT = `/proc/self/task/${process.pid}/stat`;
 const hasThreadStat = existsSync(MAIN_THREAD_STAT);
 
 /** CPU milliseconds used so far by the main thread (Linux), else by the whole process. */
-function parserCpuMs(): number {
+export function parserCpuMs(): number {
   if (hasThreadStat) {
     // Fields after "(comm) ": state is 0, utime is 11, stime is 12 (proc(5) fields 14 and 15).
     const f = readFileSync(MAIN_THREAD_STAT, 'utf8').split(') ').pop()!.split(' ');

@@ -18,7 +18,7 @@ const ok = oracleAvailable('qemu-img');
 
 interface ScanJson {
   volume: { label: string };
-  candidates: { id: string; format: string; capacityBytes: number; sizeBytes: number; confidence: number; parent: string | null; evidence: { kind: string }[]; recoverableGrains: number; lostGrains: number; lostRuns: { sector: number; sectors: number; reason: string }[] }[];
+  candidates: { id: string; format: string; capacityBytes: number; sizeBytes: number; confidence: number; parent: string | null; parentAmbiguous: boolean; evidence: { kind: string }[]; recoverableGrains: number; guessedGrains: number; lostGrains: number; lostRuns: { sector: number; sectors: number; reason: string }[]; guessedRuns: { sector: number; sectors: number; reason: string }[]; reasons: string[]; parentReasons: string[] }[];
 }
 
 /** Scan and recover through the CLI; the real delta ranks first with the builder's parent, lost runs and sha256. */
@@ -42,7 +42,15 @@ async function verifyCase(d: DeletedDeltaDump, dir: string, method: string, reus
     const hit = top.lostRuns.find((r) => r.sector <= l.sector && l.sector < r.sector + r.sectors)!;
     expect(hit.reason).toMatch(l.kind === 'table' ? /grain table/ : /grain data/);
   }
-  expect(top.recoverableGrains).toBe(d.expectedRecoverableGrains);
+  // Found only by its header (FD zeroed, no PB): the blocks after it are placed by contiguity and
+  // their grains are guessed, apart from the recoverable ones; otherwise nothing is guessed.
+  expect(top.recoverableGrains + top.guessedGrains).toBe(d.expectedRecoverableGrains);
+  if (method === 'carved-header') {
+    if (d.expectedGuessedGrains !== undefined) expect(top.guessedGrains).toBe(d.expectedGuessedGrains);
+    else expect(top.guessedGrains).toBeGreaterThan(0);
+    if (top.guessedGrains > 0) expect(top.reasons.join('\n')).toMatch(/grains sit in blocks placed by contiguity/);
+    for (const g of top.guessedRuns) expect(g.reason).toMatch(/contiguity/);
+  } else expect(top.guessedGrains).toBe(0);
   if (lostReason) {
     expect(top.lostRuns.length).toBeGreaterThan(0);
     for (const l of top.lostRuns) expect(l.reason).toMatch(lostReason);
@@ -141,13 +149,60 @@ describe.skipIf(!ok)('recovery of a deleted two-level snapshot chain (case iv, b
       const hit = mid.lostRuns.find((r) => r.sector <= l.sector && l.sector < r.sector + r.sectors)!;
       expect(hit.reason).toMatch(l.kind === 'table' ? /grain table/ : /grain data/);
     }
-    expect(mid.recoverableGrains).toBe(d.middle.expectedRecoverableGrains);
+    // Found by its header only (FDs zeroed): its later blocks are placed by contiguity, so guessed.
+    expect(mid.recoverableGrains + mid.guessedGrains).toBe(d.middle.expectedRecoverableGrains);
+    expect(mid.guessedGrains).toBeGreaterThan(0);
     expect(j.candidates.length).toBe(2);
     // --format delta needs a live parent: a clear error, not a broken file.
     const bad = runCli(['recover', '--image', d.dump, '--candidate', top.id, '--out', path.join(tmp.dir, 'x.vmdk'), '--format', 'delta']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/another recovered delta/);
   }, 180_000);
+});
+
+describe.skipIf(!ok)('recovery of a deleted chain whose blocks interleave (freed blocks reused)', () => {
+  const tmp = makeTempDir('recovery-chain3-');
+  afterAll(() => tmp.cleanup());
+  type Chained = ScanJson['candidates'][number];
+
+  it('d2 over d1 over the base, ordered by the freed FDs\' times although d2\'s header block comes first; d1 alone gives the snapshot-2 state', async () => {
+    const dir = path.join(tmp.dir, 'dated');
+    mkdirSync(dir);
+    const d = await buildDeletedChainDump({ dir, seed: 75, layout: { kind: 'interleaved', dated: true } });
+    expect(d.headerBlock).toBeLessThan(Number(d.middle.candidateId.slice('delta-'.length)));
+    // Top: d2 over candidate d1, exact lost runs (its lost grains read d1, then the base) and sha256.
+    await verifyCase(d, dir, 'freed-fd', true);
+    const j = JSON.parse(runCli(['scan', '--image', d.dump, '--json']).stdout) as ScanJson;
+    expect(j.candidates.map((c) => c.id)).toEqual([d.candidateId, d.middle.candidateId]);
+    const [top, mid] = j.candidates as [Chained, Chained];
+    expect(top.parentReasons.join(' ')).toMatch(/last modified at .* before .*: a link stops changing/);
+    expect(top.parentReasons.join(' ')).not.toMatch(/GUESSED/);
+    expect(mid.parent).toBe(d.middle.parentPath);
+    expect(union(mid.lostRuns)).toEqual(union(d.middle.expectedLost));
+    expect(mid.recoverableGrains).toBe(d.middle.expectedRecoverableGrains);
+    expect(top.guessedGrains + mid.guessedGrains).toBe(0);
+    // recover of d1: the snapshot-2 state (d1 over the base, its lost grains from the base).
+    const midDir = path.join(dir, 'mid');
+    mkdirSync(midDir);
+    const out = path.join(midDir, 'd1.img');
+    const rec = runCli(['recover', '--image', d.dump, '--candidate', d.middle.candidateId, '--out', out, '--format', 'raw']);
+    expect(rec.code, rec.stderr).toBe(0);
+    expect(rec.stdout.trim().split('\n').pop()).toBe(d.middle.expectedSha256);
+    expect(sha256File(out)).toBe(d.middle.expectedSha256);
+  }, 240_000);
+
+  it('without FD times the order is a guess, and the reasons say so', async () => {
+    const dir = path.join(tmp.dir, 'undated');
+    mkdirSync(dir);
+    const d = await buildDeletedChainDump({ dir, seed: 77, layout: { kind: 'interleaved', dated: false } });
+    const j = JSON.parse(runCli(['scan', '--image', d.dump, '--json']).stdout) as ScanJson;
+    expect(j.candidates.length).toBe(2);
+    const child = j.candidates.find((c) => c.parent?.startsWith('candidate:'))!;
+    expect(child.parentReasons.join(' ')).toMatch(/order GUESSED/);
+    expect(child.reasons.join(' ')).toMatch(/place in the chain of 2 deleted deltas is a guess/);
+    // The newest link (as guessed) still comes before its ancestor.
+    expect(j.candidates[0]!.id).toBe(child.id);
+  }, 240_000);
 });
 
 describe.skipIf(!ok)('recovery from a truncated dump (case vi)', () => {

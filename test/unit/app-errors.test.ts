@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CancelledError, CidMismatchError, CorruptError, MissingFileError, OutOfRangeError, UnsupportedError, UserError } from '../../src/core/errors.js';
-import { VolumeHoleError } from '../../src/core/vmfs/lvm.js';
+import { TruncatedDumpError, VolumeHoleError } from '../../src/core/vmfs/lvm.js';
 import { errName, firstLine, nextStep, oneLine } from '../../src/app/state/errors.js';
 
 /** As an error arrives from a worker: a plain Error carrying the class name (src/workers/common.ts). */
@@ -14,6 +14,15 @@ describe('app error lines: what happened, then what to do', () => {
     expect(line.startsWith('lun0.img: bad FS3 magic 0x12345678 at 0x200000: ')).toBe(true);
     expect(line).not.toContain('\n');
     expect(firstLine(e)).toBe('lun0.img: bad FS3 magic 0x12345678 at 0x200000');
+  });
+
+  it('a dump cut short says so and what can still be read, not "pick the other LUNs"', () => {
+    const e = fromWorker(new TruncatedDumpError('vol', 0x2100600, { dump: 'lun0.img', cutAt: 0x3300600, missingBytes: 1234, volumeOffset: 0x2100600 }));
+    expect(errName(e)).toBe('TruncatedDumpError');
+    const line = oneLine(e);
+    expect(line).toMatch(/^lun0\.img ends 1234 bytes before the volume does \(cut at offset 0x3300600\)/);
+    expect(line).toContain('copy the LUN again in full');
+    expect(line).not.toContain('pick the other LUN dumps');
   });
 
   it('a missing LUN of a spanned volume asks for the other dumps', () => {

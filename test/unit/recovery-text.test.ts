@@ -80,8 +80,18 @@ describe('parent guess from text evidence', () => {
   const disks = [disk('/vm2/vm2.vmdk', 'aaaaaaaa', 2), disk('/vm1/vm1.vmdk', 'bbbbbbbb', 1)];
   const vmsd = (dir: string | null, files: string[]): VmsdRemnant => ({ volOffset: -1, location: dir ? 'live-file' : 'free-block', path: dir ? `${dir}/vm1.vmsd` : null, dir, parentDir: 0, currentUid: 1, currentName: 's', currentDisks: files, snapshots: 1, textBytes: 100 });
 
-  it('without evidence the first same-capacity disk wins', () => {
-    expect(guessParent(disks, 1 << 26).path).toBe('/vm2/vm2.vmdk');
+  it('without evidence no same-capacity disk is picked: ambiguous, with every disk as an alternative', () => {
+    const g = guessParent(disks, 1 << 26);
+    expect(g.path).toBeNull();
+    expect(g.ambiguous).toBe(true);
+    expect(g.alternatives.map((a) => a.path).sort()).toEqual(['/vm1/vm1.vmdk', '/vm2/vm2.vmdk']);
+    expect(g.alternatives[0]!.score).toBe(g.alternatives[1]!.score);
+    // One disk of that capacity is no choice: it is the parent, not ambiguous.
+    expect(guessParent(disks.slice(0, 1), 1 << 26)).toMatchObject({ path: '/vm2/vm2.vmdk', ambiguous: false });
+  });
+
+  it('the freed FD\'s folder decides between same-capacity disks', () => {
+    expect(guessParent(disks, 1 << 26, { dirFd: 1 })).toMatchObject({ path: '/vm1/vm1.vmdk', ambiguous: false });
   });
 
   it('a live .vmsd names the parent relative to its folder', () => {
@@ -89,7 +99,7 @@ describe('parent guess from text evidence', () => {
     expect(g.path).toBe('/vm1/vm1.vmdk');
     expect(g.reasons.join('\n')).toContain('.vmsd names /vm1/vm1.vmdk');
     // Relative to another folder it names nothing there.
-    expect(guessParent(disks, 1 << 26, { vmsds: [vmsd('/vm3', ['vm1.vmdk'])] }).path).toBe('/vm2/vm2.vmdk');
+    expect(guessParent(disks, 1 << 26, { vmsds: [vmsd('/vm3', ['vm1.vmdk'])] })).toMatchObject({ path: null, ambiguous: true });
   });
 
   it('carved .vmsd text (folder unknown) names by base name; absolute paths keep two parts', () => {

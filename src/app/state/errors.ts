@@ -33,6 +33,8 @@ export function nextStep(e: unknown): string | null {
       return null;
     case 'VolumeHoleError':
       return 'pick the other LUN dumps of this volume too (all at once), then open again';
+    case 'TruncatedDumpError':
+      return 'the dump file is shorter than the volume (a copy that stopped early?): copy the LUN again in full; until then, files and deltas stored before the cut can still be read';
     case 'MissingFileError':
       if (/\bparent\b/i.test(msg)) return 'pick the parent disk too (its descriptor .vmdk and its -flat/-delta file), or the whole VM folder';
       if (/\bextent\b/i.test(msg)) return 'pick the extent files the descriptor names too (-flat, -delta or -s001… files), or the whole VM folder';

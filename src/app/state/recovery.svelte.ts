@@ -2,12 +2,16 @@ import * as Comlink from 'comlink';
 import { del, get, set, update } from 'idb-keyval';
 import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
-import { mergeCarved, mergeCarvedTexts, type FreeRange, type RangeEvidence } from '../../core/recovery/free-ranges.js';
+import { mergeCarved, mergeCarvedRejected, mergeCarvedTexts, type FreeRange, type RangeEvidence } from '../../core/recovery/free-ranges.js';
 import type { CandidateView, DatastoreWorkerApi, DeltaRecoveryResult, ExportDestination, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.worker.js';
 import { datastore, worker } from './datastore.svelte.js';
+import { carrySelection } from './candidate-selection.js';
 import { oneLine } from './errors.js';
 import { canPickDirectory, downloadBlob, downloadFromOpfs, pickDirectory, pickExportDestination } from './pickers.js';
 import type { WizardDestination, WizardOutcome } from '../components/export/types.js';
+
+/** Value of RecoveryState.parent while an ambiguous parent awaits the user's choice (never a path). */
+export const PARENT_UNCHOSEN = '\u0000choose';
 
 /** A progress report with what the page derives from successive ones: rate and time left. */
 export interface RateProgress extends Progress {
@@ -105,8 +109,16 @@ export class RecoveryState {
   scanning = $state(false);
   scanProgress = $state.raw<RateProgress | null>(null);
   result = $state.raw<ScanView | null>(null);
+  /**
+   * `result` is the early list, from file-system metadata alone (freed FDs and pointer blocks): the
+   * free-space search is still running (or was stopped), and its final list replaces this one.
+   */
+  provisional = $state(false);
   selectedId = $state<string | null>(null);
-  /** Parent descriptor path for the selected candidate ('' = none: unwritten ranges read as zeros). */
+  /**
+   * Parent descriptor path for the selected candidate ('' = none: unwritten ranges read as zeros;
+   * PARENT_UNCHOSEN: the scan could not decide and the user has not chosen yet).
+   */
   parent = $state('');
   exporting = $state(false);
   exportProgress = $state.raw<RateProgress | null>(null);
@@ -145,6 +157,7 @@ export class RecoveryState {
     this.openId = openId;
     if (this.scanning) this.cancelScan();
     this.result = null;
+    this.provisional = false;
     this.selectedId = null;
     this.parent = '';
     this.recovered = null;
@@ -169,15 +182,37 @@ export class RecoveryState {
     const c = this.result?.candidates.find((x) => x.id === id);
     if (!c) return;
     this.selectedId = id;
-    this.parent = c.parent ?? '';
+    // No silent pick: an ambiguous parent waits for the user's choice.
+    this.parent = c.parent ?? (c.parentAmbiguous ? PARENT_UNCHOSEN : '');
     this.recovered = null;
+  }
+
+  /** The selected candidate's parent is ambiguous and not chosen yet: nothing can be built. */
+  get parentUnchosen(): boolean {
+    return this.parent === PARENT_UNCHOSEN;
+  }
+
+  /**
+   * Shows a candidate list: the early one from metadata (`provisional`) or the final one, which
+   * replaces it keeping the selected candidate (and a parent the user chose) when its id is still
+   * listed, and the open "look inside" of a candidate still listed.
+   */
+  private showList(v: ScanView, provisional: boolean): void {
+    const sel = carrySelection({ id: this.selectedId, parent: this.parent, guessed: this.selected?.parent ?? null }, v.candidates);
+    if (this.look && this.look.scan === this.result && v.candidates.some((c) => c.id === this.look!.candidateId)) this.look = { ...this.look, scan: v };
+    if (sel?.id !== this.selectedId) this.recovered = null;
+    this.result = v;
+    this.provisional = provisional;
+    this.selectedId = sel?.id ?? null;
+    this.parent = sel?.parent ?? '';
   }
 
   /**
    * Split scan: the free-space pass runs over ranges in N carve workers (the datastore worker and
    * N - 1 more, each of those opening the same File objects), every finished range is saved in IndexedDB under the image's identity, then the
    * datastore worker builds the candidates from the merged evidence. A saved scan of the same
-   * image continues with the ranges not done.
+   * image continues with the ranges not done. Meanwhile the datastore worker builds candidates
+   * from file-system metadata alone, shown at once as provisional until the final list replaces them.
    */
   async scan(): Promise<void> {
     if (this.scanning) return;
@@ -187,6 +222,7 @@ export class RecoveryState {
     this.error = null;
     this.notice = null;
     this.result = null;
+    this.provisional = false;
     this.selectedId = null;
     this.recovered = null;
     this.scanProgress = null;
@@ -198,6 +234,16 @@ export class RecoveryState {
     const key = scanKey(files, uuid);
     const h = hooks();
     const n = Math.max(1, Math.min(MAX_WORKERS, h.workers || Math.min(4, navigator.hardwareConcurrency || 1)));
+    // Candidates from metadata need no carving: asked for first, shown as soon as they come.
+    let final = false;
+    void worker()
+      .scanMetadata()
+      .then((v) => {
+        if (final || openId !== this.openId || !this.scanning || v.candidates.length === 0) return;
+        this.showList(v, true);
+        timed('early', tScan);
+      })
+      .catch(() => {}); // cancelled by the final pass, or failed: the final pass says why
     try {
       let saved = await get<SavedScan>(key).catch(() => undefined);
       if (saved && (saved.v !== 1 || !Array.isArray(saved.ranges) || saved.ranges.length !== saved.freeBytes?.length)) saved = undefined;
@@ -231,12 +277,12 @@ export class RecoveryState {
       if (this.cancelRequested) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
       const carved = mergeCarved(Object.values(s.done));
       const tBuild = performance.now();
-      const r = await worker().scanLostFrom(carved, Comlink.proxy((p: Progress) => void (this.scanProgress = track(p))), mergeCarvedTexts(Object.values(s.done)));
+      const r = await worker().scanLostFrom(carved, Comlink.proxy((p: Progress) => void (this.scanProgress = track(p))), mergeCarvedTexts(Object.values(s.done)), mergeCarvedRejected(Object.values(s.done)));
       timed('candidates', tBuild);
       await del(key).catch(() => {});
       if (openId !== this.openId) return;
-      this.result = r;
-      if (r.candidates[0]) this.select(r.candidates[0].id);
+      final = true;
+      this.showList(r, false);
       timed('total', tScan);
     } catch (e) {
       if (cancelled(e) || this.cancelRequested) {
@@ -327,6 +373,10 @@ export class RecoveryState {
   async lookInside(): Promise<void> {
     const c = this.selected;
     if (!c || this.lookBusy) return;
+    if (this.parentUnchosen) {
+      this.error = `${c.id}: the parent is ambiguous; choose one of the ${c.parentAlternatives.length} disks listed first`;
+      return;
+    }
     const parent = this.parent;
     this.error = null;
     this.lookBusy = true;
@@ -357,6 +407,10 @@ export class RecoveryState {
   async recover(format: ExportFormat, destination: WizardDestination = 'pick'): Promise<void> {
     const c = this.selected;
     if (!c || this.exporting) return;
+    if (this.parentUnchosen) {
+      this.error = `${c.id}: the parent is ambiguous; choose one of the ${c.parentAlternatives.length} disks listed first`;
+      return;
+    }
     this.error = null;
     this.notice = null;
     this.recovered = null;
@@ -399,6 +453,10 @@ export class RecoveryState {
   async recoverDelta(): Promise<void> {
     const c = this.selected;
     if (!c || this.exporting) return;
+    if (this.parentUnchosen) {
+      this.error = `${c.id}: the parent is ambiguous; choose one of the ${c.parentAlternatives.length} disks listed first`;
+      return;
+    }
     this.error = null;
     this.notice = null;
     this.deltaResult = null;
@@ -447,7 +505,7 @@ export class RecoveryState {
     const c = this.selected;
     if (!c) return;
     try {
-      downloadBlob(`${c.id}-report.json`, new Blob([await worker().report(c.id, this.parent || null)], { type: 'application/json' }));
+      downloadBlob(`${c.id}-report.json`, new Blob([await worker().report(c.id, this.parentUnchosen ? null : this.parent || null)], { type: 'application/json' }));
     } catch (e) {
       this.error = oneLine(e);
     }

@@ -5,7 +5,7 @@ import { copySourceToSink } from '../../core/export/copy-source.js';
 import { EXPORT_FORMATS, exportDisk, hashDisk, type ExportFormat } from '../../core/export/export-disk.js';
 import { flatDataName } from '../../core/export/flat-writer.js';
 import { listTextRemnants } from '../../core/recovery/deleted-files.js';
-import { CANDIDATE_PARENT, candidateTotals, descriptorInfo, listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
+import { ambiguousParentMessage, CANDIDATE_PARENT, candidateTotals, descriptorInfo, listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
 import type { Datastore } from '../../core/vmfs/index.js';
 import { NodeExportTarget } from '../../platform/node/export-target.js';
 import { nativeSha256 } from '../../platform/node/native-hash.js';
@@ -32,14 +32,18 @@ function candidateJson(c: Candidate) {
     sizeBytes: c.sizeBytes,
     confidence: c.confidence,
     parent: c.parent,
+    parentAmbiguous: c.parentAmbiguous,
+    parentAlternatives: c.parentAlternatives,
     evidence: c.evidence,
     recoverableGrains: c.recoverableGrains,
+    guessedGrains: c.guessedGrains,
     lostGrains: c.lostGrains,
     grainBytes: c.grainBytes,
     method: c.method,
     reasons: c.reasons,
     parentReasons: c.parentReasons,
     lostRuns: c.lostRuns,
+    guessedRuns: c.guessedRuns,
     ...(c.descriptor
       ? { descriptor: descriptorInfo(c.descriptor) }
       : {}),
@@ -47,7 +51,7 @@ function candidateJson(c: Candidate) {
 }
 
 function scanJson(r: ScanResult) {
-  return { volume: r.volume, candidates: r.candidates.map(candidateJson), unassembled: r.unassembled, warnings: r.warnings };
+  return { volume: r.volume, candidates: r.candidates.map(candidateJson), unassembled: r.unassembled, rejected: r.rejected, rejectedCount: r.rejectedCount, warnings: r.warnings };
 }
 
 export async function runScan(argv: string[], io: CliIO): Promise<number> {
@@ -63,11 +67,14 @@ export async function runScan(argv: string[], io: CliIO): Promise<number> {
       }
       io.out(`${r.candidates.length} candidate(s) on ${r.volume.label} (${r.volume.freeBlocks} free of ${r.volume.totalBlocks} blocks)`);
       for (const c of r.candidates) {
-        io.out(`${c.id}  ${c.format}  capacity ${c.capacityBytes}  confidence ${c.confidence}  grains ${c.recoverableGrains} recoverable, ${c.lostGrains} lost  parent ${c.parent ?? '-'}`);
+        io.out(`${c.id}  ${c.format}  capacity ${c.capacityBytes}  confidence ${c.confidence}  grains ${c.recoverableGrains} recoverable, ${c.guessedGrains} guessed, ${c.lostGrains} lost  parent ${c.parent ?? (c.parentAmbiguous ? 'ambiguous' : '-')}`);
+        if (c.parentAmbiguous) for (const alt of c.parentAlternatives) io.out(`    parent alternative ${alt.path} (score ${alt.score})`);
         for (const e of c.evidence) io.out(`    ${e.kind}: ${e.detail}`);
         for (const why of c.reasons) io.out(`    ${why}`);
       }
       for (const e of r.unassembled) io.out(`unassembled: ${e.detail}`);
+      if (r.rejectedCount > 0) io.out(`${r.rejectedCount} remnant(s) rejected${r.rejectedCount > r.rejected.length ? ` (first ${r.rejected.length} listed)` : ''}`);
+      for (const x of r.rejected) io.out(`    rejected ${x.kind} at volume 0x${x.volOffset.toString(16)}: ${x.reason}`);
       return 0;
     }),
   );
@@ -127,7 +134,7 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
       }
       throwIfAborted(signal);
       await staged.commit();
-      io.err(`recovered ${c.id}: ${c.recoverableGrains} grains from the delta, ${c.lostGrains} lost grains read from ${parent ?? 'zeros'}${res.verified ? ', output verified' : ''}`);
+      io.err(`recovered ${c.id}: ${c.recoverableGrains} grains from the delta${c.guessedGrains ? ` and ${c.guessedGrains} from blocks placed by contiguity (guessed)` : ''}, ${c.lostGrains} lost grains read from ${parent ?? 'zeros'}${res.verified ? ', output verified' : ''}`);
       for (const f of res.files) io.out(path.join(dir, f));
       io.out(res.sha256);
       return 0;
@@ -152,6 +159,7 @@ async function writeDelta(
   w: { io: CliIO; signal: AbortSignal; staged: StagedOutputs; outputs: RolePath[]; inputs: RolePath[] },
 ): Promise<number> {
   const { io, signal, staged } = w;
+  if (!parentPath && c.parentAmbiguous) throw new UserError(ambiguousParentMessage(c));
   if (!parentPath) throw new UserError(`${c.id}: no parent guessed; --format delta needs --parent PATH (the parent descriptor on the volume)`);
   if (parentPath.startsWith(CANDIDATE_PARENT)) throw new UserError(`${c.id}: its parent is another recovered delta (${parentPath}); --format delta needs a live parent (--parent PATH), or export the whole chain as raw|flat|sparse|stream`);
   const dir = path.dirname(out);
@@ -213,5 +221,6 @@ export async function lsDeleted(ds: Datastore, json: boolean, io: CliIO): Promis
     io.out(`${f.state.padEnd(7)} ${f.type.padEnd(9)} ${String(f.size).padStart(14)} ${f.fdAddressText} ${where}${f.name ?? '?'}`);
   }
   for (const t of remnants) io.out(`deleted ${t.type} ${String(t.size).padStart(8)} at volume 0x${t.volOffset.toString(16)}: ${t.detail}`);
+  if (files.length === 0 && remnants.length === 0) io.out('no deleted file, orphan file descriptor or text remnant found');
   return 0;
 }

@@ -18,14 +18,42 @@ function formatOf(d: DescriptorRemnant): 'vmfsSparse' | 'seSparse' | null {
   return /sesparse/i.test(d.createType) ? 'seSparse' : /vmfssparse/i.test(d.createType) ? 'vmfsSparse' : null;
 }
 
+/** Unix seconds as an ISO time for reasons. */
+function iso(t: number): string {
+  return new Date(t * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/**
+ * The order of `group` (deleted deltas of one disk) from oldest to newest link, and whether it
+ * rests on evidence. Evidence: the freed delta FDs' modification times, all known and distinct
+ * (a link stops changing when the next snapshot freezes it, so the older link's last write comes
+ * first). Otherwise the header blocks' order on the volume, which freed blocks being reused makes
+ * a guess.
+ */
+function chainOrder(group: Candidate[]): { order: Candidate[]; why: (older: Candidate, newer: Candidate) => string; guessed: boolean } {
+  const times = group.map((c) => c.fdTimes?.mtime ?? 0);
+  if (times.every((t) => t > 0) && new Set(times).size === times.length) {
+    return {
+      order: [...group].sort((a, b) => a.fdTimes!.mtime - b.fdTimes!.mtime),
+      why: (o, n) => `${o.id}'s freed FD ${o.fdTimes!.fd} was last modified at ${iso(o.fdTimes!.mtime)}, before ${n.id}'s freed FD ${n.fdTimes!.fd} (${iso(n.fdTimes!.mtime)}): a link stops changing when the next snapshot freezes it, so ${o.id} is the older link`,
+      guessed: false,
+    };
+  }
+  return {
+    order: [...group].sort((a, b) => a.headerVolOffset - b.headerVolOffset),
+    why: (o, n) => `order GUESSED: no freed FD dates the links, so ${o.id} is taken as the older link because its header block comes before ${n.id}'s on the volume (freed blocks are reused, so this may be wrong)`,
+    guessed: true,
+  };
+}
+
 /**
  * Several deleted deltas of one disk (a snapshot chain thrown away by a revert): freed
  * descriptors that chain by CID (child's parentCID = parent's CID; the parentFileNameHint naming
  * the parent descriptor adds weight) are matched to the candidates of the same capacity, format
  * and folder, and each newer candidate gets the next older one as parent ('candidate:<id>').
- * Descriptor text carries no block address, so candidates are ordered by where their header
- * block sits (a later delta's blocks are allocated after the earlier one's): this is a guess,
- * said so in the reasons, and only taken when the chain and the candidates are equally many.
+ * Descriptor text carries no block address: the candidates' order comes from their freed FDs'
+ * times where they survive (chainOrder), else from their header blocks, said to be a guess in
+ * the reasons and costing confidence. Only taken when the chain and the candidates are equally many.
  */
 export function linkCandidates(cands: Candidate[], descriptors: readonly DescriptorRemnant[], disks: readonly LiveDisk[], vmsds: readonly VmsdRemnant[] = []): void {
   const delta = descriptors.filter((d) => formatOf(d) !== null);
@@ -48,10 +76,9 @@ export function linkCandidates(cands: Candidate[], descriptors: readonly Descrip
     }
     if (chain.length < 2) continue;
     const fmt = formatOf(root);
-    const group = cands
-      .filter((c) => !used.has(c) && c.capacityBytes === root.capacityBytes && c.format === fmt && (c.dirFd === 0 || root.parentDir === 0 || c.dirFd === root.parentDir))
-      .sort((a, b) => a.headerVolOffset - b.headerVolOffset);
-    if (group.length !== chain.length) continue;
+    const candidatesOfDisk = cands.filter((c) => !used.has(c) && c.capacityBytes === root.capacityBytes && c.format === fmt && (c.dirFd === 0 || root.parentDir === 0 || c.dirFd === root.parentDir));
+    if (candidatesOfDisk.length !== chain.length) continue;
+    const { order: group, why, guessed } = chainOrder(candidatesOfDisk);
     group.forEach((c, k) => {
       used.add(c);
       const d = chain[k]!;
@@ -62,6 +89,8 @@ export function linkCandidates(cands: Candidate[], descriptors: readonly Descrip
         const g = guessParent(disks, c.capacityBytes, { ...(c.dirFd ? { dirFd: c.dirFd } : {}), ...descriptorHints(d, disks), vmsds });
         c.parent = g.path;
         c.parentReasons = g.reasons;
+        c.parentAmbiguous = g.ambiguous;
+        c.parentAlternatives = g.alternatives;
         delete c.parentCandidate;
       } else {
         const p = group[k - 1]!;
@@ -69,27 +98,66 @@ export function linkCandidates(cands: Candidate[], descriptors: readonly Descrip
         const hint = d.parentFileNameHint?.split('/').pop() ?? null;
         // The live-parent guess made before linking no longer applies: the parent is the candidate.
         const had = c.parent !== null;
-        c.reasons = c.reasons.filter((r) => !/^\+0(\.2)? (parent guess|no parent)/.test(r));
+        c.reasons = c.reasons.filter((r) => !/^\+0(\.[12])? (parent guess|no parent|parent ambiguous)/.test(r));
         c.reasons.push(`+0.2 parent: the recovered delta ${p.id} (see parentReasons)`);
-        if (!had) c.confidence = Math.min(1, Math.round((c.confidence + 0.2) * 1000) / 1000);
+        if (!had) c.confidence = round(c.confidence + (c.parentAmbiguous ? 0.1 : 0.2));
         c.parent = CANDIDATE_PARENT + p.id;
         c.parentCandidate = p;
+        c.parentAmbiguous = false;
+        c.parentAlternatives = [];
         c.parentReasons = [
           `${where(d)} names parentCID ${d.parentCid}, the CID of ${where(pd)}`,
           ...(hint && hint === descriptorName(pd) ? [`its parentFileNameHint "${hint}" names that descriptor (extent "${pd.extentFile}")`] : []),
           `${p.id} has the same capacity (${c.capacityBytes} bytes) and format`,
-          `of the ${chain.length} deleted deltas, ${p.id}'s blocks come before ${c.id}'s on the volume: taken as the older link (descriptors carry no block address)`,
+          why(p, c),
         ];
       }
+      if (guessed) {
+        c.confidence = round(c.confidence - 0.1);
+        c.reasons.push(`-0.1 its place in the chain of ${chain.length} deleted deltas is a guess (header block order: no freed FD dates the links)`);
+      }
       if (k === chain.length - 1) {
-        c.confidence = Math.min(1, Math.round((c.confidence + 0.1) * 1000) / 1000);
+        c.confidence = round(c.confidence + 0.1);
         c.reasons.push(`+0.1 newest link of a chain of ${chain.length} deleted deltas (freed descriptors chained by CID)`);
       } else {
-        c.confidence = Math.max(0, Math.round((c.confidence - 0.05) * 1000) / 1000);
+        c.confidence = round(c.confidence - 0.05);
         c.reasons.push(`-0.05 a newer deleted delta (${group[k + 1]!.id}) sits on this one: not the newest state`);
       }
     });
   }
+}
+
+function round(x: number): number {
+  return Math.max(0, Math.min(1, Math.round(x * 1000) / 1000));
+}
+
+/**
+ * Candidates best first, with a chain's newest recovered delta before its ancestors (a user
+ * wants the newest state; its ancestors follow it right away): the chains and the lone
+ * candidates by confidence, each chain listed newest link first.
+ */
+export function orderCandidates(cands: Candidate[]): Candidate[] {
+  const byConfidence = [...cands].sort((a, b) => b.confidence - a.confidence || b.recoverableGrains - a.recoverableGrains || a.headerVolOffset - b.headerVolOffset);
+  const child = new Map<Candidate, Candidate[]>();
+  for (const c of cands) if (c.parentCandidate && cands.includes(c.parentCandidate)) child.set(c.parentCandidate, [...(child.get(c.parentCandidate) ?? []), c]);
+  const out: Candidate[] = [];
+  const done = new Set<Candidate>();
+  for (const c of byConfidence) {
+    if (done.has(c)) continue;
+    // Up to the newest descendant (the best child at each step), then down through the ancestors.
+    let top = c;
+    for (let n = 0; n < MAX_CHAIN; n++) {
+      const kids = (child.get(top) ?? []).filter((k) => !done.has(k));
+      if (kids.length === 0) break;
+      top = kids.sort((a, b) => byConfidence.indexOf(a) - byConfidence.indexOf(b))[0]!;
+    }
+    for (let x: Candidate | undefined = top, n = 0; x && !done.has(x) && n <= MAX_CHAIN; x = x.parentCandidate, n++) {
+      if (!cands.includes(x)) break;
+      done.add(x);
+      out.push(x);
+    }
+  }
+  return out;
 }
 
 function where(d: DescriptorRemnant): string {

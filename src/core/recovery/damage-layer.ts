@@ -3,7 +3,7 @@ import { CachedSource, type ByteSource } from '../io/byte-source.js';
 import type { DiskLayer, LayerExtent } from '../vmdk/types.js';
 import { COWD_TABLE_BYTES, COWD_ENTRIES, SESPARSE_GDE_ALLOCATED_HI, SESPARSE_TABLE_BYTES, type DeltaHeader } from './delta-header.js';
 import { lostIn } from './rebuilt-file.js';
-import type { BlockPlan, LostRun } from './types.js';
+import type { BlockPlan, GuessedRun, LostRun } from './types.js';
 
 /**
  * A rebuilt delta layer (COWD or seSparse) with its damage applied: a grain-table range whose GD
@@ -34,29 +34,59 @@ export class DamagedDeltaLayer implements DiskLayer {
 
   /** Why the whole table t is lost (its GD entry or its GT sits in a lost block), or null. */
   private async tableLoss(t: number): Promise<string | null> {
-    if (t >= this.header.gdEntries) return null; // the inner reader reports these itself
-    if (this.header.format === 'seSparse') return this.seSparseTableLoss(t);
-    const at = this.header.gdOffset + t * 4;
-    const gdLoss = lostIn(this.plan, at, 4);
+    const span = await this.tableSpan(t);
+    if (!span) return null;
+    const gdLoss = lostIn(this.plan, span.gdAt, span.gdLen);
     if (gdLoss) return `grain directory entry ${t} lost: ${gdLoss}`;
-    const gde = u32(await this.file.read(at, 4), 0);
-    if (gde <= 1) return null;
-    const gtAt = gde * 512;
-    if (gtAt + COWD_TABLE_BYTES > this.plan.fileSize) return null; // inner reader: missing (past end)
-    const gtLoss = lostIn(this.plan, gtAt, COWD_TABLE_BYTES);
+    const gtLoss = span.gtAt >= 0 ? lostIn(this.plan, span.gtAt, span.gtLen) : null;
     return gtLoss ? `grain table ${t} lost: ${gtLoss}` : null;
   }
 
-  private async seSparseTableLoss(t: number): Promise<string | null> {
-    const at = this.header.gdOffset + t * 8;
-    const gdLoss = lostIn(this.plan, at, 8);
-    if (gdLoss) return `grain directory entry ${t} lost: ${gdLoss}`;
-    const b = await this.file.read(at, 8);
-    if (u32(b, 4) !== SESPARSE_GDE_ALLOCATED_HI) return null; // empty or corrupt: the inner reader says which
-    const gtAt = this.header.gtOffset + u32(b, 0) * SESPARSE_TABLE_BYTES;
-    if (gtAt + SESPARSE_TABLE_BYTES > this.plan.fileSize) return null;
-    const gtLoss = lostIn(this.plan, gtAt, SESPARSE_TABLE_BYTES);
-    return gtLoss ? `grain table ${t} lost: ${gtLoss}` : null;
+  /**
+   * Where table t's GD entry and GT sit in the file (gtAt -1: no table, or one the inner reader
+   * reports itself); null past the GD. The GD entry is read only when its block is not lost.
+   */
+  private async tableSpan(t: number): Promise<{ gdAt: number; gdLen: number; gtAt: number; gtLen: number } | null> {
+    if (t >= this.header.gdEntries) return null; // the inner reader reports these itself
+    const se = this.header.format === 'seSparse';
+    const gdLen = se ? 8 : 4;
+    const gdAt = this.header.gdOffset + t * gdLen;
+    const gtLen = se ? SESPARSE_TABLE_BYTES : COWD_TABLE_BYTES;
+    if (lostIn(this.plan, gdAt, gdLen)) return { gdAt, gdLen, gtAt: -1, gtLen };
+    const b = await this.file.read(gdAt, gdLen);
+    let gtAt = -1;
+    if (se) {
+      if (u32(b, 4) === SESPARSE_GDE_ALLOCATED_HI) gtAt = this.header.gtOffset + u32(b, 0) * SESPARSE_TABLE_BYTES; // else empty or corrupt: the inner reader says which
+    } else if (u32(b, 0) > 1) gtAt = u32(b, 0) * 512;
+    if (gtAt + gtLen > this.plan.fileSize) gtAt = -1; // inner reader: missing (past end)
+    return { gdAt, gdLen, gtAt, gtLen };
+  }
+
+  /**
+   * A data extent of this layer split where its content's place in the file is inferred: the
+   * grain's table, or the grain itself, sits in a block the plan placed by contiguity
+   * (reason set), not where an FD, pointer block or the header fixes it (reason null).
+   */
+  async guessedParts(offset: number, length: number, sourceOffset: number): Promise<{ offset: number; length: number; reason: string | null }[]> {
+    const guessed = this.plan.guessed;
+    if (!guessed || guessed.size === 0) return [{ offset, length, reason: null }];
+    const out: { offset: number; length: number; reason: string | null }[] = [];
+    const bs = this.plan.blockSize;
+    let p = 0;
+    while (p < length) {
+      const t = Math.floor((offset + p) / this.tableBytes);
+      const span = await this.tableSpan(t);
+      const tableWhy = span ? (guessedIn(this.plan, span.gdAt, span.gdLen) ?? (span.gtAt >= 0 ? guessedIn(this.plan, span.gtAt, span.gtLen) : null)) : null;
+      // Up to the next table or source block boundary, whichever comes first.
+      const src = sourceOffset + p;
+      const step = Math.min(length - p, (t + 1) * this.tableBytes - (offset + p), (Math.floor(src / bs) + 1) * bs - src);
+      const why = tableWhy ? `grain table ${t} ${tableWhy}` : guessedIn(this.plan, src, step);
+      const prev = out[out.length - 1];
+      if (prev && prev.reason === why) prev.length += step;
+      else out.push({ offset: offset + p, length: step, reason: why });
+      p += step;
+    }
+    return out;
   }
 
   async mapRange(offset: number, length: number): Promise<LayerExtent[]> {
@@ -117,10 +147,12 @@ function push(out: LayerExtent[], e: LayerExtent): void {
  * Walks a damaged layer once (table by table, so the cost is bounded by the GD, not the
  * capacity's bytes) and totals recoverable data grains and lost runs.
  */
-export async function damageReport(layer: DiskLayer, signal?: AbortSignal): Promise<{ lostRuns: LostRun[]; recoverableGrains: number; lostGrains: number }> {
+export async function damageReport(layer: DiskLayer, signal?: AbortSignal): Promise<{ lostRuns: LostRun[]; recoverableGrains: number; lostGrains: number; guessedGrains: number; guessedRuns: GuessedRun[] }> {
   const lostRuns: LostRun[] = [];
+  const guessedRuns: GuessedRun[] = [];
   let recoverable = 0;
   let lost = 0;
+  let guessed = 0;
   const step = 256 * COWD_ENTRIES * layer.grainSize;
   const g = layer.grainSize;
   for (let pos = 0; pos < layer.capacity; pos += step) {
@@ -128,7 +160,20 @@ export async function damageReport(layer: DiskLayer, signal?: AbortSignal): Prom
     const n = Math.min(step, layer.capacity - pos);
     for (const e of await layer.mapRange(pos, n)) {
       const grains = Math.ceil((e.offset + e.length) / g) - Math.floor(e.offset / g);
-      if (e.kind === 'data') recoverable += grains;
+      if (e.kind === 'data' && layer instanceof DamagedDeltaLayer) {
+        for (const part of await layer.guessedParts(e.offset, e.length, e.sourceOffset)) {
+          const n = Math.ceil((part.offset + part.length) / g) - Math.floor(part.offset / g);
+          if (part.reason === null) recoverable += n;
+          else {
+            guessed += n;
+            const prev = guessedRuns[guessedRuns.length - 1];
+            const sector = part.offset / 512;
+            const sectors = Math.ceil(part.length / 512);
+            if (prev && prev.reason === part.reason && prev.sector + prev.sectors === sector) prev.sectors += sectors;
+            else guessedRuns.push({ sector, sectors, reason: part.reason });
+          }
+        }
+      } else if (e.kind === 'data') recoverable += grains;
       else if (e.kind === 'missing') {
         lost += grains;
         const prev = lostRuns[lostRuns.length - 1];
@@ -139,7 +184,19 @@ export async function damageReport(layer: DiskLayer, signal?: AbortSignal): Prom
       }
     }
   }
-  return { lostRuns, recoverableGrains: recoverable, lostGrains: lost };
+  return { lostRuns, recoverableGrains: recoverable, lostGrains: lost, guessedGrains: guessed, guessedRuns };
+}
+
+/** Why file bytes [offset, offset + length) sit at an inferred place (first guessed block's reason), or null. */
+export function guessedIn(plan: BlockPlan, offset: number, length: number): string | null {
+  const g = plan.guessed;
+  if (!g || g.size === 0 || length <= 0) return null;
+  const bs = plan.blockSize;
+  for (let i = Math.floor(offset / bs); i <= Math.floor((offset + length - 1) / bs); i++) {
+    const r = g.get(i);
+    if (r) return r;
+  }
+  return null;
 }
 
 /** The first slice's name for the COWD-only layer. */

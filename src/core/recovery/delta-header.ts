@@ -1,7 +1,10 @@
 import { COWD_HEADER } from '../vmdk/formats/cowd.js';
 import { SESPARSE_CONST_HEADER, SESPARSE_GT_ENTRIES } from '../vmdk/formats/sesparse.js';
+import { kdmvGeometry, parseKdmvHeader } from '../vmdk/formats/hosted-sparse.js';
+import { KDMV_MAGIC } from '../vmdk/formats/kdmv-header.js';
+import { RescueError } from '../errors.js';
 import { SECTOR, u32 } from '../util/struct.js';
-import type { DeltaFormat } from './types.js';
+import type { DeltaFormat, RemnantKind } from './types.js';
 
 /** Bytes read at a block start to recognise a delta header (the COWD header is 0x800). */
 export const HEADER_PROBE_BYTES = 0x800;
@@ -33,43 +36,79 @@ export interface DeltaHeader {
  * data that happens to start with 'COWD' is rejected here and never drives a read.
  */
 export function probeDeltaHeader(head: Uint8Array, maxFileSize: number): DeltaHeader | null {
-  if (head.length >= HEADER_PROBE_BYTES && u32(head, 0) === COWD_MAGIC) return probeCowd(head, maxFileSize);
-  if (head.length >= SESPARSE_CONST_HEADER.size && u32(head, 0) === 0xcafebabe && u32(head, 4) === 0) return probeSeSparse(head, maxFileSize);
+  const r = probeHeaderRemnant(head, maxFileSize);
+  return r && 'format' in r ? r : null;
+}
+
+/** A block start that carries a header magic but is not a usable delta header, and why. */
+export interface HeaderRejection {
+  kind: RemnantKind;
+  reason: string;
+}
+
+/**
+ * probeDeltaHeader that also says why a block starting with a delta or KDMV magic is not taken
+ * (a rejected remnant); null when no header magic is there at all. Never throws on bytes.
+ */
+export function probeHeaderRemnant(head: Uint8Array, maxFileSize: number): DeltaHeader | HeaderRejection | null {
+  const m = head.length >= 4 ? u32(head, 0) : 0;
+  try {
+    if (m === COWD_MAGIC) return head.length >= HEADER_PROBE_BYTES ? why('cowd-header', probeCowd(head, maxFileSize)) : null;
+    if (m === 0xcafebabe && head.length >= SESPARSE_CONST_HEADER.size && u32(head, 4) === 0) return why('sesparse-header', probeSeSparse(head, maxFileSize));
+    if (m === KDMV_MAGIC) return { kind: 'kdmv-header', reason: kdmvReason(head) };
+  } catch (e) {
+    if (!(e instanceof RescueError)) throw e;
+    return { kind: m === COWD_MAGIC ? 'cowd-header' : m === KDMV_MAGIC ? 'kdmv-header' : 'sesparse-header', reason: e.message };
+  }
   return null;
 }
 
-function probeCowd(head: Uint8Array, maxFileSize: number): DeltaHeader | null {
+function why(kind: RemnantKind, r: DeltaHeader | string): DeltaHeader | HeaderRejection {
+  return typeof r === 'string' ? { kind, reason: r } : r;
+}
+
+/**
+ * A KDMV header in free space is a hosted sparse extent (monolithicSparse and the like), never a
+ * VMFS snapshot delta: it is reported, not rebuilt. The header is still checked so the reason
+ * says whether it was even valid.
+ */
+function kdmvReason(head: Uint8Array): string {
+  const h = kdmvGeometry(parseKdmvHeader(head, 'KDMV header'), 'KDMV header', false, []);
+  return `hosted sparse (KDMV) header, capacity ${h.capacitySectors * SECTOR}: not a VMFS snapshot delta, not rebuilt`;
+}
+
+function probeCowd(head: Uint8Array, maxFileSize: number): DeltaHeader | string {
   const h = COWD_HEADER.parse(head);
-  if (h.version !== 1) return null;
+  if (h.version !== 1) return `COWD version ${h.version} (only 1 is known)`;
   const g = h.grainSize;
-  if (g === 0 || g > 2048 || (g & (g - 1)) !== 0) return null;
-  if (h.numSectors === 0) return null;
+  if (g === 0 || g > 2048 || (g & (g - 1)) !== 0) return `COWD grainSize ${g} sectors is not a power of two up to 2048`;
+  if (h.numSectors === 0) return 'COWD numSectors is 0';
   const tables = Math.ceil(h.numSectors / (COWD_GT_ENTRIES * g));
-  if (h.numGDEntries === 0 || h.numGDEntries > tables * 2 + 1) return null;
-  if (h.gdOffset < HEADER_SECTORS) return null;
+  if (h.numGDEntries === 0 || h.numGDEntries > tables * 2 + 1) return `COWD numGDEntries ${h.numGDEntries} does not fit a capacity of ${h.numSectors} sectors (${tables} tables)`;
+  if (h.gdOffset < HEADER_SECTORS) return `COWD gdOffset ${h.gdOffset} lies inside the header`;
   const gdEnd = h.gdOffset * SECTOR + h.numGDEntries * 4;
   const fileSize = h.freeSector * SECTOR;
-  if (fileSize < gdEnd || fileSize > maxFileSize) return null;
+  if (fileSize < gdEnd || fileSize > maxFileSize) return `COWD freeSector ${h.freeSector} puts the file end outside [end of the grain directory, volume size]`;
   const notes: string[] = [];
   if (h.numGDEntries !== tables) notes.push(`numGDEntries ${h.numGDEntries} differs from ${tables} needed`);
   if (h.uncleanShutdown !== 0) notes.push('uncleanShutdown set');
   return { format: 'vmfsSparse', capacityBytes: h.numSectors * SECTOR, grainBytes: g * SECTOR, fileSize, gdOffset: h.gdOffset * SECTOR, gdEntries: h.numGDEntries, gtOffset: 0, grainsOffset: 0, grainsSectors: 0, notes };
 }
 
-function probeSeSparse(head: Uint8Array, maxFileSize: number): DeltaHeader | null {
+function probeSeSparse(head: Uint8Array, maxFileSize: number): DeltaHeader | string {
   const h = SESPARSE_CONST_HEADER.parse(head);
-  if (h.grainSize !== 8n || h.grainTableSize !== 64n) return null;
+  if (h.grainSize !== 8n || h.grainTableSize !== 64n) return `seSparse grainSize ${h.grainSize} / grainTableSize ${h.grainTableSize} (only 8 / 64 are known)`;
   const cap = h.capacity;
-  if (cap === 0 || cap > 2 ** 37) return null;
+  if (cap === 0 || cap > 2 ** 37) return `seSparse capacity ${cap} sectors is out of range`;
   // grainsSize is the reserved grain area (ESXi sizes it to the capacity); the file holds only
   // the grains written so far, so the file size comes later from the grain tables (seSparseDataEnd).
   // Here only the metadata, which precedes the grains, must fit in the volume.
   const meta = h.grainsOffset * SECTOR;
-  if (!Number.isSafeInteger(meta) || meta > maxFileSize || h.grainsOffset === 0 || h.grainsSize === 0 || h.grainsSize > 2 ** 40) return null;
+  if (!Number.isSafeInteger(meta) || meta > maxFileSize || h.grainsOffset === 0 || h.grainsSize === 0 || h.grainsSize > 2 ** 40) return `seSparse grain area (offset ${h.grainsOffset}, ${h.grainsSize} sectors) is out of range`;
   // The metadata areas must lie inside the file, in order, before the grains.
   const gdEnd = h.grainDirOffset + h.grainDirSize;
   const gtEnd = h.grainTablesOffset + h.grainTablesSize;
-  if (h.grainDirOffset < 2 || h.grainDirSize === 0 || gdEnd > h.grainTablesOffset || h.grainTablesSize === 0 || gtEnd > h.grainsOffset) return null;
+  if (h.grainDirOffset < 2 || h.grainDirSize === 0 || gdEnd > h.grainTablesOffset || h.grainTablesSize === 0 || gtEnd > h.grainsOffset) return 'seSparse grain directory, grain tables and grains are not in order inside the file';
   const tables = Math.ceil(cap / (8 * SESPARSE_GT_ENTRIES));
   const gdEntries = Math.min(tables, h.grainDirSize * 64);
   const notes = gdEntries < tables ? [`grain directory holds ${h.grainDirSize * 64} entries, ${tables} needed`] : [];

@@ -2,7 +2,8 @@ import { RescueError, throwIfAborted } from '../errors.js';
 import { throttle, type JobOptions } from '../progress.js';
 import { hex, u32 } from '../util/struct.js';
 import { encodeFd, FD_META, formatFdAddress, parseFd, type FileDescriptor, type VmfsFs } from '../vmfs/index.js';
-import { HEADER_PROBE_BYTES, probeDeltaHeader, type DeltaHeader } from './delta-header.js';
+import { HEADER_PROBE_BYTES, probeHeaderRemnant, type DeltaHeader } from './delta-header.js';
+import type { Rejections } from './rejected.js';
 import { planFromBlocks, seSparseDataEnd } from './plan.js';
 import type { BlockUse } from './free-map.js';
 import { parseTextRemnant, type DescriptorRemnant, type VmsdRemnant } from './text-carving.js';
@@ -117,7 +118,7 @@ export interface FreedPbDelta {
  * VMFS3/5 and VMFS6 (8 KiB FDs, u64 slots and pointer-block entries). Where the FDC bitmap is
  * undecoded (ESXi's VMFS6 'rcmd' cluster metadata) no FD is known to be free, so none is found.
  */
-export async function scanFreedFds(fs: VmfsFs, use: BlockUse, opts: JobOptions = {}): Promise<{ deltas: FreedFdDelta[]; descriptors: DescriptorRemnant[]; vmsds: VmsdRemnant[]; warnings: string[] }> {
+export async function scanFreedFds(fs: VmfsFs, use: BlockUse, opts: JobOptions = {}, rejected?: Rejections): Promise<{ deltas: FreedFdDelta[]; descriptors: DescriptorRemnant[]; vmsds: VmsdRemnant[]; warnings: string[] }> {
   const deltas: FreedFdDelta[] = [];
   const descriptors: DescriptorRemnant[] = [];
   const vmsds: VmsdRemnant[] = [];
@@ -135,12 +136,18 @@ export async function scanFreedFds(fs: VmfsFs, use: BlockUse, opts: JobOptions =
     }
     const c = Math.floor(i / R);
     const r = i % R;
+    /** Volume offset of the freed FD once it is known to carry the FD lock magic (a remnant). */
+    let fdAt = -1;
+    /** The structure being parsed, for a failure: the FD, then its delta header. */
+    let trying: 'fd' | 'cowd-header' | 'sesparse-header' = 'fd';
+    let tryingAt = -1;
     try {
       if ((await fdc.isAllocated(c, r)) !== false) continue;
       const ext = await fs.mapOffset(fdc.content.fd, fdc.itemOffset(c, r));
       if (ext.kind !== 'vol' || ext.length < L.fdSize) continue;
       const raw = await fs.meta.read(ext.volOffset, L.fdSize);
       if (u32(raw, 0) !== FD_LOCK_MAGIC) continue;
+      fdAt = tryingAt = ext.volOffset;
       const address = encodeFd(c, r);
       let fd = parseFd(raw.slice(), address, ext.volOffset, L, fs.d.majorVersion, fs.name);
       if (fd.typeCode !== 3 || fd.length === 0) continue;
@@ -148,7 +155,7 @@ export async function scanFreedFds(fs: VmfsFs, use: BlockUse, opts: JobOptions =
       if (fd.zla === ZLA_RESIDENT) {
         // Resident text of a deleted descriptor or .vmsd (both are usually under the resident limit).
         const fdText = formatFdAddress(fd.address);
-        const t = parseTextRemnant(fd.raw.subarray(L.fdDataOffset, L.fdDataOffset + fd.length), { volOffset: fd.volOffset + L.fdDataOffset, location: 'freed-fd', fd: fdText, parentDir });
+        const t = parseTextRemnant(fd.raw.subarray(L.fdDataOffset, L.fdDataOffset + fd.length), { volOffset: fd.volOffset + L.fdDataOffset, location: 'freed-fd', fd: fdText, parentDir }, rejected);
         if (t && 'descriptor' in t) descriptors.push(t.descriptor);
         else if (t) vmsds.push(t.vmsd);
         continue;
@@ -160,8 +167,14 @@ export async function scanFreedFds(fs: VmfsFs, use: BlockUse, opts: JobOptions =
       const first = await fs.mapOffset(fd, 0, true);
       if (first.kind !== 'vol') continue;
       const head = await fs.vol.read(first.volOffset, Math.min(HEADER_PROBE_BYTES, fs.vol.size - first.volOffset));
-      const header = probeDeltaHeader(head, fs.vol.size);
+      const header = probeHeaderRemnant(head, fs.vol.size);
       if (!header) continue;
+      if (!('format' in header)) {
+        rejected?.add(header.kind, first.volOffset, `first block of freed FD ${formatFdAddress(fd.address)}: ${header.reason}`);
+        continue;
+      }
+      trying = header.format === 'seSparse' ? 'sesparse-header' : 'cowd-header';
+      tryingAt = first.volOffset;
       // The rebuilt file is as long as the FD says (seSparse: the header gives only the metadata
       // end): a length past what the delta can hold is corrupt and is cut there.
       const most = deltaMaxBytes(fs, header);
@@ -173,7 +186,8 @@ export async function scanFreedFds(fs: VmfsFs, use: BlockUse, opts: JobOptions =
       deltas.push({ fd, parentDir, header, headerVolOffset: first.volOffset, blocks, unknown });
     } catch (e) {
       if (!(e instanceof RescueError) || e.kind === 'cancelled') throw e;
-      // A freed FD that no longer parses is just not evidence.
+      // A freed FD that no longer parses is not evidence: a rejected remnant when it looked like one.
+      if (fdAt >= 0) rejected?.add(trying, tryingAt, e.message);
     }
   }
   progress({ phase: 'scan freed file descriptors', done: items, total: items });
@@ -269,7 +283,7 @@ const MAX_FREED_PBS = 1 << 18;
  * pbEntries blocks); `others` are every other plausible freed PB, kept small (no block lists) so
  * later pieces of a large delta can be joined by re-reading only the few that fit.
  */
-export async function scanFreedPbs(fs: VmfsFs, use: BlockUse, opts: JobOptions = {}): Promise<{ heads: FreedPbDelta[]; others: FreedPb[]; warnings: string[] }> {
+export async function scanFreedPbs(fs: VmfsFs, use: BlockUse, opts: JobOptions = {}, rejected?: Rejections): Promise<{ heads: FreedPbDelta[]; others: FreedPb[]; warnings: string[] }> {
   const heads: FreedPbDelta[] = [];
   const others: FreedPb[] = [];
   const warnings: string[] = [];
@@ -283,6 +297,9 @@ export async function scanFreedPbs(fs: VmfsFs, use: BlockUse, opts: JobOptions =
       if ((i & 255) === 0) throwIfAborted(opts.signal);
       const c = Math.floor(i / R);
       const r = i % R;
+      /** Set once the item's first entry makes it a pointer-block remnant; where it is (-1 unknown). */
+      let remnant = false;
+      let pbAt = -1;
       try {
         if ((await res.isAllocated(c, r)) !== false) continue;
         // A delta is written densely, so each of its PBs lists a block first: never-used (zero)
@@ -291,13 +308,19 @@ export async function scanFreedPbs(fs: VmfsFs, use: BlockUse, opts: JobOptions =
         const e0 = await res.readItem(c, r, w);
         const [lo0, hi0] = pbEntry(fs, e0, 0);
         if ((lo0 === 0 && hi0 === 0) || dataBlockOf(fs, lo0, hi0, 0, use.totalBlocks) === null) continue;
-        const blocks = pbBlocks(fs, await res.readItem(c, r, need), use.totalBlocks);
-        if (!blocks) continue;
-        const pbAddress = itemAddress(fs, type, c, r);
+        remnant = true;
         const ext = await fs.mapOffset(res.content.fd, res.itemOffset(c, r));
-        const pbVolOffset = ext.kind === 'vol' ? ext.volOffset : -1;
+        const pbVolOffset = (pbAt = ext.kind === 'vol' ? ext.volOffset : -1);
+        const blocks = pbBlocks(fs, await res.readItem(c, r, need), use.totalBlocks);
+        if (!blocks) {
+          rejected?.add('pointer-block', pbVolOffset, `freed pointer block item ${i}: starts with a data-block address but lists an address that is no data block of this volume`);
+          continue;
+        }
+        const pbAddress = itemAddress(fs, type, c, r);
         const b0 = blocks[0]!;
-        let head = b0 >= 0 && (b0 + 1) * bs <= fs.vol.size ? probeDeltaHeader(await fs.vol.read(b0 * bs, HEADER_PROBE_BYTES), fs.vol.size) : null;
+        const probed = b0 >= 0 && (b0 + 1) * bs <= fs.vol.size ? probeHeaderRemnant(await fs.vol.read(b0 * bs, HEADER_PROBE_BYTES), fs.vol.size) : null;
+        if (probed && !('format' in probed)) rejected?.add(probed.kind, b0 * bs, `first block of freed pointer block ${hex(pbAddress, 8)}: ${probed.reason}`);
+        let head = probed && 'format' in probed ? probed : null;
         if (head) {
           if (head.format === 'seSparse') head = { ...head, fileSize: await seSparseEnd(fs, head, blocks, use) };
           heads.push({ pbAddress, pbVolOffset, type, item: i, header: head, headerVolOffset: b0 * bs, blocks });
@@ -318,6 +341,7 @@ export async function scanFreedPbs(fs: VmfsFs, use: BlockUse, opts: JobOptions =
         others.push({ pbAddress, pbVolOffset, type, item: i, valid, end });
       } catch (e) {
         if (!(e instanceof RescueError) || e.kind === 'cancelled') throw e;
+        if (remnant) rejected?.add('pointer-block', pbAt, e.message);
       }
     }
   }

@@ -1,7 +1,9 @@
 import { RescueError, throwIfAborted, UserError } from '../errors.js';
 import { throttle, type JobOptions } from '../progress.js';
 import type { Datastore } from '../vmfs/index.js';
-import { HEADER_PROBE_BYTES, probeDeltaHeader, type DeltaHeader } from './delta-header.js';
+import { HEADER_PROBE_BYTES, probeHeaderRemnant, type DeltaHeader } from './delta-header.js';
+import { Rejections } from './rejected.js';
+import type { RejectedRemnant } from './types.js';
 import { BlockUse, holeReason } from './free-map.js';
 import { fsOf } from '../vmfs/index.js';
 import { MAX_REMNANTS, textKindOf, type TextKind } from './text-carving.js';
@@ -36,6 +38,12 @@ export interface RangeEvidence {
    * by buildCandidates). Optional: results saved before this field existed still merge.
    */
   texts?: CarvedText[];
+  /**
+   * Block starts with a header magic that did not parse (at most MAX_REJECTED) and how many there
+   * were. Optional, as texts.
+   */
+  rejected?: RejectedRemnant[];
+  rejectedCount?: number;
 }
 
 /** A free block that starts with descriptor or .vmsd text (plain data). */
@@ -125,6 +133,7 @@ export async function carveFreeRange(ds: Datastore, range: FreeRange, opts: JobO
   for (let b = start; b < end; b++) if (!use.isUsed(b)) total += bs;
   const headers: CarvedHeader[] = [];
   const texts: CarvedText[] = [];
+  const rejected = new Rejections();
   const progress = throttle(opts.onProgress);
   let done = 0;
   const readHead = async (b: number): Promise<Uint8Array | null> => {
@@ -141,8 +150,9 @@ export async function carveFreeRange(ds: Datastore, range: FreeRange, opts: JobO
   const look = async () => {
     const { block, head } = pending.shift()!;
     const h = await head;
-    const header = h ? probeDeltaHeader(h, vol.size) : null;
-    if (header) headers.push({ block, header });
+    const header = h ? probeHeaderRemnant(h, vol.size) : null;
+    if (header && 'format' in header) headers.push({ block, header });
+    else if (header) rejected.add(header.kind, block * bs, header.reason);
     else if (h && texts.length < MAX_REMNANTS) {
       const kind = textKindOf(h);
       if (kind) texts.push({ block, kind });
@@ -164,7 +174,7 @@ export async function carveFreeRange(ds: Datastore, range: FreeRange, opts: JobO
   throwIfAborted(opts.signal);
   while (pending.length) await look();
   progress({ phase: 'carve free space', done, total });
-  return { range: { startBlock: start, endBlock: end }, freeBlocks: total / bs, freeBytes: total, headers, texts };
+  return { range: { startBlock: start, endBlock: end }, freeBlocks: total / bs, freeBytes: total, headers, texts, rejected: rejected.list, rejectedCount: rejected.count };
 }
 
 /**
@@ -183,6 +193,12 @@ export function mergeCarvedTexts(results: readonly RangeEvidence[]): CarvedText[
   const byBlock = new Map<number, CarvedText>();
   for (const r of results) for (const t of r.texts ?? []) if (!byBlock.has(t.block)) byBlock.set(t.block, t);
   return [...byBlock.values()].sort((a, b) => a.block - b.block);
+}
+
+/** Rejected remnants of every range result (see mergeCarved): the first MAX_REJECTED by volume offset, and the total. */
+export function mergeCarvedRejected(results: readonly RangeEvidence[]): { rejected: RejectedRemnant[]; rejectedCount: number } {
+  const r = new Rejections().merge(results);
+  return { rejected: r.list, rejectedCount: r.count };
 }
 
 /** Block ranges of [0, totalBlocks) that no result covers (empty when the merge is complete). */

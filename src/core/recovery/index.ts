@@ -11,12 +11,14 @@
  *   const { files } = await listDeletedFiles(ds);                 // freed / orphan FDs
  */
 export { scanForDeltas, buildCandidates, pickCandidate, type ScanResult, type Candidate, type VolumeSummary } from './scan.js';
-export { recoveredDisk } from './recover.js';
-export { CANDIDATE_PARENT, linkCandidates } from './chain-link.js';
-export type { CandidateInfo, Evidence, LostRun, BlockPlan, DeltaFormat, DescriptorInfo } from './types.js';
+export { recoveredDisk, ambiguousParentMessage } from './recover.js';
+export { DamagedDeltaLayer } from './damage-layer.js';
+export { CANDIDATE_PARENT, linkCandidates, orderCandidates } from './chain-link.js';
+export type { CandidateInfo, Evidence, LostRun, GuessedRun, ParentAlternative, BlockPlan, DeltaFormat, DescriptorInfo, RejectedRemnant, RemnantKind } from './types.js';
+export { MAX_REJECTED } from './rejected.js';
 export { descriptorInfo, type DescriptorRemnant, type VmsdRemnant, type TextLocation, type TextKind } from './text-carving.js';
 export { probeDeltaHeader, type DeltaHeader } from './delta-header.js';
 export { listDeletedFiles, type DeletedFile } from './deleted-files.js';
-export { carveFreeRange, planFreeRanges, mergeCarved, mergeCarvedTexts, missingRanges, blockUseOf, MAX_RANGES, type FreeRange, type FreeRangePlan, type RangeEvidence, type CarvedHeader, type CarvedText } from './free-ranges.js';
+export { carveFreeRange, planFreeRanges, mergeCarved, mergeCarvedTexts, mergeCarvedRejected, missingRanges, blockUseOf, MAX_RANGES, type FreeRange, type FreeRangePlan, type RangeEvidence, type CarvedHeader, type CarvedText } from './free-ranges.js';
 export { rebuiltDelta, type RebuiltDelta } from './delta-export.js';
 export { candidateTotals } from './report.js';

@@ -3,6 +3,7 @@ import { readUpTo } from '../io/byte-source.js';
 import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, parseDescriptor } from '../vmdk/descriptor.js';
 import type { Datastore } from '../vmfs/index.js';
 import { MAX_TEXT_BYTES, parseVmsdRemnant, remnantWhere, type VmsdRemnant } from './text-carving.js';
+import type { ParentAlternative } from './types.js';
 
 /** A live descriptor on the volume that could be a parent. */
 export interface LiveDisk {
@@ -110,16 +111,30 @@ export interface ParentHints {
   vmsds?: readonly VmsdRemnant[];
 }
 
+/** What guessParent concludes: a parent, or (ambiguous) the disks the evidence cannot tell apart. */
+export interface ParentGuess {
+  path: string | null;
+  reasons: string[];
+  /** Several live disks share the best score: path is null and the user must choose. */
+  ambiguous: boolean;
+  /** Every live disk of the capacity, best first (for the chooser and the JSON). */
+  alternatives: ParentAlternative[];
+}
+
+/** Alternatives listed at most (a datastore of many same-size VMs). */
+const MAX_ALTERNATIVES = 32;
+
 /**
- * The most likely parent of a deleted delta of `capacityBytes`: a live descriptor of the same
- * capacity; preferred when a live leaf delta names it as parent (after a revert, ESXi makes a new
- * empty delta over the same parent), when it sits in the folder the freed FD came from, and when
- * its CID is the parentCID a recovered descriptor names.
+ * The parent of a deleted delta of `capacityBytes` among the live descriptors of that capacity,
+ * by evidence: the parentCID and parentFileNameHint of a recovered descriptor, a .vmsd naming the
+ * disk as frozen by the current snapshot, a live leaf delta over it (after a revert, ESXi makes a
+ * new empty delta over the same parent), the folder the freed FD came from. Capacity alone, or
+ * evidence that fits several disks equally, picks none: ambiguous, with the alternatives.
  */
-export function guessParent(disks: readonly LiveDisk[], capacityBytes: number, hints: ParentHints = {}): { path: string | null; reasons: string[] } {
+export function guessParent(disks: readonly LiveDisk[], capacityBytes: number, hints: ParentHints = {}): ParentGuess {
   const referenced = new Set(disks.map((d) => d.parentPath).filter((p): p is string => p !== null));
   const leafParents = new Set(disks.filter((d) => !referenced.has(d.path) && d.parentPath).map((d) => d.parentPath!));
-  let best: { d: LiveDisk; score: number; reasons: string[] } | null = null;
+  const scored: ParentAlternative[] = [];
   for (const d of disks) {
     if (d.capacityBytes !== capacityBytes) continue;
     const reasons = [`live disk ${d.path} has the same capacity (${capacityBytes} bytes)`];
@@ -148,8 +163,20 @@ export function guessParent(disks: readonly LiveDisk[], capacityBytes: number, h
       score += 2;
       reasons.push('same folder as the freed file descriptor');
     }
-    if (!best || score > best.score) best = { d, score, reasons };
+    scored.push({ path: d.path, score, reasons });
   }
-  return best ? { path: best.d.path, reasons: best.reasons } : { path: null, reasons: [`no live disk has capacity ${capacityBytes} bytes`] };
+  scored.sort((a, b) => b.score - a.score || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const alternatives = scored.slice(0, MAX_ALTERNATIVES);
+  const best = scored[0];
+  if (!best) return { path: null, reasons: [`no live disk has capacity ${capacityBytes} bytes`], ambiguous: false, alternatives: [] };
+  const tied = scored.filter((x) => x.score === best.score);
+  if (tied.length > 1) {
+    return {
+      path: null,
+      reasons: [`${tied.length} live disks of capacity ${capacityBytes} bytes fit equally well (${tied.map((x) => x.path).join(', ')}): no evidence tells them apart, choose the parent`],
+      ambiguous: true,
+      alternatives,
+    };
+  }
+  return { path: best.path, reasons: best.reasons, ambiguous: false, alternatives: scored.length > 1 ? alternatives : [] };
 }
-

@@ -4,6 +4,7 @@ import { cowdTableFits, COWD_TABLE_BYTES, SESPARSE_GDE_ALLOCATED_HI, SESPARSE_TA
 import type { BlockUse } from './free-map.js';
 import { lostIn, rebuiltFile } from './rebuilt-file.js';
 import type { BlockPlan } from './types.js';
+import type { Rejections } from './rejected.js';
 import { u32 } from '../util/struct.js';
 
 /** Reason text for a block now owned by a live file. */
@@ -47,6 +48,9 @@ export function planFromBlocks(
   return { fileSize, blockSize: bs, volOffsets, lost, method, absent };
 }
 
+/** Why a block placed by contiguity counts as guessed (one text, so guessed runs merge). */
+export const CONTIGUITY_GUESS = 'placed by contiguity from the header block: no FD or pointer block lists it';
+
 /**
  * Blind contiguity from the header block, then checked with the delta's own metadata: every grain
  * table the GD names must read, at its guessed place, as a table whose grain pointers land inside
@@ -54,7 +58,7 @@ export function planFromBlocks(
  * grains read from the parent instead of from whatever the guessed block holds.
  * Returns the plan and how many tables fit / were checked.
  */
-export async function planContiguous(vol: ByteSource, headerBlock: number, h0: DeltaHeader, use: BlockUse): Promise<{ plan: BlockPlan; tablesFit: number; tablesChecked: number; header: DeltaHeader }> {
+export async function planContiguous(vol: ByteSource, headerBlock: number, h0: DeltaHeader, use: BlockUse, rejected?: Rejections): Promise<{ plan: BlockPlan; tablesFit: number; tablesChecked: number; header: DeltaHeader }> {
   const bs = use.blockSize;
   let h = h0;
   if (h.format === 'seSparse') {
@@ -69,7 +73,13 @@ export async function planContiguous(vol: ByteSource, headerBlock: number, h0: D
   const unknown = new Map<number, string>();
   for (let i = 0; i < n; i++) if (blocks[i]! < 0) unknown.set(i, `contiguous guess runs past the volume end at file block ${i}`);
   const plan = planFromBlocks(blocks, h.fileSize, use, 'contiguous', unknown);
-  const { fit, checked } = await checkTables(vol, plan, h, true);
+  // Only the header block's place is known (the header was found there); every later block is
+  // placed by contiguity, which a fitting grain table makes likely but does not prove.
+  const guessed = new Map<number, string>();
+  for (let i = 1; i < n; i++) if (!plan.lost.has(i)) guessed.set(i, CONTIGUITY_GUESS);
+  plan.guessed = guessed;
+  const { fit, checked } = await checkTables(vol, plan, h, true, rejected);
+  for (const i of plan.lost.keys()) guessed.delete(i);
   return { plan, tablesFit: fit, tablesChecked: checked, header: h };
 }
 
@@ -77,7 +87,7 @@ export async function planContiguous(vol: ByteSource, headerBlock: number, h0: D
  * Reads the GD and every GT through the plan and checks that each table fits; with `markMisfits`,
  * the block holding a table that does not fit is marked lost. Bounded by the GD size (≤ 2^20 entries).
  */
-export async function checkCowdTables(vol: ByteSource, plan: BlockPlan, h: DeltaHeader, markMisfits: boolean): Promise<{ fit: number; checked: number }> {
+export async function checkCowdTables(vol: ByteSource, plan: BlockPlan, h: DeltaHeader, markMisfits: boolean, rejected?: Rejections): Promise<{ fit: number; checked: number }> {
   const file = rebuiltFile(vol, plan, 'probe');
   const endSector = Math.floor(h.fileSize / 512);
   const firstData = Math.ceil((h.gdOffset + h.gdEntries * 4) / 512);
@@ -99,23 +109,30 @@ export async function checkCowdTables(vol: ByteSource, plan: BlockPlan, h: Delta
     if (!known) continue; // already lost: the damage layer reports the whole table
     checked++;
     if (cowdTableFits(await file.read(at, COWD_TABLE_BYTES), firstData, endSector) >= 0) fit++;
-    else if (markMisfits) {
-      for (let i = first; i <= last; i++) plan.lost.set(i, `grain table ${t} at file offset ${hex(at)} does not fit at the guessed block (volume ${hex(plan.volOffsets[i]!)})`);
-    }
+    else misfit(plan, t, at, COWD_TABLE_BYTES, markMisfits, rejected);
   }
   return { fit, checked };
 }
 
 /** checkCowdTables or checkSeSparseTables, by the header's format. */
-export function checkTables(vol: ByteSource, plan: BlockPlan, h: DeltaHeader, markMisfits: boolean): Promise<{ fit: number; checked: number }> {
-  return h.format === 'seSparse' ? checkSeSparseTables(vol, plan, h, markMisfits) : checkCowdTables(vol, plan, h, markMisfits);
+export function checkTables(vol: ByteSource, plan: BlockPlan, h: DeltaHeader, markMisfits: boolean, rejected?: Rejections): Promise<{ fit: number; checked: number }> {
+  return h.format === 'seSparse' ? checkSeSparseTables(vol, plan, h, markMisfits, rejected) : checkCowdTables(vol, plan, h, markMisfits, rejected);
+}
+
+/** A grain table that does not fit at its place: a rejected remnant, and with `mark` its blocks are lost. */
+function misfit(plan: BlockPlan, t: number, at: number, bytes: number, mark: boolean, rejected: Rejections | undefined): void {
+  const bs = plan.blockSize;
+  const first = Math.floor(at / bs);
+  const last = Math.floor((at + bytes - 1) / bs);
+  rejected?.add('grain-table', plan.volOffsets[first]! + (at - first * bs), `grain table ${t} at file offset ${hex(at)} holds entries outside the delta (or used twice)${mark ? ': its blocks are counted lost' : ''}`);
+  if (mark) for (let i = first; i <= last; i++) plan.lost.set(i, `grain table ${t} at file offset ${hex(at)} does not fit at the guessed block (volume ${hex(plan.volOffsets[i]!)})`);
 }
 
 /**
  * The seSparse counterpart of checkCowdTables: every GT slot the GD names is read through the
  * plan and must hold only valid entries whose grain indices fall inside the grain area.
  */
-export async function checkSeSparseTables(vol: ByteSource, plan: BlockPlan, h: DeltaHeader, markMisfits: boolean): Promise<{ fit: number; checked: number }> {
+export async function checkSeSparseTables(vol: ByteSource, plan: BlockPlan, h: DeltaHeader, markMisfits: boolean, rejected?: Rejections): Promise<{ fit: number; checked: number }> {
   const file = rebuiltFile(vol, plan, 'probe');
   let fit = 0;
   let checked = 0;
@@ -135,9 +152,7 @@ export async function checkSeSparseTables(vol: ByteSource, plan: BlockPlan, h: D
     if (!known) continue;
     checked++;
     if (seSparseTableFits(await file.read(at, SESPARSE_TABLE_BYTES), grains) >= 0) fit++;
-    else if (markMisfits) {
-      for (let i = first; i <= last; i++) plan.lost.set(i, `grain table ${t} at file offset ${hex(at)} does not fit at the guessed block (volume ${hex(plan.volOffsets[i]!)})`);
-    }
+    else misfit(plan, t, at, SESPARSE_TABLE_BYTES, markMisfits, rejected);
   }
   return { fit, checked };
 }

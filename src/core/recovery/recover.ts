@@ -29,6 +29,7 @@ export async function recoveredDisk(ds: Datastore, c: Candidate, parentPath: str
     cidOk: null,
     warnings: [],
   };
+  if (!parentPath && c.parentAmbiguous) throw new UserError(ambiguousParentMessage(c));
   if (!parentPath) {
     warnings.push(`${c.id}: no parent given or guessed; unallocated and lost ranges read as zeros`);
     return { disk: new DiskChain([c.layer], [link]), parent: null, warnings };
@@ -51,4 +52,10 @@ export async function recoveredDisk(ds: Datastore, c: Candidate, parentPath: str
   }
   if (parent.layers.length === 0) throw new UserError(`parent ${parentPath} has no layers`);
   return { disk: new DiskChain([c.layer, ...parent.layers], [link, ...parent.links]), parent: parentPath, warnings };
+}
+
+/** The refusal to pick a parent the evidence does not decide, with the alternatives to choose from. */
+export function ambiguousParentMessage(c: Candidate): string {
+  const alts = c.parentAlternatives.map((a) => `  ${a.path} (score ${a.score}: ${a.reasons.join('; ')})`);
+  return [`${c.id}: the parent is ambiguous (${c.parentAlternatives.length} live disks of capacity ${c.capacityBytes} bytes; no evidence decides); choose one with --parent PATH:`, ...alts].join('\n');
 }

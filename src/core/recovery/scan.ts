@@ -6,17 +6,18 @@ import { openSeSparseExtent } from '../vmdk/formats/sesparse.js';
 import type { DiskLayer } from '../vmdk/types.js';
 import { formatFdAddress, fsOf, type Datastore, type VmfsFs } from '../vmfs/index.js';
 import { damageReport, DamagedDeltaLayer } from './damage-layer.js';
-import { HEADER_PROBE_BYTES, probeDeltaHeader, type DeltaHeader } from './delta-header.js';
+import { HEADER_PROBE_BYTES, probeHeaderRemnant, type DeltaHeader } from './delta-header.js';
 import { readFreedPb, scanFreedFds, scanFreedPbs } from './evidence.js';
 import { carveFreeSubBlocks, readBlockText, remnantWhere, type DescriptorRemnant, type VmsdRemnant } from './text-carving.js';
 import { joinPointerBlocks, pieceDetail } from './pb-join.js';
 import type { BlockUse } from './free-map.js';
 import { blockUseOf, carveFreeRange, type CarvedHeader, type CarvedText } from './free-ranges.js';
-import { linkCandidates } from './chain-link.js';
+import { linkCandidates, orderCandidates } from './chain-link.js';
 import { guessParent, namesDisk, surveyLive, type LiveDisk } from './parent-guess.js';
 import { checkTables, planContiguous, planFromBlocks } from './plan.js';
 import { rebuiltFile } from './rebuilt-file.js';
-import type { BlockPlan, CandidateInfo, Evidence } from './types.js';
+import type { BlockPlan, CandidateInfo, Evidence, RejectedRemnant } from './types.js';
+import { Rejections } from './rejected.js';
 
 export interface VolumeSummary {
   label: string;
@@ -40,6 +41,8 @@ export interface Candidate extends CandidateInfo {
   descriptor?: DescriptorRemnant;
   /** Folder FD of the freed delta FD (0 when unknown), for linking candidates by folder. */
   dirFd: number;
+  /** The freed delta FD's address text and times (Unix seconds), when a freed FD gave the plan. */
+  fdTimes?: { fd: string; mtime: number; ctime: number };
 }
 
 export interface ScanResult {
@@ -51,6 +54,12 @@ export interface ScanResult {
   descriptors: DescriptorRemnant[];
   /** .vmsd files: live ones, freed FDs' resident text, and text carved from free space. */
   vmsds: VmsdRemnant[];
+  /**
+   * Carved or freed structures that did not parse, or parsed but could not be used (the first
+   * MAX_REJECTED by volume offset), and how many there were: the scan went on without them.
+   */
+  rejected: RejectedRemnant[];
+  rejectedCount: number;
   warnings: string[];
 }
 
@@ -58,7 +67,7 @@ interface Found {
   headerVolOffset: number;
   header: DeltaHeader;
   evidence: Evidence[];
-  plans: { plan: BlockPlan | null; base: number; reason: string; checkWithGt: boolean; dirFd?: number }[];
+  plans: { plan: BlockPlan | null; base: number; reason: string; checkWithGt: boolean; dirFd?: number; fdTimes?: Candidate['fdTimes'] }[];
 }
 
 /**
@@ -71,7 +80,7 @@ interface Found {
 export async function scanForDeltas(ds: Datastore, opts: JobOptions = {}): Promise<ScanResult> {
   const use = await blockUseOf(ds);
   const carved = await carveFreeRange(ds, { startBlock: 0, endBlock: use.totalBlocks }, opts);
-  return buildCandidates(ds, carved.headers, opts, carved.texts ?? []);
+  return buildCandidates(ds, carved.headers, opts, carved.texts ?? [], carved);
 }
 
 /**
@@ -79,12 +88,20 @@ export async function scanForDeltas(ds: Datastore, opts: JobOptions = {}): Promi
  * only), then candidates from all the evidence, `carved` being the merged free-space headers
  * (mergeCarved of every range's result).
  */
-export async function buildCandidates(ds: Datastore, carved: readonly CarvedHeader[], opts: JobOptions = {}, texts: readonly CarvedText[] = []): Promise<ScanResult> {
+export async function buildCandidates(
+  ds: Datastore,
+  carved: readonly CarvedHeader[],
+  opts: JobOptions = {},
+  texts: readonly CarvedText[] = [],
+  /** What the free-space pass rejected (mergeCarvedRejected of the ranges, or one range result). */
+  carvedRejected: { rejected?: readonly RejectedRemnant[]; rejectedCount?: number } = {},
+): Promise<ScanResult> {
   const fs: VmfsFs = fsOf(ds);
   const map = await ds.allocationMap();
   const use = await blockUseOf(ds);
   const absent = use.absent;
   const warnings: string[] = [];
+  const rejected = new Rejections().merge([carvedRejected]);
   for (const a of absent) warnings.push(`volume range ${hex(a.offset)}+${hex(a.length)} is not in the dump (${a.reason}): deltas stored there are lost`);
   if (map.basis !== 'bitmap') warnings.push(`free space comes from ${map.basis} (no decoded bitmap): reuse of blocks cannot be confirmed`);
   const bs = use.blockSize;
@@ -95,16 +112,16 @@ export async function buildCandidates(ds: Datastore, carved: readonly CarvedHead
     return f;
   };
 
-  const fds = await scanFreedFds(fs, use, opts);
+  const fds = await scanFreedFds(fs, use, opts, rejected);
   warnings.push(...fds.warnings);
   for (const d of fds.deltas) {
     const f = get(d.headerVolOffset, d.header);
     const fdText = formatFdAddress(d.fd.address);
     f.evidence.push({ kind: 'freed-fd', volOffset: d.fd.volOffset, fd: fdText, detail: `freed FD ${fdText} (generation ${d.fd.generation}, ${d.fd.length} bytes, ${d.fd.zla === 3 ? 'pointer blocks' : d.fd.zla === 4304 ? 'double indirection' : 'direct blocks'}) still lists the delta's blocks` });
-    f.plans.push({ plan: planFromBlocks(d.blocks, d.header.format === 'seSparse' ? d.fd.length : Math.min(d.fd.length, d.header.fileSize), use, 'fd', d.unknown), base: 0.45, reason: `block list from freed FD ${fdText}`, checkWithGt: false, dirFd: d.parentDir });
+    f.plans.push({ plan: planFromBlocks(d.blocks, d.header.format === 'seSparse' ? d.fd.length : Math.min(d.fd.length, d.header.fileSize), use, 'fd', d.unknown), base: 0.45, reason: `block list from freed FD ${fdText}`, checkWithGt: false, dirFd: d.parentDir, fdTimes: { fd: fdText, mtime: d.fd.mtime, ctime: d.fd.ctime } });
   }
   throwIfAborted(opts.signal);
-  const pbs = await scanFreedPbs(fs, use, opts);
+  const pbs = await scanFreedPbs(fs, use, opts, rejected);
   warnings.push(...pbs.warnings);
   const perPb = fs.L.pbEntries;
   for (const p of pbs.heads) {
@@ -127,7 +144,7 @@ export async function buildCandidates(ds: Datastore, carved: readonly CarvedHead
   for (const c0 of carved) {
     if (!Number.isSafeInteger(c0.block) || c0.block < 0 || c0.block >= use.totalBlocks || use.isUsed(c0.block)) continue; // not a free block of this volume
     // Evidence may come from another worker or a saved (resumed) scan: the header is read again here.
-    const c = await reprobe(fs, c0.block, bs);
+    const c = await reprobe(fs, c0.block, bs, rejected);
     if (!c) continue;
     const f = get(c.block * bs, c.header);
     f.evidence.push({ kind: 'carved-header', volOffset: c.block * bs, detail: `${c.header.format} header at the start of free block ${c.block} (capacity ${c.header.capacityBytes}, file ${c.header.fileSize} bytes)` });
@@ -135,7 +152,7 @@ export async function buildCandidates(ds: Datastore, carved: readonly CarvedHead
   }
 
   // Text evidence: free sub-blocks (one metadata pass) and the free blocks the range pass flagged.
-  const sub = await carveFreeSubBlocks(fs, opts);
+  const sub = await carveFreeSubBlocks(fs, opts, rejected);
   warnings.push(...sub.warnings);
   const descriptors = [...fds.descriptors, ...sub.descriptors];
   const vmsds = [...fds.vmsds, ...sub.vmsds];
@@ -144,7 +161,7 @@ export async function buildCandidates(ds: Datastore, carved: readonly CarvedHead
     if (!Number.isSafeInteger(t.block) || t.block < 0 || t.block >= use.totalBlocks || use.isUsed(t.block) || seenText.has(t.block)) continue;
     seenText.add(t.block);
     if (seenText.size > 4096) break;
-    const r = await readBlockText(fs, t.block);
+    const r = await readBlockText(fs, t.block, rejected);
     if (r && 'descriptor' in r) descriptors.push(r.descriptor);
     else if (r) vmsds.push(r.vmsd);
   }
@@ -163,26 +180,28 @@ export async function buildCandidates(ds: Datastore, carved: readonly CarvedHead
   for (const f of [...found.values()].sort((a, b) => a.headerVolOffset - b.headerVolOffset)) {
     throwIfAborted(opts.signal);
     try {
-      candidates.push(await buildCandidate(fs, use, f, disks, descriptors, vmsds));
+      candidates.push(await buildCandidate(fs, use, f, disks, descriptors, vmsds, rejected));
     } catch (e) {
-      if (!(e instanceof RescueError) || e.kind === 'cancelled') throw e;
-      warnings.push(`delta header at volume ${hex(f.headerVolOffset)}: ${e.message}`);
+      // The header parsed but the delta it starts does not open (its GD or tables): rejected.
+      rejected.caught(f.header.format === 'seSparse' ? 'sesparse-header' : 'cowd-header', f.headerVolOffset, e, 'the header parses but the delta it starts does not open: ');
     }
   }
   linkCandidates(candidates, descriptors, disks, vmsds);
-  candidates.sort((a, b) => b.confidence - a.confidence || b.recoverableGrains - a.recoverableGrains || a.headerVolOffset - b.headerVolOffset);
+  const ordered = orderCandidates(candidates);
   const i = ds.info;
   return {
     volume: { label: i.label, uuid: i.uuid, version: i.version, blockSize: bs, totalBlocks: use.totalBlocks, freeBlocks: use.freeBlocks, allocationBasis: map.basis },
-    candidates,
+    candidates: ordered,
     unassembled,
     descriptors,
     vmsds,
+    rejected: rejected.merge([]).list,
+    rejectedCount: rejected.count,
     warnings,
   };
 }
 
-async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readonly LiveDisk[], descriptors: readonly DescriptorRemnant[], vmsds: readonly VmsdRemnant[]): Promise<Candidate> {
+async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readonly LiveDisk[], descriptors: readonly DescriptorRemnant[], vmsds: readonly VmsdRemnant[], rejected: Rejections): Promise<Candidate> {
   let h = f.header;
   const bs = use.blockSize;
   const chosen = f.plans.sort((a, b) => b.base - a.base)[0]!;
@@ -193,14 +212,14 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readon
   let fit: number;
   let checked: number;
   if (chosen.checkWithGt) {
-    const r = await planContiguous(fs.vol, f.headerVolOffset / bs, h, use);
+    const r = await planContiguous(fs.vol, f.headerVolOffset / bs, h, use, rejected);
     plan = r.plan;
     h = r.header;
     fit = r.tablesFit;
     checked = r.tablesChecked;
   } else {
     plan = chosen.plan!;
-    ({ fit, checked } = await checkTables(fs.vol, plan, h, false));
+    ({ fit, checked } = await checkTables(fs.vol, plan, h, false, rejected));
   }
   const headerScore = h.notes.length ? 0.05 : 0.1;
   confidence += headerScore;
@@ -224,7 +243,13 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readon
     confidence -= s;
     reasons.push(`-${s} ${plan.lost.size} of ${fileBlocks} delta file blocks are lost (${dmg.lostGrains} grains in lost runs)`);
   }
-  if (dmg.recoverableGrains === 0) {
+  if (dmg.guessedGrains > 0) {
+    // Placement by contiguity is a guess even where the tables fit: weigh by the guessed share.
+    const s = round(0.15 * (dmg.guessedGrains / Math.max(1, dmg.guessedGrains + dmg.recoverableGrains)));
+    confidence -= s;
+    reasons.push(`-${s} ${dmg.guessedGrains} grains sit in blocks placed by contiguity (no FD or pointer block lists them): counted as guessed`);
+  }
+  if (dmg.recoverableGrains + dmg.guessedGrains === 0) {
     confidence -= 0.3;
     reasons.push('-0.3 no grain data is recoverable');
   }
@@ -240,6 +265,9 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readon
   if (parent.path) {
     confidence += 0.2;
     reasons.push(`+0.2 parent guess ${parent.path}`);
+  } else if (parent.ambiguous) {
+    confidence += 0.1;
+    reasons.push(`+0.1 parent ambiguous: ${parent.alternatives.filter((a) => a.score === parent.alternatives[0]!.score).length} live disks of this capacity fit equally (choose one)`);
   } else reasons.push('+0 no parent of the same capacity on the volume');
   return {
     id,
@@ -250,14 +278,19 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readon
     reasons,
     parent: parent.path,
     parentReasons: parent.reasons,
+    parentAmbiguous: parent.ambiguous,
+    parentAlternatives: parent.alternatives,
     evidence,
     recoverableGrains: dmg.recoverableGrains,
+    guessedGrains: dmg.guessedGrains,
     lostGrains: dmg.lostGrains,
     grainBytes: h.grainBytes,
     lostRuns: dmg.lostRuns,
+    guessedRuns: dmg.guessedRuns,
     headerVolOffset: f.headerVolOffset,
     method: plan.method,
     dirFd: chosen.dirFd ?? 0,
+    ...(chosen.fdTimes ? { fdTimes: chosen.fdTimes } : {}),
     ...(desc ? { descriptor: desc } : {}),
     header: h,
     plan,
@@ -320,6 +353,9 @@ function pickDescriptor(descriptors: readonly DescriptorRemnant[], h: DeltaHeade
   const score = (d: DescriptorRemnant) => (disks.some((x) => x.capacityBytes === h.capacityBytes && x.cid === d.parentCid) ? 4 : 0) + (dirFd && d.parentDir === dirFd ? 2 : 0) + (d.location === 'freed-fd' ? 1 : 0);
   let best: DescriptorRemnant | undefined;
   for (const d of fits) if (!best || score(d) > score(best)) best = d;
+  // Equally good descriptors of different disks (two VMs of one size): attributing either would
+  // pick the parent silently, so none is attributed.
+  if (best && fits.some((d) => d !== best && score(d) === score(best!) && (d.parentCid !== best!.parentCid || d.parentFileNameHint !== best!.parentFileNameHint))) return undefined;
   return best;
 }
 
@@ -329,12 +365,13 @@ export function descriptorHints(d: DescriptorRemnant, disks: readonly LiveDisk[]
   return { parentCid: d.parentCid, ...(d.parentFileNameHint ? { parentHint: { name: d.parentFileNameHint, dir, where: d.location === 'freed-fd' ? `freed FD ${d.fd}` : remnantWhere(d) } } : {}) };
 }
 
-async function reprobe(fs: VmfsFs, block: number, bs: number): Promise<CarvedHeader | null> {
+async function reprobe(fs: VmfsFs, block: number, bs: number, rejected: Rejections): Promise<CarvedHeader | null> {
   const at = block * bs;
   if (at + HEADER_PROBE_BYTES > fs.vol.size) return null;
   try {
-    const header = probeDeltaHeader(await fs.vol.read(at, HEADER_PROBE_BYTES), fs.vol.size);
-    return header ? { block, header } : null;
+    const header = probeHeaderRemnant(await fs.vol.read(at, HEADER_PROBE_BYTES), fs.vol.size);
+    if (header && !('format' in header)) rejected.add(header.kind, at, header.reason);
+    return header && 'format' in header ? { block, header } : null;
   } catch (e) {
     if (e instanceof RescueError && e.kind !== 'cancelled') return null;
     throw e;

@@ -5,6 +5,7 @@ import { hex } from '../util/struct.js';
 import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, parseDescriptor } from '../vmdk/descriptor.js';
 import { parseVmsd } from '../vmdk/vmsd.js';
 import type { VmfsFs } from '../vmfs/index.js';
+import type { Rejections } from './rejected.js';
 
 /**
  * Descriptor and `.vmsd` text found in free space (issue 5 item 1b): freed resident FDs, free
@@ -103,14 +104,20 @@ function completeText(bytes: Uint8Array): Uint8Array {
 }
 
 /** Parses descriptor text (a remnant), or null when it does not parse. */
-export function parseDescriptorRemnant(bytes: Uint8Array, at: { volOffset: number; location: TextLocation; fd?: string; parentDir?: number }): DescriptorRemnant | null {
+export function parseDescriptorRemnant(bytes: Uint8Array, at: { volOffset: number; location: TextLocation; fd?: string; parentDir?: number }, rejected?: Rejections): DescriptorRemnant | null {
   const body = completeText(bytes.subarray(0, MAX_TEXT_BYTES));
-  if (!looksLikeDescriptor(body)) return null;
+  if (!looksLikeDescriptor(body)) {
+    rejected?.add('descriptor-text', at.volOffset, 'descriptor text ends before its header lines are complete');
+    return null;
+  }
   const name = at.fd || `descriptor text at volume ${hex(at.volOffset)}`;
   try {
     const d = parseDescriptor(decodeDescriptorBytes(body, name), name);
     const capacityBytes = descriptorSectors(d) * 512;
-    if (!Number.isSafeInteger(capacityBytes)) return null;
+    if (!Number.isSafeInteger(capacityBytes)) {
+      rejected?.add('descriptor-text', at.volOffset, `${name}: extents add up to ${descriptorSectors(d)} sectors, out of range`);
+      return null;
+    }
     return {
       volOffset: at.volOffset,
       fd: at.fd ?? '',
@@ -125,13 +132,13 @@ export function parseDescriptorRemnant(bytes: Uint8Array, at: { volOffset: numbe
       textBytes: body.length,
     };
   } catch (e) {
-    if (e instanceof RescueError) return null;
+    if (e instanceof RescueError && e.kind !== 'cancelled') return (rejected?.add('descriptor-text', at.volOffset, e.message), null);
     throw e;
   }
 }
 
 /** Parses .vmsd text (a remnant), or null when it is not a snapshot database with snapshot keys. */
-export function parseVmsdRemnant(bytes: Uint8Array, at: { volOffset: number; location: TextLocation; path?: string | null; dir?: string | null; parentDir?: number }): VmsdRemnant | null {
+export function parseVmsdRemnant(bytes: Uint8Array, at: { volOffset: number; location: TextLocation; path?: string | null; dir?: string | null; parentDir?: number }, rejected?: Rejections): VmsdRemnant | null {
   const body = completeText(bytes.subarray(0, MAX_TEXT_BYTES));
   const text = new TextDecoder('utf-8').decode(body);
   if (!VMSD_MARK.test(text)) return null;
@@ -151,20 +158,20 @@ export function parseVmsdRemnant(bytes: Uint8Array, at: { volOffset: number; loc
       textBytes: body.length,
     };
   } catch (e) {
-    if (e instanceof RescueError) return null;
+    if (e instanceof RescueError && e.kind !== 'cancelled') return (rejected?.add('vmsd-text', at.volOffset, e.message), null);
     throw e;
   }
 }
 
 /** Descriptor or .vmsd remnant from text bytes (kind from textKindOf), or null. */
-export function parseTextRemnant(bytes: Uint8Array, at: { volOffset: number; location: TextLocation; fd?: string; parentDir?: number }): { descriptor: DescriptorRemnant } | { vmsd: VmsdRemnant } | null {
+export function parseTextRemnant(bytes: Uint8Array, at: { volOffset: number; location: TextLocation; fd?: string; parentDir?: number }, rejected?: Rejections): { descriptor: DescriptorRemnant } | { vmsd: VmsdRemnant } | null {
   const kind = textKindOf(bytes);
   if (kind === 'descriptor') {
-    const d = parseDescriptorRemnant(bytes, at);
+    const d = parseDescriptorRemnant(bytes, at, rejected);
     return d ? { descriptor: d } : null;
   }
   if (kind === 'vmsd') {
-    const v = parseVmsdRemnant(bytes, { volOffset: at.volOffset, location: at.location, path: at.fd || null, parentDir: at.parentDir ?? 0 });
+    const v = parseVmsdRemnant(bytes, { volOffset: at.volOffset, location: at.location, path: at.fd || null, parentDir: at.parentDir ?? 0 }, rejected);
     return v ? { vmsd: v } : null;
   }
   return null;
@@ -189,7 +196,7 @@ export function remnantWhere(r: { location: TextLocation; volOffset: number; fd?
  * TEXT_PROBE_BYTES per free item, MAX_TEXT_BYTES more only where text starts. Items whose bitmap
  * is not decoded (ESXi VMFS6 'rcmd' clusters) are not known to be free and are skipped.
  */
-export async function carveFreeSubBlocks(fs: VmfsFs, opts: JobOptions = {}): Promise<{ descriptors: DescriptorRemnant[]; vmsds: VmsdRemnant[]; warnings: string[] }> {
+export async function carveFreeSubBlocks(fs: VmfsFs, opts: JobOptions = {}, rejected?: Rejections): Promise<{ descriptors: DescriptorRemnant[]; vmsds: VmsdRemnant[]; warnings: string[] }> {
   const descriptors: DescriptorRemnant[] = [];
   const vmsds: VmsdRemnant[] = [];
   const warnings: string[] = [];
@@ -211,7 +218,7 @@ export async function carveFreeSubBlocks(fs: VmfsFs, opts: JobOptions = {}): Pro
       const ext = await fs.mapOffset(sbc.content.fd, sbc.itemOffset(c, r));
       const volOffset = ext.kind === 'vol' ? ext.volOffset : -1;
       const bytes = await sbc.readItem(c, r, MAX_TEXT_BYTES);
-      const t = parseTextRemnant(bytes, { volOffset, location: 'free-sub-block' });
+      const t = parseTextRemnant(bytes, { volOffset, location: 'free-sub-block' }, rejected);
       if (!t) continue;
       if ('descriptor' in t) {
         if (descriptors.length < MAX_REMNANTS) descriptors.push(t.descriptor);
@@ -226,12 +233,12 @@ export async function carveFreeSubBlocks(fs: VmfsFs, opts: JobOptions = {}): Pro
 }
 
 /** Re-reads text at the start of free block `block` (from a range result), bounded, or null. */
-export async function readBlockText(fs: VmfsFs, block: number): Promise<{ descriptor: DescriptorRemnant } | { vmsd: VmsdRemnant } | null> {
+export async function readBlockText(fs: VmfsFs, block: number, rejected?: Rejections): Promise<{ descriptor: DescriptorRemnant } | { vmsd: VmsdRemnant } | null> {
   const at = block * fs.L.blockSize;
   if (!Number.isSafeInteger(at) || at < 0 || at >= fs.vol.size) return null;
   try {
     const bytes = await fs.vol.read(at, Math.min(MAX_TEXT_BYTES, fs.L.blockSize, fs.vol.size - at));
-    return parseTextRemnant(bytes, { volOffset: at, location: 'free-block' });
+    return parseTextRemnant(bytes, { volOffset: at, location: 'free-block' }, rejected);
   } catch (e) {
     if (e instanceof RescueError && e.kind !== 'cancelled') return null;
     throw e;

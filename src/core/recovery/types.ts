@@ -56,6 +56,25 @@ export interface BlockPlan {
   method: 'fd' | 'pointer-block' | 'contiguous';
   /** Volume ranges absent from the dump: file bytes mapped there are lost (reads as zeros). */
   absent: readonly { offset: number; length: number; reason: string }[];
+  /**
+   * File blocks whose place was inferred (contiguity from the header block) rather than listed by
+   * an FD or pointer block, with why: their data is still used, but counted as guessed.
+   */
+  guessed?: ReadonlyMap<number, string>;
+}
+
+/** A run of the virtual disk whose delta content comes from a block placed by inference. */
+export interface GuessedRun {
+  sector: number;
+  sectors: number;
+  reason: string;
+}
+
+/** A possible parent of a deleted delta when the evidence does not pick one. */
+export interface ParentAlternative {
+  path: string;
+  score: number;
+  reasons: string[];
 }
 
 /** What the scan reports per candidate (the CLI prints this; the app shows it). */
@@ -68,18 +87,43 @@ export interface CandidateInfo {
   /** 0..1, with the reasons that add up to it. */
   confidence: number;
   reasons: string[];
-  /** Guessed parent descriptor path on the volume, or null. */
+  /**
+   * Parent descriptor path on the volume, 'candidate:<id>' for another recovered delta, or null
+   * (none of that capacity, or several that the evidence cannot tell apart: parentAmbiguous).
+   */
   parent: string | null;
   parentReasons: string[];
+  /** True when several live disks fit equally: no parent is picked, the user must choose one. */
+  parentAmbiguous: boolean;
+  /** The live disks of the same capacity, best first, when more than one exists (the chooser lists them); empty otherwise. */
+  parentAlternatives: ParentAlternative[];
   evidence: Evidence[];
-  /** Grains whose data the rebuilt delta still holds, and grains lost (read from the parent). */
+  /**
+   * Grains whose data the rebuilt delta holds at a place an FD, pointer block or header fixes;
+   * grains whose data sits in a block placed by inference (still written by recover); grains
+   * lost (read from the parent). The three are disjoint.
+   */
   recoverableGrains: number;
+  guessedGrains: number;
   lostGrains: number;
   grainBytes: number;
   lostRuns: LostRun[];
+  /** Where the guessed grains are, as runs of the virtual disk. */
+  guessedRuns: GuessedRun[];
   /** Volume byte offset of the delta header (the candidate's identity). */
   headerVolOffset: number;
   method: BlockPlan['method'];
   /** The delta's own descriptor, when one was recovered and attributed to it. */
   descriptor?: DescriptorInfo;
+}
+
+/** The structure a rejected remnant was tried as. */
+export type RemnantKind = 'cowd-header' | 'sesparse-header' | 'kdmv-header' | 'grain-table' | 'fd' | 'pointer-block' | 'descriptor-text' | 'vmsd-text';
+
+/** A carved or freed structure that did not parse (or parsed but cannot be used): the scan went on without it. */
+export interface RejectedRemnant {
+  kind: RemnantKind;
+  /** Volume byte offset of the structure (-1 when unknown). */
+  volOffset: number;
+  reason: string;
 }

@@ -50,6 +50,7 @@ export async function openDatastore(sources: readonly ByteSource[], opts: OpenDa
   for (const c of candidates.filter((x) => x.kind === 'lvm')) {
     try {
       const d = await readLvmDevice(c.source);
+      d.dump = { name: sources[c.info.source]?.name ?? c.source.name, offset: c.info.offset };
       devices.push(d);
       devParts.set(d, c.info);
       warnings.push(...d.warnings);

@@ -18,7 +18,7 @@
  */
 export type { ByteSource } from '../io/byte-source.js';
 export { openDatastore, type OpenDatastoreOptions } from './datastore.js';
-export { VolumeHoleError } from './lvm.js';
+export { TruncatedDumpError, VolumeHoleError } from './lvm.js';
 export { parsePathOrFd, formatFdAddress } from './fd-address.js';
 export { bulkBuffer, canReadInto, readInto, type ReadIntoSource } from '../io/read-into.js';
 export type {

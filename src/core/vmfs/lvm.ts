@@ -81,6 +81,26 @@ const MAX_EXT_HEADERS = 64;
 /** PE size of the fallback used when a device's PE table yields nothing (what vmfs-tools assumes). */
 const FALLBACK_PE = 256 * 1024 * 1024;
 
+/** A read fell into the part of the volume that a truncated dump lacks (not another LUN: the same dump cut short). */
+export class TruncatedDumpError extends CorruptError {
+  constructor(volume: string, offset: number, cut: DumpCut) {
+    super(
+      `${cut.dump} ends ${cut.missingBytes} bytes before the volume does (cut at offset ${hex(cut.cutAt)}): ${volume} offset ${hex(offset)} is past the cut; ` +
+        `volume bytes 0x0..${hex(cut.volumeOffset)} of it are in the dump, so files stored there can still be read, and scan lists what can be recovered`,
+    );
+    this.name = 'TruncatedDumpError';
+  }
+}
+
+/** Where a dump was cut short: its name, the dump file offset of the cut, and how many bytes of the device the volume still needs after it. */
+export interface DumpCut {
+  dump: string;
+  cutAt: number;
+  missingBytes: number;
+  /** First volume offset past the cut. */
+  volumeOffset: number;
+}
+
 /** A read fell into a part of the volume whose LUN dump was not supplied. */
 export class VolumeHoleError extends MissingFileError {
   constructor(volume: string, offset: number, what: string) {
@@ -111,6 +131,8 @@ export interface LvmPe {
 export interface LvmDevice {
   /** The partition (device) as a source; pOffsets are relative to it. */
   source: ByteSource;
+  /** The dump file it is in and the partition's offset there (error messages name the dump); absent: the source is the dump. */
+  dump?: { name: string; offset: number };
   major: number;
   minor: number;
   deviceUuid: string;
@@ -241,6 +263,8 @@ export interface VolumeRun {
   deviceOffset: number;
   /** For holes: what is missing, for the error message. */
   missing?: string;
+  /** For the hole past the end of a truncated dump: where it was cut. */
+  cut?: DumpCut;
 }
 
 export interface LogicalVolume {
@@ -299,15 +323,25 @@ function buildVolume(members: { dev: LvmDevice; desc: LvmVolumeDesc }[]): Logica
         mine.push({ lOffset: pe * FALLBACK_PE, pOffset: dev.dataOffset + (pe - desc.firstPE) * FALLBACK_PE, length: FALLBACK_PE, volumeId: desc.volumeId });
       }
     }
+    // A truncated dump: the part of a PE past its end is a hole, not an out-of-range read. The
+    // cut is described once per device: how far the volume reaches past it, and where it is.
+    let needEnd = 0;
+    let cutVolume = size;
+    for (const pe of mine) {
+      if (pe.lOffset >= size) continue;
+      const end = pe.pOffset + Math.min(pe.length, size - pe.lOffset);
+      needEnd = Math.max(needEnd, end);
+      if (end > dev.source.size) cutVolume = Math.min(cutVolume, pe.lOffset + Math.max(0, dev.source.size - pe.pOffset));
+    }
+    const cut: DumpCut = { dump: dev.dump?.name ?? dev.source.name, cutAt: (dev.dump?.offset ?? 0) + dev.source.size, missingBytes: needEnd - dev.source.size, volumeOffset: cutVolume };
     for (const pe of mine) {
       if (pe.lOffset >= size) continue;
       const len = Math.min(pe.length, size - pe.lOffset);
-      // A truncated dump: the part of the PE past its end is a hole, not an out-of-range read.
       const avail = Math.max(0, Math.min(len, dev.source.size - pe.pOffset));
       if (avail > 0) pieces.push({ offset: pe.lOffset, length: avail, device: dev, deviceOffset: pe.pOffset });
       if (avail < len) {
         warnings.push(`${dev.source.name}: PE at volume ${hex(pe.lOffset)} reaches past the end of the dump (truncated)`);
-        pieces.push({ offset: pe.lOffset + avail, length: len - avail, device: null, deviceOffset: 0, missing: `the truncated end of ${dev.source.name}` });
+        pieces.push({ offset: pe.lOffset + avail, length: len - avail, device: null, deviceOffset: 0, missing: `the truncated end of ${dev.source.name}`, cut });
       }
     }
   }
@@ -315,8 +349,8 @@ function buildVolume(members: { dev: LvmDevice; desc: LvmVolumeDesc }[]): Logica
   const runs: VolumeRun[] = [];
   const holes: { offset: number; length: number }[] = [];
   let pos = 0;
-  const addHole = (offset: number, length: number, missing: string) => {
-    runs.push({ offset, length, device: null, deviceOffset: 0, missing });
+  const addHole = (offset: number, length: number, missing: string, cut?: DumpCut) => {
+    runs.push({ offset, length, device: null, deviceOffset: 0, missing, ...(cut ? { cut } : {}) });
     holes.push({ offset, length });
   };
   for (const p of pieces) {
@@ -333,7 +367,7 @@ function buildVolume(members: { dev: LvmDevice; desc: LvmVolumeDesc }[]): Logica
     }
     if (p.offset > pos) addHole(pos, p.offset - pos, 'an extent of the volume');
     if (!p.device) {
-      addHole(p.offset, p.length, p.missing ?? 'a missing extent');
+      addHole(p.offset, p.length, p.missing ?? 'a missing extent', p.cut);
     } else {
       const last = runs[runs.length - 1];
       if (last && last.device === p.device && last.deviceOffset + last.length === p.deviceOffset && last.offset + last.length === p.offset) last.length += p.length;
@@ -378,7 +412,7 @@ export class VolumeSource implements ReadIntoSource {
     if (length === 0) return new Uint8Array(0);
     const r0 = this.runs[this.find(offset)]!;
     if (offset + length <= r0.offset + r0.length) {
-      if (!r0.device) throw new VolumeHoleError(this.name, offset, r0.missing ?? 'a missing extent');
+      if (!r0.device) throw holeError(this.name, offset, r0);
       return r0.device.source.read(r0.deviceOffset + (offset - r0.offset), length);
     }
     // Across runs (PE or device boundaries): one buffer, each piece read straight into it.
@@ -395,12 +429,17 @@ export class VolumeSource implements ReadIntoSource {
     const end = offset + dest.length;
     while (pos < end) {
       const r = this.runs[i++]!;
-      if (!r.device) throw new VolumeHoleError(this.name, pos, r.missing ?? 'a missing extent');
+      if (!r.device) throw holeError(this.name, pos, r);
       const n = Math.min(r.offset + r.length, end) - pos;
       await readInto(r.device.source, r.deviceOffset + (pos - r.offset), dest.subarray(pos - offset, pos - offset + n));
       pos += n;
     }
   }
+}
+
+/** The error for a read at `offset` inside hole run `r`: the dump was cut short, or another LUN's dump is missing. */
+function holeError(volume: string, offset: number, r: VolumeRun): CorruptError | VolumeHoleError {
+  return r.cut ? new TruncatedDumpError(volume, offset, r.cut) : new VolumeHoleError(volume, offset, r.missing ?? 'a missing extent');
 }
 
 export function describeDiskId(b: Uint8Array): { lun: number; vendor: string; model: string; revision: string; id: string } {

@@ -125,8 +125,17 @@ export async function buildChainDump(o: { dir: string; seed: number }): Promise<
 
 /** The older deleted link of a deleted two-level chain, as the scan must report it. */
 export interface DeletedChainDump extends DeletedDeltaDump {
-  middle: { candidateId: string; parentPath: string; expectedLost: ExpectedLostRun[]; expectedRecoverableGrains: number };
+  middle: { candidateId: string; parentPath: string; expectedLost: ExpectedLostRun[]; expectedRecoverableGrains: number; expectedSha256: string };
 }
+
+/**
+ * How the two deleted links sit on the volume. contiguous: FDs zeroed, each delta in its own run
+ * of free blocks. interleaved: freed blocks were reused, so d1's and d2's blocks alternate (d2's
+ * header block comes FIRST, the wrong order for a guess by position); both delta FDs survive
+ * freed with their block lists and, with `dated`, their modification times (d1 frozen before d2
+ * was last written).
+ */
+export type ChainLayout = { kind: 'contiguous' } | { kind: 'interleaved'; dated: boolean };
 
 const DEL1_AT = 100;
 const DEL2_AT = 130;
@@ -179,9 +188,14 @@ function minusRuns(a: { sector: number; sectors: number }[], b: { sector: number
  * runs from qemu-img of the base; then the sectors d2 holds and did not lose come from qemu-img of
  * (d2 -> d1 -> base), every other sector from d1'.
  */
-export async function buildDeletedChainDump(o: { dir: string; seed: number }): Promise<DeletedChainDump> {
+export async function buildDeletedChainDump(o: { dir: string; seed: number; layout?: ChainLayout }): Promise<DeletedChainDump> {
   const { oracleDir, baseBlocks, baseCid, baseDesc, d1, d2, d1Bytes, d2Bytes, d1Desc, d2Desc, n1, n2 } = preRevertChain(o);
-  if (DEL1_AT + n1 > DEL2_AT || DEL2_AT + n2 > 200) throw new Error('deleted-chain builder: deltas do not fit their block ranges');
+  const layout = o.layout ?? { kind: 'contiguous' };
+  const inter = layout.kind === 'interleaved';
+  // File block i of d1 / d2 -> FS block.
+  const at1 = (i: number) => (inter ? DEL1_AT + 2 * i + 1 : DEL1_AT + i);
+  const at2 = (i: number) => (inter ? DEL1_AT + 2 * i : DEL2_AT + i);
+  if (inter ? DEL1_AT + 2 * Math.max(n1, n2) > 200 : DEL1_AT + n1 > DEL2_AT || DEL2_AT + n2 > 200) throw new Error('deleted-chain builder: deltas do not fit their block ranges');
   const gtBlocksOf = (gt: Map<number, number>) => [...gt.values()].map((s) => Math.floor((s * 512) / BS)).filter((b) => b > 0);
   const gt1 = gtBlocksOf(d1.gtSectors);
   const gt2 = gtBlocksOf(d2.gtSectors);
@@ -200,9 +214,9 @@ export async function buildDeletedChainDump(o: { dir: string; seed: number }): P
     {
       path: '/vm1/vm1-000003-delta.vmdk', kind: 'blocks', size: 3 * BS,
       blocks: [
-        { index: 0, content: 'zero', at: DEL2_AT + reused2[0]! },
-        { index: 1, content: 'data', at: DEL1_AT + reused1[0]!, dataLength: MiB },
-        { index: 2, content: 'data', at: DEL2_AT + reused2[1]!, dataLength: MiB },
+        { index: 0, content: 'zero', at: at2(reused2[0]!) },
+        { index: 1, content: 'data', at: at1(reused1[0]!), dataLength: MiB },
+        { index: 2, content: 'data', at: at2(reused2[1]!), dataLength: MiB },
       ],
     },
   ];
@@ -214,9 +228,9 @@ export async function buildDeletedChainDump(o: { dir: string; seed: number }): P
     checkRootFd(io, fdVol, 4, 'deleted-chain');
     put(fdVol(entry('/vm1/vm1.vmdk').fdAddress) + 0x400, new TextEncoder().encode(baseDesc));
     put(fdVol(entry('/vm1/vm1-000003.vmdk').fdAddress) + 0x400, new TextEncoder().encode(d3Desc));
-    for (let i = 0; i < n1; i++) if (!reused1.includes(i)) put((DEL1_AT + i) * BS, d1Bytes.subarray(i * BS, (i + 1) * BS));
-    for (let i = 0; i < n2; i++) if (!reused2.includes(i)) put((DEL2_AT + i) * BS, d2Bytes.subarray(i * BS, (i + 1) * BS));
-    put((DEL2_AT + reused2[0]!) * BS, readFileSync(d3Cowd));
+    for (let i = 0; i < n1; i++) if (!reused1.includes(i)) put(at1(i) * BS, d1Bytes.subarray(i * BS, (i + 1) * BS));
+    for (let i = 0; i < n2; i++) if (!reused2.includes(i)) put(at2(i) * BS, d2Bytes.subarray(i * BS, (i + 1) * BS));
+    put(at2(reused2[0]!) * BS, readFileSync(d3Cowd));
     // The two deleted descriptors, in freed resident FDs of the folder (d2's first: scan order must not matter).
     const dirFd = entry('/vm1').fdAddress;
     ([[d2Desc, 3], [d1Desc, 4]] as const).forEach(([text, r]) => {
@@ -224,6 +238,14 @@ export async function buildDeletedChainDump(o: { dir: string; seed: number }): P
       const bytes = new TextEncoder().encode(text);
       put(fdVol(slot), fdRecord(slot, fdVol(slot), dirFd, { length: bytes.length, resident: bytes }));
     });
+    if (layout.kind === 'interleaved') {
+      // The delta FDs, freed with their block lists (d2's first again); d1 last written a day before d2.
+      const t0 = 1_700_000_000;
+      ([[d2Bytes, n2, at2, 5, t0 + 86_400], [d1Bytes, n1, at1, 6, t0]] as const).forEach(([bytes, n, at, r, mtime]) => {
+        const slot = freeFdAddress(m, r);
+        put(fdVol(slot), fdRecord(slot, fdVol(slot), dirFd, { length: bytes.length, blocks: Array.from({ length: n }, (_, i) => at(i)), ...(layout.dated ? { mtime } : {}) }));
+      });
+    }
   } finally {
     io.close();
   }
@@ -243,17 +265,17 @@ export async function buildDeletedChainDump(o: { dir: string; seed: number }): P
   return {
     dump: lun.path,
     manifest: m,
-    headerBlock: DEL2_AT,
-    candidateId: `delta-${DEL2_AT}`,
-    parentPath: `candidate:delta-${DEL1_AT}`,
+    headerBlock: at2(0),
+    candidateId: `delta-${at2(0)}`,
+    parentPath: `candidate:delta-${at1(0)}`,
     capacity: CAP,
     expectedSha256: sha256File(expectedRaw),
     expectedLost: l2.lost,
     expectedRecoverableGrains: l2.recoverable,
     foreignHeaderBlock: null,
     expectedDeleted: [],
-    deltaFileBlocks: Array.from({ length: n2 }, (_, i) => DEL2_AT + i),
+    deltaFileBlocks: Array.from({ length: n2 }, (_, i) => at2(i)),
     gtSectors: d2.gtSectors,
-    middle: { candidateId: `delta-${DEL1_AT}`, parentPath: '/vm1/vm1.vmdk', expectedLost: l1.lost, expectedRecoverableGrains: l1.recoverable },
+    middle: { candidateId: `delta-${at1(0)}`, parentPath: '/vm1/vm1.vmdk', expectedLost: l1.lost, expectedRecoverableGrains: l1.recoverable, expectedSha256: sha256File(d1Raw) },
   };
 }

@@ -74,8 +74,13 @@ export interface DeletedDeltaDump {
   expectedSha256: string;
   /** Lost sectors as merged runs, each tagged by cause. */
   expectedLost: ExpectedLostRun[];
-  /** Data grains of the deleted delta that are still intact. */
+  /** Data grains of the deleted delta that are still intact (recoverable plus guessed). */
   expectedRecoverableGrains: number;
+  /**
+   * Of those, the grains a scan that finds only the header block places by contiguity (FD zeroed,
+   * no pointer block): guessedGrains. Undefined where the builder does not compute it.
+   */
+  expectedGuessedGrains?: number;
   /** Header block of the foreign (other VM's) delta, if any. */
   foreignHeaderBlock: number | null;
   /** Delta format (default vmfsSparse). */
@@ -263,8 +268,9 @@ export async function buildDeletedDeltaDump(o: DeletedDeltaOptions): Promise<Del
     }
     return false;
   };
-  const { lost, recoverable } = lostFromDelta(deltaBytes, reusedFileBlocks, pastCut);
+  const { lost, recoverable, placedByGuess } = lostFromDelta(deltaBytes, reusedFileBlocks, pastCut);
   const result = {
+    expectedGuessedGrains: o.case === 'contiguous' ? placedByGuess : 0,
     dump,
     manifest: m,
     headerBlock: placement[0]!,
@@ -335,12 +341,12 @@ export function deltaDescriptorText(cid: string, parentCid: string, dataName: st
  * Lost sectors computed from the delta file we wrote: a grain table stored (even partly) in a
  * reused block loses its whole 2 MiB range; a data grain stored in a reused block is lost.
  */
-export function lostFromDelta(delta: Uint8Array, reusedBlocks: number[], alsoLost?: (offset: number, length: number) => boolean): { lost: ExpectedLostRun[]; recoverable: number } {
+export function lostFromDelta(delta: Uint8Array, reusedBlocks: number[], alsoLost?: (offset: number, length: number) => boolean): { lost: ExpectedLostRun[]; recoverable: number; placedByGuess: number } {
   return lostFromDeltaFile((off, n) => delta.subarray(off, off + n), reusedBlocks, alsoLost);
 }
 
 /** The same, reading the delta file positionally (large deltas never sit in memory). */
-export function lostFromDeltaFile(read: (offset: number, length: number) => Uint8Array, reusedBlocks: number[], alsoLost?: (offset: number, length: number) => boolean): { lost: ExpectedLostRun[]; recoverable: number } {
+export function lostFromDeltaFile(read: (offset: number, length: number) => Uint8Array, reusedBlocks: number[], alsoLost?: (offset: number, length: number) => boolean): { lost: ExpectedLostRun[]; recoverable: number; placedByGuess: number } {
   const hdr = read(0, 0x20);
   const hv = new DataView(hdr.buffer, hdr.byteOffset, hdr.byteLength);
   const numSectors = hv.getUint32(0x0c, true);
@@ -356,6 +362,10 @@ export function lostFromDeltaFile(read: (offset: number, length: number) => Uint
   const inReused = (off: number, len: number) => reusedBlocks.some((b) => off < (b + 1) * BS && off + len > b * BS) || (alsoLost?.(off, len) ?? false);
   const marks: ('table' | 'data' | null)[] = [];
   let recoverable = 0;
+  // Of the recoverable grains, those whose GD entry, table or data lies past file block 0: what a
+  // scan that found only the header block must place by contiguity.
+  let placedByGuess = 0;
+  const pastBlock0 = (off: number, len: number) => off + len > BS;
   const tableSectors = GT_ENTRIES;
   for (let t = 0; t < numGd; t++) {
     const gde = dv.getUint32(gdOffset + t * 4, true);
@@ -376,7 +386,10 @@ export function lostFromDeltaFile(read: (offset: number, length: number) => Uint
       if (s > 1 && inReused(s * SECTOR, SECTOR)) marks[first + i] = 'data';
       else {
         marks[first + i] = null;
-        if (s > 1) recoverable++;
+        if (s > 1) {
+          recoverable++;
+          if (pastBlock0(gdOffset + t * 4, 4) || pastBlock0(gde * SECTOR, GT_ENTRIES * 4) || pastBlock0(s * SECTOR, SECTOR)) placedByGuess++;
+        }
       }
     }
   }
@@ -388,7 +401,7 @@ export function lostFromDeltaFile(read: (offset: number, length: number) => Uint
     if (prev && prev.kind === k && prev.sector + prev.sectors === s) prev.sectors++;
     else lost.push({ sector: s, sectors: 1, kind: k });
   }
-  return { lost, recoverable };
+  return { lost, recoverable, placedByGuess };
 }
 
 /** expected = chain, with every lost run copied from the base. */

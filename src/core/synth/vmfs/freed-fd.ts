@@ -10,7 +10,7 @@ import type { Manifest } from './vmfs-builder.js';
 const FD_SIZE = 2048;
 
 /** A VMFS5 FD (lock + metadata + slots or resident data), as a deleted file leaves it. */
-export function fdRecord(addr: number, volOffset: number, dirFd: number, f: { length: number; blocks?: number[]; resident?: Uint8Array; typeCode?: number; mode?: number }): Uint8Array {
+export function fdRecord(addr: number, volOffset: number, dirFd: number, f: { length: number; blocks?: number[]; resident?: Uint8Array; typeCode?: number; mode?: number; mtime?: number; ctime?: number }): Uint8Array {
   const b = new Uint8Array(FD_SIZE);
   const dv = new DataView(b.buffer);
   dv.setUint32(0, 0x10c00001, true);
@@ -23,6 +23,8 @@ export function fdRecord(addr: number, volOffset: number, dirFd: number, f: { le
   dv.setBigUint64(m + 0x14, BigInt(f.length), true);
   dv.setBigUint64(m + 0x1c, BigInt(f.resident ? 8192 : MiB), true);
   dv.setBigUint64(m + 0x24, BigInt(f.blocks?.length ?? 0), true);
+  dv.setUint32(m + 0x2c, f.mtime ?? 0, true); // Unix seconds; 0: unknown
+  dv.setUint32(m + 0x30, f.ctime ?? f.mtime ?? 0, true);
   dv.setUint32(m + 0x40, f.mode ?? 0o100600, true);
   dv.setUint32(m + 0x44, f.resident ? 4305 : 1, true);
   dv.setUint32(m + 0x70, dirFd, true);

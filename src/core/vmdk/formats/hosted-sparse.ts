@@ -83,6 +83,11 @@ export async function readKdmvHeader(src: ByteSource, name: string): Promise<Kdm
     h = f;
     fromFooter = true;
   }
+  return kdmvGeometry(h, name, fromFooter, warnings);
+}
+
+/** Bounds and converts a parsed header's geometry (sync: also used on carved header bytes). */
+export function kdmvGeometry(h: Parsed<typeof KDMV_HEADER.fields>, name: string, fromFooter: boolean, warnings: string[]): KdmvHeader {
   const grainSectors = sectors(h.grainSize, 'grainSize', name);
   if (grainSectors < 1 || grainSectors > MAX_GRAIN_SECTORS || (grainSectors & (grainSectors - 1)) !== 0) {
     throw new CorruptError(`${name}: KDMV grainSize ${grainSectors} sectors is not a power of two up to ${MAX_GRAIN_SECTORS}`);
