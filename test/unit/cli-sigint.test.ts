@@ -3,6 +3,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSparseFixtures, type buildSparseChain } from '../helpers/sparse-recovery-dump.js';
+import { CLI_BIN, ensureCliBundle } from '../../scripts/cli-bundle.js';
 import { makeTempDir, sha256File } from '../helpers/tools.js';
 
 /**
@@ -11,12 +12,12 @@ import { makeTempDir, sha256File } from '../helpers/tools.js';
  * It must exit 130, leave no temporary file, and leave each destination as it was (absent, or
  * its old content).
  *
- * The process is `node --import tsx main.ts`, as `npm run cli` runs it: the `tsx` launcher relays
- * signals to a child of its own and SIGKILLs that child when it does not acknowledge within
- * ~30 ms, which a loaded machine cannot promise.
+ * The process is the shipped binary (bin/vmfs-rescue.mjs running the compiled bundle in one
+ * process), as `npm run cli` and `npx vmfs-rescue` run it. Not `tsx src/cli/main.ts`: tsx's
+ * launcher relays signals to a child of its own and SIGKILLs it when it does not acknowledge
+ * within ~30 ms, which a loaded machine cannot promise.
  */
 const GiB = 2 ** 30;
-const root = path.resolve(import.meta.dirname, '../..');
 
 interface Interrupted {
   code: number | null;
@@ -27,7 +28,7 @@ interface Interrupted {
 /** Runs the CLI and sends one SIGINT when a stderr line starts with `phase` (fails if it never does). */
 function interruptAt(args: string[], phase: string): Promise<Interrupted> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     let sent = false;
     child.stderr.setEncoding('utf8');
@@ -54,6 +55,7 @@ describe('CLI interrupted by SIGINT', () => {
   let out: string;
 
   beforeAll(async () => {
+    ensureCliBundle();
     tmp = makeTempDir('cli-sigint-');
     ({ dump, candidateId: candidate, chain, out } = await buildSparseFixtures(tmp.dir, 2 * GiB, 31));
   });
