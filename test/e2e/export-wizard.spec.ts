@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
 import { makeTempDir, oracleAvailable, sha256File } from '../helpers/tools.js';
-import { openDumpFiles, PREVIEW_ORIGIN, saveIntoOpfs, watchNetwork } from './helpers.js';
+import { openDumpFiles, pickDirectoryInOpfs, PREVIEW_ORIGIN, saveIntoOpfs, watchNetwork } from './helpers.js';
 
 /**
  * The export wizard of a recovered disk: format, destination, progress with ETA, cancel, the
@@ -104,6 +104,29 @@ test.describe('export wizard', () => {
     expect(downloads).toBe(0);
     await expect(page.getByTestId('rec-error')).toHaveCount(0);
     expect(foreign).toEqual([]);
+  });
+
+  test('cancel mid-export into a picked folder leaves no new file there (flat: descriptor and data file)', async ({ page }) => {
+    test.setTimeout(240_000);
+    await pickDirectoryInOpfs(page, 'picked');
+    await openAndScan(page);
+    // The folder the user picks already holds a file of theirs, which must stay as it is.
+    await page.evaluate(async () => {
+      const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('picked', { create: true });
+      for await (const name of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) await dir.removeEntry(name);
+      const w = await (await dir.getFileHandle('mine.txt', { create: true })).createWritable();
+      await w.write('kept');
+      await w.close();
+    });
+    const wiz = page.getByTestId('rec-wizard');
+    await wiz.getByTestId('rec-format').selectOption('flat');
+    await wiz.getByTestId('rec-dest-pick').check();
+    await expect(wiz.getByTestId('rec-export')).toHaveAttribute('data-destination', 'pick');
+    const phase = await exportThenCancel(page);
+    expect(phase).toMatch(/^(export|verify)$/);
+    await expect(wiz.getByTestId('rec-outcome')).toHaveAttribute('data-state', 'cancelled', { timeout: 60_000 });
+    await expect(page.getByTestId('rec-error')).toHaveCount(0);
+    expect(await opfsFiles(page, 'picked')).toEqual([{ name: 'mine.txt', size: 4 }]);
   });
 
   test('a full run: progress with ETA, verify shows the expected SHA-256, download and report carry it', async ({ page, context }) => {

@@ -75,6 +75,16 @@ export async function saveIntoOpfs(page: Page, folder: string, fallbackName: str
   );
 }
 
+/**
+ * Makes showDirectoryPicker hand back OPFS folder `folder` (created if needed; the same type,
+ * FileSystemDirectoryHandle, the real dialog returns).
+ */
+export async function pickDirectoryInOpfs(page: Page, folder: string): Promise<void> {
+  await page.addInitScript((folder) => {
+    (window as unknown as Record<string, unknown>).showDirectoryPicker = async () => (await navigator.storage.getDirectory()).getDirectoryHandle(folder, { create: true });
+  }, folder);
+}
+
 /** The preview server's origin (playwright.config.ts serves on PW_PORT, default 4173). */
 export const PREVIEW_ORIGIN = `http://127.0.0.1:${process.env.PW_PORT ?? 4173}`;
 

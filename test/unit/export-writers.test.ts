@@ -197,25 +197,40 @@ describe('export writers over in-memory chains', () => {
     expect(sha(image)).toBe(sha(expected));
   });
 
+  /** Exports in format `f`, cancelled once 3 MiB of `phase` are done; returns the target. */
+  async function cancelledExport(f: 'raw' | 'flat' | 'sparse' | 'stream', phase: 'export' | 'verify'): Promise<MemoryExportTarget> {
+    const target = new MemoryExportTarget();
+    const ac = new AbortController();
+    const p = exportDisk(chain(), target, {
+      format: f,
+      fileName: 'disk.vmdk',
+      signal: ac.signal,
+      walk: { chunkBytes: 64 * KiB },
+      onProgress: (x) => {
+        if (x.phase === phase && x.done > 3 * MiB) ac.abort();
+      },
+    });
+    await expect(p).rejects.toBeInstanceOf(CancelledError);
+    return target;
+  }
+
   it('cancel aborts every sink and commits nothing', async () => {
     for (const f of ['raw', 'flat', 'sparse', 'stream'] as const) {
-      const target = new MemoryExportTarget();
-      const ac = new AbortController();
-      const p = exportDisk(chain(), target, {
-        format: f,
-        fileName: 'disk.vmdk',
-        signal: ac.signal,
-        walk: { chunkBytes: 64 * KiB },
-        onProgress: (x) => {
-          if (x.done > 3 * MiB) ac.abort();
-        },
-      });
-      await expect(p).rejects.toBeInstanceOf(CancelledError);
+      const target = await cancelledExport(f, 'export');
       expect(target.sinks.size).toBeGreaterThan(0);
       for (const s of target.sinks.values()) {
         expect(s.aborted, `${f} ${s.name}`).toBe(true);
         expect(s.closed).toBe(false);
       }
+    }
+  });
+
+  it('cancel during the verify pass removes the committed outputs too', async () => {
+    for (const f of ['raw', 'flat'] as const) {
+      const target = await cancelledExport(f, 'verify');
+      const names = [...target.sinks.keys()].sort();
+      for (const s of target.sinks.values()) expect(s.closed, `${f} ${s.name}`).toBe(true);
+      expect([...target.removed].sort(), f).toEqual(names);
     }
   });
 

@@ -71,11 +71,31 @@ const WRITERS: Record<ExportFormat, (ctx: WriterContext) => Promise<DiskWriter>>
 
 /** Shared zero block for hashing zero and hole ranges without allocating. */
 const ZEROS = new Uint8Array(1024 * 1024);
-function hashZeros(h: Hasher, n: number): void {
+
+/**
+ * Pieces that need no I/O (holes, zero runs, GiBs of them) chain only microtasks, which starve
+ * timers, I/O and signal handlers: a SIGINT would wait for the whole run (and a launcher that
+ * relays it, like tsx, kills a child that does not answer within ~30 ms). So after this many
+ * milliseconds of such work the loop gets one macrotask turn.
+ */
+const BREATHE_MS = 10;
+function breather(): () => Promise<void> | undefined {
+  let last = performance.now();
+  return () => {
+    if (performance.now() - last < BREATHE_MS) return undefined;
+    return new Promise<void>((r) => setTimeout(r, 0)).then(() => {
+      last = performance.now();
+    });
+  };
+}
+
+async function hashZeros(h: Hasher, n: number, breathe: () => Promise<void> | undefined, signal: AbortSignal | undefined): Promise<void> {
   while (n > 0) {
     const k = Math.min(n, ZEROS.length);
     h.update(ZEROS.subarray(0, k));
     n -= k;
+    await breathe();
+    throwIfAborted(signal);
   }
 }
 
@@ -101,10 +121,11 @@ export async function hashDisk(
     add(t, `${phase}:${step}`, now - mark);
     mark = now;
   };
+  const breathe = breather();
   for await (const p of walkDisk(disk, { ...opts.walk, ...(opts.signal ? { signal: opts.signal } : {}) })) {
     lap('read-wait');
     if (p.data) h.update(p.data);
-    else hashZeros(h, p.length);
+    else await hashZeros(h, p.length, breathe, opts.signal);
     lap(p.data ? 'hash-data' : 'hash-zeros');
     add(t, `${phase}:${p.data ? 'bytes-data' : 'bytes-zeros'}`, p.length);
     if (each) {
@@ -112,6 +133,7 @@ export async function hashDisk(
       lap('put');
     }
     progress({ phase, done: p.offset + p.length, total: disk.size });
+    await breathe();
   }
   lap('read-wait');
   return h.digestHex();
