@@ -329,14 +329,34 @@ function reportOf(c: Candidate, parent: string | null, rec: RecoveryResult | nul
   };
 }
 
+/**
+ * What the last scan of the open dump already computed, for the next one (the final list after the
+ * early one): grain maps by candidate and block plan, and the live descriptors.
+ */
+let scanCache: { ds: Datastore; maps: Map<string, GrainDamageMap>; parents: ParentOption[] | null } | null = null;
+
+/** Identity of a candidate's grain map: its header and where each block of its rebuilt file is. */
+function mapKey(c: Candidate): string {
+  return `${c.headerVolOffset}|${c.plan.fileSize}|${c.plan.volOffsets.join(',')}|${[...c.plan.lost.keys()].join(',')}`;
+}
+
+const copyMap = (m: GrainDamageMap): GrainDamageMap => ({ ...m, recovered: m.recovered.slice(), lost: m.lost.slice(), parent: m.parent.slice() });
+
 /** Damage maps and parent choices for a finished scan; the scan becomes the one recover() uses. */
 async function finishScan(d: Datastore, r: ScanResult, signal: AbortSignal, onProgress?: (p: Progress) => void): Promise<ScanView> {
   onProgress?.({ phase: 'damage maps', done: 0, total: r.candidates.length });
+  if (scanCache?.ds !== d) scanCache = { ds: d, maps: new Map(), parents: null };
+  const cache = scanCache;
   const candidates: CandidateView[] = [];
-  for (const c of r.candidates) candidates.push({ ...candidateInfo(c), map: await grainDamageMap(c, signal) });
-  const parents = await listDescriptors(d, signal);
+  for (const c of r.candidates) {
+    const k = mapKey(c);
+    let map = cache.maps.get(k);
+    if (!map) cache.maps.set(k, (map = await grainDamageMap(c, signal)));
+    candidates.push({ ...candidateInfo(c), map: copyMap(map) }); // the copies are transferred, the cache keeps its own
+  }
+  const parents = cache.parents ?? (cache.parents = await listDescriptors(d, signal));
   scanned = r;
-  const view: ScanView = { volume: { ...r.volume }, candidates, unassembled: r.unassembled.map((e) => ({ ...e })), warnings: [...r.warnings], parents };
+  const view: ScanView = { volume: { ...r.volume }, candidates, unassembled: r.unassembled.map((e) => ({ ...e })), warnings: [...r.warnings], parents: parents.map((p) => ({ ...p })) };
   return Comlink.transfer(view, candidates.flatMap((c) => [c.map.recovered.buffer, c.map.lost.buffer, c.map.parent.buffer]));
 }
 

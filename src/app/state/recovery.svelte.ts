@@ -224,7 +224,7 @@ export class RecoveryState {
     const n = Math.max(1, Math.min(MAX_WORKERS, h.workers || Math.min(4, navigator.hardwareConcurrency || 1)));
     // Candidates from metadata need no carving: asked for first, shown as soon as they come.
     let final = false;
-    void worker()
+    const early = worker()
       .scanMetadata()
       .then((v) => {
         if (final || openId !== this.openId || !this.scanning || v.candidates.length === 0) return;
@@ -232,6 +232,8 @@ export class RecoveryState {
         timed('early', tScan);
       })
       .catch(() => {}); // cancelled by the final pass, or failed: the final pass says why
+    // The datastore worker carves too, once its metadata pass is done (the two would share its reads).
+    const lane0Ready = early;
     try {
       let saved = await get<SavedScan>(key).catch(() => undefined);
       if (saved && (saved.v !== 1 || !Array.isArray(saved.ranges) || saved.ranges.length !== saved.freeBytes?.length)) saved = undefined;
@@ -257,7 +259,7 @@ export class RecoveryState {
       };
       report();
       const tPool = performance.now();
-      if (todo.length > 0) await this.runPool(files, s, todo, key, n, h.delayMs, inFlight, report, (i) => {
+      if (todo.length > 0) await this.runPool(files, s, todo, key, n, h.delayMs, lane0Ready, inFlight, report, (i) => {
         doneBytes += s.freeBytes[i]!;
         this.ranges = { ...this.ranges!, done: this.ranges!.done + 1 };
       });
@@ -285,7 +287,7 @@ export class RecoveryState {
   }
 
   /** Runs the ranges `todo` in up to `n` carve workers, saving each result as it lands. */
-  private async runPool(files: File[], s: SavedScan, todo: number[], key: string, n: number, delayMs: number, inFlight: Map<number, number>, report: () => void, onDone: (i: number) => void): Promise<void> {
+  private async runPool(files: File[], s: SavedScan, todo: number[], key: string, n: number, delayMs: number, lane0Ready: Promise<void>, inFlight: Map<number, number>, report: () => void, onDone: (i: number) => void): Promise<void> {
     const cancelledError = () => Object.assign(new Error('cancelled'), { name: 'CancelledError' });
     if (this.cancelRequested) throw cancelledError(); // Cancel clicked while the plan was being made
     const queue = todo.slice();
@@ -309,7 +311,7 @@ export class RecoveryState {
         const tOpen = performance.now();
         await Promise.race([remote.open(files), stopped]);
         timed(`open-${k}`, tOpen);
-      }
+      } else await Promise.race([lane0Ready, stopped]);
       for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
         if (this.cancelRequested) throw cancelledError();
         const idx = i;
