@@ -6,6 +6,7 @@ import { writeWhole, type ByteSink } from '../core/io/byte-sink.js';
 import { readUpTo } from '../core/io/byte-source.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { openChain } from '../core/vmdk/chain.js';
+import { carveJobs, type CarveJob } from '../core/recovery/carve-job.js';
 import { buildCandidates, candidateTotals, carveFreeRange, descriptorInfo, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type CarvedText, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
 import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT_CID, parseDescriptor } from '../core/vmdk/descriptor.js';
 import type { DiskChain } from '../core/vmdk/disk-chain.js';
@@ -13,7 +14,7 @@ import type { ChainLinkInfo } from '../core/vmdk/types.js';
 import { openDatastore, type Datastore, type DirEntry, type FileType, type VolumeInfo, type VolumeUsage } from '../core/vmfs/index.js';
 import { BlobSource } from '../platform/browser/blob-source.js';
 import { createFileSink, opfsExportDir, WritableStreamSink } from '../platform/browser/sinks.js';
-import { exportTarget, guarded, Jobs, type ExportDestination } from './common.js';
+import { exportTarget, guarded, holdFor, Jobs, type ExportDestination } from './common.js';
 import { createGuestApi } from './guest-api.js';
 import { createInspectorApi } from './block-owner.js';
 import { createDeletedApi } from './deleted-api.js';
@@ -128,6 +129,8 @@ export interface ScanView {
   unassembled: Evidence[];
   warnings: string[];
   parents: ParentOption[];
+  /** How long each step of building this list took in the worker, ms (the page logs them as User Timing). */
+  steps: { name: string; ms: number }[];
 }
 
 export interface RecoveryResult extends ExportResult {
@@ -165,6 +168,8 @@ const MAX_WALK_DEPTH = 8;
 const POINTER_FILES = new Set(['.pbc.sf', '.pb2.sf']);
 
 let ds: Datastore | null = null;
+/** The picked dump files ds was opened over, in their order (carve jobs name them by index). */
+let roots: BlobSource[] = [];
 let chain: DiskChain | null = null;
 let scanned: ScanResult | null = null;
 /** The last recovery of each candidate (for the report's hashes and output). */
@@ -343,8 +348,9 @@ function mapKey(c: Candidate): string {
 const copyMap = (m: GrainDamageMap): GrainDamageMap => ({ ...m, recovered: m.recovered.slice(), lost: m.lost.slice(), parent: m.parent.slice() });
 
 /** Damage maps and parent choices for a finished scan; the scan becomes the one recover() uses. */
-async function finishScan(d: Datastore, r: ScanResult, signal: AbortSignal, onProgress?: (p: Progress) => void): Promise<ScanView> {
+async function finishScan(d: Datastore, r: ScanResult, signal: AbortSignal, onProgress?: (p: Progress) => void, steps: ScanView['steps'] = []): Promise<ScanView> {
   onProgress?.({ phase: 'damage maps', done: 0, total: r.candidates.length });
+  let t = performance.now();
   if (scanCache?.ds !== d) scanCache = { ds: d, maps: new Map(), parents: null };
   const cache = scanCache;
   const candidates: CandidateView[] = [];
@@ -354,9 +360,12 @@ async function finishScan(d: Datastore, r: ScanResult, signal: AbortSignal, onPr
     if (!map) cache.maps.set(k, (map = await grainDamageMap(c, signal)));
     candidates.push({ ...candidateInfo(c), map: copyMap(map) }); // the copies are transferred, the cache keeps its own
   }
+  steps.push({ name: 'maps', ms: performance.now() - t });
+  t = performance.now();
   const parents = cache.parents ?? (cache.parents = await listDescriptors(d, signal));
+  steps.push({ name: 'parents', ms: performance.now() - t });
   scanned = r;
-  const view: ScanView = { volume: { ...r.volume }, candidates, unassembled: r.unassembled.map((e) => ({ ...e })), warnings: [...r.warnings], parents: parents.map((p) => ({ ...p })) };
+  const view: ScanView = { volume: { ...r.volume }, candidates, unassembled: r.unassembled.map((e) => ({ ...e })), warnings: [...r.warnings], parents: parents.map((p) => ({ ...p })), steps };
   return Comlink.transfer(view, candidates.flatMap((c) => [c.map.recovered.buffer, c.map.lost.buffer, c.map.parent.buffer]));
 }
 
@@ -378,7 +387,8 @@ const api = {
       scanned = null;
       recoveries.clear();
       if (!files.length) throw new UserError('no dump file picked');
-      ds = await openDatastore(files.map((f) => new BlobSource(f, f.name)));
+      roots = files.map((f) => new BlobSource(f, f.name));
+      ds = await openDatastore(roots);
       return ds.info;
     });
   },
@@ -573,6 +583,14 @@ const api = {
   },
 
   /**
+   * Step 1b: the ranges as carve jobs (plain reads in the picked files, see carve-job.ts) for carve
+   * workers that need not open the dump; null: carve them on opened datastores (carveRange).
+   */
+  scanJobs(ranges: FreeRange[]): Promise<CarveJob[] | null> {
+    return guarded(async () => carveJobs(requireDs(), ranges, roots));
+  },
+
+  /**
    * Step 2 (in a carve worker): the free-space pass over one range. `delayMs` is a test hook
    * (the page passes ?scanRangeDelayMs=): it stretches each range so a reload can land mid-scan.
    */
@@ -581,12 +599,7 @@ const api = {
       const d = requireDs();
       const signal = jobs.start('carve');
       const r = await carveFreeRange(d, range, { signal, onProgress: throttle(onProgress, 150) });
-      if (delayMs > 0) {
-        await new Promise<void>((resolve, reject) => {
-          const t = setTimeout(resolve, Math.min(delayMs, 60_000));
-          signal.addEventListener('abort', () => (clearTimeout(t), reject(new CancelledError('cancelled'))), { once: true });
-        });
-      }
+      await holdFor(delayMs, signal);
       return r;
     });
   },
@@ -600,7 +613,9 @@ const api = {
     return guarded(async () => {
       const d = requireDs();
       const signal = jobs.start('scan');
-      return finishScan(d, await buildCandidates(d, [], { signal }), signal);
+      const t = performance.now();
+      const r = await buildCandidates(d, [], { signal });
+      return finishScan(d, r, signal, undefined, [{ name: 'build', ms: performance.now() - t }]);
     });
   },
 
@@ -611,7 +626,9 @@ const api = {
       const signal = jobs.start('scan');
       scanned = null;
       recoveries.clear();
-      return finishScan(d, await buildCandidates(d, carved, { signal, onProgress: throttle(onProgress, 150) }, texts), signal, onProgress);
+      const t = performance.now();
+      const r = await buildCandidates(d, carved, { signal, onProgress: throttle(onProgress, 150) }, texts);
+      return finishScan(d, r, signal, onProgress, [{ name: 'build', ms: performance.now() - t }]);
     });
   },
 

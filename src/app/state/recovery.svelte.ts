@@ -3,6 +3,8 @@ import { del, get, set, update } from 'idb-keyval';
 import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
 import { mergeCarved, mergeCarvedTexts, type FreeRange, type RangeEvidence } from '../../core/recovery/free-ranges.js';
+import type { CarveWorkerApi } from '../../workers/carve.worker.js';
+import { runLanes, type Lane } from './scan-lanes.js';
 import type { CandidateView, DatastoreWorkerApi, DeltaRecoveryResult, ExportDestination, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.worker.js';
 import { datastore, worker } from './datastore.svelte.js';
 import { carrySelection } from './candidate-selection.js';
@@ -46,12 +48,18 @@ const RANGES_PER_WORKER = 8;
 const MAX_WORKERS = 16;
 
 /** User Timing entries (DevTools, the Chromium bench) for the steps of a scan: `vmfs-rescue:scan:<step>`. */
-function timed(step: string, t0: number): void {
+function timed(step: string, t0: number, end = performance.now()): void {
   try {
-    performance.measure(`vmfs-rescue:scan:${step}`, { start: t0, end: performance.now() });
+    performance.measure(`vmfs-rescue:scan:${step}`, { start: t0, end });
   } catch {
     // no User Timing: nothing to record
   }
+}
+
+/** The worker's own steps of a list built from `t0` on, laid end to end from there (`<list>/<step>`). */
+function timedSteps(list: string, t0: number, v: ScanView): void {
+  let at = t0;
+  for (const st of v.steps ?? []) timed(`${list}/${st.name}`, at, (at += st.ms));
 }
 
 /**
@@ -230,10 +238,13 @@ export class RecoveryState {
         if (final || openId !== this.openId || !this.scanning || v.candidates.length === 0) return;
         this.showList(v, true);
         timed('early', tScan);
+        timedSteps('early', tScan, v);
       })
       .catch(() => {}); // cancelled by the final pass, or failed: the final pass says why
     // The datastore worker carves too, once its metadata pass is done (the two would share its reads).
     const lane0Ready = early;
+    // Carve workers start loading now, while the plan is made (they need nothing from it to start).
+    const carvers = this.startCarvers(n - 1);
     try {
       let saved = await get<SavedScan>(key).catch(() => undefined);
       if (saved && (saved.v !== 1 || !Array.isArray(saved.ranges) || saved.ranges.length !== saved.freeBytes?.length)) saved = undefined;
@@ -259,7 +270,7 @@ export class RecoveryState {
       };
       report();
       const tPool = performance.now();
-      if (todo.length > 0) await this.runPool(files, s, todo, key, n, h.delayMs, lane0Ready, inFlight, report, (i) => {
+      if (todo.length > 0) await this.runPool(files, s, todo, key, carvers, h.delayMs, lane0Ready, inFlight, report, (i) => {
         doneBytes += s.freeBytes[i]!;
         this.ranges = { ...this.ranges!, done: this.ranges!.done + 1 };
       });
@@ -269,6 +280,7 @@ export class RecoveryState {
       const tBuild = performance.now();
       const r = await worker().scanLostFrom(carved, Comlink.proxy((p: Progress) => void (this.scanProgress = track(p))), mergeCarvedTexts(Object.values(s.done)));
       timed('candidates', tBuild);
+      timedSteps('candidates', tBuild, r);
       await del(key).catch(() => {});
       if (openId !== this.openId) return;
       final = true;
@@ -286,54 +298,65 @@ export class RecoveryState {
     }
   }
 
-  /** Runs the ranges `todo` in up to `n` carve workers, saving each result as it lands. */
-  private async runPool(files: File[], s: SavedScan, todo: number[], key: string, n: number, delayMs: number, lane0Ready: Promise<void>, inFlight: Map<number, number>, report: () => void, onDone: (i: number) => void): Promise<void> {
+  /** `count` carve workers (src/workers/carve.worker.ts), started now; kept in the pool for cancel. */
+  private startCarvers(count: number): Comlink.Remote<CarveWorkerApi>[] {
+    const out: Comlink.Remote<CarveWorkerApi>[] = [];
+    for (let k = 1; k <= count; k++) {
+      const w = new Worker(new URL('../../workers/carve.worker.ts', import.meta.url), { type: 'module', name: `carve-${k}` });
+      this.pool.push(w);
+      out.push(Comlink.wrap<CarveWorkerApi>(w));
+    }
+    return out;
+  }
+
+  /**
+   * Runs the ranges `todo` over the datastore worker (lane 0, once `lane0Ready`) and the carve
+   * workers, saving each result as it lands. Carve workers take the ranges as carve jobs (plain
+   * reads in the files); when the datastore worker makes none (a layering carve jobs do not map),
+   * each opens the dump in a datastore worker of its own instead.
+   */
+  private async runPool(files: File[], s: SavedScan, todo: number[], key: string, carvers: Comlink.Remote<CarveWorkerApi>[], delayMs: number, lane0Ready: Promise<void>, inFlight: Map<number, number>, report: () => void, onDone: (i: number) => void): Promise<void> {
     const cancelledError = () => Object.assign(new Error('cancelled'), { name: 'CancelledError' });
     if (this.cancelRequested) throw cancelledError(); // Cancel clicked while the plan was being made
-    const queue = todo.slice();
-    const count = Math.min(n, queue.length);
-    // The datastore worker is lane 0: it has the dump open already and idles until the candidates,
-    // so a pool of n costs n - 1 new workers (each opening the dump on its own).
-    const remotes: Comlink.Remote<DatastoreWorkerApi>[] = [worker()];
-    for (let k = 1; k < count; k++) {
-      const w = new Worker(new URL('../../workers/datastore.worker.ts', import.meta.url), { type: 'module', name: `carve-${k}` });
-      this.pool.push(w);
-      remotes.push(Comlink.wrap<DatastoreWorkerApi>(w));
-    }
     // A terminated worker never answers: cancel rejects every lane through this promise.
     let stop!: (e: Error) => void;
     const stopped = new Promise<never>((_, reject) => (stop = reject));
     stopped.catch(() => {});
     this.stopLanes = () => stop(cancelledError());
-    let saving: Promise<void> = Promise.resolve();
-    const lane = async (remote: Comlink.Remote<DatastoreWorkerApi>, k: number) => {
-      if (k > 0) {
-        const tOpen = performance.now();
-        await Promise.race([remote.open(files), stopped]);
-        timed(`open-${k}`, tOpen);
-      } else await Promise.race([lane0Ready, stopped]);
-      for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
-        if (this.cancelRequested) throw cancelledError();
-        const idx = i;
-        inFlight.set(idx, 0);
-        const onProgress = Comlink.proxy((p: Progress) => {
-          inFlight.set(idx, p.done);
-          report();
-        });
-        const tRange = performance.now();
-        const ev = await Promise.race([remote.carveRange(s.ranges[idx]!, onProgress, delayMs), stopped]);
-        timed(`range-${idx}`, tRange);
-        inFlight.delete(idx);
-        s.done[idx] = ev;
-        // Saved in order behind the lane's next range (an IndexedDB write per range would idle the worker).
-        saving = saving.then(() => update<SavedScan>(key, (cur) => (cur && cur.v === 1 ? { ...cur, done: { ...cur.done, [idx]: ev } } : s))).catch(() => {});
-        onDone(idx);
+    const tJobs = performance.now();
+    const jobs = carvers.length ? await Promise.race([worker().scanJobs(s.ranges), stopped]) : null;
+    timed('jobs', tJobs);
+    const progress = (idx: number) =>
+      Comlink.proxy((p: Progress) => {
+        inFlight.set(idx, p.done);
         report();
+      });
+    const lanes: Lane<RangeEvidence>[] = [{ ready: lane0Ready, run: (i) => worker().carveRange(s.ranges[i]!, progress(i), delayMs) }];
+    for (const [k, c] of carvers.slice(0, Math.max(0, todo.length - 1)).entries()) {
+      const t0 = performance.now();
+      if (jobs) lanes.push({ ready: c.init(files).then(() => timed(`open-${k + 1}`, t0)), run: (i) => c.carve(jobs[i]!, progress(i), delayMs) });
+      else {
+        const w = new Worker(new URL('../../workers/datastore.worker.ts', import.meta.url), { type: 'module', name: `carve-ds-${k + 1}` });
+        this.pool.push(w);
+        const remote = Comlink.wrap<DatastoreWorkerApi>(w);
+        lanes.push({ ready: remote.open(files).then(() => timed(`open-${k + 1}`, t0)), run: (i) => remote.carveRange(s.ranges[i]!, progress(i), delayMs) });
       }
+    }
+    let saving: Promise<void> = Promise.resolve();
+    const started = new Map<number, number>();
+    const timedLanes = lanes.map((l) => ({ ready: l.ready, run: (i: number) => (started.set(i, performance.now()), inFlight.set(i, 0), l.run(i)) }));
+    const landed = (idx: number, ev: RangeEvidence) => {
+      timed(`range-${idx}`, started.get(idx)!);
+      inFlight.delete(idx);
+      s.done[idx] = ev;
+      // Saved in order behind the lane's next range (an IndexedDB write per range would idle the worker).
+      saving = saving.then(() => update<SavedScan>(key, (cur) => (cur && cur.v === 1 ? { ...cur, done: { ...cur.done, [idx]: ev } } : s))).catch(() => {});
+      onDone(idx);
+      report();
     };
     let ok = false;
     try {
-      await Promise.all(remotes.map((r, k) => lane(r, k)));
+      await runLanes(todo, timedLanes, landed, stopped, () => this.cancelRequested);
       await saving;
       ok = true;
     } finally {
