@@ -1,5 +1,5 @@
 import * as Comlink from 'comlink';
-import { CancelledError, RescueError, throwIfAborted, UserError } from '../core/errors.js';
+import { RescueError, throwIfAborted, UserError } from '../core/errors.js';
 import { copySourceToSink } from '../core/export/copy-source.js';
 import { exportDisk, hashDisk, type ExportFormat, type ExportResult } from '../core/export/export-disk.js';
 import { writeWhole, type ByteSink } from '../core/io/byte-sink.js';
@@ -369,6 +369,15 @@ async function finishScan(d: Datastore, r: ScanResult, signal: AbortSignal, onPr
   return Comlink.transfer(view, candidates.flatMap((c) => [c.map.recovered.buffer, c.map.lost.buffer, c.map.parent.buffer]));
 }
 
+/** Candidates from the metadata passes and `carved` free-space evidence, with their maps (one such job at a time). */
+async function candidatesFrom(carved: CarvedHeader[], texts: CarvedText[], onProgress?: (p: Progress) => void): Promise<ScanView> {
+  const d = requireDs();
+  const signal = jobs.start('scan');
+  const t = performance.now();
+  const r = await buildCandidates(d, carved, { signal, ...(onProgress ? { onProgress: throttle(onProgress, 150) } : {}) }, texts);
+  return finishScan(d, r, signal, onProgress, [{ name: 'build', ms: performance.now() - t }]);
+}
+
 /** The recovered disk "look inside" reads (lookInside sets it), with the dump it was built on. */
 let lookDisk: { ds: Datastore; scan: ScanResult; disk: DiskChain; key: string } | null = null;
 
@@ -605,30 +614,20 @@ const api = {
   },
 
   /**
-   * The early answer, asked for at the start of a split scan: candidates from file-system metadata
-   * alone (freed FDs and pointer blocks, descriptor text in free sub-blocks; no free-space carving),
-   * for the page to show while the carve workers run. Step 3 cancels it if it is still running.
+   * A provisional list while the carve runs: candidates from file-system metadata (freed FDs and
+   * pointer blocks, descriptor text in free sub-blocks) and from the free-space evidence of the
+   * ranges done so far. Step 3 cancels one still running.
    */
-  scanMetadata(): Promise<ScanView> {
-    return guarded(async () => {
-      const d = requireDs();
-      const signal = jobs.start('scan');
-      const t = performance.now();
-      const r = await buildCandidates(d, [], { signal });
-      return finishScan(d, r, signal, undefined, [{ name: 'build', ms: performance.now() - t }]);
-    });
+  scanProvisional(carved: CarvedHeader[] = [], texts: CarvedText[] = []): Promise<ScanView> {
+    return guarded(async () => candidatesFrom(carved, texts));
   },
 
   /** Step 3: candidates from the merged free-space evidence of every range (mergeCarved), plus the single metadata passes. */
   scanLostFrom(carved: CarvedHeader[], onProgress?: (p: Progress) => void, texts: CarvedText[] = []): Promise<ScanView> {
     return guarded(async () => {
-      const d = requireDs();
-      const signal = jobs.start('scan');
       scanned = null;
       recoveries.clear();
-      const t = performance.now();
-      const r = await buildCandidates(d, carved, { signal, onProgress: throttle(onProgress, 150) }, texts);
-      return finishScan(d, r, signal, onProgress, [{ name: 'build', ms: performance.now() - t }]);
+      return candidatesFrom(carved, texts, onProgress);
     });
   },
 

@@ -2,7 +2,7 @@ import * as Comlink from 'comlink';
 import { del, get, set, update } from 'idb-keyval';
 import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
-import { mergeCarved, mergeCarvedTexts, type FreeRange, type RangeEvidence } from '../../core/recovery/free-ranges.js';
+import { mergeCarved, mergeCarvedTexts, type CarvedHeader, type CarvedText, type FreeRange, type RangeEvidence } from '../../core/recovery/free-ranges.js';
 import type { CarveWorkerApi } from '../../workers/carve.worker.js';
 import { runLanes, type Lane } from './scan-lanes.js';
 import type { CandidateView, DatastoreWorkerApi, DeltaRecoveryResult, ExportDestination, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.worker.js';
@@ -230,19 +230,41 @@ export class RecoveryState {
     const key = scanKey(files, uuid);
     const h = hooks();
     const n = Math.max(1, Math.min(MAX_WORKERS, h.workers || Math.min(4, navigator.hardwareConcurrency || 1)));
-    // Candidates from metadata need no carving: asked for first, shown as soon as they come.
+    // Candidates are shown as soon as they are known, provisional: those from metadata alone (asked
+    // for at the click: they need no carving), then again each time a range finds delta headers
+    // (their grain maps are then ready when the final list needs them). One such build at a time.
     let final = false;
-    const early = worker()
-      .scanMetadata()
-      .then((v) => {
-        if (final || openId !== this.openId || !this.scanning || v.candidates.length === 0) return;
-        this.showList(v, true);
-        timed('early', tScan);
-        timedSteps('early', tScan, v);
-      })
-      .catch(() => {}); // cancelled by the final pass, or failed: the final pass says why
+    let evidence = (): [CarvedHeader[], CarvedText[]] => [[], []];
+    let building: Promise<void> | null = null;
+    let again = false;
+    let builds = 0;
+    const provisional = (): Promise<void> => {
+      if (building) {
+        again = true;
+        return building;
+      }
+      const t0 = builds++ === 0 ? tScan : performance.now();
+      const step = builds === 1 ? 'early' : `provisional-${builds - 1}`;
+      building = worker()
+        .scanProvisional(...evidence())
+        .then((v) => {
+          if (final || openId !== this.openId || !this.scanning || v.candidates.length === 0) return;
+          this.showList(v, true);
+          timed(step, t0);
+          timedSteps(step, t0, v);
+        })
+        .catch(() => {}) // cancelled by the final pass, or failed: the final pass says why
+        .finally(() => {
+          building = null;
+          if (again && !final) {
+            again = false;
+            void provisional();
+          }
+        });
+      return building;
+    };
     // The datastore worker carves too, once its metadata pass is done (the two would share its reads).
-    const lane0Ready = early;
+    const lane0Ready = provisional();
     // Carve workers start loading now, while the plan is made (they need nothing from it to start).
     const carvers = this.startCarvers(n - 1);
     try {
@@ -258,6 +280,7 @@ export class RecoveryState {
       }
       if (openId !== this.openId) return;
       const s = saved;
+      evidence = () => [mergeCarved(Object.values(s.done)), mergeCarvedTexts(Object.values(s.done))];
       const total = s.freeBytes.reduce((a, b) => a + b, 0);
       const todo = s.ranges.map((_, i) => i).filter((i) => !s.done[i]);
       this.ranges = { done: resumed, total: s.ranges.length, workers: Math.min(n, Math.max(1, todo.length)), resumedFrom: resumed };
@@ -273,17 +296,18 @@ export class RecoveryState {
       if (todo.length > 0) await this.runPool(files, s, todo, key, carvers, h.delayMs, lane0Ready, inFlight, report, (i) => {
         doneBytes += s.freeBytes[i]!;
         this.ranges = { ...this.ranges!, done: this.ranges!.done + 1 };
+        if (s.done[i]!.headers.length > 0) void provisional();
       });
       timed('pool', tPool);
       if (this.cancelRequested) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
       const carved = mergeCarved(Object.values(s.done));
+      final = true; // no provisional list from now on (a build of one would cancel this one)
       const tBuild = performance.now();
       const r = await worker().scanLostFrom(carved, Comlink.proxy((p: Progress) => void (this.scanProgress = track(p))), mergeCarvedTexts(Object.values(s.done)));
       timed('candidates', tBuild);
       timedSteps('candidates', tBuild, r);
       await del(key).catch(() => {});
       if (openId !== this.openId) return;
-      final = true;
       this.showList(r, false);
       timed('total', tScan);
     } catch (e) {
