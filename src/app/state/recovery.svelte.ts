@@ -231,8 +231,8 @@ export class RecoveryState {
     const h = hooks();
     const n = Math.max(1, Math.min(MAX_WORKERS, h.workers || Math.min(4, navigator.hardwareConcurrency || 1)));
     // Candidates are shown as soon as they are known, provisional: those from metadata alone (asked
-    // for at the click: they need no carving), then again each time a range finds delta headers
-    // (their grain maps are then ready when the final list needs them). One such build at a time.
+    // for at the click: they need no carving), then again each time a range finds a delta header not
+    // listed yet (its grain map is then ready when the final list needs it). One such build at a time.
     let final = false;
     let evidence = (): [CarvedHeader[], CarvedText[]] => [[], []];
     let building: Promise<void> | null = null;
@@ -296,7 +296,10 @@ export class RecoveryState {
       if (todo.length > 0) await this.runPool(files, s, todo, key, carvers, h.delayMs, lane0Ready, inFlight, report, (i) => {
         doneBytes += s.freeBytes[i]!;
         this.ranges = { ...this.ranges!, done: this.ranges!.done + 1 };
-        if (s.done[i]!.headers.length > 0) void provisional();
+        // A rebuild for a header not listed yet, unless the final list comes next anyway.
+        const listed = new Set(this.result?.candidates.map((c) => c.headerVolOffset) ?? []);
+        const bs = this.result?.volume.blockSize ?? 0;
+        if (this.ranges!.done < this.ranges!.total && s.done[i]!.headers.some((x) => !listed.has(x.block * bs))) void provisional();
       });
       timed('pool', tPool);
       if (this.cancelRequested) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
