@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeCowd } from '../test/builders/cowd.js';
 import { sectorPattern } from '../test/builders/delta-common.js';
-import { buildVmfs, DATA_OFFSET, MiB, type BlockSpec, type FileSpec } from '../test/builders/vmfs/index.js';
+import { checkRootFd, fdcLocator, openVolume } from '../test/builders/recovery/volume-io.js';
+import { buildVmfs, DATA_OFFSET, MiB, type BlockSpec, type FileSpec, type Manifest } from '../test/builders/vmfs/index.js';
+import { geometry } from '../test/builders/vmfs/geometry.js';
+import { fdRecord, freeFdAddress } from '../src/core/synth/vmfs/freed-fd.js';
 import { measure, warm } from './measure.js';
 import type { Bench, BenchResult } from './types.js';
 
@@ -16,8 +19,9 @@ import type { Bench, BenchResult } from './types.js';
  * process (CLI through tsx, startup included) for its own peak RSS.
  *
  * The dump is SPARSE: allocated file blocks hold 64 KiB of data at their start and 60 % of the
- * free blocks hold 256 KiB of random garbage at their start (where the carver reads), plus two
- * deleted COWD deltas; the rest are holes, which cat reads much faster than real data. The
+ * free blocks hold 256 KiB of random garbage at their start (where the carver reads), plus three
+ * deleted COWD deltas: two contiguous ones whose FD is gone (found by carving only) and a
+ * fragmented one whose freed FD survives (found from metadata, before carving ends); the rest are holes, which cat reads much faster than real data. The
  * scan reads only the head of each free block, so on this dump both contenders mostly skip
  * holes; on a fully written dump cat would take ~8 GiB of real reads while the scan would not.
  */
@@ -33,8 +37,10 @@ export interface ScanBenchDump {
   freeBlocks: number;
   /** MiB of the dump actually stored (the rest are holes). */
   realMiB: number;
-  /** First blocks of the two deleted COWD deltas (the scan's candidates are `delta-<block>`). */
+  /** First blocks of the deleted COWD deltas (the scan's candidates are `delta-<block>`). */
   deltaBlocks: number[];
+  /** The one of deltaBlocks whose freed FD survives: a candidate from metadata alone. */
+  freedFdBlock: number;
 }
 
 /** `segments` of 256 MiB (33: the bench's 8.25 GiB; fewer for a quicker test dump). */
@@ -78,9 +84,40 @@ export async function buildScanBenchDump(dir: string, log: (l: string) => void =
   } finally {
     closeSync(fh);
   }
+  const freedFdBlock = writeFreedFdDelta(m, dir, usedSet);
+  deltaBlocks.push(freedFdBlock);
   const realMiB = Math.round((statSync(lun.path).blocks * 512) / MiB);
   log(`built ${(lun.size / GiB).toFixed(2)} GiB dump (${realMiB} MiB real, ${freeBlocks} of ${m.totalBlocks} blocks free) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  return { path: lun.path, size: lun.size, totalBlocks: m.totalBlocks, freeBlocks, realMiB, deltaBlocks };
+  return { path: lun.path, size: lun.size, totalBlocks: m.totalBlocks, freeBlocks, realMiB, deltaBlocks, freedFdBlock };
+}
+
+/**
+ * A third deleted delta of vm1, as a plain delete leaves it: its blocks fragmented (every other free
+ * block from the middle of the volume up) and its FD freed but intact in a free .fdc.sf slot, so
+ * the metadata pass finds it without carving. Returns its first block.
+ */
+function writeFreedFdDelta(m: Manifest, dir: string, usedSet: ReadonlySet<number>): number {
+  const p = path.join(dir, 'd3.bin');
+  writeCowd({ dataPath: p, capacity: 8 * GiB, runs: [{ firstGrain: 3000, count: 20000, kind: 'data', fill: sectorPattern(3) }] });
+  const bytes = readFileSync(p);
+  rmSync(p);
+  const placement: number[] = [];
+  for (let b = Math.floor(m.totalBlocks / 2), skip = false; placement.length < Math.ceil(bytes.length / MiB); b++) {
+    if (usedSet.has(b)) continue;
+    if (!skip) placement.push(b);
+    skip = !skip;
+  }
+  const io = openVolume(m);
+  try {
+    const { fdVol } = fdcLocator(geometry(5), 32, 2048, 4);
+    checkRootFd(io, fdVol, 4, 'scan bench');
+    placement.forEach((b, i) => io.put(b * MiB, bytes.subarray(i * MiB, (i + 1) * MiB)));
+    const slot = freeFdAddress(m, 3);
+    io.put(fdVol(slot), fdRecord(slot, fdVol(slot), io.entry('/vm1').fdAddress, { length: bytes.length, blocks: placement }));
+  } finally {
+    io.close();
+  }
+  return placement[0]!;
 }
 
 export async function benchRecoveryScan(log: (l: string) => void = () => {}): Promise<BenchResult[]> {
@@ -95,7 +132,8 @@ export async function benchRecoveryScan(log: (l: string) => void = () => {}): Pr
     const scan = () => {
       const r = measure(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'src/cli/main.ts'), 'scan', '--image', lun.path, '--json']);
       const j = JSON.parse(r.stdout) as { candidates: { id: string }[] };
-      if (j.candidates.length < 2) throw new Error(`scan found ${j.candidates.length} candidates, expected the 2 deltas`);
+      const missing = dump.deltaBlocks.filter((b) => !j.candidates.some((c) => c.id === `delta-${b}`));
+      if (missing.length) throw new Error(`scan found ${j.candidates.map((c) => c.id).join(', ') || 'no candidate'}; missing ${missing.map((b) => `delta-${b}`).join(', ')}`);
       return r;
     };
     const one = (kind: 'sparse' | 'dense', note: string): BenchResult => {

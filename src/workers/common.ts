@@ -1,4 +1,4 @@
-import { RescueError } from '../core/errors.js';
+import { CancelledError, RescueError } from '../core/errors.js';
 import type { ExportTarget } from '../core/export/export-disk.js';
 import { DirectoryTarget, FileHandleTarget, opfsExportDir } from '../platform/browser/sinks.js';
 
@@ -55,4 +55,13 @@ export async function exportTarget(
   if (dest === 'opfs') return { target: new DirectoryTarget(await opfsExportDir(true), true), destination: 'opfs', fileName };
   if (dest.kind === 'file') return { target: new FileHandleTarget(dest as FileSystemFileHandle), destination: 'file', fileName: dest.name };
   return { target: new DirectoryTarget(dest as FileSystemDirectoryHandle, false), destination: 'directory', fileName };
+}
+
+/** The scan's test hook (?scanRangeDelayMs=): holds a finished range `ms` (at most 60 s) unless cancelled. */
+export function holdFor(ms: number, signal: AbortSignal): Promise<void> {
+  if (!(ms > 0)) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, Math.min(ms, 60_000));
+    signal.addEventListener('abort', () => (clearTimeout(t), reject(new CancelledError('cancelled'))), { once: true });
+  });
 }

@@ -1,11 +1,12 @@
 import * as Comlink from 'comlink';
-import { CancelledError, RescueError, throwIfAborted, UserError } from '../core/errors.js';
+import { RescueError, throwIfAborted, UserError } from '../core/errors.js';
 import { copySourceToSink } from '../core/export/copy-source.js';
 import { exportDisk, hashDisk, type ExportFormat, type ExportResult } from '../core/export/export-disk.js';
 import { writeWhole, type ByteSink } from '../core/io/byte-sink.js';
 import { readUpTo } from '../core/io/byte-source.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { openChain } from '../core/vmdk/chain.js';
+import { carveJobs, type CarveJob } from '../core/recovery/carve-job.js';
 import { buildCandidates, candidateTotals, DamagedDeltaLayer, carveFreeRange, descriptorInfo, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type CarvedText, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type RejectedRemnant, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
 import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT_CID, parseDescriptor } from '../core/vmdk/descriptor.js';
 import type { DiskChain } from '../core/vmdk/disk-chain.js';
@@ -13,7 +14,7 @@ import type { ChainLinkInfo } from '../core/vmdk/types.js';
 import { openDatastore, type Datastore, type DirEntry, type FileType, type VolumeInfo, type VolumeUsage } from '../core/vmfs/index.js';
 import { BlobSource } from '../platform/browser/blob-source.js';
 import { createFileSink, opfsExportDir, WritableStreamSink } from '../platform/browser/sinks.js';
-import { exportTarget, guarded, Jobs, type ExportDestination } from './common.js';
+import { exportTarget, guarded, holdFor, Jobs, type ExportDestination } from './common.js';
 import { createGuestApi } from './guest-api.js';
 import { createInspectorApi } from './block-owner.js';
 import { createDeletedApi } from './deleted-api.js';
@@ -133,6 +134,8 @@ export interface ScanView {
   rejectedCount: number;
   warnings: string[];
   parents: ParentOption[];
+  /** How long each step of building this list took in the worker, ms (the page logs them as User Timing). */
+  steps: { name: string; ms: number }[];
 }
 
 export interface RecoveryResult extends ExportResult {
@@ -170,6 +173,8 @@ const MAX_WALK_DEPTH = 8;
 const POINTER_FILES = new Set(['.pbc.sf', '.pb2.sf']);
 
 let ds: Datastore | null = null;
+/** The picked dump files ds was opened over, in their order (carve jobs name them by index). */
+let roots: BlobSource[] = [];
 let chain: DiskChain | null = null;
 let scanned: ScanResult | null = null;
 /** The last recovery of each candidate (for the report's hashes and output). */
@@ -341,15 +346,52 @@ function reportOf(c: Candidate, parent: string | null, rec: RecoveryResult | nul
   };
 }
 
+/**
+ * What the last scan of the open dump already computed, for the next one (the final list after the
+ * early one): grain maps by candidate and block plan, and the live descriptors.
+ */
+let scanCache: { ds: Datastore; maps: Map<string, GrainDamageMap>; parents: ParentOption[] | null } | null = null;
+
+/** Identity of a candidate's grain map: its header and where each block of its rebuilt file is. */
+function mapKey(c: Candidate): string {
+  return `${c.headerVolOffset}|${c.plan.fileSize}|${c.plan.volOffsets.join(',')}|${[...c.plan.lost.keys()].join(',')}`;
+}
+
+const copyMap = (m: GrainDamageMap): GrainDamageMap => ({ ...m, recovered: m.recovered.slice(), guessed: m.guessed.slice(), lost: m.lost.slice(), parent: m.parent.slice() });
+
 /** Damage maps and parent choices for a finished scan; the scan becomes the one recover() uses. */
-async function finishScan(d: Datastore, r: ScanResult, signal: AbortSignal, onProgress?: (p: Progress) => void): Promise<ScanView> {
+async function finishScan(d: Datastore, r: ScanResult, signal: AbortSignal, onProgress?: (p: Progress) => void, steps: ScanView['steps'] = []): Promise<ScanView> {
   onProgress?.({ phase: 'damage maps', done: 0, total: r.candidates.length });
+  let t = performance.now();
+  if (scanCache?.ds !== d) scanCache = { ds: d, maps: new Map(), parents: null };
+  const cache = scanCache;
   const candidates: CandidateView[] = [];
-  for (const c of r.candidates) candidates.push({ ...candidateInfo(c), map: await grainDamageMap(c, signal) });
-  const parents = await listDescriptors(d, signal);
+  for (const c of r.candidates) {
+    const k = mapKey(c);
+    let map = cache.maps.get(k);
+    if (!map) cache.maps.set(k, (map = await grainDamageMap(c, signal)));
+    candidates.push({ ...candidateInfo(c), map: copyMap(map) }); // the copies are transferred, the cache keeps its own
+  }
+  steps.push({ name: 'maps', ms: performance.now() - t });
+  t = performance.now();
+  const parents = cache.parents ?? (cache.parents = await listDescriptors(d, signal));
+  steps.push({ name: 'parents', ms: performance.now() - t });
   scanned = r;
-  const view: ScanView = { volume: { ...r.volume }, candidates, unassembled: r.unassembled.map((e) => ({ ...e })), rejected: r.rejected.map((x) => ({ ...x })), rejectedCount: r.rejectedCount, warnings: [...r.warnings], parents };
+  const view: ScanView = { volume: { ...r.volume }, candidates, unassembled: r.unassembled.map((e) => ({ ...e })), rejected: r.rejected.map((x) => ({ ...x })), rejectedCount: r.rejectedCount, warnings: [...r.warnings], parents: parents.map((p) => ({ ...p })), steps };
   return Comlink.transfer(view, candidates.flatMap((c) => [c.map.recovered.buffer, c.map.guessed.buffer, c.map.lost.buffer, c.map.parent.buffer]));
+}
+
+/** What the free-space pass rejected, merged over its ranges (mergeCarvedRejected). */
+type CarvedRejected = { rejected: RejectedRemnant[]; rejectedCount: number };
+const NONE_REJECTED: CarvedRejected = { rejected: [], rejectedCount: 0 };
+
+/** Candidates from the metadata passes and `carved` free-space evidence, with their maps (one such job at a time). */
+async function candidatesFrom(carved: CarvedHeader[], texts: CarvedText[], onProgress?: (p: Progress) => void, carvedRejected: CarvedRejected = NONE_REJECTED): Promise<ScanView> {
+  const d = requireDs();
+  const signal = jobs.start('scan');
+  const t = performance.now();
+  const r = await buildCandidates(d, carved, { signal, ...(onProgress ? { onProgress: throttle(onProgress, 150) } : {}) }, texts, carvedRejected);
+  return finishScan(d, r, signal, onProgress, [{ name: 'build', ms: performance.now() - t }]);
 }
 
 /** The recovered disk "look inside" reads (lookInside sets it), with the dump it was built on. */
@@ -370,7 +412,8 @@ const api = {
       scanned = null;
       recoveries.clear();
       if (!files.length) throw new UserError('no dump file picked');
-      ds = await openDatastore(files.map((f) => new BlobSource(f, f.name)));
+      roots = files.map((f) => new BlobSource(f, f.name));
+      ds = await openDatastore(roots);
       return ds.info;
     });
   },
@@ -565,6 +608,14 @@ const api = {
   },
 
   /**
+   * Step 1b: the ranges as carve jobs (plain reads in the picked files, see carve-job.ts) for carve
+   * workers that need not open the dump; null: carve them on opened datastores (carveRange).
+   */
+  scanJobs(ranges: FreeRange[]): Promise<CarveJob[] | null> {
+    return guarded(async () => carveJobs(requireDs(), ranges, roots));
+  },
+
+  /**
    * Step 2 (in a carve worker): the free-space pass over one range. `delayMs` is a test hook
    * (the page passes ?scanRangeDelayMs=): it stretches each range so a reload can land mid-scan.
    */
@@ -573,37 +624,26 @@ const api = {
       const d = requireDs();
       const signal = jobs.start('carve');
       const r = await carveFreeRange(d, range, { signal, onProgress: throttle(onProgress, 150) });
-      if (delayMs > 0) {
-        await new Promise<void>((resolve, reject) => {
-          const t = setTimeout(resolve, Math.min(delayMs, 60_000));
-          signal.addEventListener('abort', () => (clearTimeout(t), reject(new CancelledError('cancelled'))), { once: true });
-        });
-      }
+      await holdFor(delayMs, signal);
       return r;
     });
   },
 
   /**
-   * The early answer, asked for at the start of a split scan: candidates from file-system metadata
-   * alone (freed FDs and pointer blocks, descriptor text in free sub-blocks; no free-space carving),
-   * for the page to show while the carve workers run. Step 3 cancels it if it is still running.
+   * A provisional list while the carve runs: candidates from file-system metadata (freed FDs and
+   * pointer blocks, descriptor text in free sub-blocks) and from the free-space evidence of the
+   * ranges done so far. Step 3 cancels one still running.
    */
-  scanMetadata(): Promise<ScanView> {
-    return guarded(async () => {
-      const d = requireDs();
-      const signal = jobs.start('scan');
-      return finishScan(d, await buildCandidates(d, [], { signal }), signal);
-    });
+  scanProvisional(carved: CarvedHeader[] = [], texts: CarvedText[] = []): Promise<ScanView> {
+    return guarded(async () => candidatesFrom(carved, texts));
   },
 
   /** Step 3: candidates from the merged free-space evidence of every range (mergeCarved), plus the single metadata passes. */
-  scanLostFrom(carved: CarvedHeader[], onProgress?: (p: Progress) => void, texts: CarvedText[] = [], carvedRejected: { rejected: RejectedRemnant[]; rejectedCount: number } = { rejected: [], rejectedCount: 0 }): Promise<ScanView> {
+  scanLostFrom(carved: CarvedHeader[], onProgress?: (p: Progress) => void, texts: CarvedText[] = [], carvedRejected: CarvedRejected = NONE_REJECTED): Promise<ScanView> {
     return guarded(async () => {
-      const d = requireDs();
-      const signal = jobs.start('scan');
       scanned = null;
       recoveries.clear();
-      return finishScan(d, await buildCandidates(d, carved, { signal, onProgress: throttle(onProgress, 150) }, texts, carvedRejected), signal, onProgress);
+      return candidatesFrom(carved, texts, onProgress, carvedRejected);
     });
   },
 

@@ -2,7 +2,9 @@ import * as Comlink from 'comlink';
 import { del, get, set, update } from 'idb-keyval';
 import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
-import { mergeCarved, mergeCarvedRejected, mergeCarvedTexts, type FreeRange, type RangeEvidence } from '../../core/recovery/free-ranges.js';
+import { mergeCarved, mergeCarvedRejected, mergeCarvedTexts, type CarvedHeader, type CarvedText, type FreeRange, type RangeEvidence } from '../../core/recovery/free-ranges.js';
+import type { CarveWorkerApi } from '../../workers/carve.worker.js';
+import { runLanes, type Lane } from './scan-lanes.js';
 import type { CandidateView, DatastoreWorkerApi, DeltaRecoveryResult, ExportDestination, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.worker.js';
 import { datastore, worker } from './datastore.svelte.js';
 import { carrySelection } from './candidate-selection.js';
@@ -49,12 +51,18 @@ const RANGES_PER_WORKER = 8;
 const MAX_WORKERS = 16;
 
 /** User Timing entries (DevTools, the Chromium bench) for the steps of a scan: `vmfs-rescue:scan:<step>`. */
-function timed(step: string, t0: number): void {
+function timed(step: string, t0: number, end = performance.now()): void {
   try {
-    performance.measure(`vmfs-rescue:scan:${step}`, { start: t0, end: performance.now() });
+    performance.measure(`vmfs-rescue:scan:${step}`, { start: t0, end });
   } catch {
     // no User Timing: nothing to record
   }
+}
+
+/** The worker's own steps of a list built from `t0` on, laid end to end from there (`<list>/<step>`). */
+function timedSteps(list: string, t0: number, v: ScanView): void {
+  let at = t0;
+  for (const st of v.steps ?? []) timed(`${list}/${st.name}`, at, (at += st.ms));
 }
 
 /**
@@ -234,16 +242,43 @@ export class RecoveryState {
     const key = scanKey(files, uuid);
     const h = hooks();
     const n = Math.max(1, Math.min(MAX_WORKERS, h.workers || Math.min(4, navigator.hardwareConcurrency || 1)));
-    // Candidates from metadata need no carving: asked for first, shown as soon as they come.
+    // Candidates are shown as soon as they are known, provisional: those from metadata alone (asked
+    // for at the click: they need no carving), then again each time a range finds a delta header not
+    // listed yet (its grain map is then ready when the final list needs it). One such build at a time.
     let final = false;
-    void worker()
-      .scanMetadata()
-      .then((v) => {
-        if (final || openId !== this.openId || !this.scanning || v.candidates.length === 0) return;
-        this.showList(v, true);
-        timed('early', tScan);
-      })
-      .catch(() => {}); // cancelled by the final pass, or failed: the final pass says why
+    let evidence = (): [CarvedHeader[], CarvedText[]] => [[], []];
+    let building: Promise<void> | null = null;
+    let again = false;
+    let builds = 0;
+    const provisional = (): Promise<void> => {
+      if (building) {
+        again = true;
+        return building;
+      }
+      const t0 = builds++ === 0 ? tScan : performance.now();
+      const step = builds === 1 ? 'early' : `provisional-${builds - 1}`;
+      building = worker()
+        .scanProvisional(...evidence())
+        .then((v) => {
+          if (final || openId !== this.openId || !this.scanning || v.candidates.length === 0) return;
+          this.showList(v, true);
+          timed(step, t0);
+          timedSteps(step, t0, v);
+        })
+        .catch(() => {}) // cancelled by the final pass, or failed: the final pass says why
+        .finally(() => {
+          building = null;
+          if (again && !final) {
+            again = false;
+            void provisional();
+          }
+        });
+      return building;
+    };
+    // The datastore worker carves too, once its metadata pass is done (the two would share its reads).
+    const lane0Ready = provisional();
+    // Carve workers start loading now, while the plan is made (they need nothing from it to start).
+    const carvers = this.startCarvers(n - 1);
     try {
       let saved = await get<SavedScan>(key).catch(() => undefined);
       if (saved && (saved.v !== 1 || !Array.isArray(saved.ranges) || saved.ranges.length !== saved.freeBytes?.length)) saved = undefined;
@@ -257,6 +292,7 @@ export class RecoveryState {
       }
       if (openId !== this.openId) return;
       const s = saved;
+      evidence = () => [mergeCarved(Object.values(s.done)), mergeCarvedTexts(Object.values(s.done))];
       const total = s.freeBytes.reduce((a, b) => a + b, 0);
       const todo = s.ranges.map((_, i) => i).filter((i) => !s.done[i]);
       this.ranges = { done: resumed, total: s.ranges.length, workers: Math.min(n, Math.max(1, todo.length)), resumedFrom: resumed };
@@ -269,19 +305,24 @@ export class RecoveryState {
       };
       report();
       const tPool = performance.now();
-      if (todo.length > 0) await this.runPool(files, s, todo, key, n, h.delayMs, inFlight, report, (i) => {
+      if (todo.length > 0) await this.runPool(files, s, todo, key, carvers, h.delayMs, lane0Ready, inFlight, report, (i) => {
         doneBytes += s.freeBytes[i]!;
         this.ranges = { ...this.ranges!, done: this.ranges!.done + 1 };
+        // A rebuild for a header not listed yet, unless the final list comes next anyway.
+        const listed = new Set(this.result?.candidates.map((c) => c.headerVolOffset) ?? []);
+        const bs = this.result?.volume.blockSize ?? 0;
+        if (this.ranges!.done < this.ranges!.total && s.done[i]!.headers.some((x) => !listed.has(x.block * bs))) void provisional();
       });
       timed('pool', tPool);
       if (this.cancelRequested) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
       const carved = mergeCarved(Object.values(s.done));
+      final = true; // no provisional list from now on (a build of one would cancel this one)
       const tBuild = performance.now();
       const r = await worker().scanLostFrom(carved, Comlink.proxy((p: Progress) => void (this.scanProgress = track(p))), mergeCarvedTexts(Object.values(s.done)), mergeCarvedRejected(Object.values(s.done)));
       timed('candidates', tBuild);
+      timedSteps('candidates', tBuild, r);
       await del(key).catch(() => {});
       if (openId !== this.openId) return;
-      final = true;
       this.showList(r, false);
       timed('total', tScan);
     } catch (e) {
@@ -296,54 +337,65 @@ export class RecoveryState {
     }
   }
 
-  /** Runs the ranges `todo` in up to `n` carve workers, saving each result as it lands. */
-  private async runPool(files: File[], s: SavedScan, todo: number[], key: string, n: number, delayMs: number, inFlight: Map<number, number>, report: () => void, onDone: (i: number) => void): Promise<void> {
+  /** `count` carve workers (src/workers/carve.worker.ts), started now; kept in the pool for cancel. */
+  private startCarvers(count: number): Comlink.Remote<CarveWorkerApi>[] {
+    const out: Comlink.Remote<CarveWorkerApi>[] = [];
+    for (let k = 1; k <= count; k++) {
+      const w = new Worker(new URL('../../workers/carve.worker.ts', import.meta.url), { type: 'module', name: `carve-${k}` });
+      this.pool.push(w);
+      out.push(Comlink.wrap<CarveWorkerApi>(w));
+    }
+    return out;
+  }
+
+  /**
+   * Runs the ranges `todo` over the datastore worker (lane 0, once `lane0Ready`) and the carve
+   * workers, saving each result as it lands. Carve workers take the ranges as carve jobs (plain
+   * reads in the files); when the datastore worker makes none (a layering carve jobs do not map),
+   * each opens the dump in a datastore worker of its own instead.
+   */
+  private async runPool(files: File[], s: SavedScan, todo: number[], key: string, carvers: Comlink.Remote<CarveWorkerApi>[], delayMs: number, lane0Ready: Promise<void>, inFlight: Map<number, number>, report: () => void, onDone: (i: number) => void): Promise<void> {
     const cancelledError = () => Object.assign(new Error('cancelled'), { name: 'CancelledError' });
     if (this.cancelRequested) throw cancelledError(); // Cancel clicked while the plan was being made
-    const queue = todo.slice();
-    const count = Math.min(n, queue.length);
-    // The datastore worker is lane 0: it has the dump open already and idles until the candidates,
-    // so a pool of n costs n - 1 new workers (each opening the dump on its own).
-    const remotes: Comlink.Remote<DatastoreWorkerApi>[] = [worker()];
-    for (let k = 1; k < count; k++) {
-      const w = new Worker(new URL('../../workers/datastore.worker.ts', import.meta.url), { type: 'module', name: `carve-${k}` });
-      this.pool.push(w);
-      remotes.push(Comlink.wrap<DatastoreWorkerApi>(w));
-    }
     // A terminated worker never answers: cancel rejects every lane through this promise.
     let stop!: (e: Error) => void;
     const stopped = new Promise<never>((_, reject) => (stop = reject));
     stopped.catch(() => {});
     this.stopLanes = () => stop(cancelledError());
-    let saving: Promise<void> = Promise.resolve();
-    const lane = async (remote: Comlink.Remote<DatastoreWorkerApi>, k: number) => {
-      if (k > 0) {
-        const tOpen = performance.now();
-        await Promise.race([remote.open(files), stopped]);
-        timed(`open-${k}`, tOpen);
-      }
-      for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
-        if (this.cancelRequested) throw cancelledError();
-        const idx = i;
-        inFlight.set(idx, 0);
-        const onProgress = Comlink.proxy((p: Progress) => {
-          inFlight.set(idx, p.done);
-          report();
-        });
-        const tRange = performance.now();
-        const ev = await Promise.race([remote.carveRange(s.ranges[idx]!, onProgress, delayMs), stopped]);
-        timed(`range-${idx}`, tRange);
-        inFlight.delete(idx);
-        s.done[idx] = ev;
-        // Saved in order behind the lane's next range (an IndexedDB write per range would idle the worker).
-        saving = saving.then(() => update<SavedScan>(key, (cur) => (cur && cur.v === 1 ? { ...cur, done: { ...cur.done, [idx]: ev } } : s))).catch(() => {});
-        onDone(idx);
+    const tJobs = performance.now();
+    const jobs = carvers.length ? await Promise.race([worker().scanJobs(s.ranges), stopped]) : null;
+    timed('jobs', tJobs);
+    const progress = (idx: number) =>
+      Comlink.proxy((p: Progress) => {
+        inFlight.set(idx, p.done);
         report();
+      });
+    const lanes: Lane<RangeEvidence>[] = [{ ready: lane0Ready, run: (i) => worker().carveRange(s.ranges[i]!, progress(i), delayMs) }];
+    for (const [k, c] of carvers.slice(0, Math.max(0, todo.length - 1)).entries()) {
+      const t0 = performance.now();
+      if (jobs) lanes.push({ ready: c.init(files).then(() => timed(`open-${k + 1}`, t0)), run: (i) => c.carve(jobs[i]!, progress(i), delayMs) });
+      else {
+        const w = new Worker(new URL('../../workers/datastore.worker.ts', import.meta.url), { type: 'module', name: `carve-ds-${k + 1}` });
+        this.pool.push(w);
+        const remote = Comlink.wrap<DatastoreWorkerApi>(w);
+        lanes.push({ ready: remote.open(files).then(() => timed(`open-${k + 1}`, t0)), run: (i) => remote.carveRange(s.ranges[i]!, progress(i), delayMs) });
       }
+    }
+    let saving: Promise<void> = Promise.resolve();
+    const started = new Map<number, number>();
+    const timedLanes = lanes.map((l) => ({ ready: l.ready, run: (i: number) => (started.set(i, performance.now()), inFlight.set(i, 0), l.run(i)) }));
+    const landed = (idx: number, ev: RangeEvidence) => {
+      timed(`range-${idx}`, started.get(idx)!);
+      inFlight.delete(idx);
+      s.done[idx] = ev;
+      // Saved in order behind the lane's next range (an IndexedDB write per range would idle the worker).
+      saving = saving.then(() => update<SavedScan>(key, (cur) => (cur && cur.v === 1 ? { ...cur, done: { ...cur.done, [idx]: ev } } : s))).catch(() => {});
+      onDone(idx);
+      report();
     };
     let ok = false;
     try {
-      await Promise.all(remotes.map((r, k) => lane(r, k)));
+      await runLanes(todo, timedLanes, landed, stopped, () => this.cancelRequested);
       await saving;
       ok = true;
     } finally {

@@ -1,5 +1,6 @@
 import { RescueError, throwIfAborted, UserError } from '../errors.js';
 import { throttle, type JobOptions } from '../progress.js';
+import type { ByteSource } from '../io/byte-source.js';
 import type { Datastore } from '../vmfs/index.js';
 import { HEADER_PROBE_BYTES, probeHeaderRemnant, type DeltaHeader } from './delta-header.js';
 import { Rejections } from './rejected.js';
@@ -129,28 +130,42 @@ export async function carveFreeRange(ds: Datastore, range: FreeRange, opts: JobO
   }
   const start = range.startBlock;
   const end = Math.min(range.endBlock, use.totalBlocks);
-  let total = 0;
-  for (let b = start; b < end; b++) if (!use.isUsed(b)) total += bs;
+  let free = 0;
+  for (let b = start; b < end; b++) if (!use.isUsed(b)) free++;
+  function* blocks() {
+    for (let b = start; b < end; b++) if (!use.isUsed(b)) yield b;
+  }
+  const at = (b: number) => b * bs;
+  return probeHeads({ startBlock: start, endBlock: end }, bs, vol.size, free, blocks(), (b) => (at(b) + HEADER_PROBE_BYTES > vol.size ? null : readHead(vol, at(b))), opts);
+}
+
+/** HEADER_PROBE_BYTES at `at` of `src`, or null where they cannot be read (a hole of a missing extent, past the end). */
+export async function readHead(src: ByteSource, at: number): Promise<Uint8Array | null> {
+  try {
+    return await src.read(at, HEADER_PROBE_BYTES);
+  } catch (e) {
+    if (e instanceof RescueError && e.kind !== 'cancelled') return null;
+    throw e;
+  }
+}
+
+/**
+ * The probe loop of the free-space pass: the heads of `blocks` (`count` of them, in block order,
+ * read by `head`: null = unreadable), WINDOW reads in flight, each looked at for a delta header
+ * (that fits a volume of `volSize` bytes) or descriptor / .vmsd text.
+ */
+export async function probeHeads(range: FreeRange, bs: number, volSize: number, count: number, blocks: Iterable<number>, head: (b: number) => Promise<Uint8Array | null> | null, opts: JobOptions = {}): Promise<RangeEvidence> {
+  const total = count * bs;
   const headers: CarvedHeader[] = [];
   const texts: CarvedText[] = [];
   const rejected = new Rejections();
   const progress = throttle(opts.onProgress);
   let done = 0;
-  const readHead = async (b: number): Promise<Uint8Array | null> => {
-    const at = b * bs;
-    if (at + HEADER_PROBE_BYTES > vol.size) return null;
-    try {
-      return await vol.read(at, HEADER_PROBE_BYTES);
-    } catch (e) {
-      if (e instanceof RescueError && e.kind !== 'cancelled') return null; // a hole of a missing extent
-      throw e;
-    }
-  };
-  const pending: { block: number; head: Promise<Uint8Array | null> }[] = [];
+  const pending: { block: number; head: Promise<Uint8Array | null> | null }[] = [];
   const look = async () => {
     const { block, head } = pending.shift()!;
     const h = await head;
-    const header = h ? probeHeaderRemnant(h, vol.size) : null;
+    const header = h ? probeHeaderRemnant(h, volSize) : null;
     if (header && 'format' in header) headers.push({ block, header });
     else if (header) rejected.add(header.kind, block * bs, header.reason);
     else if (h && texts.length < MAX_REMNANTS) {
@@ -161,11 +176,10 @@ export async function carveFreeRange(ds: Datastore, range: FreeRange, opts: JobO
     if ((done / bs) % WINDOW === 0) progress({ phase: 'carve free space', done, total });
   };
   progress({ phase: 'carve free space', done: 0, total });
-  for (let b = start; b < end; b++) {
-    if (use.isUsed(b)) continue;
-    const head = readHead(b);
-    head.catch(() => {}); // awaited in look(); a cancel may leave some unread
-    pending.push({ block: b, head });
+  for (const b of blocks) {
+    const h = head(b);
+    h?.catch(() => {}); // awaited in look(); a cancel may leave some unread
+    pending.push({ block: b, head: h });
     if (pending.length >= WINDOW) {
       throwIfAborted(opts.signal);
       await look();
@@ -174,7 +188,7 @@ export async function carveFreeRange(ds: Datastore, range: FreeRange, opts: JobO
   throwIfAborted(opts.signal);
   while (pending.length) await look();
   progress({ phase: 'carve free space', done, total });
-  return { range: { startBlock: start, endBlock: end }, freeBlocks: total / bs, freeBytes: total, headers, texts, rejected: rejected.list, rejectedCount: rejected.count };
+  return { range: { startBlock: range.startBlock, endBlock: range.endBlock }, freeBlocks: total / bs, freeBytes: total, headers, texts, rejected: rejected.list, rejectedCount: rejected.count };
 }
 
 /**

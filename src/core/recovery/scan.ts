@@ -7,13 +7,14 @@ import type { DiskLayer } from '../vmdk/types.js';
 import { formatFdAddress, fsOf, type Datastore, type VmfsFs } from '../vmfs/index.js';
 import { damageReport, DamagedDeltaLayer } from './damage-layer.js';
 import { HEADER_PROBE_BYTES, probeHeaderRemnant, type DeltaHeader } from './delta-header.js';
-import { readFreedPb, scanFreedFds, scanFreedPbs } from './evidence.js';
-import { carveFreeSubBlocks, readBlockText, remnantWhere, type DescriptorRemnant, type VmsdRemnant } from './text-carving.js';
+import { readFreedPb } from './evidence.js';
+import { metadataPasses } from './metadata-passes.js';
+import { readBlockText, remnantWhere, type DescriptorRemnant, type VmsdRemnant } from './text-carving.js';
 import { joinPointerBlocks, pieceDetail } from './pb-join.js';
 import type { BlockUse } from './free-map.js';
 import { blockUseOf, carveFreeRange, type CarvedHeader, type CarvedText } from './free-ranges.js';
 import { linkCandidates, orderCandidates } from './chain-link.js';
-import { guessParent, namesDisk, surveyLive, type LiveDisk } from './parent-guess.js';
+import { guessParent, namesDisk, type LiveDisk } from './parent-guess.js';
 import { checkTables, planContiguous, planFromBlocks } from './plan.js';
 import { rebuiltFile } from './rebuilt-file.js';
 import type { BlockPlan, CandidateInfo, Evidence, RejectedRemnant } from './types.js';
@@ -112,7 +113,8 @@ export async function buildCandidates(
     return f;
   };
 
-  const fds = await scanFreedFds(fs, use, opts, rejected);
+  const { fds, pbs, sub, live, rejected: metaRejected } = await metadataPasses(ds, opts);
+  rejected.merge([metaRejected]);
   warnings.push(...fds.warnings);
   for (const d of fds.deltas) {
     const f = get(d.headerVolOffset, d.header);
@@ -121,7 +123,6 @@ export async function buildCandidates(
     f.plans.push({ plan: planFromBlocks(d.blocks, d.header.format === 'seSparse' ? d.fd.length : Math.min(d.fd.length, d.header.fileSize), use, 'fd', d.unknown), base: 0.45, reason: `block list from freed FD ${fdText}`, checkWithGt: false, dirFd: d.parentDir, fdTimes: { fd: fdText, mtime: d.fd.mtime, ctime: d.fd.ctime } });
   }
   throwIfAborted(opts.signal);
-  const pbs = await scanFreedPbs(fs, use, opts, rejected);
   warnings.push(...pbs.warnings);
   const perPb = fs.L.pbEntries;
   for (const p of pbs.heads) {
@@ -152,7 +153,6 @@ export async function buildCandidates(
   }
 
   // Text evidence: free sub-blocks (one metadata pass) and the free blocks the range pass flagged.
-  const sub = await carveFreeSubBlocks(fs, opts, rejected);
   warnings.push(...sub.warnings);
   const descriptors = [...fds.descriptors, ...sub.descriptors];
   const vmsds = [...fds.vmsds, ...sub.vmsds];
@@ -167,7 +167,6 @@ export async function buildCandidates(
   }
   dedupeDescriptors(descriptors);
   throwIfAborted(opts.signal);
-  const live = await surveyLive(ds);
   const disks = live.disks;
   // A stale copy of a live descriptor (same CID, type and capacity) describes no deleted delta.
   const liveCopy = (d: DescriptorRemnant) => disks.some((x) => x.cid === d.cid && x.capacityBytes === d.capacityBytes && x.createType.toLowerCase() === d.createType.toLowerCase());

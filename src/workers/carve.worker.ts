@@ -1,0 +1,42 @@
+import * as Comlink from 'comlink';
+import { UserError } from '../core/errors.js';
+import { throttle, type Progress } from '../core/progress.js';
+import { carveJob, type CarveJob } from '../core/recovery/carve-job.js';
+import type { RangeEvidence } from '../core/recovery/free-ranges.js';
+import { BlobSource } from '../platform/browser/blob-source.js';
+import { guarded, holdFor, Jobs } from './common.js';
+
+/**
+ * Thin Comlink adapter for a carve worker of the split scan: it carves jobs (free-space ranges as
+ * plain reads in the picked files, made by the datastore worker) without opening the datastore, so
+ * it starts at once and its module is small.
+ */
+
+let files: BlobSource[] = [];
+const jobs = new Jobs<'carve'>();
+
+const api = {
+  /** The picked dump files, in the order the jobs name them (no read is made). */
+  init(picked: File[]): void {
+    files = picked.map((f) => new BlobSource(f, f.name));
+  },
+
+  /** One job; `delayMs` is the page's test hook (?scanRangeDelayMs=), as in the datastore worker's carveRange. */
+  carve(job: CarveJob, onProgress?: (p: Progress) => void, delayMs = 0): Promise<RangeEvidence> {
+    return guarded(async () => {
+      if (!files.length) throw new UserError('no dump file given to the carve worker');
+      const signal = jobs.start('carve');
+      const r = await carveJob(files, job, { signal, onProgress: throttle(onProgress, 150) });
+      await holdFor(delayMs, signal);
+      return r;
+    });
+  },
+
+  cancel(): void {
+    jobs.abort('carve');
+  },
+};
+
+export type CarveWorkerApi = typeof api;
+
+Comlink.expose(api);
