@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { throwIfAborted, UserError } from '../../core/errors.js';
 import { bulkBuffer, readInto, type Datastore, type DirEntry } from '../../core/vmfs/index.js';
 import { refuseOutputsOnInputs } from '../../platform/node/output-guard.js';
@@ -15,6 +16,7 @@ export async function runDatastore(cmd: string, argv: string[], io: CliIO): Prom
   const images = args.options.get('image') ?? [];
   if (cmd === 'cat') {
     const out = requireOption(args, 'out');
+    if ((await stat(out).catch(() => null))?.isDirectory()) throw new UserError(`--out names a folder, not a file: ${out}`);
     await refuseOutputsOnInputs([{ path: out, role: '--out' }], images.map((p) => ({ path: p, role: '--image' })));
     return withSigint((signal) => withDatastore(images, cmd, io, (ds) => cat(ds, args.positional, out, io, signal)));
   }
