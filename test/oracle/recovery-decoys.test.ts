@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildDeletedDeltaDump, type DeletedCase } from '../builders/recovery/deleted-delta.js';
-import { addDecoys, DECOY_KINDS } from '../builders/recovery/decoys.js';
+import { addDecoys } from '../builders/recovery/decoys.js';
 import { makeTempDir, oracleAvailable, run, runCli } from '../helpers/tools.js';
 import { union } from '../helpers/lost-runs.js';
 import { recoverRawChecked } from '../helpers/recover-cli.js';
@@ -65,8 +65,6 @@ describe.skipIf(!ok)('recovery among decoys in free space', () => {
       }
       expect(j.rejectedCount).toBeGreaterThanOrEqual(placed.filter((x) => x.kind in malformed).length);
       expect(j.rejected.length).toBe(Math.min(100, j.rejectedCount));
-      // No decoy became a candidate that ties or beats the delta, and none is the delta's parent.
-      expect(DECOY_KINDS.length).toBeGreaterThan(5);
 
       recoverRawChecked(dir, d, top.id);
     }, 180_000);
