@@ -18,7 +18,16 @@ import { extractPartition } from '../builders/recovery/volume-io.js';
 const ok = oracleAvailable('qemu-img', 'debugvmfs', 'dd');
 
 interface ScanJson {
-  candidates: { id: string; confidence: number; parent: string | null; recoverableGrains: number; lostRuns: { sector: number; sectors: number }[] }[];
+  candidates: {
+    id: string;
+    confidence: number;
+    parent: string | null;
+    recoverableGrains: number;
+    guessedGrains: number;
+    lostRuns: { sector: number; sectors: number }[];
+    descriptor?: { parentFileNameHint: string | null };
+    evidence: { kind: string; detail: string }[];
+  }[];
   rejected: { kind: string; volOffset: number; reason: string }[];
   rejectedCount: number;
   warnings: string[];
@@ -56,7 +65,15 @@ describe.skipIf(!ok)('recovery among decoys in free space', () => {
       expect(top.parent).toBe(d.parentPath);
       for (const other of j.candidates.slice(1)) expect(other.confidence).toBeLessThan(top.confidence);
       expect(union(top.lostRuns)).toEqual(union(d.expectedLost));
-      expect(top.recoverableGrains).toBe(d.expectedRecoverableGrains);
+      // Blocks after a header found only by carving are placed by contiguity: their grains are guessed.
+      expect(top.recoverableGrains + top.guessedGrains).toBe(d.expectedRecoverableGrains);
+      expect(top.guessedGrains).toBe(d.expectedGuessedGrains ?? 0);
+      // Descriptor text of a disk that never existed (same capacity, parent "ghost.vmdk") is not
+      // attributed to any candidate.
+      for (const c of j.candidates) {
+        expect(c.descriptor?.parentFileNameHint ?? null, c.id).not.toBe('ghost.vmdk');
+        expect(c.evidence.filter((e) => /ghost/.test(e.detail)), c.id).toEqual([]);
+      }
 
       // Every decoy whose own bytes cannot parse is a rejected remnant at its block, of its kind.
       const malformed: Record<string, string> = { 'cowd-garbage': 'cowd-header', 'kdmv-garbage': 'kdmv-header', 'kdmv-valid': 'kdmv-header', 'sesparse-garbage': 'sesparse-header', 'descriptor-broken': 'descriptor-text' };

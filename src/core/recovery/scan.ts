@@ -348,7 +348,16 @@ function vmsdEvidence(vmsds: readonly VmsdRemnant[], parentPath: string | null, 
  */
 function pickDescriptor(descriptors: readonly DescriptorRemnant[], h: DeltaHeader, dirFd: number, disks: readonly LiveDisk[]): DescriptorRemnant | undefined {
   const re = h.format === 'seSparse' ? /sesparse/i : /vmfssparse/i;
-  const fits = descriptors.filter((d) => d.capacityBytes === h.capacityBytes && re.test(d.createType) && (!dirFd || d.parentDir === 0 || d.parentDir === dirFd));
+  // A descriptor is only attributed when it links to something on the volume: a live disk of this
+  // capacity by parentCID or parentFileNameHint, another recovered descriptor (a chain), or the freed
+  // FD's own folder. Text of a disk that never existed (stale or random) matches capacity and type
+  // alone, and would lend the candidate evidence it does not have.
+  const base = (p: string) => p.slice(p.lastIndexOf('/') + 1).toLowerCase();
+  const linked = (d: DescriptorRemnant) =>
+    disks.some((x) => x.capacityBytes === h.capacityBytes && (x.cid === d.parentCid || (d.parentFileNameHint !== null && base(d.parentFileNameHint) === base(x.path)))) ||
+    descriptors.some((o) => o !== d && o.cid === d.parentCid) ||
+    (dirFd !== 0 && d.parentDir === dirFd);
+  const fits = descriptors.filter((d) => d.capacityBytes === h.capacityBytes && re.test(d.createType) && (!dirFd || d.parentDir === 0 || d.parentDir === dirFd) && linked(d));
   const score = (d: DescriptorRemnant) => (disks.some((x) => x.capacityBytes === h.capacityBytes && x.cid === d.parentCid) ? 4 : 0) + (dirFd && d.parentDir === dirFd ? 2 : 0) + (d.location === 'freed-fd' ? 1 : 0);
   let best: DescriptorRemnant | undefined;
   for (const d of fits) if (!best || score(d) > score(best)) best = d;
