@@ -72,35 +72,43 @@ describe.skipIf(!ok)('parent of a deleted delta among same-capacity disks of sev
     const d = await buildTwoVmDump({ dir, seed: 23, evidence: 'none' });
     expect(run('debugvmfs', [d.dump, 'cat', '/vm1/vm1.vmdk'])).toBe(d.vm1BaseDescriptor);
 
-    const scan = runCli(['scan', '--image', d.dump, '--json']);
-    expect(scan.code, scan.stderr).toBe(0);
-    const c = (JSON.parse(scan.stdout) as { candidates: Cand[] }).candidates.find((x) => x.id === d.candidateId)!;
-    expect(c.parent).toBeNull();
-    expect(c.parentAmbiguous).toBe(true);
     // The two bases tie on top (a live leaf delta over each after the revert; same CID); the leaf deltas follow.
-    const best = c.parentAlternatives[0]!.score;
-    expect(c.parentAlternatives.filter((a) => a.score === best).map((a) => a.path).sort()).toEqual([d.parentPath, d.otherBase].sort());
+    const c = ambiguousCandidate(d.dump, d.candidateId, [d.parentPath, d.otherBase]);
     for (const a of c.parentAlternatives) expect(a.reasons.join(' ')).toMatch(/same capacity/);
-
-    const out = path.join(dir, 'refused.img');
-    const bad = runCli(['recover', '--image', d.dump, '--candidate', c.id, '--out', out, '--format', 'raw']);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/parent is ambiguous/);
-    expect(bad.stderr).toContain(d.parentPath);
-    expect(bad.stderr).toContain(d.otherBase);
-    expect(existsSync(out)).toBe(false);
-
-    const good = path.join(dir, 'chosen.img');
-    const rec = runCli(['recover', '--image', d.dump, '--candidate', c.id, '--out', good, '--format', 'raw', '--parent', d.parentPath, '--report', path.join(dir, 'r.json')]);
-    expect(rec.code, rec.stderr).toBe(0);
-    expect(rec.stdout.trim().split('\n').pop()).toBe(d.expectedSha256);
-    expect(sha256File(good)).toBe(d.expectedSha256);
+    refusedThenRecovered(dir, d.dump, c.id, [d.parentPath, d.otherBase], d.parentPath, d.expectedSha256, path.join(dir, 'r.json'));
     const rep = JSON.parse(readFileSync(path.join(dir, 'r.json'), 'utf8')) as { parent: string; totals: { recoverableGrains: number; guessedGrains: number; lostGrains: number } };
     expect(rep.parent).toBe(d.parentPath);
     expect(rep.totals.guessedGrains).toBe(d.expectedGuessedGrains);
     expect(rep.totals.recoverableGrains + rep.totals.guessedGrains).toBe(d.expectedRecoverableGrains);
   }, 180_000);
 });
+
+/** The candidate `id` of a scan of `dump`: no parent picked, `tied` the alternatives sharing the top score. */
+function ambiguousCandidate(dump: string, id: string, tied: string[]): Cand {
+  const scan = runCli(['scan', '--image', dump, '--json']);
+  expect(scan.code, scan.stderr).toBe(0);
+  const c = (JSON.parse(scan.stdout) as { candidates: Cand[] }).candidates.find((x) => x.id === id)!;
+  expect(c.parent).toBeNull();
+  expect(c.parentAmbiguous).toBe(true);
+  const best = c.parentAlternatives[0]!.score;
+  expect(c.parentAlternatives.filter((a) => a.score === best).map((a) => a.path).sort()).toEqual([...tied].sort());
+  return c;
+}
+
+/** `recover` without --parent exits 1 listing every alternative and writes nothing; with `parent` it gives `sha256`. */
+function refusedThenRecovered(dir: string, dump: string, id: string, alternatives: string[], parent: string, sha256: string, report?: string): void {
+  const out = path.join(dir, 'refused.img');
+  const bad = runCli(['recover', '--image', dump, '--candidate', id, '--out', out, '--format', 'raw']);
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toMatch(/parent is ambiguous/);
+  for (const a of alternatives) expect(bad.stderr).toContain(a);
+  expect(existsSync(out)).toBe(false);
+  const good = path.join(dir, 'chosen.img');
+  const rec = runCli(['recover', '--image', dump, '--candidate', id, '--out', good, '--format', 'raw', '--parent', parent, ...(report ? ['--report', report] : [])]);
+  expect(rec.code, rec.stderr).toBe(0);
+  expect(rec.stdout.trim().split('\n').pop()).toBe(sha256);
+  expect(sha256File(good)).toBe(sha256);
+}
 
 describe.skipIf(!ok6)('parent of a deleted seSparse delta among same-capacity disks (VMFS6)', () => {
   const tmp = makeTempDir('recovery-parents6-');
@@ -114,23 +122,10 @@ describe.skipIf(!ok6)('parent of a deleted seSparse delta among same-capacity di
     expect(run('debugvmfs6', [part, 'ls', '/vm2']).split('\n')).toContain('vm2-flat.vmdk');
     expect(run('debugvmfs6', [part, 'cat', '/vm2/vm2.vmdk'])).toMatch(/createType="vmfs"/);
 
-    const scan = runCli(['scan', '--image', d.dump, '--json']);
-    expect(scan.code, scan.stderr).toBe(0);
-    const c = (JSON.parse(scan.stdout) as { candidates: Cand[] }).candidates.find((x) => x.id === d.candidateId)!;
-    expect(c.parent).toBeNull();
-    expect(c.parentAmbiguous).toBe(true);
-    const best = c.parentAlternatives[0]!.score;
-    expect(c.parentAlternatives.filter((a) => a.score === best).map((a) => a.path).sort()).toEqual(['/vm1/vm1.vmdk', '/vm2/vm2.vmdk']);
+    const bases = ['/vm1/vm1.vmdk', '/vm2/vm2.vmdk'];
+    const c = ambiguousCandidate(d.dump, d.candidateId, bases);
     expect(c.recoverableGrains + c.guessedGrains).toBe(d.expectedRecoverableGrains);
     expect(c.guessedGrains).toBeGreaterThan(0);
-
-    const bad = runCli(['recover', '--image', d.dump, '--candidate', c.id, '--out', path.join(tmp.dir, 'refused.img'), '--format', 'raw']);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/parent is ambiguous[\s\S]*\/vm1\/vm1\.vmdk/);
-    const good = path.join(tmp.dir, 'chosen.img');
-    const rec = runCli(['recover', '--image', d.dump, '--candidate', c.id, '--out', good, '--format', 'raw', '--parent', d.parentPath]);
-    expect(rec.code, rec.stderr).toBe(0);
-    expect(rec.stdout.trim().split('\n').pop()).toBe(d.expectedSha256);
-    expect(sha256File(good)).toBe(d.expectedSha256);
+    refusedThenRecovered(tmp.dir, d.dump, c.id, bases, d.parentPath, d.expectedSha256);
   }, 240_000);
 });
