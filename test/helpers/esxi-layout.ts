@@ -17,6 +17,33 @@ import { DATA_OFFSET, type Manifest } from '../builders/vmfs/index.js';
  * Returns per resource its item count and the sum of the 'rcmd' free counts, for comparison with
  * what the builder allocated.
  */
+/**
+ * Byte ranges of the LUN file holding ESXi's resource metadata (for fuzzing): the .fdc.sf and
+ * .sbc.sf headers and cluster headers, and .fbb.sf's two headers and both levels' cluster headers.
+ */
+export function esxiMetadataRegions(m: Manifest): [name: string, lunOffset: number, length: number][] {
+  const lun = m.luns[0]!;
+  const base = lun.partitionOffset + DATA_OFFSET;
+  const fh = openSync(lun.path, 'r');
+  try {
+    const slot0 = (r: number): number => {
+      const b = new Uint8Array(8);
+      readSync(fh, b, 0, 8, base + 7 * 1024 * 1024 + 0x10000 + 16 * 8192 + r * 8192 + 0x1600);
+      const v = new DataView(b.buffer).getBigUint64(0, true);
+      return (Number((v >> 15n) & 0x7fffffffn) * 512 + Number(v >> 51n)) * 1024 * 1024;
+    };
+    const fbb = slot0(1);
+    return [
+      ['.fdc.sf cluster headers', base + slot0(2), 0x10000 + 16 * 8192],
+      ['.sbc.sf cluster headers', base + slot0(4), 0x10000 + 16 * 8192],
+      ['.fbb.sf headers and LFB clusters', base + fbb, 0x10000 + 16 * 8192],
+      ['.fbb.sf SFB clusters', base + fbb + 0x10000 + 16 * 8192, 4 * 8192],
+    ];
+  } finally {
+    closeSync(fh);
+  }
+}
+
 export function checkEsxiLayout(m: Manifest): Record<string, { total: number; free: number; clusters: number }> {
   const lun = m.luns[0]!;
   const base = lun.partitionOffset + DATA_OFFSET;
