@@ -108,7 +108,8 @@ export function writeSeSparse(o: SeSparseBuildOptions): SeSparseBuildResult {
           if (idx !== prev + 1) {
             if (startIdx >= 0) {
               const at = grainsOffset * SECTOR + startIdx * GRAIN_BYTES;
-              f.write(buf.subarray(startByte, k * GRAIN_BYTES), at);
+              // A run without content is zeros: left a hole (multi-GiB deltas stay sparse).
+              if (run.bytes || run.fill) f.write(buf.subarray(startByte, k * GRAIN_BYTES), at);
               maxEnd = Math.max(maxEnd, at + (k * GRAIN_BYTES - startByte));
             }
             startIdx = idx;

@@ -101,7 +101,8 @@ export function writeCowdTo(o: CowdBuildOptions): CowdBuildResult {
         for (let k = 0; k <= n; k++) {
           const s = k < n ? grainSector(g0 + k) : -1;
           if (s !== prevSector + grainSectors) {
-            if (startSector >= 0) f.write(buf.subarray(startByte, k * grainBytes), startSector * SECTOR);
+            // A run without content is zeros: left a hole (multi-GiB test deltas stay sparse).
+            if (startSector >= 0 && (run.bytes || run.fill)) f.write(buf.subarray(startByte, k * grainBytes), startSector * SECTOR);
             startSector = s;
             startByte = k * grainBytes;
           }

@@ -9,7 +9,7 @@ import { geometry } from '../vmfs/geometry.js';
 import { CG_OFFSET, MAGIC, RCMD, Resource, type V6Layout } from '../vmfs/resource.js';
 import { rng } from '../../helpers/fuzz.js';
 import { run, sha256File } from '../../helpers/tools.js';
-import { flatDescriptor, spliceLost, writeBase, type DeletedDeltaDump } from './deleted-delta.js';
+import { deletedDeltaAt, flatDescriptor, spliceLost, writeBase, type DeletedDeltaDump } from './deleted-delta.js';
 import { checkRootFd, fdcLocator, openVolume, type VolumeIo } from './volume-io.js';
 import { lostFromSeSparse } from './sesparse-v6.js';
 
@@ -194,12 +194,7 @@ export async function buildVmfs6FreedDump(o: { dir: string; seed: number; case: 
   const { lost, recoverable } = lostFromSeSparse(deltaBytes, reused);
   if (!(lost.some((l) => l.kind === 'table') && lost.some((l) => l.kind === 'data'))) throw new Error('vmfs6-freed builder: reuse must lose a table and a grain');
   const result: V6FreedDump = {
-    dump: m.luns[0]!.path,
-    manifest: m,
-    headerBlock: placement[0]!,
-    candidateId: `delta-${placement[0]!}`,
-    parentPath: '/vm1/vm1.vmdk',
-    capacity: CAP,
+    ...deletedDeltaAt(m, placement[0]!, CAP),
     expectedSha256: '',
     expectedLost: lost,
     expectedRecoverableGrains: recoverable,
@@ -240,7 +235,7 @@ function extractPartition(lun: Manifest['luns'][number], out: string): string {
 }
 
 /** The builder's VMFS6 .sbc.sf (R = C = 16, 64 KiB items, one group), placed from its FD's slot 0. */
-function sbcOf(io: VolumeIo, fdVol: (addr: number) => number): Resource {
+export function sbcOf(io: VolumeIo, fdVol: (addr: number) => number): Resource {
   const g = geometry(6);
   const fd = io.get(fdVol(0x01000004), g.fdSize);
   const slot = new DataView(fd.buffer, fd.byteOffset).getBigUint64(g.fdSlots, true);
@@ -260,7 +255,7 @@ function sbcItemAt(sbc: Resource, volOffset: number): number {
  * ESXi's 'rcmd' metadata has counts only: there the cluster must name itself and count a free item
  * (the caller has checked that no live file holds the item).
  */
-function itemFree(io: VolumeIo, res: Resource, item: number): boolean {
+export function itemFree(io: VolumeIo, res: Resource, item: number): boolean {
   const g = res.g;
   const c = Math.floor(item / res.R);
   const rr = item % res.R;
