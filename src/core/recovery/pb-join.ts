@@ -91,20 +91,28 @@ export async function joinPointerBlocks(
     for (const pb of fits.slice(0, MAX_TRIES_PER_PIECE)) {
       const list = await readPb(pb);
       if (!list) continue;
-      const trial = blocks.slice();
-      for (let j = 0; j < count; j++) trial[first + j] = list[j]!;
-      const plan = planFromBlocks(trial, h.fileSize, use, 'pointer-block');
-      const file = rebuiltFile(vol, plan, 'join');
+      // Only this piece's tables are read, straight through the candidate's list: a full plan per
+      // try would cost the whole file's block count (hundreds of pieces under double indirection).
       let fit = 0;
       let checked = 0;
       for (const at of tablesIn.get(k) ?? []) {
         const b0 = Math.floor(at / bs);
         const b1 = Math.floor((at + COWD_TABLE_BYTES - 1) / bs);
-        let known = true;
-        for (let b = b0; b <= b1; b++) if (plan.lost.has(b) || plan.volOffsets[b]! < 0) known = false;
-        if (!known) continue; // reused or hole: says nothing about this PB
+        const vb: number[] = [];
+        for (let b = b0; b <= b1; b++) {
+          const v = b < first ? blocks[b]! : b < first + count ? list[b - first]! : -1;
+          vb.push(v >= 0 && !use.isUsed(v) && (v + 1) * bs <= vol.size ? v : -1);
+        }
+        if (vb.some((v) => v < 0)) continue; // reused, hole or not yet placed: says nothing about this PB
         checked++;
-        const n = cowdTableFits(await file.read(at, COWD_TABLE_BYTES), firstData, endSector);
+        const gt = new Uint8Array(COWD_TABLE_BYTES);
+        for (let off = 0; off < COWD_TABLE_BYTES; ) {
+          const pos = at + off;
+          const n = Math.min(COWD_TABLE_BYTES - off, bs - (pos % bs));
+          gt.set(await vol.read(vb[Math.floor(pos / bs) - b0]! * bs + (pos % bs), n), off);
+          off += n;
+        }
+        const n = cowdTableFits(gt, firstData, endSector);
         if (n > 0) fit++;
         else if (n < 0) fit--;
       }

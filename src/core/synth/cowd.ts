@@ -92,6 +92,11 @@ export function writeCowdTo(o: CowdBuildOptions): CowdBuildResult {
         }
         continue;
       }
+      if (!run.bytes && !run.fill) {
+        // A run without content is zeros: its grains are allocated, their bytes left a hole.
+        for (let g = run.firstGrain; g < run.firstGrain + run.count; g++) grainSector(g);
+        continue;
+      }
       for (const [g0, buf] of runContent(run, grainBytes)) {
         // Coalesce grains that land next to each other in the file into one write.
         let startSector = -1;
@@ -101,8 +106,7 @@ export function writeCowdTo(o: CowdBuildOptions): CowdBuildResult {
         for (let k = 0; k <= n; k++) {
           const s = k < n ? grainSector(g0 + k) : -1;
           if (s !== prevSector + grainSectors) {
-            // A run without content is zeros: left a hole (multi-GiB test deltas stay sparse).
-            if (startSector >= 0 && (run.bytes || run.fill)) f.write(buf.subarray(startByte, k * grainBytes), startSector * SECTOR);
+            if (startSector >= 0) f.write(buf.subarray(startByte, k * grainBytes), startSector * SECTOR);
             startSector = s;
             startByte = k * grainBytes;
           }
