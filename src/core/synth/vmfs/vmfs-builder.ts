@@ -652,7 +652,7 @@ export async function buildVmfs(opts: BuildOptions): Promise<Manifest> {
         ? "ESXi layout: 'rcmd' cluster metadata (counts only) and a two-level .fbb.sf, as dissect.vmfs reads them; debugvmfs6 cannot read this layout's bitmaps."
         : 'VMFS6 cluster-header bitmaps follow vmfs6-tools (metadata +0x10); ESXi placement unconfirmed.');
     } else {
-      notes.push('vmfs-tools reads ZLA 4304 as single indirection, so VMFS5 double indirection is not built (no oracle).');
+      notes.push('vmfs-tools reads ZLA 4304 as single indirection: VMFS5 double-indirect files follow dissect.vmfs (both levels in .pbc.sf), with no debugvmfs oracle.');
     }
     return {
       version: opts.version, label: opts.label, fsUuid: fsUuid.text, volumeUuid: lv.text, blockSize: BS,
