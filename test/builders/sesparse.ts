@@ -98,6 +98,11 @@ export function writeSeSparse(o: SeSparseBuildOptions): SeSparseBuildResult {
         }
         continue;
       }
+      if (!run.bytes && !run.fill) {
+        // A run without content is zeros: its grains are allocated, their bytes left a hole.
+        for (let g = run.firstGrain; g < run.firstGrain + run.count; g++) maxEnd = Math.max(maxEnd, grainsOffset * SECTOR + (grainIndex(g) + 1) * GRAIN_BYTES);
+        continue;
+      }
       for (const [g0, buf] of runContent(run, GRAIN_BYTES)) {
         let startIdx = -1;
         let startByte = 0;

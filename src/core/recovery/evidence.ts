@@ -26,11 +26,12 @@ const MAX_ITEMS = 4 * 1024 * 1024;
 type Resource = NonNullable<VmfsFs['pbc']>;
 
 /**
- * Addressing modes whose block list a freed FD may hold: direct and single indirection; VMFS6
- * also double indirection (debugvmfs6 reads ZLA 4304 as such; vmfs-tools does not on VMFS3/5).
+ * Addressing modes whose block list a freed FD may hold: direct, single and double indirection
+ * (ZLA 4304: VMFS5 files over 256 GiB, VMFS6 over 2.5 TiB; dissect.vmfs reads it as double on
+ * both, vmfs-tools takes it for single on VMFS5). VMFS3 has no double indirection.
  */
 function listsBlocks(fs: VmfsFs, zla: number): boolean {
-  return zla === ZLA_FB || zla === ZLA_PB || (fs.L.v6 && zla === ZLA_DOUBLE);
+  return zla === ZLA_FB || zla === ZLA_PB || (fs.d.version >= 5 && zla === ZLA_DOUBLE);
 }
 
 /** SFBs per .fbb.sf cluster on VMFS6 (SFB number = cluster × this + resource), as the reader uses it. */
@@ -115,8 +116,9 @@ export interface FreedPbDelta {
 /**
  * Freed FDs (FDC bitmap: free) whose content is still a valid FD of a regular file: a delta with
  * its block list (FD slots or pointer blocks, read even when freed), or resident descriptor text.
- * VMFS3/5 and VMFS6 (8 KiB FDs, u64 slots and pointer-block entries). Where the FDC bitmap is
- * undecoded (ESXi's VMFS6 'rcmd' cluster metadata) no FD is known to be free, so none is found.
+ * VMFS3/5 and VMFS6 (8 KiB FDs, u64 slots and pointer-block entries). On ESXi's VMFS6 layout
+ * ('rcmd' cluster metadata) an FD is free when the live tree does not reference it: the
+ * allocation map (built before this runs) installs that on .fdc.sf.
  */
 export async function scanFreedFds(fs: VmfsFs, use: BlockUse, opts: JobOptions = {}, rejected?: Rejections): Promise<{ deltas: FreedFdDelta[]; descriptors: DescriptorRemnant[]; vmsds: VmsdRemnant[]; warnings: string[] }> {
   const deltas: FreedFdDelta[] = [];

@@ -92,6 +92,11 @@ export function writeCowdTo(o: CowdBuildOptions): CowdBuildResult {
         }
         continue;
       }
+      if (!run.bytes && !run.fill) {
+        // A run without content is zeros: its grains are allocated, their bytes left a hole.
+        for (let g = run.firstGrain; g < run.firstGrain + run.count; g++) grainSector(g);
+        continue;
+      }
       for (const [g0, buf] of runContent(run, grainBytes)) {
         // Coalesce grains that land next to each other in the file into one write.
         let startSector = -1;

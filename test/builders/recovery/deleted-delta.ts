@@ -92,6 +92,11 @@ export interface DeletedDeltaDump {
   gtSectors: Map<number, number>;
 }
 
+/** The fields of a deleted delta of /vm1/vm1.vmdk whose header is at `headerBlock` of the first LUN's volume. */
+export function deletedDeltaAt(m: Manifest, headerBlock: number, capacity: number): Pick<DeletedDeltaDump, 'dump' | 'manifest' | 'headerBlock' | 'candidateId' | 'parentPath' | 'capacity'> {
+  return { dump: m.luns[0]!.path, manifest: m, headerBlock, candidateId: `delta-${headerBlock}`, parentPath: '/vm1/vm1.vmdk', capacity };
+}
+
 const BS = MiB;
 const CAP = 64 * MiB;
 const SECTOR = 512;

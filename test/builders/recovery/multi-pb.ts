@@ -8,7 +8,7 @@ import { Resource, MAGIC } from '../vmfs/resource.js';
 import { rng } from '../../helpers/fuzz.js';
 import { sha256File } from '../../helpers/tools.js';
 import { deltaDescriptorText, flatDescriptor, lostFromDeltaFile, writeBase, type DeletedDeltaDump } from './deleted-delta.js';
-import { checkRootFd, fdcLocator, openVolume } from './volume-io.js';
+import { checkRootFd, fdcLocator, fileReader, openVolume } from './volume-io.js';
 
 /**
  * Case (iii): a COWD delta of more than 1024 FS blocks (so two VMFS5 pointer blocks of 1024 x
@@ -110,12 +110,8 @@ export async function buildMultiPbDump(o: { dir: string; seed: number }): Promis
   const io = openVolume(m);
   const { lun, put, get, entry } = io;
   const { fdVol } = fdcLocator(geometry(5), 32, FD_SIZE, 4);
-  const df = openSync(delta.dataPath, 'r');
-  const readDelta = (off: number, n: number) => {
-    const b = new Uint8Array(n);
-    readSync(df, b, 0, n, off);
-    return b;
-  };
+  const df = fileReader(delta.dataPath);
+  const readDelta = df.read;
   try {
     checkRootFd(io, fdVol, 4, 'multi-pb');
     put(fdVol(entry('/vm1/vm1.vmdk').fdAddress) + 0x400, new TextEncoder().encode(baseDesc));
@@ -151,7 +147,7 @@ export async function buildMultiPbDump(o: { dir: string; seed: number }): Promis
   lap('post-writes');
   const { lost, recoverable } = lostFromDeltaFile(readDelta, reused);
   lap('lost');
-  closeSync(df);
+  df.close();
   const flat = entry('/vm1/vm1-flat.vmdk');
   writeBase(oracleDir, baseDesc, flat.pieces!, CAP);
   // Expected disk by construction (qemu-img reads 1-sector grains one by one: 30+ s here; the COWD

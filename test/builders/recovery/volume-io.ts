@@ -36,6 +36,19 @@ export function openVolume(m: Manifest): VolumeIo {
   };
 }
 
+/** Positional reads of a host file (a delta the builders copy into a dump), zeros past its end. */
+export function fileReader(file: string): { read: (off: number, n: number) => Uint8Array; close: () => void } {
+  const fh = openSync(file, 'r');
+  return {
+    read(off, n) {
+      const b = new Uint8Array(n);
+      readSync(fh, b, 0, n, off);
+      return b;
+    },
+    close: () => closeSync(fh),
+  };
+}
+
 /**
  * The builder's .fdc.sf (`perCluster` rows and clusters per group, FDs of `fdSize` bytes, from
  * block `startBlock`) and the volume offset of the descriptor at an FD address in it.
