@@ -1,5 +1,6 @@
 import { RescueError, throwIfAborted, UserError } from '../errors.js';
 import type { JobOptions } from '../progress.js';
+import { mapBounded } from '../util/map-bounded.js';
 import { hex } from '../util/struct.js';
 import { openCowdExtent } from '../vmdk/formats/cowd.js';
 import { openSeSparseExtent } from '../vmdk/formats/sesparse.js';
@@ -54,6 +55,9 @@ export interface ScanResult {
   vmsds: VmsdRemnant[];
   warnings: string[];
 }
+
+/** Candidates built at once (their reads overlap; each holds its layer and tables while built). */
+const BUILD_AT_ONCE = 4;
 
 interface Found {
   headerVolOffset: number;
@@ -158,14 +162,19 @@ export async function buildCandidates(ds: Datastore, carved: readonly CarvedHead
   vmsds.unshift(...live.vmsds);
   const candidates: Candidate[] = [];
   const unassembled: Evidence[] = [];
-  for (const f of [...found.values()].sort((a, b) => a.headerVolOffset - b.headerVolOffset)) {
+  // A few at a time: each waits on its own reads (round trips in a browser); results in header order.
+  const built = await mapBounded([...found.values()].sort((a, b) => a.headerVolOffset - b.headerVolOffset), BUILD_AT_ONCE, async (f) => {
     throwIfAborted(opts.signal);
     try {
-      candidates.push(await buildCandidate(fs, use, f, disks, descriptors, vmsds));
+      return await buildCandidate(fs, use, f, disks, descriptors, vmsds);
     } catch (e) {
       if (!(e instanceof RescueError) || e.kind === 'cancelled') throw e;
-      warnings.push(`delta header at volume ${hex(f.headerVolOffset)}: ${e.message}`);
+      return `delta header at volume ${hex(f.headerVolOffset)}: ${e.message}`;
     }
+  });
+  for (const c of built) {
+    if (typeof c === 'string') warnings.push(c);
+    else candidates.push(c);
   }
   linkCandidates(candidates, descriptors, disks, vmsds);
   candidates.sort((a, b) => b.confidence - a.confidence || b.recoverableGrains - a.recoverableGrains || a.headerVolOffset - b.headerVolOffset);
