@@ -161,6 +161,7 @@ export class RecoveryState {
     this.result = null;
     this.provisional = false;
     this.selectedId = null;
+    this.picked = false;
     this.parent = '';
     this.recovered = null;
     this.error = null;
@@ -180,9 +181,13 @@ export class RecoveryState {
     await this.scan();
   }
 
+  /** The user picked a candidate of this scan's list (a newer list keeps it while it is listed). */
+  private picked = false;
+
   select(id: string): void {
     const c = this.result?.candidates.find((x) => x.id === id);
     if (!c) return;
+    this.picked = true;
     this.selectedId = id;
     this.parent = c.parent ?? '';
     this.recovered = null;
@@ -194,7 +199,7 @@ export class RecoveryState {
    * listed, and the open "look inside" of a candidate still listed.
    */
   private showList(v: ScanView, provisional: boolean): void {
-    const sel = carrySelection({ id: this.selectedId, parent: this.parent, guessed: this.selected?.parent ?? null }, v.candidates);
+    const sel = carrySelection({ id: this.selectedId, parent: this.parent, guessed: this.selected?.parent ?? null, picked: this.picked }, v.candidates);
     if (this.look && this.look.scan === this.result && v.candidates.some((c) => c.id === this.look!.candidateId)) this.look = { ...this.look, scan: v };
     if (sel?.id !== this.selectedId) this.recovered = null;
     this.result = v;
@@ -220,6 +225,7 @@ export class RecoveryState {
     this.result = null;
     this.provisional = false;
     this.selectedId = null;
+    this.picked = false;
     this.recovered = null;
     this.scanProgress = null;
     this.ranges = null;
