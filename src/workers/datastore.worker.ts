@@ -7,6 +7,7 @@ import { readUpTo } from '../core/io/byte-source.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { openChain } from '../core/vmdk/chain.js';
 import { carveJobs, type CarveJob } from '../core/recovery/carve-job.js';
+import { mapBounded } from '../core/util/map-bounded.js';
 import { buildCandidates, candidateTotals, DamagedDeltaLayer, carveFreeRange, descriptorInfo, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type CarvedText, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type RejectedRemnant, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
 import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT_CID, parseDescriptor } from '../core/vmdk/descriptor.js';
 import type { DiskChain } from '../core/vmdk/disk-chain.js';
@@ -365,13 +366,12 @@ async function finishScan(d: Datastore, r: ScanResult, signal: AbortSignal, onPr
   let t = performance.now();
   if (scanCache?.ds !== d) scanCache = { ds: d, maps: new Map(), parents: null };
   const cache = scanCache;
-  const candidates: CandidateView[] = [];
-  for (const c of r.candidates) {
+  const candidates: CandidateView[] = await mapBounded(r.candidates, 4, async (c) => {
     const k = mapKey(c);
     let map = cache.maps.get(k);
     if (!map) cache.maps.set(k, (map = await grainDamageMap(c, signal)));
-    candidates.push({ ...candidateInfo(c), map: copyMap(map) }); // the copies are transferred, the cache keeps its own
-  }
+    return { ...candidateInfo(c), map: copyMap(map) }; // the copies are transferred, the cache keeps its own
+  });
   steps.push({ name: 'maps', ms: performance.now() - t });
   t = performance.now();
   const parents = cache.parents ?? (cache.parents = await listDescriptors(d, signal));

@@ -1,7 +1,8 @@
 /**
- * The selection when a scan's candidate list is replaced (the early list from file-system metadata
- * by the final one): the same candidate while its id is still listed, keeping the parent the user
- * chose (their choice, unlike a guess, is not overridden by the final list's guess); otherwise the
+ * The selection when a scan's candidate list is replaced (a provisional list by a newer one, the
+ * final one last). A choice the user made on the old list (a candidate picked, or the parent of the
+ * selected one changed) is kept while that candidate is still listed, with the parent the user
+ * chose (a guess follows the new list's guess). Otherwise the selection follows the new list: its
  * first candidate with its guessed parent. Null: the list is empty.
  */
 export interface Selection {
@@ -11,11 +12,12 @@ export interface Selection {
 }
 
 export function carrySelection(
-  prev: { id: string | null; parent: string; guessed: string | null },
+  prev: { id: string | null; parent: string; guessed: string | null; picked: boolean },
   next: readonly { id: string; parent: string | null }[],
 ): Selection | null {
-  const same = prev.id === null ? undefined : next.find((c) => c.id === prev.id);
-  if (same) return { id: same.id, parent: prev.parent === (prev.guessed ?? '') ? (same.parent ?? '') : prev.parent };
+  const ownParent = prev.parent !== (prev.guessed ?? '');
+  const same = prev.id !== null && (prev.picked || ownParent) ? next.find((c) => c.id === prev.id) : undefined;
+  if (same) return { id: same.id, parent: ownParent ? prev.parent : (same.parent ?? '') };
   const first = next[0];
   return first ? { id: first.id, parent: first.parent ?? '' } : null;
 }

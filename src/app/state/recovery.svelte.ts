@@ -167,6 +167,7 @@ export class RecoveryState {
     this.result = null;
     this.provisional = false;
     this.selectedId = null;
+    this.picked = false;
     this.parent = '';
     this.recovered = null;
     this.error = null;
@@ -186,9 +187,13 @@ export class RecoveryState {
     await this.scan();
   }
 
+  /** The user picked a candidate of this scan's list (a newer list keeps it while it is listed). */
+  private picked = false;
+
   select(id: string): void {
     const c = this.result?.candidates.find((x) => x.id === id);
     if (!c) return;
+    this.picked = true;
     this.selectedId = id;
     // No silent pick: an ambiguous parent waits for the user's choice.
     this.parent = c.parent ?? (c.parentAmbiguous ? PARENT_UNCHOSEN : '');
@@ -206,7 +211,7 @@ export class RecoveryState {
    * listed, and the open "look inside" of a candidate still listed.
    */
   private showList(v: ScanView, provisional: boolean): void {
-    const sel = carrySelection({ id: this.selectedId, parent: this.parent, guessed: this.selected?.parent ?? null }, v.candidates);
+    const sel = carrySelection({ id: this.selectedId, parent: this.parent, guessed: this.selected?.parent ?? null, picked: this.picked }, v.candidates);
     if (this.look && this.look.scan === this.result && v.candidates.some((c) => c.id === this.look!.candidateId)) this.look = { ...this.look, scan: v };
     if (sel?.id !== this.selectedId) this.recovered = null;
     this.result = v;
@@ -232,6 +237,7 @@ export class RecoveryState {
     this.result = null;
     this.provisional = false;
     this.selectedId = null;
+    this.picked = false;
     this.recovered = null;
     this.scanProgress = null;
     this.ranges = null;

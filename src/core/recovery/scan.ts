@@ -1,5 +1,6 @@
 import { RescueError, throwIfAborted, UserError } from '../errors.js';
 import type { JobOptions } from '../progress.js';
+import { mapBounded } from '../util/map-bounded.js';
 import { hex } from '../util/struct.js';
 import { openCowdExtent } from '../vmdk/formats/cowd.js';
 import { openSeSparseExtent } from '../vmdk/formats/sesparse.js';
@@ -63,6 +64,9 @@ export interface ScanResult {
   rejectedCount: number;
   warnings: string[];
 }
+
+/** Candidates built at once (their reads overlap; each holds its layer and tables while built). */
+const BUILD_AT_ONCE = 4;
 
 interface Found {
   headerVolOffset: number;
@@ -176,15 +180,18 @@ export async function buildCandidates(
   vmsds.unshift(...live.vmsds);
   const candidates: Candidate[] = [];
   const unassembled: Evidence[] = [];
-  for (const f of [...found.values()].sort((a, b) => a.headerVolOffset - b.headerVolOffset)) {
+  // A few at a time: each waits on its own reads (round trips in a browser); results in header order.
+  const built = await mapBounded([...found.values()].sort((a, b) => a.headerVolOffset - b.headerVolOffset), BUILD_AT_ONCE, async (f) => {
     throwIfAborted(opts.signal);
     try {
-      candidates.push(await buildCandidate(fs, use, f, disks, descriptors, vmsds, rejected));
+      return await buildCandidate(fs, use, f, disks, descriptors, vmsds, rejected);
     } catch (e) {
       // The header parsed but the delta it starts does not open (its GD or tables): rejected.
       rejected.caught(f.header.format === 'seSparse' ? 'sesparse-header' : 'cowd-header', f.headerVolOffset, e, 'the header parses but the delta it starts does not open: ');
+      return null;
     }
-  }
+  });
+  for (const c of built) if (c) candidates.push(c);
   linkCandidates(candidates, descriptors, disks, vmsds);
   const ordered = orderCandidates(candidates);
   const i = ds.info;
