@@ -11,6 +11,7 @@ import { NodeFileSink } from '../../platform/node/file-sink.js';
 import type { Datastore } from '../../core/vmfs/index.js';
 import { NodeExportTarget } from '../../platform/node/export-target.js';
 import { nativeSha256 } from '../../platform/node/native-hash.js';
+import { nodeExportTuning } from '../../platform/node/export-tuning.js';
 import { option, parseArgs, requireOption, type CliIO } from '../args.js';
 import { withDatastore } from '../open-datastore.js';
 
@@ -108,7 +109,7 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
         format,
         fileName: path.basename(out),
         verify: !a.switches.has('no-verify'),
-        hasher: nativeSha256,
+        ...nodeExportTuning,
         signal,
         onProgress: progress,
       });
@@ -150,7 +151,7 @@ async function writeDelta(ds: Datastore, r: ScanResult, c: Candidate, parentPath
   const copy = await copySourceToSink(d.data, await NodeFileSink.create(dataPath), { hasher: nativeSha256, signal, onProgress: progressTo(io) });
   await writeWhole(await NodeFileSink.create(out), new TextEncoder().encode(d.descriptor));
   for (const n of d.notes) io.err(`note: ${n}`);
-  const sha = await hashDisk(d.asWritten, { hasher: nativeSha256, signal, onProgress: progressTo(io), phase: 'hash' });
+  const sha = await hashDisk(d.asWritten, { ...nodeExportTuning, signal, onProgress: progressTo(io), phase: 'hash' });
   if (reportPath) {
     const report = {
       volume: r.volume,

@@ -9,7 +9,7 @@ import type { DiskChain } from '../../core/vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../../core/vmdk/types.js';
 import { NodeExportTarget } from '../../platform/node/export-target.js';
 import { NodeFsResolver } from '../../platform/node/fs-resolver.js';
-import { nativeSha256 } from '../../platform/node/native-hash.js';
+import { nodeExportTuning } from '../../platform/node/export-tuning.js';
 import { option, parseArgs, requireOption, type CliIO } from '../args.js';
 import { snapshots } from './snapshots.js';
 
@@ -185,7 +185,7 @@ async function exportCmd(argv: string[], io: CliIO): Promise<number> {
       format,
       fileName: path.basename(out),
       verify: !a.switches.has('no-verify'),
-      hasher: nativeSha256,
+      ...nodeExportTuning,
       ddb: chain.descriptorDdb(),
       signal: ac.signal,
       onProgress: report,
