@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { splitZeroRuns, ZERO_BLOCK } from '../../src/core/export/disk-walk.js';
+import { splitZeroRuns, walkDisk, ZERO_BLOCK } from '../../src/core/export/disk-walk.js';
+import type { ReadIntoSource } from '../../src/core/io/read-into.js';
+import { DiskChain } from '../../src/core/vmdk/disk-chain.js';
 import { exportDisk } from '../../src/core/export/export-disk.js';
 import { NodeExportTarget } from '../../src/platform/node/export-target.js';
 import { threadSha256 } from '../../src/platform/node/thread-hasher.js';
@@ -144,5 +146,67 @@ describe('raw export on a worker-thread hasher', () => {
     // st_blocks: what the file system allocated (ext4 and tmpfs keep holes; a little slack for metadata).
     const allocated = statSync(file).blocks * 512;
     expect(allocated).toBeLessThanOrEqual(nonZeroBlocks * 64 * KiB + 64 * KiB);
+  });
+});
+
+describe('walkDisk with reuseBuffers', () => {
+  /** A file-like source that fills the caller's buffer, remembering which buffers it was given. */
+  class IntoSource implements ReadIntoSource {
+    readonly name = 'into';
+    readonly buffers = new Set<ArrayBufferLike>();
+    constructor(private readonly bytes: Uint8Array) {}
+    get size() {
+      return this.bytes.length;
+    }
+    async read(offset: number, length: number) {
+      return this.bytes.slice(offset, offset + length);
+    }
+    async readInto(offset: number, dest: Uint8Array) {
+      this.buffers.add(dest.buffer);
+      await new Promise((r) => setTimeout(r, Math.random() * 2)); // reads finish out of order
+      dest.set(this.bytes.subarray(offset, offset + dest.length));
+    }
+  }
+
+  it('yields the same pieces as fresh reads, from no more buffers than reads in flight plus one', async () => {
+    const bytes = pattern(3 * MiB + 5 * 512, 9);
+    const src = new IntoSource(bytes);
+    const disk = new DiskChain(
+      [
+        {
+          path: 'into',
+          format: 'flat',
+          capacity: bytes.length,
+          grainSize: 512,
+          // data with a zero extent in the middle, so pieces alternate
+          mapRange: async (offset: number, length: number) =>
+            [
+              { kind: 'data' as const, offset: 0, length: MiB, source: src, sourceOffset: 0 },
+              { kind: 'zero' as const, offset: MiB, length: 512 },
+              { kind: 'data' as const, offset: MiB + 512, length: bytes.length - MiB - 512, source: src, sourceOffset: MiB + 512 },
+            ]
+              .filter((e) => e.offset < offset + length && e.offset + e.length > offset)
+              .map((e) => {
+                const a = Math.max(offset, e.offset);
+                const b = Math.min(offset + length, e.offset + e.length);
+                return e.kind === 'data' ? { ...e, offset: a, length: b - a, sourceOffset: e.sourceOffset + a - e.offset } : { ...e, offset: a, length: b - a };
+              }),
+          allocatedBytes: async () => bytes.length,
+        },
+      ],
+      [],
+    );
+    const got = new Uint8Array(bytes.length);
+    let pos = 0;
+    for await (const p of walkDisk(disk, { chunkBytes: 64 * KiB, readAhead: 4, readAheadBytes: 256 * KiB, reuseBuffers: true })) {
+      expect(p.offset).toBe(pos);
+      if (p.data) got.set(p.data, p.offset); // used before asking for the next piece, as the contract says
+      pos += p.length;
+    }
+    expect(pos).toBe(bytes.length);
+    const want = bytes.slice();
+    want.fill(0, MiB, MiB + 512);
+    expect(Buffer.from(got).equals(Buffer.from(want))).toBe(true);
+    expect(src.buffers.size).toBeLessThanOrEqual(5);
   });
 });

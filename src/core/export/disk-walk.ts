@@ -1,7 +1,7 @@
 import { throwIfAborted } from '../errors.js';
 import { isAllZero } from '../util/struct.js';
-import type { ByteSource } from '../io/byte-source.js';
-import { bulkBuffer, readInto } from '../io/read-into.js';
+import { SliceSource, type ByteSource } from '../io/byte-source.js';
+import { bulkBuffer, canReadInto, readInto } from '../io/read-into.js';
 import type { DiskChain } from '../vmdk/disk-chain.js';
 
 /**
@@ -71,6 +71,12 @@ async function* plan(disk: DiskChain, window: number, chunk: number, signal: Abo
   if (pendingZero) yield pendingZero;
 }
 
+/** Whether reads can land in our buffer (else a recycled buffer would only add a copy of each read). */
+function fillsBuffers(src: ByteSource): boolean {
+  while (src instanceof SliceSource) src = src.inner;
+  return canReadInto(src);
+}
+
 /**
  * Streams the logical disk as pieces with at most `readAhead` data reads of `chunkBytes` in flight.
  * Only allocated (data) ranges are read; zero/hole ranges cost nothing but their mapping.
@@ -92,7 +98,7 @@ export async function* walkDisk(disk: DiskChain, opts: WalkOptions = {}): AsyncG
     inflight++;
     inflightBytes += p.length;
     let read: Promise<{ piece: Piece; buf?: Uint8Array }>;
-    if (opts.reuseBuffers) {
+    if (opts.reuseBuffers && fillsBuffers(p.source)) {
       const buf = pool.pop() ?? bulkBuffer(chunk);
       const data = buf.subarray(0, p.length);
       read = readInto(p.source, p.sourceOffset, data).then(() => ({ piece: { offset: p.offset, length: p.length, data }, buf }));
