@@ -101,6 +101,7 @@ function ours(args: string[]): Measured & { inProcessSeconds: number | null } {
 
 interface Series {
   seconds: number[];
+  cpu: number[];
   inProcess: number[];
   rss: number;
 }
@@ -118,8 +119,9 @@ async function benchChain(log: (l: string) => void, chain: 'qemu' | 'cowd', gib:
   try {
     for (const format of formats) {
       const ref: number[] = [];
+      const refCpu: number[] = [];
       let refRss = 0;
-      const series: Record<'verify' | 'no-verify', Series> = { verify: { seconds: [], inProcess: [], rss: 0 }, 'no-verify': { seconds: [], inProcess: [], rss: 0 } };
+      const series: Record<'verify' | 'no-verify', Series> = { verify: { seconds: [], cpu: [], inProcess: [], rss: 0 }, 'no-verify': { seconds: [], cpu: [], inProcess: [], rss: 0 } };
       const loads: number[] = [];
       for (let i = 0; i < runs; i++) {
         rmSync(outDir, { recursive: true, force: true });
@@ -129,9 +131,10 @@ async function benchChain(log: (l: string) => void, chain: 'qemu' | 'cowd', gib:
         loads.push(loadavg()[0]!);
         const q = measure('qemu-img', ['convert', ...QEMU_ARGS[format], top, refOut]);
         ref.push(q.seconds);
+        refCpu.push(q.cpuSeconds);
         refRss = Math.max(refRss, q.peakRssMiB);
         if (!logicalSha) logicalSha = format === 'raw' ? sha256File(refOut) : run('sh', ['-c', `qemu-img convert -O raw "$1" /dev/stdout | sha256sum`, 'sh', top]).split(/\s+/)[0]!;
-        log(`${chain} ${format} #${i + 1}: qemu-img convert ${QEMU_ARGS[format].join(' ')}: ${q.seconds.toFixed(2)} s, ${q.peakRssMiB.toFixed(0)} MiB`);
+        log(`${chain} ${format} #${i + 1}: qemu-img convert ${QEMU_ARGS[format].join(' ')}: ${q.seconds.toFixed(2)} s (CPU ${q.cpuSeconds.toFixed(2)} s), ${q.peakRssMiB.toFixed(0)} MiB`);
         rmSync(refOut, { force: true });
         for (const variant of ['verify', 'no-verify'] as const) {
           warm(inputs);
@@ -142,9 +145,10 @@ async function benchChain(log: (l: string) => void, chain: 'qemu' | 'cowd', gib:
           if (format === 'raw' && sha256File(out) !== logicalSha) throw new Error(`vmdk export raw (${variant}) wrote a file whose sha256 differs`);
           const s = series[variant];
           s.seconds.push(m.seconds);
+          s.cpu.push(m.cpuSeconds);
           if (m.inProcessSeconds !== null) s.inProcess.push(m.inProcessSeconds);
           s.rss = Math.max(s.rss, m.peakRssMiB);
-          log(`${chain} ${format} #${i + 1}: vmdk export (${variant}): ${m.seconds.toFixed(2)} s (in-process ${m.inProcessSeconds ?? '?'} s), ${m.peakRssMiB.toFixed(0)} MiB`);
+          log(`${chain} ${format} #${i + 1}: vmdk export (${variant}): ${m.seconds.toFixed(2)} s (CPU ${m.cpuSeconds.toFixed(2)} s, in-process ${m.inProcessSeconds ?? '?'} s), ${m.peakRssMiB.toFixed(0)} MiB`);
           rmSync(outDir, { recursive: true, force: true });
           mkdirSync(outDir, { recursive: true });
         }
@@ -162,6 +166,7 @@ async function benchChain(log: (l: string) => void, chain: 'qemu' | 'cowd', gib:
           notes:
             `median of ${runs} alternated runs (per-run ratios ${ratios.map((r) => r.toFixed(2)).join(', ')}); whole process through npm run -s cli; ` +
             `in-process export ${s.inProcess.length ? median(s.inProcess).toFixed(1) : '?'} s (ratio ${s.inProcess.length ? (median(s.inProcess) / q).toFixed(2) : '?'}); ` +
+            `CPU (user+sys, all threads) ${median(s.cpu).toFixed(2)} s vs ${median(refCpu).toFixed(2)} s (ratio ${(median(s.cpu) / median(refCpu)).toFixed(2)}); ` +
             `qemu-img peak ${refRss.toFixed(0)} MiB; load average ${loads.map((l) => l.toFixed(1)).join(', ')}; sha256 equals qemu-img's` +
             (variant === 'verify' ? '; read-back verification on' : ''),
         });
@@ -195,7 +200,7 @@ export const vmdkExportBench: Bench = {
  */
 export const vmdkExportRssBench: Bench = {
   name: 'vmdk-export-rss',
-  description: 'peak RSS of vmdk export (raw, sparse; verify on) of a 64 GiB chain (BENCH_RSS_GIB)',
+  description: 'peak RSS of vmdk export (raw, sparse; verify on) of a 64 GiB chain (BENCH_RSS_GIB, BENCH_RSS_FORMATS)',
   async run(log) {
     const gib = Number(process.env.BENCH_RSS_GIB ?? 64);
     const dir = path.join(tmpdir(), 'vmfs-rescue-bench-export-rss');
@@ -203,7 +208,7 @@ export const vmdkExportRssBench: Bench = {
     try {
       log(`building a ${gib} GiB qemu-made chain in ${dir}`);
       const top = buildQemuChain(dir, gib * GiB, 0.005, 0.005);
-      for (const format of ['raw', 'sparse'] as const) {
+      for (const format of (process.env.BENCH_RSS_FORMATS?.split(',') ?? ['raw', 'sparse']) as Format[]) {
         const out = path.join(dir, `out.${format === 'raw' ? 'img' : 'vmdk'}`);
         const m = ours(['vmdk', 'export', top, '--out', out, '--format', format]);
         log(`vmdk export ${format} of ${gib} GiB: ${m.seconds.toFixed(1)} s, ${m.peakRssMiB.toFixed(0)} MiB peak`);
