@@ -6,17 +6,19 @@ import path from 'node:path';
 export interface Measured {
   seconds: number;
   peakRssMiB: number;
+  /** User + system CPU seconds of the child and its waited children (all threads): steadier than wall time on a loaded machine. */
+  cpuSeconds: number;
   stdout: string;
   stderr: string;
 }
 
 /**
- * Runs a command under GNU time (`%e %M`: wall seconds, peak RSS KiB of the child and its waited
- * children), so the figures are the child's own, not the bench runner's.
+ * Runs a command under GNU time (`%e %M %U %S`: wall seconds, peak RSS KiB, user and system CPU
+ * seconds of the child and its waited children), so the figures are the child's own, not the bench runner's.
  */
 export function measure(cmd: string, args: string[], cwd?: string): Measured {
   const report = path.join(tmpdir(), `bench-time-${process.pid}-${Date.now()}.txt`);
-  const r = spawnSync('/usr/bin/time', ['-o', report, '-f', '%e %M', cmd, ...args], {
+  const r = spawnSync('/usr/bin/time', ['-o', report, '-f', '%e %M %U %S', cmd, ...args], {
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
     ...(cwd ? { cwd } : {}),
@@ -24,8 +26,8 @@ export function measure(cmd: string, args: string[], cwd?: string): Measured {
   try {
     if (r.error) throw r.error;
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-    const [secs, kib] = readFileSync(report, 'utf8').trim().split('\n').at(-1)!.split(/\s+/).map(Number);
-    return { seconds: secs!, peakRssMiB: kib! / 1024, stdout: r.stdout, stderr: r.stderr };
+    const [secs, kib, user, sys] = readFileSync(report, 'utf8').trim().split('\n').at(-1)!.split(/\s+/).map(Number);
+    return { seconds: secs!, peakRssMiB: kib! / 1024, cpuSeconds: user! + sys!, stdout: r.stdout, stderr: r.stderr };
   } finally {
     rmSync(report, { force: true });
   }

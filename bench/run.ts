@@ -1,6 +1,6 @@
 import { benchDatastoreOpenList, benchDatastoreRead } from './datastore.js';
 import type { Bench } from './types.js';
-import { vmdkExportBench } from './vmdk-export.js';
+import { vmdkExportBench, vmdkExportRssBench } from './vmdk-export.js';
 import { recoveryScanBench } from './recovery-scan.js';
 import { recoveryScanBrowserBench } from './recovery-scan-browser.js';
 import { vmdkExportBrowserBench } from './vmdk-export-browser.js';
@@ -14,6 +14,7 @@ import { cliStartupBench } from './cli-startup.js';
  */
 const BENCHES: Bench[] = [
   vmdkExportBench,
+  vmdkExportRssBench,
   vmdkExportBrowserBench,
   { name: 'datastore-open-list', description: 'open + list a 64 TiB GPT datastore dump vs debugvmfs', run: () => benchDatastoreOpenList() },
   recoveryScanBench,

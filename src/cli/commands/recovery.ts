@@ -11,6 +11,7 @@ import { NodeExportTarget } from '../../platform/node/export-target.js';
 import { nativeSha256 } from '../../platform/node/native-hash.js';
 import { refuseOutputsOnInputs, type RolePath } from '../../platform/node/output-guard.js';
 import { StagedOutputs } from '../../platform/node/staged-outputs.js';
+import { nodeExportTuning } from '../../platform/node/export-tuning.js';
 import { option, parseArgs, requireOption, type CliIO } from '../args.js';
 import { withSigint } from '../interrupt.js';
 import { progressLines } from '../progress-lines.js';
@@ -114,7 +115,7 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
         format,
         fileName: path.basename(out),
         verify: !a.switches.has('no-verify'),
-        hasher: nativeSha256,
+        ...nodeExportTuning,
         signal,
         onProgress: progress,
       });
@@ -169,7 +170,7 @@ async function writeDelta(
   const copy = await copySourceToSink(d.data, await staged.create(dataPath), { hasher: nativeSha256, signal, onProgress: progressTo(io) });
   await staged.writeFile(out, d.descriptor);
   for (const n of d.notes) io.err(`note: ${n}`);
-  const sha = await hashDisk(d.asWritten, { hasher: nativeSha256, signal, onProgress: progressTo(io), phase: 'hash' });
+  const sha = await hashDisk(d.asWritten, { ...nodeExportTuning, signal, onProgress: progressTo(io), phase: 'hash' });
   if (reportPath) {
     const report = {
       volume: r.volume,

@@ -8,7 +8,7 @@ import type { DiskChain } from '../../core/vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../../core/vmdk/types.js';
 import { NodeExportTarget } from '../../platform/node/export-target.js';
 import { NodeFsResolver } from '../../platform/node/fs-resolver.js';
-import { nativeSha256 } from '../../platform/node/native-hash.js';
+import { nodeExportTuning } from '../../platform/node/export-tuning.js';
 import { refuseOutputsOnInputs, type RolePath } from '../../platform/node/output-guard.js';
 import { StagedOutputs } from '../../platform/node/staged-outputs.js';
 import { option, parseArgs, requireOption, type CliIO } from '../args.js';
@@ -193,7 +193,7 @@ async function exportStaged(chain: DiskChain, dir: string, out: string, format: 
     format,
     fileName: path.basename(out),
     verify: !noVerify,
-    hasher: nativeSha256,
+    ...nodeExportTuning,
     ddb: chain.descriptorDdb(),
     signal,
     onProgress: report,

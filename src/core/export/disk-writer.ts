@@ -16,6 +16,11 @@ export interface DiskWriter {
   /** Output file names, main one first. */
   readonly files: string[];
   put(p: Piece): Promise<void>;
+  /**
+   * True when put() is done with `p.data` once it resolves (nothing kept for later writes), so
+   * the export may read the next pieces into the same buffers.
+   */
+  readonly releasesData?: boolean;
   /** Flushes and closes (commits) every sink. */
   finish(): Promise<void>;
   bytesWritten(): number;

@@ -1,17 +1,18 @@
 import { CancelledError, CorruptError, throwIfAborted, UserError } from '../errors.js';
-import { createSha256, type Hasher, type HasherFactory } from '../hash/sha256.js';
+import type { HasherFactory } from '../hash/sha256.js';
 import type { ByteSink } from '../io/byte-sink.js';
 import type { ByteSource } from '../io/byte-source.js';
 import { throttle, type JobOptions, type ProgressFn } from '../progress.js';
 import { openChain } from '../vmdk/chain.js';
 import { DiskChain } from '../vmdk/disk-chain.js';
 import type { DiskLayer, FileResolver } from '../vmdk/types.js';
-import { walkDisk, type WalkOptions } from './disk-walk.js';
+import { splitZeroRuns, walkDisk, type Piece, type WalkOptions } from './disk-walk.js';
 import type { DiskWriter, WriterContext } from './disk-writer.js';
 import { createFlatWriter } from './flat-writer.js';
 import { createRawWriter } from './raw-writer.js';
 import { createSparseWriter } from './sparse-writer.js';
 import { createStreamWriter } from './stream-writer.js';
+import { streamHasherOf, type StreamHasherFactory } from './stream-hasher.js';
 
 export type ExportFormat = 'raw' | 'flat' | 'sparse' | 'stream';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['raw', 'flat', 'sparse', 'stream'];
@@ -33,6 +34,8 @@ export interface ExportOptions extends JobOptions {
   /** Re-read the written output through our own reader and compare hashes (default true). */
   verify?: boolean;
   hasher?: HasherFactory;
+  /** Hashes elsewhere (e.g. a worker thread), overlapped with reads and writes; wins over `hasher`. */
+  streamHasher?: StreamHasherFactory;
   /** Extra `ddb.*` entries for the written descriptor (keys without the prefix), e.g. copied from the base. */
   ddb?: Record<string, string>;
   /** Tuning of the read pipeline (chunk size, read-ahead); defaults keep a few MiB in flight. */
@@ -44,7 +47,8 @@ export interface ExportOptions extends JobOptions {
 /**
  * Milliseconds of the export's thread, by `<phase>:<step>`, phase `export` or `verify`: `wall`
  * (whole phase), `read-wait` (awaiting the next piece: source reads and mapping not yet done),
- * `hash-data` / `hash-zeros` (SHA-256 of data pieces / of zero and hole ranges), `put` (the
+ * `zero-scan` (finding all-zero blocks in data), `hash-data` / `hash-zeros` (handing data pieces /
+ * zero and hole ranges to the hasher), `digest` (waiting for the hasher to finish), `put` (the
  * writer: zero detection plus waiting for the write queue), `finish` (last writes, truncate,
  * close), `open` (verify: opening the output). Also `<phase>:bytes-data` / `bytes-zeros`.
  */
@@ -69,9 +73,6 @@ const WRITERS: Record<ExportFormat, (ctx: WriterContext) => Promise<DiskWriter>>
   stream: (ctx) => createStreamWriter(ctx),
 };
 
-/** Shared zero block for hashing zero and hole ranges without allocating. */
-const ZEROS = new Uint8Array(1024 * 1024);
-
 /**
  * Pieces that need no I/O (holes, zero runs, GiBs of them) chain only microtasks, which starve
  * timers, I/O and signal handlers: a SIGINT would wait for the whole run (and a launcher that
@@ -89,26 +90,29 @@ function breather(): () => Promise<void> | undefined {
   };
 }
 
-async function hashZeros(h: Hasher, n: number, breathe: () => Promise<void> | undefined, signal: AbortSignal | undefined): Promise<void> {
-  while (n > 0) {
-    const k = Math.min(n, ZEROS.length);
-    h.update(ZEROS.subarray(0, k));
-    n -= k;
-    await breathe();
-    throwIfAborted(signal);
-  }
+/** Zero runs go to the hasher in pieces this big, with a breath between them (a hole may be TiBs). */
+const ZERO_STEP = 64 * 1024 * 1024;
+
+/** Options of hashDisk: the hasher (a StreamHasher wins over a synchronous one), progress, tuning. */
+export interface HashDiskOptions {
+  hasher?: HasherFactory;
+  streamHasher?: StreamHasherFactory;
+  signal?: AbortSignal;
+  onProgress?: ProgressFn;
+  phase?: string;
+  walk?: Omit<WalkOptions, 'signal'>;
+  timings?: ExportTimings;
 }
 
 /**
  * Hashes the logical disk of `disk` (holes as zeros), visiting only data extents, and passes each
- * piece to `each` (awaited in order, so writes keep their bounded queue).
+ * piece to `each` (awaited in order, so writes keep their bounded queue). All-zero 64 KiB blocks
+ * inside data are handed on as zero pieces (data null): writers leave them as holes and the
+ * hasher hashes them without a copy. `eachReleases`: `each` is done with a piece's bytes when it
+ * resolves (so read buffers can be reused; DiskWriter.releasesData).
  */
-export async function hashDisk(
-  disk: DiskChain,
-  opts: { hasher?: HasherFactory; signal?: AbortSignal; onProgress?: ProgressFn; phase?: string; walk?: Omit<WalkOptions, 'signal'>; timings?: ExportTimings },
-  each?: (p: { offset: number; length: number; data: Uint8Array | null }) => Promise<void>,
-): Promise<string> {
-  const h = (opts.hasher ?? createSha256)();
+export async function hashDisk(disk: DiskChain, opts: HashDiskOptions, each?: (p: Piece) => Promise<void>, eachReleases = !each): Promise<string> {
+  const h = (opts.streamHasher ?? streamHasherOf(opts.hasher))();
   const progress = throttle(opts.onProgress);
   const phase = opts.phase ?? 'hash';
   progress({ phase, done: 0, total: disk.size });
@@ -122,21 +126,41 @@ export async function hashDisk(
     mark = now;
   };
   const breathe = breather();
-  for await (const p of walkDisk(disk, { ...opts.walk, ...(opts.signal ? { signal: opts.signal } : {}) })) {
-    lap('read-wait');
-    if (p.data) h.update(p.data);
-    else await hashZeros(h, p.length, breathe, opts.signal);
-    lap(p.data ? 'hash-data' : 'hash-zeros');
-    add(t, `${phase}:${p.data ? 'bytes-data' : 'bytes-zeros'}`, p.length);
-    if (each) {
-      await each(p);
-      lap('put');
+  try {
+    // Read buffers are recycled when nothing keeps a piece's bytes past its turn: the hasher copies
+    // (or consumes) them before update() resolves, and `each` says whether it does too.
+    const walk = { ...opts.walk, reuseBuffers: eachReleases, ...(opts.signal ? { signal: opts.signal } : {}) };
+    for await (const whole of walkDisk(disk, walk)) {
+      lap('read-wait');
+      const parts = splitZeroRuns(whole);
+      lap('zero-scan');
+      for (const p of parts) {
+        if (p.data) await h.update(p.data);
+        else {
+          for (let n = p.length; n > 0; n -= ZERO_STEP) {
+            await h.zeros(Math.min(n, ZERO_STEP));
+            await breathe();
+            throwIfAborted(opts.signal);
+          }
+        }
+        lap(p.data ? 'hash-data' : 'hash-zeros');
+        add(t, `${phase}:${p.data ? 'bytes-data' : 'bytes-zeros'}`, p.length);
+        if (each) {
+          await each(p);
+          lap('put');
+        }
+      }
+      progress({ phase, done: whole.offset + whole.length, total: disk.size });
+      await breathe();
     }
-    progress({ phase, done: p.offset + p.length, total: disk.size });
-    await breathe();
+    lap('read-wait');
+    const hex = await h.digestHex();
+    lap('digest');
+    return hex;
+  } catch (e) {
+    h.dispose?.();
+    throw e;
   }
-  lap('read-wait');
-  return h.digestHex();
 }
 
 /** A raw image read back as a one-layer chain (a raw file has no header to open it by). */
@@ -208,6 +232,7 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
       disk,
       {
         ...(opts.hasher ? { hasher: opts.hasher } : {}),
+        ...(opts.streamHasher ? { streamHasher: opts.streamHasher } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
         ...(opts.walk ? { walk: opts.walk } : {}),
@@ -215,6 +240,7 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
         phase: 'export',
       },
       (p) => w.put(p),
+      w.releasesData === true,
     );
     throwIfAborted(opts.signal);
     const t1 = performance.now();
@@ -242,12 +268,13 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
     }
     check = await hashDisk(out, {
       ...(opts.hasher ? { hasher: opts.hasher } : {}),
+      ...(opts.streamHasher ? { streamHasher: opts.streamHasher } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.walk ? { walk: opts.walk } : {}),
       ...(opts.timings ? { timings: opts.timings } : {}),
       phase: 'verify',
-    });
+    }, undefined, true);
     add(opts.timings, 'verify:wall', performance.now() - v0);
   } catch (e) {
     await resolver.closeAll?.().catch(() => {});

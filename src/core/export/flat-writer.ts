@@ -25,6 +25,7 @@ export async function createFlatWriter(ctx: WriterContext): Promise<DiskWriter> 
   const data = new RawImageWriter(await ctx.create(dataName), ctx.capacity);
   return {
     files: [ctx.fileName, dataName],
+    releasesData: true,
     put: (p) => data.put(p),
     async finish() {
       await data.finish();

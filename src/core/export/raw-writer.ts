@@ -34,6 +34,8 @@ export class RawImageWriter {
       pos = next;
     }
     if (runStart >= 0) await this.q.write(p.offset + runStart, d.subarray(runStart));
+    // Done with `d` before returning (DiskWriter.releasesData): the reads ahead keep the pipeline busy.
+    await this.q.drain();
   }
   async finish(): Promise<void> {
     await this.q.drain();
@@ -49,6 +51,7 @@ export async function createRawWriter(ctx: WriterContext): Promise<DiskWriter> {
   const w = new RawImageWriter(await ctx.create(ctx.fileName), ctx.capacity);
   return {
     files: [ctx.fileName],
+    releasesData: true,
     put: (p) => w.put(p),
     finish: () => w.finish(),
     bytesWritten: () => w.bytesWritten(),

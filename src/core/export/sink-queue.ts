@@ -16,7 +16,8 @@ export class QueuedSink {
     private readonly maxInflightBytes = 16 * 1024 * 1024,
   ) {}
 
-  async write(offset: number, data: Uint8Array): Promise<void> {
+  /** Queues a write; `onWritten` runs once the sink is done with `data` (written or failed). */
+  async write(offset: number, data: Uint8Array, onWritten?: () => void): Promise<void> {
     if (this.failure) throw this.failure;
     while (this.pending.size >= this.maxInflight || (this.pending.size > 0 && this.pendingBytes + data.length > this.maxInflightBytes)) {
       await Promise.race(this.pending);
@@ -28,11 +29,13 @@ export class QueuedSink {
         this.bytesWritten += data.length;
         this.pendingBytes -= data.length;
         this.pending.delete(p);
+        onWritten?.();
       },
       (e: unknown) => {
         this.failure ??= e;
         this.pendingBytes -= data.length;
         this.pending.delete(p);
+        onWritten?.();
       },
     );
     this.pending.add(p);
@@ -44,10 +47,15 @@ export class QueuedSink {
   }
 }
 
-/** Sequential output at a growing position, gathered into big writes (hosted sparse grains, stream records). */
+/**
+ * Sequential output at a growing position, gathered into big writes (hosted sparse grains, stream
+ * records). Appended bytes are copied into the batch, so the caller may reuse its buffer at once;
+ * batch buffers are recycled once their write is done (no allocation per batch).
+ */
 export class Appender {
-  private parts: Uint8Array[] = [];
-  private partsBytes = 0;
+  private buf: Uint8Array | null = null;
+  private fill = 0;
+  private readonly spare: Uint8Array[] = [];
   private start: number;
   constructor(
     private readonly out: QueuedSink,
@@ -59,28 +67,25 @@ export class Appender {
   }
 
   async append(data: Uint8Array): Promise<void> {
-    this.parts.push(data);
-    this.partsBytes += data.length;
-    this.position += data.length;
-    if (this.partsBytes >= this.batchBytes) await this.flush();
+    for (let off = 0; off < data.length; ) {
+      this.buf ??= this.spare.pop() ?? new Uint8Array(this.batchBytes);
+      const k = Math.min(this.batchBytes - this.fill, data.length - off);
+      this.buf.set(data.subarray(off, off + k), this.fill);
+      this.fill += k;
+      off += k;
+      this.position += k;
+      if (this.fill === this.batchBytes) await this.flush();
+    }
   }
 
   async flush(): Promise<void> {
-    if (this.partsBytes === 0) return;
-    let buf: Uint8Array;
-    if (this.parts.length === 1) buf = this.parts[0]!;
-    else {
-      buf = new Uint8Array(this.partsBytes);
-      let o = 0;
-      for (const p of this.parts) {
-        buf.set(p, o);
-        o += p.length;
-      }
-    }
+    if (this.fill === 0) return;
+    const buf = this.buf!;
     const at = this.start;
-    this.parts = [];
-    this.partsBytes = 0;
+    const n = this.fill;
+    this.buf = null;
+    this.fill = 0;
     this.start = this.position;
-    await this.out.write(at, buf);
+    await this.out.write(at, buf.subarray(0, n), () => this.spare.push(buf));
   }
 }

@@ -89,6 +89,8 @@ export async function createSparseWriter(ctx: WriterContext): Promise<DiskWriter
 
   return {
     files: [ctx.fileName],
+    // Grains are copied into the Appender's batches (GrainAssembler copies partial ones).
+    releasesData: true,
     put: (p) => grains.put(p),
     async finish() {
       await grains.finish();
