@@ -65,18 +65,21 @@ async function verify(d: V6FreedDump, dir: string, want: { method: string; kinds
 describe.skipIf(!ok)('recovery of a deleted seSparse delta on VMFS6 from freed metadata', () => {
   const tmp = makeTempDir('recovery-v6-freed-');
   afterAll(() => tmp.cleanup());
-  const cases: { name: string; c: V6FreedCase; addressing?: 'direct' | 'pointer'; method: string; kinds: string[]; absent: string[] }[] = [
+  const cases: { name: string; c: V6FreedCase; addressing?: 'direct' | 'pointer'; layout?: 'esxi'; method: string; kinds: string[]; absent: string[] }[] = [
     { name: 'FD freed but intact, direct u64 slots, blocks not contiguous', c: 'fd-intact', addressing: 'direct', method: 'fd', kinds: ['freed-fd', 'descriptor'], absent: ['freed-pb'] },
     { name: 'FD freed but intact, blocks through a freed sub-block pointer block', c: 'fd-intact', addressing: 'pointer', method: 'fd', kinds: ['freed-fd', 'freed-pb', 'descriptor'], absent: [] },
     { name: 'FD zeroed, freed sub-block pointer block intact', c: 'pointer-block', method: 'pointer-block', kinds: ['freed-pb'], absent: ['freed-fd'] },
+    // ESXi's layout: no decoded bitmap ('rcmd' counts only), items free where the live tree does not reach.
+    { name: "ESXi layout ('rcmd', two-level .fbb.sf): FD freed but intact, blocks through a freed pointer block", c: 'fd-intact', addressing: 'pointer', layout: 'esxi', method: 'fd', kinds: ['freed-fd', 'freed-pb', 'descriptor'], absent: [] },
+    { name: "ESXi layout ('rcmd', two-level .fbb.sf): FD zeroed, freed pointer block intact", c: 'pointer-block', layout: 'esxi', method: 'pointer-block', kinds: ['freed-pb'], absent: ['freed-fd'] },
   ];
   let k = 0;
   for (const tc of cases) {
     it(tc.name, async () => {
       const dir = path.join(tmp.dir, `case${k++}`);
       mkdirSync(dir);
-      const d = await buildVmfs6FreedDump({ dir, seed: 61 + k, case: tc.c, addressing: tc.addressing });
+      const d = await buildVmfs6FreedDump({ dir, seed: 61 + k, case: tc.c, addressing: tc.addressing, layout: tc.layout });
       await verify(d, dir, tc);
-    }, 180_000);
+    }, 300_000);
   }
 });

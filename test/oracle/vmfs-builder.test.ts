@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildVmfs, standardBuild, type Manifest } from '../builders/vmfs/index.js';
 import { makeTempDir, oracleAvailable, run } from '../helpers/tools.js';
+import { checkEsxiLayout } from '../helpers/esxi-layout.js';
 
 /**
  * The synthetic VMFS builder checked by independent readers: debugvmfs (vmfs-tools 0.2.5, VMFS5)
@@ -20,6 +21,9 @@ import { makeTempDir, oracleAvailable, run } from '../helpers/tools.js';
  *   so the builder's hash-table placement is confirmed only by the doc's test vectors.
  * - debugvmfs6 stops reading an FD's slot array at the first zero slot: VMFS6 direct files keep
  *   holes at the end only (holes inside are covered through pointer blocks).
+ * - On VMFS6 in ESXi's layout ('rcmd' cluster metadata, two-level .fbb.sf) debugvmfs6 lists and
+ *   reads the files, but takes the LFB header for the block bitmap (its `df` is wrong there): the
+ *   resource structure is checked from raw bytes as dissect.vmfs reads it (test/helpers/esxi-layout.ts).
  */
 const ok = oracleAvailable('debugvmfs', 'debugvmfs6', 'dd');
 
@@ -140,6 +144,8 @@ describe.skipIf(!ok)('synthetic VMFS dumps read by debugvmfs / debugvmfs6', () =
     built.set('vmfs5', { manifest: m5, oracleFiles: [extractPartition(m5.luns[0]!, path.join(d, 'vmfs5.part.img'))] });
     const m6 = await buildVmfs(standardBuild('vmfs6', d));
     built.set('vmfs6', { manifest: m6, oracleFiles: [extractPartition(m6.luns[0]!, path.join(d, 'vmfs6.part.img'))] });
+    const e6 = await buildVmfs({ ...standardBuild('vmfs6', d), name: 'vmfs6-esxi', layout: 'esxi' });
+    built.set('vmfs6-esxi', { manifest: e6, oracleFiles: [extractPartition(e6.luns[0]!, path.join(d, 'vmfs6-esxi.part.img'))] });
     // Spanned: extent 0 on an MBR LUN (read as is), extent 1 on a GPT LUN (partition cut out).
     const s5 = await buildVmfs(standardBuild('span5', d, [{ scheme: 'mbr', segments: 4 }, { scheme: 'gpt', segments: 5 }]));
     built.set('span5', { manifest: s5, oracleFiles: [s5.luns[0]!.path, extractPartition(s5.luns[1]!, path.join(d, 'span5.p1.img'))] });
@@ -151,6 +157,23 @@ describe.skipIf(!ok)('synthetic VMFS dumps read by debugvmfs / debugvmfs6', () =
 
   checkVolume('VMFS5 (GPT LUN, two partitions)', 'debugvmfs', () => built.get('vmfs5')!);
   checkVolume('VMFS6 (GPT LUN)', 'debugvmfs6', () => built.get('vmfs6')!);
+  checkVolume("VMFS6 in ESXi's layout ('rcmd', two-level .fbb.sf)", 'debugvmfs6', () => built.get('vmfs6-esxi')!);
+
+  it("writes ESXi's resource layout as dissect.vmfs reads it, with counts that match the manifest", () => {
+    const m = built.get('vmfs6-esxi')!.manifest;
+    const r = checkEsxiLayout(m);
+    // One SFB cluster per 512 MiB LFB slot, every SFB of the volume counted.
+    expect(r['.fbb.sf (SFB)']).toMatchObject({ total: m.totalBlocks, clusters: Math.ceil(m.totalBlocks / 512) });
+    expect(r['.fbb.sf']!.total).toBe(Math.ceil(m.totalBlocks / 512));
+    // Every manifest entry (root, system files, files, directories) holds one FD.
+    expect(r['.fdc.sf']!.total - r['.fdc.sf']!.free).toBe(m.entries.length);
+    // Sub-blocks: one per sub-block file, one per pointer block (VMFS6 PBs are sub-blocks).
+    const sbs = m.entries.filter((e) => e.addressing === 'sub-block').length + m.entries.reduce((n, e) => n + (e.pointerBlocks ?? 0), 0);
+    expect(r['.sbc.sf']!.total - r['.sbc.sf']!.free).toBe(sbs);
+    // The LFB file's two slots and every converted slot are not free; whole free slots are.
+    expect(r['.fbb.sf']!.free).toBeGreaterThan(0);
+    expect(r['.fbb.sf']!.free).toBeLessThan(r['.fbb.sf']!.total - 2);
+  });
   checkVolume('VMFS5 spanned over two LUNs', 'debugvmfs', () => built.get('span5')!);
   checkVolume('VMFS6 spanned over two LUNs', 'debugvmfs6', () => built.get('span6')!);
 

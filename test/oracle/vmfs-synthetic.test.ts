@@ -5,6 +5,7 @@ import { canReadInto, fileVolumeRuns, fsOf, openDatastore, VolumeHoleError, type
 import { NodeFileSource } from '../../src/platform/node/file-source.js';
 import { buildVmfs, expectedBytes, MiB, standardBuild, type Manifest, type ManifestEntry } from '../builders/vmfs/index.js';
 import { makeTempDir, oracleAvailable, run, runCli } from '../helpers/tools.js';
+import { checkEsxiLayout } from '../helpers/esxi-layout.js';
 
 /**
  * Our VMFS reader against the synthetic dumps of test/builders/vmfs. The builder's manifest is the
@@ -235,6 +236,7 @@ describe('synthetic VMFS dumps read by our reader', () => {
     const alt = (await buildVmfs({ ...standardBuild('vmfs5', d, [{ scheme: 'gpt', segments: 12, corruptPrimaryGpt: true }]), name: 'vmfs5-badgpt' }));
     built.set('vmfs5-badgpt', alt);
     built.set('vmfs6-bare', await buildVmfs({ ...standardBuild('vmfs6', d, [{ scheme: 'bare', segments: 16 }]), name: 'vmfs6-bare' }));
+    built.set('vmfs6-esxi', await buildVmfs({ ...standardBuild('vmfs6', d), name: 'vmfs6-esxi', layout: 'esxi' }));
   });
   afterAll(() => tmp?.cleanup());
 
@@ -342,6 +344,35 @@ describe('synthetic VMFS dumps read by our reader', () => {
 
   checkDatastore('VMFS5 on a GPT LUN with two partitions', files('vmfs5'));
   checkDatastore('VMFS6 on a GPT LUN (hashed dirs, LFB, PB, double indirection)', files('vmfs6'));
+  checkDatastore("VMFS6 in ESXi's layout ('rcmd' cluster metadata, two-level .fbb.sf)", files('vmfs6-esxi'));
+
+  it("ESXi layout: the reader's live items and reachable blocks agree with the 'rcmd' counts read as dissect.vmfs reads them", async () => {
+    const m = built.get('vmfs6-esxi')!;
+    const raw = checkEsxiLayout(m);
+    const { ds, close } = await openAll(m.luns.map((l) => l.path));
+    try {
+      const map = await ds.allocationMap();
+      expect(map.basis).toBe('reachability');
+      expect(map.warnings).toBeUndefined();
+      // Free blocks by reachability (the reader's walk) = free LFB slots × 512 + free SFBs of converted
+      // slots, from the 'rcmd' counts (the builder's allocator; the volume is whole LFB slots).
+      const rawFree = raw['.fbb.sf']!.free * 512 + raw['.fbb.sf (SFB)']!.free;
+      expect(map.freeBlocks).toBe(rawFree);
+      expect((await ds.usage()).freeBlocks).toBe(rawFree);
+      for (const name of ['.fdc.sf', '.sbc.sf']) {
+        const res = map.resources.find((x) => x.name === name)!;
+        let live = 0;
+        for (let i = 0; i < res.total; i++) if ((await res.isAllocated(i)) === true) live++;
+        expect(live, name).toBe(raw[name]!.total - raw[name]!.free);
+      }
+      // Every file's data blocks lie in used runs.
+      const dataBlocks = m.entries.flatMap((e) => e.dataBlocks ?? []);
+      expect(dataBlocks.length).toBeGreaterThan(0);
+      for (const b of dataBlocks) expect(map.runs.some((r) => r.state === 'used' && b >= r.start && b < r.start + r.count), `block ${b}`).toBe(true);
+    } finally {
+      await close();
+    }
+  });
   checkDatastore('VMFS5 spanned, dumps in order', files('span5'));
   checkDatastore('VMFS5 spanned, dumps reversed', files('span5', [1, 0]));
   checkDatastore('VMFS6 spanned (MBR + GPT), dumps reversed', files('span6', [1, 0]));

@@ -58,14 +58,13 @@ describe('fileBlockLevels, ESXi VMFS6 layout (LFB parent, SFB child)', () => {
     expect(lv.warnings.join('\n')).toMatch(/counts 2 LFBs, fewer than the volume's 1999 blocks/);
   });
 
-  it('counts whole free LFBs only when the child lives inside its parent groups (flags 0x2)', async () => {
+  it('counts free LFBs + free SFBs also when the child lives inside its parent groups (flags 0x2)', async () => {
     const parent = level('.fbb.sf', 4, 4, () => 1, { childMetaOffset: 0x20000 });
     const child = level('.fbb.sf (SFB)', 1999, PER_LFB, () => 100, { flags: 2 });
     const fs = mockFs(1999, parent, child);
     const lv = fileBlockLevels(fs);
-    expect(lv.countBlockLevel).toBe(false);
-    expect(lv.warnings.join('\n')).toMatch(/whole free LFBs only/);
-    expect(await freeFileBlocks(fs, lv)).toBe(PER_LFB - (4 * PER_LFB - 1999));
+    expect(lv).toMatchObject({ countBlockLevel: true, warnings: [] });
+    expect(await freeFileBlocks(fs, lv)).toBe(PER_LFB - (4 * PER_LFB - 1999) + 4 * 100);
   });
 
   it('treats a parent whose child header did not open as the LFB level alone', async () => {
@@ -102,7 +101,7 @@ describe('VMFS6 cluster metadata (second half of the cluster header)', () => {
     const bytes = new Uint8Array(0x10000 + H + R * 512);
     fill(new DataView(bytes.buffer, 0x10000 + H / 2));
     const content = Object.assign(new MemorySource(bytes, 'res'), { fd: {} as FileDescriptor });
-    const h = { R, C: 1, groupOffset: 0x10000, S: 512, G: H + R * 512, numResources: R, numGroups: 1, flags: 0, childMetaOffset: 0 };
+    const h = { R, C: 1, groupOffset: 0x10000, S: 512, G: H + R * 512, numResources: R, numGroups: 1, flags: 0, childMetaOffset: 0, parentR: 0, parentC: 0, parentG: 0 };
     return new ResourceFile('.fdc.sf', content, h, H, true);
   };
 
@@ -126,6 +125,25 @@ describe('VMFS6 cluster metadata (second half of the cluster header)', () => {
     expect(await res.cluster(0)).toEqual({ total: R, free: 5, bitmap: null });
     expect(await res.hasBitmaps()).toBe(false);
     expect(await res.isAllocated(0, 0)).toBeNull();
+  });
+
+  it("takes 'rcmd' item allocation from the live items, and says which clusters' counts disagree", async () => {
+    const res = open((md) => {
+      md.setUint32(0x10, 0x72636d64, true);
+      md.setUint16(0x20, R, true);
+      md.setUint16(0x22, R - 2, true); // two used
+    });
+    expect(await res.setLiveItems(new Set([0, 3]))).toMatchObject({ mismatched: [] });
+    expect([await res.isAllocated(0, 0), await res.isAllocated(0, 1), await res.isAllocated(0, 3)]).toEqual([true, false, true]);
+    expect((await res.setLiveItems(new Set([0]))).mismatched).toEqual([0]);
+  });
+
+  it("rejects 'rcmd' metadata that names another cluster", async () => {
+    const res = open((md) => {
+      md.setUint32(0x10, 0x72636d64, true);
+      md.setBigUint64(0x18, 3n, true);
+    });
+    await expect(res.cluster(0)).rejects.toThrow(/'rcmd' metadata says cluster 3/);
   });
 
   it('rejects metadata with neither signature nor the right cluster number', async () => {

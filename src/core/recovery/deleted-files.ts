@@ -2,6 +2,7 @@ import { RescueError, throwIfAborted } from '../errors.js';
 import type { JobOptions } from '../progress.js';
 import { u32 } from '../util/struct.js';
 import { carveFreeSubBlocks } from './text-carving.js';
+import { blockUseOf } from './free-ranges.js';
 import { encodeFd, FD_META, formatFdAddress, fsOf, parseFd, readLinearDir, type Datastore, type FileDescriptor, type FileType } from '../vmfs/index.js';
 
 /** A file the volume no longer lists: its FD is freed (deleted) or allocated but in no directory (orphan). */
@@ -29,8 +30,8 @@ const MAX_DEPTH = 16;
  * Freed FDs that still parse as an FD at their own address, and allocated FDs that no live
  * directory reaches. Names come from directory remnants: entries of freed directory FDs (a
  * deleted folder keeps its entry array) that name the FD with its generation. On VMFS6 the FDC
- * bitmap is decoded in vmfs6-tools' layout; where it is not (ESXi's 'rcmd' layout) no FD is known
- * to be free and nothing is listed.
+ * bitmap is decoded in vmfs6-tools' layout; in ESXi's ('rcmd' cluster metadata, no decoded bitmap)
+ * an FD is free when the live tree does not reference it (the allocation map installs that).
  */
 export async function listDeletedFiles(ds: Datastore, opts: JobOptions = {}): Promise<{ files: DeletedFile[]; warnings: string[] }> {
   const fs = fsOf(ds);
@@ -38,6 +39,8 @@ export async function listDeletedFiles(ds: Datastore, opts: JobOptions = {}): Pr
   const files: DeletedFile[] = [];
   const fdc = fs.fdc;
   if (!fdc) return { files, warnings: ['deleted files: the volume has no readable FD resource file (.fdc.sf); nothing listed'] };
+  // 'rcmd' clusters: item allocation comes from the live walk the block-use map runs once.
+  await blockUseOf(ds);
 
   // Live tree: every FD a directory reaches, and the path of each live directory by its FD.
   const reachable = new Set<number>();

@@ -115,8 +115,9 @@ export interface FreedPbDelta {
 /**
  * Freed FDs (FDC bitmap: free) whose content is still a valid FD of a regular file: a delta with
  * its block list (FD slots or pointer blocks, read even when freed), or resident descriptor text.
- * VMFS3/5 and VMFS6 (8 KiB FDs, u64 slots and pointer-block entries). Where the FDC bitmap is
- * undecoded (ESXi's VMFS6 'rcmd' cluster metadata) no FD is known to be free, so none is found.
+ * VMFS3/5 and VMFS6 (8 KiB FDs, u64 slots and pointer-block entries). On ESXi's VMFS6 layout
+ * ('rcmd' cluster metadata) an FD is free when the live tree does not reference it: the
+ * allocation map (built before this runs) installs that on .fdc.sf.
  */
 export async function scanFreedFds(fs: VmfsFs, use: BlockUse, opts: JobOptions = {}, rejected?: Rejections): Promise<{ deltas: FreedFdDelta[]; descriptors: DescriptorRemnant[]; vmsds: VmsdRemnant[]; warnings: string[] }> {
   const deltas: FreedFdDelta[] = [];

@@ -2,6 +2,7 @@ import { RescueError } from '../errors.js';
 import type { FileDescriptor } from './fd.js';
 import { SYSTEM_FD, type VmfsFs } from './filesystem.js';
 import { fileBlockLevels, freeFileBlocks, resourceFree, type FileBlockLevels } from './file-blocks.js';
+import { fdItems, installLiveItems, itemBitmapsDecoded, walkLiveTree } from './live-items.js';
 import type { ResourceFile } from './resource.js';
 import type { AllocationMap, BlockRun, DirEntry, ResourceUsage, VolumeUsage } from './types.js';
 
@@ -102,6 +103,37 @@ export async function buildAllocationMap(
   };
   let basis: AllocationMap['basis'] = 'bitmap';
   const bitmapLevel = await blockBitmapLevel(fs, levels);
+  // Resource files without decoded bitmaps (ESXi's 'rcmd' metadata) learn their allocated items
+  // from the same walk of the live tree that gives block reachability.
+  const needItems = !(await itemBitmapsDecoded(fs));
+  const items = new Map<ResourceFile, Set<number>>();
+  const addItem = (res: ResourceFile | null, item: number) => {
+    if (!res) return;
+    let set = items.get(res);
+    if (!set) items.set(res, (set = new Set()));
+    set.add(item);
+  };
+  const used = bitmapLevel ? null : new Uint8Array(Math.ceil(totalBlocks / 8));
+  const mark = (v: number, n: number) => {
+    for (let b = Math.floor(v / bs); b < Math.min(totalBlocks, Math.ceil((v + n) / bs)); b++) used![b >>> 3]! |= 1 << (b & 7);
+  };
+  if (used || needItems) {
+    if (used) {
+      mark(0, fs.L.fdcBase);
+      for (const r of systemRuns) mark(r.start * bs, r.count * bs);
+    }
+    await walkLiveTree(fs, (a) => readdir(a), async (fd) => {
+      if (needItems) await fdItems(fs, fd, addItem);
+      if (used && fd.type !== 'rdm') {
+        try {
+          await fileVolumeRuns(fs, fd, mark);
+        } catch (e) {
+          if (!(e instanceof RescueError)) throw e;
+        }
+      }
+    });
+  }
+  const liveItems = needItems ? await installLiveItems(fs, items) : [];
   if (bitmapLevel) {
     const R = bitmapLevel.h.R;
     for (let c = 0; c * R < totalBlocks; c++) {
@@ -115,40 +147,7 @@ export async function buildAllocationMap(
   } else {
     // No decoded bitmap (ESXi VMFS6): what the live tree (and the system area) references is used.
     basis = 'reachability';
-    const used = new Uint8Array(Math.ceil(totalBlocks / 8));
-    const mark = (v: number, n: number) => {
-      for (let b = Math.floor(v / bs); b < Math.min(totalBlocks, Math.ceil((v + n) / bs)); b++) used[b >>> 3]! |= 1 << (b & 7);
-    };
-    mark(0, fs.L.fdcBase);
-    for (const r of systemRuns) mark(r.start * bs, r.count * bs);
-    const seen = new Set<number>();
-    const queue: number[] = [SYSTEM_FD.root];
-    while (queue.length) {
-      const dirAddr = queue.shift()!;
-      if (seen.has(dirAddr)) continue;
-      seen.add(dirAddr);
-      let entries: DirEntry[];
-      try {
-        entries = await readdir(dirAddr);
-        await fileVolumeRuns(fs, await fs.fd(dirAddr), mark);
-      } catch (e) {
-        if (!(e instanceof RescueError)) throw e;
-        continue;
-      }
-      for (const e of entries) {
-        if (e.error || e.name === '.' || e.name === '..') continue;
-        if (e.type === 'directory') queue.push(e.fdAddress);
-        else if (!seen.has(e.fdAddress) && e.type !== 'rdm') {
-          seen.add(e.fdAddress);
-          try {
-            await fileVolumeRuns(fs, await fs.fd(e.fdAddress), mark);
-          } catch (err) {
-            if (!(err instanceof RescueError)) throw err;
-          }
-        }
-      }
-    }
-    for (let b = 0; b < totalBlocks; b++) push(b, 1, (used[b >>> 3]! >>> (b & 7)) & 1 ? 'used' : 'free');
+    for (let b = 0; b < totalBlocks; b++) push(b, 1, (used![b >>> 3]! >>> (b & 7)) & 1 ? 'used' : 'free');
   }
   let freeBlocks = 0;
   for (const r of runs) if (r.state === 'free') freeBlocks += r.count;
@@ -172,5 +171,8 @@ export async function buildAllocationMap(
   await add(fs.sbc, fs.sbc?.h.S ?? 0);
   await add(fs.pb2, fs.pb2?.h.S ?? 0);
   await add(fs.jbc, fs.jbc?.h.S ?? 0);
-  return { blockSize: bs, totalBlocks, freeBlocks, runs, systemRuns, resources, basis };
+  const itemWarnings = liveItems
+    .filter((x) => x.live.mismatched.length)
+    .map((x) => `${x.name}: the live tree's items disagree with the 'rcmd' counts of cluster(s) ${x.live.mismatched.slice(0, 8).join(', ')}${x.live.mismatched.length > 8 ? '…' : ''} (orphans, or live files that did not read)`);
+  return { blockSize: bs, totalBlocks, freeBlocks, runs, systemRuns, resources, basis, ...(itemWarnings.length ? { warnings: itemWarnings } : {}) };
 }

@@ -10,9 +10,11 @@ import type { ResourceFile } from './resource.js';
  * and `vmkfstools -P` count) and 512 MiB large file blocks (LFB = fileBlockSize << sfbToLfbShift).
  * Two layouts of .fbb.sf are known:
  * - ESXi (dissect.vmfs): the header at offset 0 is the LFB level (items = LFBs) and the header at
- *   childMetaOffset is the SFB level (R = SFBs per cluster, one cluster per LFB slot). Whether the
- *   child's item count is every SFB or only those of converted slots is unconfirmed, so it is used
- *   only when it fits the LFB count.
+ *   childMetaOffset is the SFB level (R = SFBs per cluster, one cluster per LFB slot, flags 0x2:
+ *   its cluster headers are the parent's items). Whether the child's item count is every SFB or
+ *   only those of converted slots is unconfirmed, so it is used only when it fits the LFB count.
+ *   Free space = free LFB slots × 512 + the child's free SFBs, which count converted slots only
+ *   (the `vmkfstools -P` figures below add them so).
  * - vmfs6-tools (and the synthetic builder, which follows it): childMetaOffset = 0, one header whose
  *   items are SFBs, R = 512 SFBs per cluster (one LFB slot); an LFB allocation shows as 512 SFBs
  *   allocated. debugvmfs6 `df` reports that header's item count and cluster counts.
@@ -60,10 +62,10 @@ export function fileBlockLevels(fs: VmfsFs): FileBlockLevels {
     const fits = n <= volBlocks && n <= lfbs * perLfb && n > (lfbs - 1) * perLfb;
     const totalBlocks = fits ? n : Math.min(volBlocks, lfbs * perLfb);
     if (lfbs * perLfb < volBlocks - perLfb) warnings.push(`${name} counts ${lfbs} LFBs, fewer than the volume's ${volBlocks} blocks need`);
-    // A child laid out inside its parent's groups (flags 0x2) places its cluster headers in a way
-    // no source pins down (dissect.vmfs marks it unresearched): count whole free LFBs only.
-    const countBlockLevel = (sfb.h.flags & 2) === 0;
-    if (!countBlockLevel) warnings.push(`${name}: free space counts whole free LFBs only (the SFB cluster layout is not decoded)`);
+    // A child laid out inside its parent's groups (flags 0x2) has its cluster headers in the
+    // parent's item area (see ResourceFile.clusterHeaderOffset); each names its own cluster, which
+    // freeFileBlocks checks before it trusts the counts.
+    const countBlockLevel = true;
     return { totalBlocks, lfbs, blockLevel: sfb, lfbLevel: fbb, countBlockLevel, warnings };
   }
 

@@ -32,8 +32,10 @@ export const CLUSTER_META = defineStruct('resource cluster metadata', 0x10, {
 const CLUSTER_META_OFFSET = 0x200;
 
 /**
- * VMFS6 cluster metadata as dissect.vmfs decodes ESXi's (signature 'rcmd' at +0x10; counts only,
- * the bitmap position is unknown). It sits at +mdAlignment of the cluster header (H / 2).
+ * VMFS6 cluster metadata as dissect.vmfs decodes ESXi's: signature 'rcmd' at +0x10, the cluster's
+ * own number and its item counts. The rest of the block (where its allocation bits are) is not
+ * decoded by any source, so which items are free comes from reachability (setLiveItems), checked
+ * against these counts. It sits at +mdAlignment of the cluster header (H / 2).
  */
 export const CLUSTER_META_V6 = defineStruct('VMFS6 resource cluster metadata', 0x28, {
   signature: [0x10, 'u32'],
@@ -67,6 +69,10 @@ export interface ResourceHeader {
   numGroups: number;
   flags: number;
   childMetaOffset: number;
+  /** VMFS6 child level laid out inside its parent's groups (flags 0x2): the parent's R, C and G. */
+  parentR: number;
+  parentC: number;
+  parentG: number;
 }
 
 /**
@@ -89,6 +95,9 @@ export function parseResourceHeader(bytes: Uint8Array, name: string, headerSize:
   if (h.clusterGroupSize !== expectG && !(v6 && h.flags & 2)) {
     throw new CorruptError(`${name}: cluster group size ${hex(h.clusterGroupSize)} != C×(H+R×S) = ${hex(expectG)}`);
   }
+  if (v6 && h.flags & 2 && (h.parentResourcesPerCluster === 0 || h.parentClustersPerGroup === 0 || h.parentResourcesPerCluster > 1 << 16 || h.parentClustersPerGroup > 1 << 16 || h.parentClusterGroupSize < h.parentClustersPerGroup * headerSize)) {
+    throw new CorruptError(`${name}: child level with parent geometry R=${h.parentResourcesPerCluster} C=${h.parentClustersPerGroup} G=${hex(h.parentClusterGroupSize)} is implausible`);
+  }
   if (h.numClusterGroups > 1 << 24) throw new CorruptError(`${name}: ${h.numClusterGroups} cluster groups`);
   if (!Number.isSafeInteger(numResources) || numResources > R * C * Math.max(1, h.numClusterGroups) * 2) {
     throw new CorruptError(`${name}: ${numResources} resources do not fit ${h.numClusterGroups} groups of ${C}×${R}`);
@@ -103,6 +112,9 @@ export function parseResourceHeader(bytes: Uint8Array, name: string, headerSize:
     numGroups: h.numClusterGroups,
     flags: h.flags,
     childMetaOffset: h.childMetaOffset,
+    parentR: h.parentResourcesPerCluster,
+    parentC: h.parentClustersPerGroup,
+    parentG: h.parentClusterGroupSize,
   };
 }
 
@@ -114,12 +126,20 @@ export interface ClusterState {
   bitmap: Uint8Array | null;
 }
 
+/** Items of a resource file that the live tree references, with how they compare to the 'rcmd' counts. */
+export interface LiveItems {
+  items: ReadonlySet<number>;
+  /** Clusters whose 'rcmd' used count (total − free) differs from the live items found in them. */
+  mismatched: number[];
+}
+
 /**
  * A resource file opened over its content: item offsets (cluster, resource) → file offset,
  * and per-cluster bitmaps.
  */
 export class ResourceFile {
   private readonly clusterCache = new Map<number, Promise<ClusterState>>();
+  private live: ReadonlySet<number> | null = null;
   constructor(
     readonly name: string,
     readonly content: ByteSource & { readonly fd: FileDescriptor },
@@ -158,7 +178,18 @@ export class ResourceFile {
   /** File offset of cluster `c`'s header. */
   clusterHeaderOffset(c: number): number {
     const { C, groupOffset, G } = this.h;
+    if (this.isChild) {
+      // ESXi's SFB level (flags 0x2): its cluster headers fill the item area of the parent's
+      // groups, one per parent item (dissect.vmfs's child cluster-group offset; H each).
+      const { parentR, parentC, parentG } = this.h;
+      const perParentGroup = parentR * parentC;
+      return groupOffset + Math.floor(c / perParentGroup) * parentG + parentC * this.headerSize + (c % perParentGroup) * this.headerSize;
+    }
     return groupOffset + Math.floor(c / C) * G + (c % C) * this.headerSize;
+  }
+
+  private get isChild(): boolean {
+    return this.v6 && (this.h.flags & 2) !== 0 && this.h.parentR > 0 && this.h.parentC > 0;
   }
 
   cluster(c: number): Promise<ClusterState> {
@@ -186,7 +217,10 @@ export class ResourceFile {
       const want = Math.max(0x28, 0x10 + Math.min(Math.ceil(this.h.R / 8), Math.max(0, bitmapRoom)));
       const b = await this.content.read(at + md, Math.min(want, md));
       const esxi = CLUSTER_META_V6.parse(b);
-      if (esxi.signature === RCMD_SIGNATURE) return this.checkedCounts(c, esxi.total, esxi.free, null);
+      if (esxi.signature === RCMD_SIGNATURE) {
+        if (esxi.clusterNum !== BigInt(c)) throw new CorruptError(`${this.name}: cluster ${c} 'rcmd' metadata says cluster ${esxi.clusterNum}`);
+        return this.checkedCounts(c, esxi.total, esxi.free, null);
+      }
       const m = CLUSTER_META.parse(b);
       if (m.clusterNum !== c) throw new CorruptError(`${this.name}: cluster ${c} metadata has neither the 'rcmd' signature nor cluster number ${c} (${m.clusterNum})`);
       const st = this.checkedCounts(c, m.total, m.free, null);
@@ -211,10 +245,32 @@ export class ResourceFile {
     return true;
   }
 
-  /** Allocation of item (cluster, resource) from its bitmap: true = allocated; null when unknown. */
+  /**
+   * Allocation of item (cluster, resource): true = allocated; null when unknown. From the cluster
+   * bitmap; where there is none ('rcmd'), from the live items once setLiveItems has run.
+   */
   async isAllocated(cluster: number, resource: number): Promise<boolean | null> {
     const st = await this.cluster(cluster);
-    if (!st.bitmap || resource >= st.total) return null;
+    if (resource >= st.total) return null;
+    if (!st.bitmap) return this.live ? this.live.has(cluster * this.h.R + resource) : null;
     return ((st.bitmap[resource >>> 3]! >>> (resource & 7)) & 1) === 0;
+  }
+
+  /**
+   * Installs the items (cluster × R + resource) that the live tree references, for clusters whose
+   * bitmap is undecoded; returns the clusters whose 'rcmd' counts disagree with them (an orphan,
+   * or a live file the walk could not read).
+   */
+  async setLiveItems(items: ReadonlySet<number>): Promise<LiveItems> {
+    this.live = items;
+    const R = this.h.R;
+    const perCluster = new Map<number, number>();
+    for (const i of items) perCluster.set(Math.floor(i / R), (perCluster.get(Math.floor(i / R)) ?? 0) + 1);
+    const mismatched: number[] = [];
+    for (let c = 0; c < this.usedClusters; c++) {
+      const st = await this.cluster(c);
+      if (!st.bitmap && st.total - st.free !== (perCluster.get(c) ?? 0)) mismatched.push(c);
+    }
+    return { items, mismatched };
   }
 }

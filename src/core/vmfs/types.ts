@@ -169,7 +169,7 @@ export interface ResourceUsage {
   itemSize: number;
   /**
    * Returns whether item `i` (cluster × R + resource) is allocated according to the bitmap;
-   * null when the bitmap for that item could not be read (ESXi VMFS6 'rcmd' clusters: undecoded, null).
+   * on ESXi VMFS6 'rcmd' clusters (bitmap undecoded) whether the live tree references it; null when unknown.
    */
   isAllocated(i: number): Promise<boolean | null>;
 }
@@ -189,6 +189,8 @@ export interface AllocationMap {
    * live tree and system files reference are used, the rest free.
    */
   basis: 'bitmap' | 'reachability';
+  /** Where the live tree disagrees with the resource files' own counts ('rcmd' clusters). */
+  warnings?: string[];
 }
 
 export interface Datastore {

@@ -6,7 +6,7 @@ import { buildSeSparseDelta, writeSeSparse } from '../sesparse.js';
 import { deltaDescriptor, randomCid, sectorPattern, type GrainRun } from '../delta-common.js';
 import { buildVmfs, MiB, type BlockSpec, type FileSpec, type Manifest } from '../vmfs/index.js';
 import { geometry } from '../vmfs/geometry.js';
-import { CG_OFFSET, MAGIC, Resource } from '../vmfs/resource.js';
+import { CG_OFFSET, MAGIC, RCMD, Resource, type V6Layout } from '../vmfs/resource.js';
 import { rng } from '../../helpers/fuzz.js';
 import { run, sha256File } from '../../helpers/tools.js';
 import { flatDescriptor, spliceLost, writeBase, type DeletedDeltaDump } from './deleted-delta.js';
@@ -58,7 +58,8 @@ const DELTA_DESC_PATH = '/vm1/vm1-000001.vmdk';
 /** vmfs6-tools prints this once per extent before a command's output. */
 const BANNER = 'VMFS version: 6\n';
 
-export async function buildVmfs6FreedDump(o: { dir: string; seed: number; case: V6FreedCase; addressing?: 'direct' | 'pointer'; oracle?: boolean }): Promise<V6FreedDump> {
+export async function buildVmfs6FreedDump(o: { dir: string; seed: number; case: V6FreedCase; addressing?: 'direct' | 'pointer'; oracle?: boolean; layout?: V6Layout }): Promise<V6FreedDump> {
+  const layout = o.layout ?? 'vmfs6-tools';
   const addressing = o.case === 'pointer-block' ? 'pointer' : (o.addressing ?? 'direct');
   const oracleDir = path.join(o.dir, 'pre-revert');
   const liveDir = path.join(o.dir, 'live');
@@ -105,7 +106,7 @@ export async function buildVmfs6FreedDump(o: { dir: string; seed: number; case: 
     { path: DELTA_DESC_PATH, kind: 'resident', size: deltaDesc.length },
     { path: DELTA_PATH, kind: 'blocks', size: deltaBytes.length, addressing, blocks: placement.map((at, index) => ({ index, content: 'zero' as const, at })) },
   ];
-  const lm = await buildVmfs({ version: 6, dir: liveDir, name: 'ds', label: 'recovery-v6-freed', seed: o.seed, luns: [{ scheme: 'gpt', segments: 2 }], files: liveFiles });
+  const lm = await buildVmfs({ version: 6, dir: liveDir, name: 'ds', label: 'recovery-v6-freed', seed: o.seed, luns: [{ scheme: 'gpt', segments: 2 }], files: liveFiles, layout });
   const { fdVol } = fdcLocator(g, 16, g.fdSize, g.fdcBaseBlock);
   const deltaEntry = lm.entries.find((e) => e.path === DELTA_PATH)!;
   const descEntry = lm.entries.find((e) => e.path === DELTA_DESC_PATH)!;
@@ -161,7 +162,7 @@ export async function buildVmfs6FreedDump(o: { dir: string; seed: number; case: 
       blocks: Array.from({ length: liveBlocks }, (_, i) => ({ index: i, content: i === 1 ? ('data' as const) : ('zero' as const), at: liveAt(i), dataLength: MiB })),
     },
   ];
-  const m = await buildVmfs({ version: 6, dir: o.dir, name: 'ds', label: 'recovery-v6-freed', seed: o.seed, luns: [{ scheme: 'gpt', segments: 2 }], files });
+  const m = await buildVmfs({ version: 6, dir: o.dir, name: 'ds', label: 'recovery-v6-freed', seed: o.seed, luns: [{ scheme: 'gpt', segments: 2 }], files, layout });
   if (m.entries.find((e) => e.path === '/vm1')!.fdAddress !== dirEntry.fdAddress) throw new Error('vmfs6-freed builder: the folder moved between builds');
   if (m.entries.some((e) => e.fdAddress === deltaEntry.fdAddress || e.fdAddress === descEntry.fdAddress)) throw new Error('vmfs6-freed builder: the deleted FDs are in use after the revert');
   const io = openVolume(m);
@@ -254,12 +255,21 @@ function sbcItemAt(sbc: Resource, volOffset: number): number {
   throw new Error('vmfs6-freed builder: no sub-block there');
 }
 
-/** Bitmap bit of an item in the vmfs6-tools layout (cluster header + mdAlignment + 0x10, 1 = free). */
+/**
+ * Bitmap bit of an item in the vmfs6-tools layout (cluster header + mdAlignment + 0x10, 1 = free).
+ * ESXi's 'rcmd' metadata has counts only: there the cluster must name itself and count a free item
+ * (the caller has checked that no live file holds the item).
+ */
 function itemFree(io: VolumeIo, res: Resource, item: number): boolean {
   const g = res.g;
   const c = Math.floor(item / res.R);
   const rr = item % res.R;
   const hdr = res.volOffset(CG_OFFSET + c * g.clusterHeader) + g.mdAlignment;
+  const md = new DataView(io.get(hdr, 0x28).buffer);
+  if (md.getUint32(0x10, true) === RCMD) {
+    if (md.getBigUint64(0x18, true) !== BigInt(c)) throw new Error(`vmfs6-freed builder: ${res.name} cluster ${c} 'rcmd' names another cluster`);
+    return md.getUint16(0x22, true) > 0;
+  }
   const num = new DataView(io.get(hdr, 4).buffer).getUint32(0, true);
   if (num !== c) throw new Error(`vmfs6-freed builder: ${res.name} cluster ${c} metadata says cluster ${num}`);
   return ((io.get(hdr + 0x10 + (rr >> 3), 1)[0]! >> (rr & 7)) & 1) === 1;

@@ -6,7 +6,7 @@ import {
 } from './geometry.js';
 import { type ExtentLayout, type VolumeIdentity, writeLvm } from './lvm.js';
 import { LINUX_GPT_TYPE, VMFS_GPT_TYPE, writeGpt, writeMbr } from './partition-table.js';
-import { CG_OFFSET, MAGIC, Resource } from './resource.js';
+import { CG_OFFSET, FBB_CHILD_META, MAGIC, Resource, type V6Layout } from './resource.js';
 import { Le, type PositionalWriter } from './writer.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -61,6 +61,8 @@ export interface BuildOptions {
   files: FileSpec[];
   /** .fbb.sf resources per cluster (VMFS5 default 256; VMFS6 is always 512 = SFBs per LFB). */
   fbbPerCluster?: number;
+  /** VMFS6 only: cluster metadata and .fbb.sf as vmfs6-tools reads them (default) or as ESXi writes them (see V6Layout). */
+  layout?: V6Layout;
   /** Files larger than this get no sha256 in the manifest (benches: hashing TiBs of zeros is slow). */
   hashLimit?: number;
 }
@@ -303,13 +305,19 @@ export async function buildVmfs(opts: BuildOptions): Promise<Manifest> {
 
   try {
     // --- resource files ---------------------------------------------------------------------
-    const fbbR = g.version === 6 ? 512 : opts.fbbPerCluster ?? 256;
+    const esxi = g.version === 6 && opts.layout === 'esxi';
+    if (opts.layout === 'esxi' && g.version !== 6) throw new Error('builder: the ESXi layout is VMFS6 only');
+    const lfbSlots = Math.ceil(totalBlocks / 512);
+    // ESXi: the header at 0 counts LFB slots (16 per cluster, 16 clusters per group), each item
+    // being one H-byte cluster header of the SFB child level.
+    const fbbR = esxi ? 16 : g.version === 6 ? 512 : opts.fbbPerCluster ?? 256;
     const fbbC = g.version === 6 ? 16 : 32;
-    const fbbGroups = Math.ceil(totalBlocks / (fbbR * fbbC));
+    const fbbTotal = esxi ? lfbSlots : totalBlocks;
+    const fbbGroups = Math.ceil(fbbTotal / (fbbR * fbbC));
     const fdcR = g.version === 6 ? 16 : 32;
     const fdcC = g.version === 6 ? 16 : 32;
     const res = {
-      fbb: new Resource(g, '.fbb.sf', MAGIC.fbb, 1, fbbR, fbbC, 0, fbbGroups, totalBlocks),
+      fbb: new Resource(g, '.fbb.sf', MAGIC.fbb, 1, fbbR, fbbC, esxi ? g.clusterHeader : 0, fbbGroups, fbbTotal),
       fdc: new Resource(g, '.fdc.sf', MAGIC.fdc, 2, fdcR, fdcC, g.fdSize, 1, fdcR * fdcC),
       // VMFS6 keeps .pbc.sf empty (pointer blocks are sub-blocks). vmfs6-tools still sizes a PB from
       // .pbc.sf's resource size (S / 8 entries), so S = 64 KiB there; R must stay <= 16.
@@ -325,7 +333,15 @@ export async function buildVmfs(opts: BuildOptions): Promise<Manifest> {
       extra.push(new Resource(g, '.pb2.sf', MAGIC.pb2, 6, 16, 0, 65536, 0, 0));
       extra.push(new Resource(g, '.jbc.sf', MAGIC.jbc, 8, 16, 0, 65536, 0, 0));
     }
-    res.fbb.isUsed = (b) => blocks.isUsed(b);
+    if (esxi) {
+      for (const r of [res.fbb, res.fdc, res.pbc, res.sbc, ...extra]) r.layout = 'esxi';
+      // An LFB slot is free only when none of its SFBs is used (a converted slot counts as used).
+      res.fbb.isUsed = (n) => {
+        for (let b = n * 512; b < Math.min(totalBlocks, (n + 1) * 512); b++) if (blocks.isUsed(b)) return true;
+        return false;
+      };
+      res.fbb.sfbChild = { perLfb: 512, clustersPerGroup: 16, totalBlocks, isBlockUsed: (b) => blocks.isUsed(b) };
+    } else res.fbb.isUsed = (b) => blocks.isUsed(b);
 
     // Volume header blocks (.vh.sf: FS descriptor + heartbeats), then .fdc.sf at the FDC base.
     for (let b = 0; b < g.fdcBaseBlock; b++) blocks.mark(b);
@@ -609,6 +625,10 @@ export async function buildVmfs(opts: BuildOptions): Promise<Manifest> {
       vol.write(r.volOffset(0), r.headerBytes());
       for (let grp = 0; grp < r.numGroups; grp++) vol.write(r.volOffset(CG_OFFSET + grp * r.groupSize), r.groupHeaders(grp));
     }
+    if (res.fbb.sfbChild) {
+      vol.write(res.fbb.volOffset(FBB_CHILD_META), res.fbb.childHeaderBytes());
+      for (let n = 0; n < lfbSlots; n++) vol.write(res.fbb.itemVolOffset(n), res.fbb.childClusterHeader(n));
+    }
 
     // --- FS descriptor and one (free) heartbeat slot -------------------------------------------
     const fsd = new Uint8Array(512);
@@ -628,7 +648,9 @@ export async function buildVmfs(opts: BuildOptions): Promise<Manifest> {
     if (g.version === 6) {
       notes.push('debugvmfs6 ignores the VMFS6 TBZ mask (it tests bit 5): TBZ files are checked against rawSha256.');
       notes.push('debugvmfs6 stops reading an FD slot array at the first zero slot: VMFS6 direct files keep holes at the end only.');
-      notes.push('VMFS6 cluster-header bitmaps follow vmfs6-tools (metadata +0x10); ESXi placement unconfirmed.');
+      notes.push(esxi
+        ? "ESXi layout: 'rcmd' cluster metadata (counts only) and a two-level .fbb.sf, as dissect.vmfs reads them; debugvmfs6 cannot read this layout's bitmaps."
+        : 'VMFS6 cluster-header bitmaps follow vmfs6-tools (metadata +0x10); ESXi placement unconfirmed.');
     } else {
       notes.push('vmfs-tools reads ZLA 4304 as single indirection, so VMFS5 double indirection is not built (no oracle).');
     }
