@@ -274,9 +274,9 @@ export async function readLvmDevice(dev: ByteSource): Promise<LvmDevice> {
       for (let i = 0; i < n; i++) {
         const at = i * PE_ENTRY_SIZE;
         if (t[at + PE.used] !== 1) continue;
-        // The usual layout: each PE continues the previous one. Checked byte by byte against the
-        // expected entry, so the 262144 PEs of a 64 TiB device cost no number arithmetic (boxed
-        // u64s per entry made opening GC-bound).
+        // The usual layout: each PE continues the previous one. Checked word by word against the
+        // expected entry, so the 262144 PEs of a 64 TiB device cost no u64 arithmetic (a boxed
+        // number per field and entry made opening GC-bound).
         const w0 = (TABLE_SHIFT + at + RUN_AT) / 4;
         let k = 0;
         if (run) while (k < RUN_WORDS && words[w0 + k] === run.expect[k]) k++;
