@@ -6,6 +6,7 @@ import { recoveryScanBrowserBench } from './recovery-scan-browser.js';
 import { vmdkExportBrowserBench } from './vmdk-export-browser.js';
 import { sha256Bench } from './sha256.js';
 import { cliStartupBench } from './cli-startup.js';
+import { datastoreOpenBench } from './datastore-open.js';
 
 /**
  * `npm run bench [-- --json] [NAME...]`: runs the registered benches (all, or those named).
@@ -21,6 +22,7 @@ const BENCHES: Bench[] = [
   recoveryScanBrowserBench,
   sha256Bench,
   cliStartupBench,
+  datastoreOpenBench,
   { name: 'datastore-read', description: 'read a 16 GiB file out of a dump vs dd of its byte range', run: () => benchDatastoreRead() },
 ];
 

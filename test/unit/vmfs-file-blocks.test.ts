@@ -22,7 +22,9 @@ function level(name: string, n: number, R: number, freePerCluster: (c: number) =
     h: { R, C: clusters, groupOffset: 0x10000, S: 0, G: 0, numResources: n, numGroups: 1, flags: extra.flags ?? 0, childMetaOffset: extra.childMetaOffset ?? 0 },
     usedClusters: clusters,
     totalClusters: clusters,
-    cluster: async (c: number): Promise<ClusterState> => ({ total: Math.min(R, n - c * R), free: freePerCluster(c), bitmap: null }),
+    forEachCluster: async (first: number, end: number, visit: (c: number, st: ClusterState) => void) => {
+      for (let c = first; c < end; c++) visit(c, { total: Math.min(R, n - c * R), free: freePerCluster(c), bitmap: null });
+    },
   } as unknown as ResourceFile;
 }
 

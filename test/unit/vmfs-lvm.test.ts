@@ -101,6 +101,7 @@ describe('LVM volume assembly', () => {
       return new SliceSource(dev, 512, bytes.length, `${tag}#p1`);
     };
     const v = assembleVolumes(await Promise.all([withInto(aBytes(), 'A'), withInto(bBytes(), 'B')].map((s) => readLvmDevice(s))))[0]!;
+    calls.length = 0; // the PE tables read while opening
     const src = v.source as typeof v.source & { readInto(o: number, d: Uint8Array): Promise<void> };
     const dest = new Uint8Array(PE + 4).fill(0xee);
     await src.readInto(PE - 2, dest);

@@ -126,12 +126,12 @@ export async function buildDemo(hasher: HasherFactory = createSha256): Promise<D
   // --- the deleted delta, as it was before the revert -----------------------------------------
   const delta = new PagedImage('old delta', 64 * MiB, 256);
   const cowd = writeCowdTo({
-    out: { write: (b, p) => delta.write(p, b), read: (b, p) => delta.readInto(b, p), truncate: (s) => delta.truncate(s) },
+    out: { write: (b, p) => delta.write(p, b), read: (b, p) => delta.copyOut(b, p), truncate: (s) => delta.truncate(s) },
     capacity: CAP,
     runs: deltaRuns(),
   });
   const deltaBytes = new Uint8Array(cowd.fileSize);
-  delta.readInto(deltaBytes, 0);
+  delta.copyOut(deltaBytes, 0);
   const nBlocks = Math.ceil(deltaBytes.length / BS);
   // Fragmented, as a thin file grows among other files.
   const placement = Array.from({ length: nBlocks }, (_, i) => DELTA_AT + (i % 2 === 0 ? i / 2 : 40 + i));
@@ -175,7 +175,7 @@ export async function buildDemo(hasher: HasherFactory = createSha256): Promise<D
   const put = (volOffset: number, b: Uint8Array) => image.write(volBase + volOffset, b);
   const get = (volOffset: number, n: number) => {
     const b = new Uint8Array(n);
-    image.readInto(b, volBase + volOffset);
+    image.copyOut(b, volBase + volOffset);
     return b;
   };
   const entry = (p: string) => {
@@ -202,9 +202,9 @@ export async function buildDemo(hasher: HasherFactory = createSha256): Promise<D
   }
   // The new live delta: an empty COWD in its first block (one of the old delta's).
   const live = new PagedImage('live delta', 4 * MiB, 16);
-  const liveRes = writeCowdTo({ out: { write: (b, p) => live.write(p, b), read: (b, p) => live.readInto(b, p), truncate: (s) => live.truncate(s) }, capacity: CAP, runs: [] });
+  const liveRes = writeCowdTo({ out: { write: (b, p) => live.write(p, b), read: (b, p) => live.copyOut(b, p), truncate: (s) => live.truncate(s) }, capacity: CAP, runs: [] });
   const liveBytes = new Uint8Array(liveRes.fileSize);
-  live.readInto(liveBytes, 0);
+  live.copyOut(liveBytes, 0);
   put(placement[reused[0]!]! * BS, liveBytes);
   // The old delta's bytes, in the blocks that are still free.
   for (let i = 0; i < nBlocks; i++) if (!reused.includes(i)) put(placement[i]! * BS, deltaBytes.subarray(i * BS, (i + 1) * BS));

@@ -54,8 +54,11 @@ export class PagedImage implements PositionalWriter, ByteSource {
     }
   }
 
-  /** Synchronous fill of `buf` from `pos` (zeros where nothing was written or past the end). */
-  readInto(buf: Uint8Array, pos: number): void {
+  /**
+   * Synchronous fill of `buf` from `pos` (zeros where nothing was written or past the end). Not
+   * named readInto: readers take a method of that name for ReadIntoSource's readInto(offset, dest).
+   */
+  copyOut(buf: Uint8Array, pos: number): void {
     buf.fill(0);
     let done = 0;
     while (done < buf.length && pos + done < this.length) {
@@ -72,7 +75,7 @@ export class PagedImage implements PositionalWriter, ByteSource {
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(this, offset, length);
     const out = new Uint8Array(length);
-    this.readInto(out, offset);
+    this.copyOut(out, offset);
     return out;
   }
 

@@ -41,6 +41,8 @@ export function defineStruct<S extends StructSpec>(name: string, size: number, f
     const w = type === 'bytes' || type === 'ascii' ? (len ?? 0) : WIDTH[type];
     if (off + w > size) throw new Error(`${name}.${key} at 0x${off.toString(16)} overruns size 0x${size.toString(16)}`);
   }
+  // The field table flattened once: parse runs per FD, per directory entry, per cluster header.
+  const list = Object.entries(fields).map(([key, [off, type, len]]) => ({ key, off, type, len: len ?? 0 }));
   return {
     name,
     size,
@@ -51,8 +53,9 @@ export function defineStruct<S extends StructSpec>(name: string, size: number, f
       }
       const dv = new DataView(bytes.buffer, bytes.byteOffset + at, size);
       const out: Record<string, unknown> = {};
-      for (const [key, [off, type, len]] of Object.entries(fields)) {
-        out[key] = readField(dv, name, key, off, type, len ?? 0);
+      for (let i = 0; i < list.length; i++) {
+        const f = list[i]!;
+        out[f.key] = readField(dv, name, f.key, f.off, f.type, f.len);
       }
       return out as Parsed<S>;
     },
@@ -85,10 +88,20 @@ function readField(dv: DataView, name: string, key: string, off: number, type: F
   }
 }
 
+const UTF8 = new TextDecoder('utf-8');
+
 /** Text up to the first NUL, decoded as UTF-8 (invalid bytes become U+FFFD rather than failing). */
 export function cString(b: Uint8Array): string {
   const nul = b.indexOf(0);
-  return new TextDecoder('utf-8').decode(nul >= 0 ? b.subarray(0, nul) : b);
+  const end = nul >= 0 ? nul : b.length;
+  // Names are nearly always ASCII: built directly, without a decoder call per directory entry.
+  let s = '';
+  for (let i = 0; i < end; i++) {
+    const c = b[i]!;
+    if (c >= 0x80) return UTF8.decode(b.subarray(0, end));
+    s += String.fromCharCode(c);
+  }
+  return s;
 }
 
 /** VMFS UUID text: u32 timeLo, u32 timeHi, u16 rand, 6 MAC bytes, printed `%08x-%08x-%04x-` + MAC hex. */

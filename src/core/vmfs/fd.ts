@@ -1,5 +1,5 @@
 import { CorruptError } from '../errors.js';
-import { defineStruct, hex } from '../util/struct.js';
+import { defineStruct, hex, u32, u64n } from '../util/struct.js';
 import type { Layout } from './fs-descriptor.js';
 import type { FileType } from './types.js';
 
@@ -104,16 +104,29 @@ const MAX_FILE = 2 ** 50; // 1 PiB: VMFS6's 62 TiB max file is far below; anythi
  */
 export function parseFd(raw: Uint8Array, address: number, volOffset: number, L: Layout, majorVersion: number, where: string): FileDescriptor {
   if (raw.length < L.fdSize) throw new CorruptError(`${where}: FD ${hex(address, 8)} truncated`);
-  const lock = FD_LOCK.parse(raw);
-  const m = FD_META.parse(raw, L.fdMetaOffset);
-  if (lock.type !== FD_LOCK_MAGIC) throw new CorruptError(`${where}: FD ${hex(address, 8)} at volume ${hex(volOffset)} has lock type ${hex(lock.type, 8)}, not 0x10c00001`);
-  if (lock.volOffset !== BigInt(volOffset)) throw new CorruptError(`${where}: FD ${hex(address, 8)} at volume ${hex(volOffset)} says it lives at ${hex(lock.volOffset)}`);
-  if (m.descAddr !== address) throw new CorruptError(`${where}: FD at volume ${hex(volOffset)} holds address ${hex(m.descAddr, 8)}, expected ${hex(address, 8)}`);
-  if (m.fileLength > BigInt(MAX_FILE)) throw new CorruptError(`${where}: FD ${hex(address, 8)} length ${m.fileLength} is implausible`);
-  const length = Number(m.fileLength);
-  const type = fileTypeOf(m.type, m.mode);
-  const zla = m.zla;
-  let blockSize = Number(m.blockSize > 0x100000000n ? 0n : m.blockSize);
+  // Only the fields used are read, at the structs' declared offsets, straight from the bytes: a
+  // directory listing parses thousands of FDs, and full parses (bigints, the owner UUID) dominated it.
+  const mb = L.fdMetaOffset;
+  if (mb + FD_META.size > raw.length) FD_META.parse(raw, mb); // the struct's own out-of-range error
+  const m = (k: keyof typeof FD_META.fields) => u32(raw, mb + FD_META.fields[k][0]);
+  const lockType = u32(raw, LOCK_TYPE);
+  if (lockType !== FD_LOCK_MAGIC) throw new CorruptError(`${where}: FD ${hex(address, 8)} at volume ${hex(volOffset)} has lock type ${hex(lockType, 8)}, not 0x10c00001`);
+  if (u32(raw, LOCK_VOL) !== volOffset % 2 ** 32 || u32(raw, LOCK_VOL + 4) !== Math.floor(volOffset / 2 ** 32)) {
+    throw new CorruptError(`${where}: FD ${hex(address, 8)} at volume ${hex(volOffset)} says it lives at ${hex(u64n(raw, LOCK_VOL))}`);
+  }
+  const descAddr = m('descAddr');
+  if (descAddr !== address) throw new CorruptError(`${where}: FD at volume ${hex(volOffset)} holds address ${hex(descAddr, 8)}, expected ${hex(address, 8)}`);
+  const lenAt = mb + FD_META.fields.fileLength[0];
+  const lenHi = u32(raw, lenAt + 4);
+  const length = lenHi * 2 ** 32 + u32(raw, lenAt);
+  if (lenHi >= 2 ** 21 || length > MAX_FILE) throw new CorruptError(`${where}: FD ${hex(address, 8)} length ${u64n(raw, lenAt)} is implausible`);
+  const typeCode = m('type');
+  const mode = m('mode');
+  const type = fileTypeOf(typeCode, mode);
+  const zla = m('zla');
+  const bsAt = mb + FD_META.fields.blockSize[0];
+  const bsHi = u32(raw, bsAt + 4);
+  let blockSize = bsHi > 1 || (bsHi === 1 && u32(raw, bsAt) > 0) ? 0 : bsHi * 2 ** 32 + u32(raw, bsAt);
   let shift: number;
   if (zla === ZLA_RESIDENT) {
     if (length > L.fdDataSize) throw new CorruptError(`${where}: resident FD ${hex(address, 8)} length ${length} > ${L.fdDataSize}`);
@@ -122,49 +135,65 @@ export function parseFd(raw: Uint8Array, address: number, volOffset: number, L: 
   } else {
     if (blockSize === 0 || (blockSize & (blockSize - 1)) !== 0 || blockSize < 512) {
       // An empty file may carry no block size; anything that has data must.
-      if (length !== 0) throw new CorruptError(`${where}: FD ${hex(address, 8)} block size ${m.blockSize} is not a power of two`);
+      if (length !== 0) throw new CorruptError(`${where}: FD ${hex(address, 8)} block size ${u64n(raw, bsAt)} is not a power of two`);
       blockSize = L.blockSize;
     }
     // blockOffsetShift is honoured on VMFS6 (major > 19); VMFS3/5 use log2(blockSize) (format doc §7.3).
-    shift = majorVersion > 19 && m.blockOffsetShift > 0 && m.blockOffsetShift < 40 ? m.blockOffsetShift : Math.log2(blockSize);
+    const bos = raw[mb + FD_META.fields.blockOffsetShift[0]]!;
+    shift = majorVersion > 19 && bos > 0 && bos < 40 ? bos : Math.log2(blockSize);
   }
   if (length > 0 && ![ZLA_FB, ZLA_SB, ZLA_PB, ZLA_PB2, ZLA_DOUBLE, ZLA_RESIDENT].includes(zla)) {
     throw new CorruptError(`${where}: FD ${hex(address, 8)} has unknown addressing (ZLA ${zla})`);
   }
-  const slotsLo = new Uint32Array(L.fdSlots);
-  const slotsHi = new Uint32Array(L.fdSlots);
-  if (zla !== ZLA_RESIDENT && m.type !== FD_TYPE.rdm) {
-    const dv = new DataView(raw.buffer, raw.byteOffset + L.fdSlotsOffset, L.fdSlots * L.addrWidth);
-    for (let i = 0; i < L.fdSlots; i++) {
-      slotsLo[i] = dv.getUint32(i * L.addrWidth, true);
-      if (L.addrWidth === 8) slotsHi[i] = dv.getUint32(i * 8 + 4, true);
+  const nbAt = mb + FD_META.fields.numBlocks[0];
+  const nbHi = u32(raw, nbAt + 4);
+  const numBlocks = nbHi >= 2 ** 21 ? Number.MAX_SAFE_INTEGER : nbHi * 2 ** 32 + u32(raw, nbAt);
+  // The slot array is decoded on first use: listings and stats never need it.
+  let slots: [Uint32Array, Uint32Array] | null = null;
+  const decodeSlots = (): [Uint32Array, Uint32Array] => {
+    if (slots) return slots;
+    const lo = new Uint32Array(L.fdSlots);
+    const hi = new Uint32Array(L.fdSlots);
+    if (zla !== ZLA_RESIDENT && typeCode !== FD_TYPE.rdm) {
+      const w = L.addrWidth;
+      for (let i = 0; i < L.fdSlots; i++) {
+        lo[i] = u32(raw, L.fdSlotsOffset + i * w);
+        if (w === 8) hi[i] = u32(raw, L.fdSlotsOffset + i * 8 + 4);
+      }
     }
-  }
-  const big = (v: bigint) => (v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v));
+    return (slots = [lo, hi]);
+  };
   return {
     address,
     volOffset,
     raw,
-    generation: m.generation,
-    linkCount: m.linkCount,
-    typeCode: m.type,
+    generation: m('generation'),
+    linkCount: m('linkCount'),
+    typeCode,
     type,
     length,
     blockSize,
-    numBlocks: big(m.numBlocks),
-    mtime: m.mtime,
-    ctime: m.ctime,
-    atime: m.atime,
-    uid: m.uid,
-    gid: m.gid,
-    mode: m.mode,
+    numBlocks,
+    mtime: m('mtime'),
+    ctime: m('ctime'),
+    atime: m('atime'),
+    uid: m('uid'),
+    gid: m('gid'),
+    mode,
     zla,
-    tbzBlocks: m.tbzHi * 2 ** 32 + m.tbzLo,
+    tbzBlocks: m('tbzHi') * 2 ** 32 + m('tbzLo'),
     shift,
-    slotsLo,
-    slotsHi,
+    get slotsLo() {
+      return decodeSlots()[0];
+    },
+    get slotsHi() {
+      return decodeSlots()[1];
+    },
   };
 }
+
+const LOCK_TYPE = FD_LOCK.fields.type[0];
+const LOCK_VOL = FD_LOCK.fields.volOffset[0];
 
 export function addressingOf(zla: number): 'resident' | 'direct' | 'sub-block' | 'pointer-block' | 'double-indirect' {
   switch (zla) {

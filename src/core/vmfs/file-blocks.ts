@@ -81,21 +81,37 @@ export function fileBlockLevels(fs: VmfsFs): FileBlockLevels {
   return { totalBlocks: volBlocks, lfbs: Math.ceil(volBlocks / perLfb), blockLevel: null, lfbLevel: null, countBlockLevel: false, warnings };
 }
 
-/** Free items of a resource file, from cluster bitmaps where decoded, else cluster free counts (ESXi VMFS6). */
+/**
+ * Free items of a resource file: from each cluster's bitmap where decoded, else its header's free
+ * count (ESXi VMFS6 'rcmd'). Where both exist and disagree, the bitmap wins: it is what says which
+ * items are free, and recovery trusts it (debugvmfs df sums the headers' counts instead). The
+ * headers are read in bulk (ResourceFile.forEachCluster) and the bits counted a byte at a time.
+ */
 export async function resourceFree(res: ResourceFile): Promise<number> {
   let free = 0;
-  for (let c = 0; c < res.usedClusters; c++) {
-    const st = await res.cluster(c);
-    const inCluster = Math.min(res.h.R, res.h.numResources - c * res.h.R);
+  const R = res.h.R;
+  const N = res.h.numResources;
+  await res.forEachCluster(0, res.usedClusters, (c, st) => {
+    const inCluster = Math.min(R, N - c * R);
     free += st.bitmap ? popcount(st.bitmap, Math.min(st.total, inCluster)) : Math.min(st.free, inCluster);
-  }
+  });
   return free;
 }
 
+/** Set bits per byte value. */
+const BITS = Uint8Array.from({ length: 256 }, (_, v) => {
+  let n = 0;
+  for (let x = v; x; x >>= 1) n += x & 1;
+  return n;
+});
+
 /** Free bits (bit = 1 = free) among the first `total` bits of a cluster bitmap. */
 export function popcount(bitmap: Uint8Array, total: number): number {
+  const whole = Math.min(total >>> 3, bitmap.length);
   let n = 0;
-  for (let i = 0; i < total; i++) n += (bitmap[i >>> 3]! >>> (i & 7)) & 1;
+  for (let i = 0; i < whole; i++) n += BITS[bitmap[i]!]!;
+  const rest = total & 7;
+  if (rest && whole < bitmap.length) n += BITS[bitmap[whole]! & ((1 << rest) - 1)]!;
   return n;
 }
 

@@ -1,7 +1,17 @@
+import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { OutOfRangeError } from '../../core/errors.js';
 import { checkRange } from '../../core/io/byte-source.js';
 import type { ReadIntoSource } from '../../core/io/read-into.js';
+
+/**
+ * Reads up to this size are synchronous preads. Metadata reads (FDs, cluster headers, directory
+ * and PE tables) are small and come one after another: an async read costs a thread-pool hop and
+ * two wake-ups each, which on a loaded machine take longer than the copy itself (a C tool opens a
+ * 64 TiB volume in a few hundred preads and no hops). Bulk reads (cat, exports) stay async, so
+ * they overlap with writing and hashing.
+ */
+const SYNC_READ_MAX = 1 << 20;
 
 /** A ByteSource over a local file, read with positional reads (never the whole file). */
 export class NodeFileSource implements ReadIntoSource {
@@ -26,9 +36,10 @@ export class NodeFileSource implements ReadIntoSource {
   /** Fills the caller's (reused, ideally page-aligned) buffer: bulk copies avoid a fresh array per read. */
   async readInto(offset: number, dest: Uint8Array): Promise<void> {
     checkRange(this, offset, dest.length);
+    const sync = dest.length <= SYNC_READ_MAX;
     let done = 0;
     while (done < dest.length) {
-      const { bytesRead } = await this.fh.read(dest, done, dest.length - done, offset + done);
+      const bytesRead = sync ? readSync(this.fh.fd, dest, done, dest.length - done, offset + done) : (await this.fh.read(dest, done, dest.length - done, offset + done)).bytesRead;
       // The file shrank under us (size is taken at open): a truncated source, reported as such.
       if (bytesRead === 0) throw new OutOfRangeError(`${this.name}: unexpected end of file at 0x${(offset + done).toString(16)}`);
       done += bytesRead;

@@ -4,7 +4,7 @@ import { HASH_SLOTS, ROOT_HASH_SLOTS, vmfs6NameHash } from './dir-hash.js';
 import {
   DATA_OFFSET, MiB, SEGMENT, fb5, fdAddr, geometry, lfb6, pb5, sb5, sb6, sfb6, vmfsUuid, type Geometry,
 } from './geometry.js';
-import { type ExtentLayout, type VolumeIdentity, writeLvm } from './lvm.js';
+import { type ExtentLayout, type VolumeIdentity, extendedLvmBytes, writeLvm } from './lvm.js';
 import { LINUX_GPT_TYPE, VMFS_GPT_TYPE, writeGpt, writeMbr } from './partition-table.js';
 import { CG_OFFSET, FBB_CHILD_META, MAGIC, Resource, type V6Layout } from './resource.js';
 import { Le, type PositionalWriter } from './writer.js';
@@ -65,6 +65,13 @@ export interface BuildOptions {
   layout?: V6Layout;
   /** Files larger than this get no sha256 in the manifest (benches: hashing TiBs of zeros is slow). */
   hashLimit?: number;
+  /** .fdc.sf cluster groups (default 1: 1024 FDs on VMFS5, 256 on VMFS6); more for big folders. */
+  fdcGroups?: number;
+  /**
+   * VMFS5: 256 MiB LVM PEs as ESXi makes them, with extended LVM headers on a device that needs
+   * more than 8 PE maps (> 2 TiB); default: at most 8192 longer PEs per device.
+   */
+  extendedLvm?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,7 +285,7 @@ export async function buildVmfs(opts: BuildOptions): Promise<Manifest> {
   const luns: LunInfo[] = [];
   let firstSeg = 0;
   opts.luns.forEach((l, i) => {
-    const partLength = DATA_OFFSET + l.segments * SEGMENT;
+    const partLength = DATA_OFFSET + l.segments * SEGMENT + extendedLvmBytes(l.segments, opts.extendedLvm ?? false);
     const partOffset = l.scheme === 'bare' ? 0 : l.extraPartition ? 9 * MiB : MiB;
     const size = partOffset + partLength + (l.scheme === 'gpt' ? MiB : 0);
     const file = opts.createLun(`${opts.name}.lun${i}.img`, size, i);
@@ -299,7 +306,7 @@ export async function buildVmfs(opts: BuildOptions): Promise<Manifest> {
   const volId: VolumeIdentity = {
     lvUuid: lv.bytes, lvUuidText: lv.text, logicalSize: volumeSize, numExtents: extents.length, totalSegments, timeUs,
   };
-  extents.forEach((e, i) => writeLvm(g, e, volId, i));
+  extents.forEach((e, i) => writeLvm(g, e, volId, i, opts.extendedLvm ?? false));
   const vol = new VolumeWriter(extents);
   const blocks = new BlockAllocator(totalBlocks);
 
@@ -316,9 +323,11 @@ export async function buildVmfs(opts: BuildOptions): Promise<Manifest> {
     const fbbGroups = Math.ceil(fbbTotal / (fbbR * fbbC));
     const fdcR = g.version === 6 ? 16 : 32;
     const fdcC = g.version === 6 ? 16 : 32;
+    const fdcGroups = opts.fdcGroups ?? 1;
+    if (!Number.isInteger(fdcGroups) || fdcGroups < 1) throw new Error(`builder: fdcGroups ${fdcGroups}`);
     const res = {
       fbb: new Resource(g, '.fbb.sf', MAGIC.fbb, 1, fbbR, fbbC, esxi ? g.clusterHeader : 0, fbbGroups, fbbTotal),
-      fdc: new Resource(g, '.fdc.sf', MAGIC.fdc, 2, fdcR, fdcC, g.fdSize, 1, fdcR * fdcC),
+      fdc: new Resource(g, '.fdc.sf', MAGIC.fdc, 2, fdcR, fdcC, g.fdSize, fdcGroups, fdcR * fdcC * fdcGroups),
       // VMFS6 keeps .pbc.sf empty (pointer blocks are sub-blocks). vmfs6-tools still sizes a PB from
       // .pbc.sf's resource size (S / 8 entries), so S = 64 KiB there; R must stay <= 16.
       pbc: g.version === 6
@@ -353,6 +362,7 @@ export async function buildVmfs(opts: BuildOptions): Promise<Manifest> {
     let generation = 1;
     const fdAt = (item: number): number => fdAddr(Math.floor(item / fdcR), item % fdcR);
     const newFd = (item: number, type: ManifestType, parent: number): FdRecord => {
+      if (item >= res.fdc.total) throw new Error(`builder: .fdc.sf holds ${res.fdc.total} FDs (raise fdcGroups)`);
       res.fdc.used.add(item);
       return {
         item, addr: fdAt(item), type, generation: generation++, size: 0, blockSize: BS, numBlocks: 0, zla: 1,
