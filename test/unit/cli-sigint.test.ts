@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSparseFixtures, type buildSparseChain } from '../helpers/sparse-recovery-dump.js';
 import { CLI_BIN, ensureCliBundle } from '../../scripts/cli-bundle.js';
+import { buildVmfs } from '../builders/vmfs/index.js';
 import { makeTempDir, sha256File } from '../helpers/tools.js';
 
 /**
@@ -97,5 +98,26 @@ describe('CLI interrupted by SIGINT', () => {
     const exp = (o: (n: string) => string, name: string) => ['vmdk', 'export', chain.top, '--out', o(name), '--format', 'flat'];
     await check((o) => exp(o, 'e1.vmdk'), 'export', { 'e1.vmdk': null, 'e1-flat.vmdk': null });
     await check((o) => exp(o, 'e2.vmdk'), 'verify', { 'e2.vmdk': 'old descriptor', 'e2-flat.vmdk': 'old data' });
+  });
+});
+
+describe('scan interrupted by SIGINT', () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let dump: string;
+
+  beforeAll(async () => {
+    ensureCliBundle();
+    tmp = makeTempDir('cli-sigint-scan-');
+    // 100 GiB of free blocks (sparse: ~1 MiB on disk): the carve reads 100 000 block heads, seconds of
+    // work done in synchronous page-cache reads, during which the signal must still be seen.
+    const m = await buildVmfs({ version: 5, dir: tmp.dir, name: 'free', label: 'all-free', seed: 41, luns: [{ scheme: 'gpt', segments: 400 }], files: [] });
+    dump = m.luns[0]!.path;
+  });
+  afterAll(() => tmp?.cleanup());
+
+  it('scan: SIGINT during the free-space carve exits 130', async () => {
+    const r = await interruptAt(['scan', '--image', dump, '--json'], 'carve free space');
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toContain('interrupted');
   });
 });

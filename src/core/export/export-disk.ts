@@ -1,4 +1,5 @@
 import { CancelledError, CorruptError, throwIfAborted, UserError } from '../errors.js';
+import { breather } from '../util/breather.js';
 import type { HasherFactory } from '../hash/sha256.js';
 import type { ByteSink } from '../io/byte-sink.js';
 import type { ByteSource } from '../io/byte-source.js';
@@ -74,21 +75,11 @@ const WRITERS: Record<ExportFormat, (ctx: WriterContext) => Promise<DiskWriter>>
 };
 
 /**
- * Pieces that need no I/O (holes, zero runs, GiBs of them) chain only microtasks, which starve
- * timers, I/O and signal handlers: a SIGINT would wait for the whole run (and a launcher that
- * relays it, like tsx, kills a child that does not answer within ~30 ms). So after this many
- * milliseconds of such work the loop gets one macrotask turn.
+ * Pieces that need no I/O (holes, zero runs, GiBs of them) chain only microtasks: the hash loop
+ * takes a macrotask turn every BREATHE_MS, so a SIGINT is seen at once (and a launcher that relays
+ * it, like tsx, kills a child that does not answer within ~30 ms).
  */
 const BREATHE_MS = 10;
-function breather(): () => Promise<void> | undefined {
-  let last = performance.now();
-  return () => {
-    if (performance.now() - last < BREATHE_MS) return undefined;
-    return new Promise<void>((r) => setTimeout(r, 0)).then(() => {
-      last = performance.now();
-    });
-  };
-}
 
 /** Zero runs go to the hasher in pieces this big, with a breath between them (a hole may be TiBs). */
 const ZERO_STEP = 64 * 1024 * 1024;
@@ -125,7 +116,7 @@ export async function hashDisk(disk: DiskChain, opts: HashDiskOptions, each?: (p
     add(t, `${phase}:${step}`, now - mark);
     mark = now;
   };
-  const breathe = breather();
+  const breathe = breather(BREATHE_MS);
   try {
     // Read buffers are recycled when nothing keeps a piece's bytes past its turn: the hasher copies
     // (or consumes) them before update() resolves, and `each` says whether it does too.

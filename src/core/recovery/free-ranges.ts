@@ -1,5 +1,6 @@
 import { RescueError, throwIfAborted, UserError } from '../errors.js';
 import { throttle, type JobOptions } from '../progress.js';
+import { breather } from '../util/breather.js';
 import type { ByteSource } from '../io/byte-source.js';
 import type { Datastore } from '../vmfs/index.js';
 import { HEADER_PROBE_BYTES, probeHeaderRemnant, type DeltaHeader } from './delta-header.js';
@@ -176,11 +177,15 @@ export async function probeHeads(range: FreeRange, bs: number, volSize: number, 
     if ((done / bs) % WINDOW === 0) progress({ phase: 'carve free space', done, total });
   };
   progress({ phase: 'carve free space', done: 0, total });
+  // Node reads block heads synchronously (page-cache preads): without a macrotask turn now and then
+  // the loop would not see a SIGINT or a cancel until the whole range is done.
+  const breathe = breather(50);
   for (const b of blocks) {
     const h = head(b);
     h?.catch(() => {}); // awaited in look(); a cancel may leave some unread
     pending.push({ block: b, head: h });
     if (pending.length >= WINDOW) {
+      await breathe();
       throwIfAborted(opts.signal);
       await look();
     }
