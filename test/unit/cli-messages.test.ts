@@ -55,3 +55,20 @@ describe('CLI listings on the real VMFS3 fixture', () => {
     expect(c.out).toEqual(['no deleted file, orphan file descriptor or text remnant found']);
   });
 });
+
+describe('recover with a candidate id that cannot exist', () => {
+  it('is refused at once, before any scan progress, with what ids look like', async () => {
+    const { fixtureImage } = await import('../helpers/vmfs3-fixture.js');
+    const img = await fixtureImage();
+    for (const [id, why] of [
+      ['foo', /candidate ids are delta-<block>/],
+      ['delta-5', /no snapshot delta header starts block 5/],
+      ['delta-99999999', /past the end of the volume/],
+    ] as const) {
+      const c = capture();
+      expect(await main(['recover', '--image', img, '--candidate', id, '--out', path.join(dir, 'never.img'), '--format', 'raw'], c.io), id).toBe(1);
+      expect(c.err.join('\n'), id).toMatch(why);
+      expect(c.err.join('\n'), id).not.toMatch(/carve free space|freed file descriptors/);
+    }
+  });
+});

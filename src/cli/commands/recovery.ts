@@ -5,7 +5,7 @@ import { copySourceToSink } from '../../core/export/copy-source.js';
 import { EXPORT_FORMATS, exportDisk, hashDisk, type ExportFormat } from '../../core/export/export-disk.js';
 import { flatDataName } from '../../core/export/flat-writer.js';
 import { listTextRemnants } from '../../core/recovery/deleted-files.js';
-import { ambiguousParentMessage, CANDIDATE_PARENT, candidateTotals, descriptorInfo, listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
+import { ambiguousParentMessage, precheckCandidateId, CANDIDATE_PARENT, candidateTotals, descriptorInfo, listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
 import type { Datastore } from '../../core/vmfs/index.js';
 import { NodeExportTarget } from '../../platform/node/export-target.js';
 import { nativeSha256 } from '../../platform/node/native-hash.js';
@@ -104,6 +104,7 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
   return withSigint((signal) =>
     withDatastore(images, 'recover', io, async (ds) => {
       const progress = progressTo(io);
+      await precheckCandidateId(ds, id); // a mistyped id is said at once, not after the whole scan
       const r = await scanForDeltas(ds, { signal, onProgress: progress });
       const c = pickCandidate(r, id);
       const parentPath = option(a, 'parent') ?? c.parent;

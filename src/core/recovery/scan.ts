@@ -397,6 +397,25 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
+/**
+ * Checks, before a whole scan, that `id` can name a candidate of `ds`: candidate ids are
+ * `delta-<block>` where a delta header starts that block (the scan's identity of a candidate). A
+ * malformed id, a block past the volume, or a block that holds no delta header is a UserError at
+ * once; a block that does may still fail to become a candidate (pickCandidate says so after the scan).
+ */
+export async function precheckCandidateId(ds: Datastore, id: string): Promise<void> {
+  const m = /^delta-(\d{1,15}(?:\.\d{1,15})?)$/.exec(id);
+  if (!m) throw new UserError(`no candidate '${id}': candidate ids are delta-<block> (see scan --json)`);
+  const block = Number(m[1]);
+  if (!Number.isInteger(block)) return; // a header inside a block: left to the scan
+  const fs = fsOf(ds);
+  const bs = ds.info.blockSize;
+  const at = block * bs;
+  if (at + HEADER_PROBE_BYTES > fs.vol.size) throw new UserError(`no candidate '${id}': block ${block} is past the end of the volume`);
+  const found = probeHeaderRemnant(await fs.vol.read(at, HEADER_PROBE_BYTES), fs.vol.size);
+  if (!found || !('format' in found)) throw new UserError(`no candidate '${id}': no snapshot delta header starts block ${block} (see scan --json for the candidates)`);
+}
+
 /** The candidate with `id` from a scan, or a UserError listing the ids there are. */
 export function pickCandidate(r: ScanResult, id: string): Candidate {
   const c = r.candidates.find((x) => x.id === id);
