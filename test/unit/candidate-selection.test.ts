@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { carrySelection } from '../../src/app/state/candidate-selection.js';
+import { carrySelection, PARENT_UNCHOSEN } from '../../src/app/state/candidate-selection.js';
 
 const list = [
   { id: 'delta-9', parent: '/vm2/vm2.vmdk' },
@@ -38,5 +38,15 @@ describe('carrySelection (early candidate list replaced by the final one)', () =
 
   it('selects nothing in an empty list', () => {
     expect(carrySelection({ id: 'delta-4', parent: '', guessed: null, picked: true }, [])).toBeNull();
+  });
+
+  it('an ambiguous parent stays to be chosen: never silently none', () => {
+    const ambiguous = [{ id: 'delta-5', parent: null, parentAmbiguous: true }, ...list];
+    // Automatic selection of the new first candidate.
+    expect(carrySelection({ id: null, parent: '', guessed: null, picked: false }, ambiguous)).toEqual({ id: 'delta-5', parent: PARENT_UNCHOSEN });
+    // Kept through a new list while the user has not chosen.
+    expect(carrySelection({ id: 'delta-5', parent: PARENT_UNCHOSEN, guessed: PARENT_UNCHOSEN, picked: true }, ambiguous)).toEqual({ id: 'delta-5', parent: PARENT_UNCHOSEN });
+    // Once chosen, the choice is kept.
+    expect(carrySelection({ id: 'delta-5', parent: '/vm1/vm1.vmdk', guessed: PARENT_UNCHOSEN, picked: true }, ambiguous)).toEqual({ id: 'delta-5', parent: '/vm1/vm1.vmdk' });
   });
 });

@@ -7,13 +7,13 @@ import type { CarveWorkerApi } from '../../workers/carve.worker.js';
 import { runLanes, type Lane } from './scan-lanes.js';
 import type { CandidateView, DatastoreWorkerApi, DeltaRecoveryResult, ExportDestination, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.worker.js';
 import { datastore, worker } from './datastore.svelte.js';
-import { carrySelection } from './candidate-selection.js';
+import { carrySelection, defaultParent, PARENT_UNCHOSEN } from './candidate-selection.js';
 import { oneLine } from './errors.js';
 import { canPickDirectory, downloadBlob, downloadFromOpfs, pickDirectory, pickExportDestination } from './pickers.js';
 import type { WizardDestination, WizardOutcome } from '../components/export/types.js';
 
 /** Value of RecoveryState.parent while an ambiguous parent awaits the user's choice (never a path). */
-export const PARENT_UNCHOSEN = '\u0000choose';
+export { PARENT_UNCHOSEN };
 
 /** A progress report with what the page derives from successive ones: rate and time left. */
 export interface RateProgress extends Progress {
@@ -196,7 +196,7 @@ export class RecoveryState {
     this.picked = true;
     this.selectedId = id;
     // No silent pick: an ambiguous parent waits for the user's choice.
-    this.parent = c.parent ?? (c.parentAmbiguous ? PARENT_UNCHOSEN : '');
+    this.parent = defaultParent(c);
     this.recovered = null;
   }
 
@@ -211,7 +211,7 @@ export class RecoveryState {
    * listed, and the open "look inside" of a candidate still listed.
    */
   private showList(v: ScanView, provisional: boolean): void {
-    const sel = carrySelection({ id: this.selectedId, parent: this.parent, guessed: this.selected?.parent ?? null, picked: this.picked }, v.candidates);
+    const sel = carrySelection({ id: this.selectedId, parent: this.parent, guessed: this.selected ? defaultParent(this.selected) : null, picked: this.picked }, v.candidates);
     if (this.look && this.look.scan === this.result && v.candidates.some((c) => c.id === this.look!.candidateId)) this.look = { ...this.look, scan: v };
     if (sel?.id !== this.selectedId) this.recovered = null;
     this.result = v;
