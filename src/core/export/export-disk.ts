@@ -143,7 +143,10 @@ export async function hashDisk(disk: DiskChain, opts: HashDiskOptions, each?: (p
       }
       progress({ phase, done: whole.offset + whole.length, total: disk.size });
       await breathe();
+      throwIfAborted(opts.signal);
     }
+    // A cancel that came with the last piece still cancels: the pass is not complete until digested.
+    throwIfAborted(opts.signal);
     lap('read-wait');
     const hex = await h.digestHex();
     lap('digest');
