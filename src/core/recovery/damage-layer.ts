@@ -166,25 +166,26 @@ export async function damageReport(layer: DiskLayer, signal?: AbortSignal): Prom
           if (part.reason === null) recoverable += n;
           else {
             guessed += n;
-            const prev = guessedRuns[guessedRuns.length - 1];
-            const sector = part.offset / 512;
-            const sectors = Math.ceil(part.length / 512);
-            if (prev && prev.reason === part.reason && prev.sector + prev.sectors === sector) prev.sectors += sectors;
-            else guessedRuns.push({ sector, sectors, reason: part.reason });
+            appendRun(guessedRuns, part.offset, part.length, part.reason);
           }
         }
       } else if (e.kind === 'data') recoverable += grains;
       else if (e.kind === 'missing') {
         lost += grains;
-        const prev = lostRuns[lostRuns.length - 1];
-        const sector = e.offset / 512;
-        const sectors = Math.ceil(e.length / 512);
-        if (prev && prev.reason === e.reason && prev.sector + prev.sectors === sector) prev.sectors += sectors;
-        else lostRuns.push({ sector, sectors, reason: e.reason });
+        appendRun(lostRuns, e.offset, e.length, e.reason);
       }
     }
   }
   return { lostRuns, recoverableGrains: recoverable, lostGrains: lost, guessedGrains: guessed, guessedRuns };
+}
+
+/** Appends disk bytes [offset, offset + length) to `runs` in sectors, merged with the last run when adjacent and for the same reason. */
+function appendRun(runs: { sector: number; sectors: number; reason: string }[], offset: number, length: number, reason: string): void {
+  const prev = runs[runs.length - 1];
+  const sector = offset / 512;
+  const sectors = Math.ceil(length / 512);
+  if (prev && prev.reason === reason && prev.sector + prev.sectors === sector) prev.sectors += sectors;
+  else runs.push({ sector, sectors, reason });
 }
 
 /** Why file bytes [offset, offset + length) sit at an inferred place (first guessed block's reason), or null. */
