@@ -237,6 +237,9 @@ test.describe('recent sessions: VMDK files', () => {
     await page.getByTestId('top-select').selectOption('base.vmdk');
     await expect(page.getByTestId('chain-link')).toHaveCount(1, { timeout: 30_000 });
     await expect(page.getByTestId('recent-session')).toHaveCount(1);
+    // The choice is stored asynchronously: reload only once the session record holds it (a reload
+    // before that reopens the previous top, which made this test flaky).
+    await expect.poll(() => storedSessionTops(page), { timeout: 10_000 }).toEqual(['base.vmdk']);
 
     await page.reload();
     await expect(page.getByTestId('chain-link')).toHaveCount(0);
@@ -280,3 +283,19 @@ test.describe('recent sessions: VMDK files', () => {
     expect(foreign).toEqual([]);
   });
 });
+
+/** The `top` of every stored session (idb-keyval's default store, the app's sessions key). */
+function storedSessionTops(page: Page): Promise<(string | null)[]> {
+  return page.evaluate(
+    () =>
+      new Promise<(string | null)[]>((resolve, reject) => {
+        const open = indexedDB.open('keyval-store');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const get = open.result.transaction('keyval').objectStore('keyval').get('vmfs-rescue:sessions');
+          get.onerror = () => reject(get.error);
+          get.onsuccess = () => resolve(((get.result ?? []) as { top: string | null }[]).map((r) => r.top));
+        };
+      }),
+  );
+}
