@@ -1,5 +1,5 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
-import { checkRange, MemorySource, type ByteSource } from '../../src/core/io/byte-source.js';
+import { MemorySource } from '../../src/core/io/byte-source.js';
 import { GPT_TYPE_VMFS, guidToBytes, readGpt } from '../../src/core/partition/gpt.js';
 import { parseMbr } from '../../src/core/partition/mbr.js';
 import { crc32 } from '../../src/core/util/crc32.js';
@@ -8,6 +8,7 @@ import { scanDump } from '../../src/core/vmfs/device-scan.js';
 import { NodeFileSource } from '../../src/platform/node/file-source.js';
 import { FUZZ_CASES, fuzzCase, mutate, rng } from '../helpers/fuzz.js';
 import { fixtureImage } from '../helpers/vmfs3-fixture.js';
+import { PatchedSource } from '../helpers/patched-source.js';
 
 /**
  * Mutates the metadata of the real VMFS3 volume (LVM header and PE table, FS descriptor, FDC
@@ -15,28 +16,6 @@ import { fixtureImage } from '../helpers/vmfs3-fixture.js';
  * lists, stats and reads everything: each case must end within 1 s in a result or a RescueError.
  */
 const VOL = 0x1100000; // device offset of volume offset 0 on this image
-
-/** The fixture with some byte ranges replaced (mutated copies); never writes to the base. */
-class OverlaySource implements ByteSource {
-  readonly size: number;
-  readonly name = 'fuzzed-vmfs3.img';
-  constructor(
-    private readonly base: ByteSource,
-    private readonly patches: { at: number; bytes: Uint8Array }[],
-  ) {
-    this.size = base.size;
-  }
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    checkRange(this, offset, length);
-    const out = (await this.base.read(offset, length)).slice();
-    for (const p of this.patches) {
-      const from = Math.max(offset, p.at);
-      const to = Math.min(offset + length, p.at + p.bytes.length);
-      if (from < to) out.set(p.bytes.subarray(from - p.at, to - p.at), from - offset);
-    }
-    return out;
-  }
-}
 
 const REGIONS: [string, number, number][] = [
   ['LVM header + volume table', 0x100000, 0x400],
@@ -74,7 +53,7 @@ describe('VMFS metadata fuzz (real VMFS3 seed)', () => {
         patches.push({ at: s.at, bytes: mutate(s.bytes, r) });
       }
       const res = await fuzzCase('vmfs3 metadata', seed, async () => {
-        const ds = await openDatastore([new OverlaySource(base, patches)]);
+        const ds = await openDatastore([new PatchedSource(base, patches)]);
         await ds.usage();
         const entries = await ds.readdir('/');
         for (const e of entries) {

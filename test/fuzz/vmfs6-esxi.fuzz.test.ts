@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkRange, type ByteSource } from '../../src/core/io/byte-source.js';
 import { fsOf, openDatastore } from '../../src/core/vmfs/index.js';
 import { blockUseOf } from '../../src/core/recovery/free-ranges.js';
 import { scanFreedFds, scanFreedPbs } from '../../src/core/recovery/evidence.js';
@@ -8,6 +7,7 @@ import { buildVmfs, MiB, type Manifest } from '../builders/vmfs/index.js';
 import { FUZZ_CASES, fuzzCase, mutate, rng } from '../helpers/fuzz.js';
 import { makeTempDir } from '../helpers/tools.js';
 import { esxiMetadataRegions } from '../helpers/esxi-layout.js';
+import { PatchedSource } from '../helpers/patched-source.js';
 
 /**
  * ESXi's VMFS6 layout ('rcmd' cluster metadata, two-level .fbb.sf) with its resource headers and
@@ -15,27 +15,6 @@ import { esxiMetadataRegions } from '../helpers/esxi-layout.js';
  * 'rcmd' counts) and the freed-FD / freed-PB passes must each end within 1 s in a result or a
  * RescueError.
  */
-class OverlaySource implements ByteSource {
-  readonly size: number;
-  readonly name = 'fuzzed-esxi.img';
-  constructor(
-    private readonly base: ByteSource,
-    private readonly patches: { at: number; bytes: Uint8Array }[],
-  ) {
-    this.size = base.size;
-  }
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    checkRange(this, offset, length);
-    const out = (await this.base.read(offset, length)).slice();
-    for (const p of this.patches) {
-      const from = Math.max(offset, p.at);
-      const to = Math.min(offset + length, p.at + p.bytes.length);
-      if (from < to) out.set(p.bytes.subarray(from - p.at, to - p.at), from - offset);
-    }
-    return out;
-  }
-}
-
 describe("VMFS6 ESXi-layout metadata fuzz ('rcmd', two-level .fbb.sf)", () => {
   const tmp = makeTempDir('fuzz-esxi-');
   let m: Manifest;
@@ -74,7 +53,7 @@ describe("VMFS6 ESXi-layout metadata fuzz ('rcmd', two-level .fbb.sf)", () => {
       // Mutations aimed at the metadata halves of cluster headers and the resource headers.
       const patches = [{ at: s.at, bytes: mutate(s.bytes, r, s.hot) }];
       const res = await fuzzCase('esxi metadata', seed, async () => {
-        const ds = await openDatastore([new OverlaySource(base, patches)]);
+        const ds = await openDatastore([new PatchedSource(base, patches)]);
         await ds.usage();
         await ds.allocationMap();
         const use = await blockUseOf(ds);
