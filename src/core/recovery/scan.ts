@@ -412,8 +412,7 @@ export async function precheckCandidateId(ds: Datastore, id: string): Promise<vo
   const bs = ds.info.blockSize;
   const at = block * bs;
   if (at + HEADER_PROBE_BYTES > fs.vol.size) throw new UserError(`no candidate '${id}': block ${block} is past the end of the volume`);
-  const found = probeHeaderRemnant(await fs.vol.read(at, HEADER_PROBE_BYTES), fs.vol.size);
-  if (!found || !('format' in found)) throw new UserError(`no candidate '${id}': no snapshot delta header starts block ${block} (see scan --json for the candidates)`);
+  if (!(await reprobe(fs, block, bs, new Rejections()))) throw new UserError(`no candidate '${id}': no snapshot delta header starts block ${block} (see scan --json for the candidates)`);
 }
 
 /** The candidate with `id` from a scan, or a UserError listing the ids there are. */
