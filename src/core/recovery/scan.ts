@@ -4,7 +4,6 @@ import { mapBounded } from '../util/map-bounded.js';
 import { hex } from '../util/struct.js';
 import { openCowdExtent } from '../vmdk/formats/cowd.js';
 import { openSeSparseExtent } from '../vmdk/formats/sesparse.js';
-import type { DiskLayer } from '../vmdk/types.js';
 import { formatFdAddress, fsOf, ZLA_DOUBLE, ZLA_PB, type Datastore, type VmfsFs } from '../vmfs/index.js';
 import { damageReport, DamagedDeltaLayer } from './damage-layer.js';
 import { HEADER_PROBE_BYTES, probeHeaderRemnant, type DeltaHeader } from './delta-header.js';
@@ -20,7 +19,7 @@ import { descriptorEvidence, descriptorHints } from './descriptor-evidence.js';
 import { guessParent, namesDisk, type LiveDisk } from './parent-guess.js';
 import { checkTables, planContiguous, planFromBlocks } from './plan.js';
 import { rebuiltFile } from './rebuilt-file.js';
-import type { BlockPlan, CandidateInfo, Evidence, RejectedRemnant } from './types.js';
+import type { BlockPlan, Evidence, RejectedRemnant } from './types.js';
 import { Rejections } from './rejected.js';
 
 export interface VolumeSummary {
