@@ -118,7 +118,8 @@ export function buildArray(lunPath: string, spec: ArraySpec, dir: string, prefix
     const rows = Math.ceil(lunSize / (cols * chunk)) + (spec.spareRows ?? 1);
     dataPerMember = rows * chunk;
   }
-  const jbodLens = level === 'jbod' ? spec.jbodSplit!.map((l, i) => (i === n - 1 ? lunSize - spec.jbodSplit!.slice(0, -1).reduce((a, b) => a + b, 0) : l)) : [];
+  const split = spec.jbodSplit ?? [];
+  const jbodLens = level === 'jbod' ? Array.from({ length: n }, (_, i) => (i === n - 1 ? lunSize - split.slice(0, n - 1).reduce((a, b) => a + b, 0) : split[i]!)) : [];
   const files = paths.map((p, i) => new SparseFile(p, spec.offsets[i]! + (level === 'jbod' ? jbodLens[i]! : dataPerMember)));
   try {
     files.forEach((f, i) => {
@@ -160,9 +161,10 @@ export function buildArray(lunPath: string, spec: ArraySpec, dir: string, prefix
             put(d, row * chunk, b);
             if (isZero(b)) continue;
             const g = pow2(m.slotOfDisk[d]!);
+            const times = Uint8Array.from({ length: 256 }, (_, x) => gfMulSlow(g, x));
             for (let i = 0; i < chunk; i++) {
               p[i]! ^= b[i]!;
-              if (level === 'raid6' && b[i]) q[i]! ^= gfMulSlow(g, b[i]!);
+              q[i]! ^= times[b[i]!]!;
             }
           }
           put(m.pd, row * chunk, p);
