@@ -25,6 +25,8 @@ export interface DeepFindResult {
   /** Internal: landmarks per volume, and the current volume's footprint. */
   evidence: Map<DeepVolume, OriginEvidence>;
   written: Ranges | null;
+  /** FD addresses the current volume's tree reaches. */
+  currentReachable: ReadonlySet<number> | null;
 }
 
 /** Dump offset of the current datastore's address 0 (first extent), and which dump holds it. */
@@ -51,10 +53,12 @@ export async function findDeepVolumes(sources: readonly ByteSource[], opts: Deep
   const scan = await deepScan(sources, opts);
   let cur: CurrentVolume | null = null;
   let written: Ranges | null = null;
+  let currentReachable: Set<number> | null = null;
   const at = current ? currentOrigin(current) : null;
   if (current && at) {
     const fp = await currentFootprint(current, at.origin);
     written = fp.written;
+    currentReachable = fp.reachable;
     cur = {
       uuid: current.info.uuid,
       lvmUuid: current.info.lvmUuid,
@@ -93,7 +97,7 @@ export async function findDeepVolumes(sources: readonly ByteSource[], opts: Deep
       if (!(e instanceof RescueError)) throw e;
     }
   }
-  return { current, currentError, volumes, scan, evidence, written };
+  return { current, currentError, volumes, scan, evidence, written, currentReachable };
 }
 
 /** '5f00001e-…' as VMware prints it, compared case-insensitively. */
@@ -177,8 +181,7 @@ export async function openDeepVolume(sources: readonly ByteSource[], id: string,
   const e = found.evidence.get(v);
   const inner = await openInner(sources, v, found.current, e);
   const sharesOrigin = found.current !== null && found.volumes.some((x) => x.state === 'current' && x.source === v.source && x.originBytes === v.originBytes);
-  const currentReach = new Set<number>();
-  if (sharesOrigin && found.current) await walkLiveTree(found.current.fs, (a) => found.current!.readdir(a), (fd) => void currentReach.add(fd.address));
+  const currentReach: ReadonlySet<number> = (sharesOrigin && found.currentReachable) || new Set<number>();
   const candidates = e ? userFds(e, v.geometry.fdSize).map((f) => f.address).filter((a) => !currentReach.has(a)) : [];
   return new DeepDatastore(inner, v, !sharesOrigin, [...new Set(candidates)], found.written);
 }
