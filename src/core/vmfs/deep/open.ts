@@ -174,8 +174,8 @@ async function openInner(sources: readonly ByteSource[], v: DeepVolume, current:
  * normal reader over its rebuilt geometry, a /lost+found folder for what no directory reaches,
  * and overwrittenBytes on every entry.
  */
-export async function openDeepVolume(sources: readonly ByteSource[], id: string, opts: DeepScanOptions = {}): Promise<DeepDatastore> {
-  const found = await findDeepVolumes(sources, opts);
+export async function openDeepVolume(sources: readonly ByteSource[], id: string, opts: DeepScanOptions & { found?: DeepFindResult } = {}): Promise<DeepDatastore> {
+  const found = opts.found ?? (await findDeepVolumes(sources, opts));
   const v = pickVolume(found.volumes, id);
   if (v.state === 'current' && found.current) return new DeepDatastore(found.current, v, true, [], null);
   const e = found.evidence.get(v);
