@@ -111,13 +111,20 @@ export async function openVolumeAt(vol: ByteSource, partitions: PartitionInfo[],
 
 const DIR_CACHE = 64;
 
-/** The mounted file system behind a Datastore opened by openDatastore (raw FD, pointer-block and bitmap access for recovery). */
-export function fsOf(ds: Datastore): VmfsFs {
-  if (!(ds instanceof VmfsDatastore)) throw new TypeError('fsOf: not a datastore opened by openDatastore');
-  return ds.fs;
+/** A Datastore over a mounted VMFS file system (openDatastore's, and wrappers such as the deep search's). */
+export interface MountedDatastore extends Datastore {
+  /** The mounted file system below the public API: raw FDs, pointer blocks and bitmaps, for the recovery stage. */
+  readonly fs: VmfsFs;
 }
 
-class VmfsDatastore implements Datastore {
+/** The mounted file system behind a Datastore (raw FD, pointer-block and bitmap access for recovery). */
+export function fsOf(ds: Datastore): VmfsFs {
+  const fs = (ds as Partial<MountedDatastore>).fs;
+  if (!(fs instanceof VmfsFs)) throw new TypeError('fsOf: the datastore has no mounted VMFS file system');
+  return fs;
+}
+
+class VmfsDatastore implements MountedDatastore {
   readonly info: VolumeInfo;
   readonly volume: ByteSource;
   private readonly levels: FileBlockLevels;
