@@ -600,11 +600,11 @@ const api = {
   },
 
   /**
-   * The split scan, step 1: the volume's blocks in `count` ranges of about equal free space (the
-   * page hands them to carve workers, each of them this same worker module with the dump open).
+   * The split scan, step 1: the volume's blocks in `count` ranges of about equal free space, or
+   * `tapered` (see planFreeRanges), which the page hands to carve workers.
    */
-  scanPlan(count: number): Promise<FreeRangePlan> {
-    return guarded(async () => planFreeRanges(requireDs(), count));
+  scanPlan(count: number, tapered = false): Promise<FreeRangePlan> {
+    return guarded(async () => planFreeRanges(requireDs(), count, tapered));
   },
 
   /**
