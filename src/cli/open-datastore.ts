@@ -4,11 +4,17 @@ import { NodeFileSource } from '../platform/node/file-source.js';
 import type { CliIO } from './args.js';
 import { FS_ERRORS } from './fs-errors.js';
 
+/** `volume`: a UUID (or the deep search's own id) to open through the deep volume search. */
+export interface OpenOptions {
+  volume?: string;
+  signal?: AbortSignal;
+}
+
 /**
  * Opens the `--image` dumps (one per LUN of a spanned volume) as one datastore, prints its
  * warnings, runs `fn` and closes every source whatever happens.
  */
-export async function withDatastore<T>(images: string[], cmd: string, io: CliIO, fn: (ds: Datastore) => Promise<T>): Promise<T> {
+export async function withDatastore<T>(images: string[], cmd: string, io: CliIO, fn: (ds: Datastore) => Promise<T>, opts: OpenOptions = {}): Promise<T> {
   if (images.length === 0) throw new UserError(`${cmd} needs --image DUMP (repeat it for every LUN of a spanned volume)`);
   const sources: NodeFileSource[] = [];
   try {
@@ -22,10 +28,15 @@ export async function withDatastore<T>(images: string[], cmd: string, io: CliIO,
         throw e;
       }
     }
-    const ds = await openDatastore(sources);
+    const ds = opts.volume !== undefined ? await openByVolume(sources, opts.volume, io, opts.signal) : await openDatastore(sources);
     for (const w of ds.info.warnings) io.err(`warning: ${w}`);
     return await fn(ds);
   } finally {
     await Promise.all(sources.map((s) => s.close().catch(() => {})));
   }
+}
+
+async function openByVolume(sources: NodeFileSource[], id: string, io: CliIO, signal?: AbortSignal): Promise<Datastore> {
+  const [{ openDeepVolume }, { progressLines }] = await Promise.all([import('../core/vmfs/deep/open.js'), import('./progress-lines.js')]);
+  return openDeepVolume(sources, id, { signal, onProgress: progressLines(io) });
 }

@@ -56,10 +56,9 @@ function scanJson(r: ScanResult) {
 }
 
 export async function runScan(argv: string[], io: CliIO): Promise<number> {
-  const a = parseArgs(argv, ['image'], ['json']);
-  if (a.positional.length) throw new UserError('usage: scan --image DUMP [--image ...] [--json]');
-  return withDatastore(a.options.get('image') ?? [], 'scan', io, (ds) =>
-    withSigint(async (signal) => {
+  const a = parseArgs(argv, ['image', 'volume'], ['json']);
+  if (a.positional.length) throw new UserError('usage: scan --image DUMP [--image ...] [--volume UUID] [--json]');
+  return withSigint((signal) => withDatastore(a.options.get('image') ?? [], 'scan', io, async (ds) => {
       const r = await scanForDeltas(ds, { signal, onProgress: progressTo(io) });
       for (const w of r.warnings) io.err(`warning: ${w}`);
       if (a.switches.has('json')) {
@@ -77,13 +76,12 @@ export async function runScan(argv: string[], io: CliIO): Promise<number> {
       if (r.rejectedCount > 0) io.out(`${r.rejectedCount} remnant(s) rejected${r.rejectedCount > r.rejected.length ? ` (first ${r.rejected.length} listed)` : ''}`);
       for (const x of r.rejected) io.out(`    rejected ${x.kind} at volume 0x${x.volOffset.toString(16)}: ${x.reason}`);
       return 0;
-    }),
-  );
+  }, { volume: option(a, 'volume'), signal }));
 }
 
 export async function runRecover(argv: string[], io: CliIO): Promise<number> {
-  const a = parseArgs(argv, ['image', 'candidate', 'out', 'format', 'parent', 'report'], ['no-verify']);
-  if (a.positional.length) throw new UserError('usage: recover --image DUMP [...] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]');
+  const a = parseArgs(argv, ['image', 'candidate', 'out', 'format', 'parent', 'report', 'volume'], ['no-verify']);
+  if (a.positional.length) throw new UserError('usage: recover --image DUMP [...] [--volume UUID] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]');
   const id = requireOption(a, 'candidate');
   const out = path.resolve(requireOption(a, 'out'));
   const format = requireOption(a, 'format') as ExportFormat | 'delta';
@@ -140,7 +138,7 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
       for (const f of res.files) io.out(path.join(dir, f));
       io.out(res.sha256);
       return 0;
-    }),
+    }, { volume: option(a, 'volume'), signal }),
   ).finally(() => staged.abort());
 }
 

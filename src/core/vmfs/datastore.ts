@@ -99,6 +99,15 @@ export async function openDatastore(sources: readonly ByteSource[], opts: OpenDa
   return new VmfsDatastore(opened.fs, opened.choice, warnings);
 }
 
+/**
+ * Opens one logical volume given directly (deep search: a volume rebuilt from its landmarks, no
+ * partition table or LVM behind it).
+ */
+export async function openVolumeAt(vol: ByteSource, partitions: PartitionInfo[], warnings: string[]): Promise<Datastore> {
+  const fs = await VmfsFs.open(vol);
+  return new VmfsDatastore(fs, { vol, lv: null, devices: [], partitions }, warnings);
+}
+
 const DIR_CACHE = 64;
 
 class VmfsDatastore implements Datastore {
