@@ -5,22 +5,21 @@ import { refuseOutputsOnInputs } from '../../platform/node/output-guard.js';
 import { parseArgs, requireOption, type CliIO } from '../args.js';
 import { withSigint } from '../interrupt.js';
 import { progressLines } from '../progress-lines.js';
-import { withDatastore } from '../open-datastore.js';
+import { inputFiles, MEMBER_FLAGS, withDatastore } from '../open-datastore.js';
 
 /**
  * `info | ls | cat | map` over datastore dumps (--image, repeatable for spanned volumes).
  * Flags and JSON keys are a public contract (see src/cli/main.ts): extend, never rename.
  */
 export async function runDatastore(cmd: string, argv: string[], io: CliIO): Promise<number> {
-  const args = parseArgs(argv, ['image', 'out'], ['json', 'l', 'deleted']);
-  const images = args.options.get('image') ?? [];
+  const args = parseArgs(argv, ['image', 'out', ...MEMBER_FLAGS], ['json', 'l', 'deleted']);
   if (cmd === 'cat') {
     const out = requireOption(args, 'out');
     if ((await stat(out).catch(() => null))?.isDirectory()) throw new UserError(`--out names a folder, not a file: ${out}`);
-    await refuseOutputsOnInputs([{ path: out, role: '--out' }], images.map((p) => ({ path: p, role: '--image' })));
-    return withSigint((signal) => withDatastore(images, cmd, io, (ds) => cat(ds, args.positional, out, io, signal)));
+    await refuseOutputsOnInputs([{ path: out, role: '--out' }], inputFiles(args));
+    return withSigint((signal) => withDatastore(args, cmd, io, (ds) => cat(ds, args.positional, out, io, signal)));
   }
-  return withDatastore(images, cmd, io, async (ds) => {
+  return withDatastore(args, cmd, io, async (ds) => {
     const json = args.switches.has('json');
     switch (cmd) {
       case 'info':
