@@ -111,10 +111,14 @@ export async function openVolumeAt(vol: ByteSource, partitions: PartitionInfo[],
 
 const DIR_CACHE = 64;
 
-/** The mounted file system behind a Datastore opened by openDatastore (raw FD, pointer-block and bitmap access for recovery). */
+/**
+ * The mounted file system behind a Datastore (raw FD, pointer-block and bitmap access for recovery):
+ * every datastore opened here has one, and so does a deep-search volume, which wraps one of them.
+ */
 export function fsOf(ds: Datastore): VmfsFs {
-  if (!(ds instanceof VmfsDatastore)) throw new TypeError('fsOf: not a datastore opened by openDatastore');
-  return ds.fs;
+  const fs = (ds as { readonly fs?: unknown }).fs;
+  if (!(fs instanceof VmfsFs)) throw new TypeError('fsOf: not a datastore opened from a VMFS volume');
+  return fs;
 }
 
 class VmfsDatastore implements Datastore {
