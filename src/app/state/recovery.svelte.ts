@@ -6,6 +6,7 @@ import { mergeCarved, mergeCarvedRejected, mergeCarvedTexts, type CarvedHeader, 
 import type { CarveWorkerApi } from '../../workers/carve.worker.js';
 import { runLanes, type Lane } from './scan-lanes.js';
 import type { CandidateView, DatastoreWorkerApi, DeltaRecoveryResult, ExportDestination, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.worker.js';
+import type { GuestApi } from '../../workers/guest-api.js';
 import { datastore, worker } from './datastore.svelte.js';
 import { carrySelection, defaultParent, PARENT_UNCHOSEN } from './candidate-selection.js';
 import { oneLine } from './errors.js';
@@ -495,6 +496,11 @@ export class RecoveryState {
     } finally {
       this.lookBusy = false;
     }
+  }
+
+  /** The guest-file-system API over the disk opened by lookInside (for the disk inspector). */
+  lookApi(): GuestApi {
+    return worker();
   }
 
   closeLook(): void {

@@ -204,6 +204,3 @@ export function guessedIn(plan: BlockPlan, offset: number, length: number): stri
   }
   return null;
 }
-
-/** The first slice's name for the COWD-only layer. */
-export const DamagedCowdLayer = DamagedDeltaLayer;
