@@ -10,13 +10,14 @@ import { carveJobs, type CarveJob } from '../core/recovery/carve-job.js';
 import { mapBounded } from '../core/util/map-bounded.js';
 import { buildCandidates, candidateTotals, DamagedDeltaLayer, carveFreeRange, descriptorInfo, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type CarvedText, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type RejectedRemnant, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
 import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT_CID, parseDescriptor } from '../core/vmdk/descriptor.js';
-import type { DiskChain } from '../core/vmdk/disk-chain.js';
+import { DiskChain } from '../core/vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
 import { openDatastore, type Datastore, type DirEntry, type FileType, type VolumeInfo, type VolumeUsage } from '../core/vmfs/index.js';
 import { BlobSource } from '../platform/browser/blob-source.js';
 import { createFileSink, opfsExportDir, WritableStreamSink } from '../platform/browser/sinks.js';
 import { exportTarget, guarded, holdFor, Jobs, type ExportDestination } from './common.js';
 import { createGuestApi } from './guest-api.js';
+import { compareGuestFile, type FileComparison } from './guest-compare.js';
 import { createInspectorApi } from './block-owner.js';
 import { createDeletedApi } from './deleted-api.js';
 
@@ -318,6 +319,10 @@ function candidateInfo(c: Candidate): CandidateInfo {
     capacityBytes: c.capacityBytes,
     sizeBytes: c.sizeBytes,
     confidence: c.confidence,
+    identity: c.identity,
+    completeness: c.completeness,
+    identityReasons: c.identityReasons.map((p) => ({ ...p })),
+    completenessReasons: c.completenessReasons.map((p) => ({ ...p })),
     reasons: [...c.reasons],
     parent: c.parent,
     parentReasons: [...c.parentReasons],
@@ -328,8 +333,8 @@ function candidateInfo(c: Candidate): CandidateInfo {
     guessedGrains: c.guessedGrains,
     lostGrains: c.lostGrains,
     grainBytes: c.grainBytes,
-    lostRuns: c.lostRuns.map((r) => ({ ...r })),
-    guessedRuns: c.guessedRuns.map((r) => ({ ...r })),
+    lostRuns: c.lostRuns.map((r) => ({ ...r, reasons: [...r.reasons] })),
+    guessedRuns: c.guessedRuns.map((r) => ({ ...r, reasons: [...r.reasons] })),
     headerVolOffset: c.headerVolOffset,
     method: c.method,
     ...(c.descriptor ? { descriptor: descriptorInfo(c.descriptor) } : {}),
@@ -735,6 +740,18 @@ const api = {
       for (const l of disk.links) warnings.push(...l.warnings);
       lookDisk = { ds: d, scan: scanned!, disk, key };
       return { capacityBytes: disk.size, parent, warnings };
+    });
+  },
+
+  /**
+   * A guest file from the disk lookInside opened and from its parent alone (the base): the
+   * recovered version next to the one the snapshot froze.
+   */
+  lookCompare(partition: number, path: string): Promise<FileComparison> {
+    return guarded(async () => {
+      const disk = requireLookDisk();
+      const base = disk.layers.length > 1 ? new DiskChain(disk.layers.slice(1), disk.links.slice(1)) : null;
+      return compareGuestFile(disk, base, partition, path);
     });
   },
 
