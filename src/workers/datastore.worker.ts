@@ -1,25 +1,27 @@
 import * as Comlink from 'comlink';
-import { RescueError, UserError } from '../core/errors.js';
+import { RescueError, throwIfAborted, UserError } from '../core/errors.js';
 import { copySourceToSink } from '../core/export/copy-source.js';
-import { exportDisk, hashDisk, type ExportFormat } from '../core/export/export-disk.js';
+import { exportDisk, hashDisk, type ExportFormat, type ExportResult } from '../core/export/export-disk.js';
 import { writeWhole, type ByteSink } from '../core/io/byte-sink.js';
+import { readUpTo } from '../core/io/byte-source.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { openChain } from '../core/vmdk/chain.js';
 import { carveJobs, type CarveJob } from '../core/recovery/carve-job.js';
 import { mapBounded } from '../core/util/map-bounded.js';
-import { buildCandidates, candidateInfo, carveFreeRange, grainDamageMap, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, recoveryReport, scanForDeltas, surveyLive, type Candidate, type CarvedHeader, type CarvedText, type FreeRange, type FreeRangePlan, type GrainDamageMap, type RangeEvidence, type ScanResult } from '../core/recovery/index.js';
-import { linkRoles, vmdkRole } from '../core/vmdk/roles.js';
-import type { DiskChain } from '../core/vmdk/disk-chain.js';
+import { buildCandidates, candidateTotals, DamagedDeltaLayer, carveFreeRange, descriptorInfo, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type CarvedText, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type RejectedRemnant, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
+import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT_CID, parseDescriptor } from '../core/vmdk/descriptor.js';
+import { DiskChain } from '../core/vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
-import { summarizeAllocation, type AllocationSummary } from '../core/vmfs/allocation-summary.js';
-import { openDatastore, type Datastore, type DirEntry, type VolumeInfo, type VolumeUsage } from '../core/vmfs/index.js';
+import { openDatastore, type Datastore, type DirEntry, type FileType, type VolumeInfo, type VolumeUsage } from '../core/vmfs/index.js';
 import { BlobSource } from '../platform/browser/blob-source.js';
 import { createFileSink, opfsExportDir, WritableStreamSink } from '../platform/browser/sinks.js';
 import { exportTarget, guarded, holdFor, Jobs, type ExportDestination } from './common.js';
-import type { CandidateView, CarvedRejected, ChainExportResult, DeltaRecoveryResult, DirListing, DsEntry, FileExportResult, ParentOption, RecoveryResult, ScanView } from './datastore.api.js';
 import { createGuestApi } from './guest-api.js';
+import { compareGuestFile, type FileComparison } from './guest-compare.js';
 import { createInspectorApi } from './block-owner.js';
 import { createDeletedApi } from './deleted-api.js';
+import { createDeepApi } from './deep-api.js';
+import { DeepDatastore } from '../core/vmfs/deep/open.js';
 
 /**
  * Thin Comlink adapter over the datastore reader: the page sends the picked LUN dumps (File
@@ -27,9 +29,160 @@ import { createDeletedApi } from './deleted-api.js';
  * chains and exports. All parsing happens here, off the main thread.
  */
 
+/** How a .vmdk in a listing takes part in a disk chain (from its first bytes and descriptor). */
+export interface VmdkRole {
+  /** descriptor: a text descriptor; sparse: a self-contained KDMV file; data: an extent file (flat, delta, sesparse). */
+  kind: 'descriptor' | 'sparse' | 'data';
+  createType?: string;
+  /** Extent files the descriptor names (as written in it). */
+  extents?: string[];
+  /** The descriptor's parentFileNameHint (null for a base disk). */
+  parent?: string | null;
+  /** For data files: the descriptor in this folder that names it (null: no descriptor claims it). */
+  owner?: string | null;
+  /** For descriptors and sparse files: no other descriptor in the folder names it as its parent. */
+  top?: boolean;
+  /** Why the descriptor could not be read, if it could not. */
+  error?: string;
+}
+
+export interface DsEntry {
+  name: string;
+  path: string;
+  type: FileType;
+  size: number;
+  allocated: number;
+  fdAddress: string;
+  mtime: number;
+  /** FD change time: the time `debugvmfs ls -l` prints. */
+  ctime: number;
+  error?: string;
+  vmdk?: VmdkRole;
+  /** Directories: holds a .vmx or .vmdk (looked at for the first MAX_PEEK_DIRS folders only). */
+  vmFolder?: boolean;
+  /** Deep-scan volumes: bytes of the file a newer volume now uses. */
+  overwrittenBytes?: number;
+}
+
+export interface DirListing {
+  path: string;
+  entries: DsEntry[];
+  /** The folder holds a .vmx: a VM's home folder. */
+  vmFolder: boolean;
+}
+
+export interface AllocationSummary {
+  blockSize: number;
+  totalBlocks: number;
+  freeBlocks: number;
+  basis: 'bitmap' | 'reachability';
+  buckets: number;
+  blocksPerBucket: number;
+  /** Per bucket, counts of blocks in each state; a block counts once (system > pointer > used > free). */
+  used: Uint32Array;
+  free: Uint32Array;
+  pointer: Uint32Array;
+  system: Uint32Array;
+  totals: { used: number; free: number; pointer: number; system: number };
+  /** Blocks each system file's data occupies. */
+  systemFiles: { file: string; blocks: number; firstBlock: number }[];
+  /** Resource files (.fbb .fdc .pbc .sbc ...): items held and free. */
+  resources: { name: string; total: number; free: number; itemSize: number }[];
+  /** Deep-scan volumes: per bucket, blocks a newer volume wrote over (counted on top of the states above). */
+  overwritten?: Uint32Array;
+}
+
+export type { ExportDestination };
+
+export interface FileExportResult {
+  path: string;
+  sha256: string;
+  bytes: number;
+  destination: 'file' | 'opfs';
+  /** Name written (the save dialog's choice, or the OPFS `exports` name for the download). */
+  fileName: string;
+}
+
+export interface ChainExportResult extends ExportResult {
+  destination: 'file' | 'directory' | 'opfs';
+  opfsFiles: string[];
+}
+
+/** Per bucket of the virtual disk, grains of a candidate by where their content comes from. */
+export interface GrainDamageMap {
+  buckets: number;
+  grainsPerBucket: number;
+  totalGrains: number;
+  grainBytes: number;
+  /** Held by the rebuilt delta and intact. */
+  recovered: Uint32Array;
+  /** Held by the rebuilt delta in blocks placed by contiguity (no FD or pointer block lists them): written, but guessed. */
+  guessed: Uint32Array;
+  /** Written in the delta but lost (block reused, past the dump's end...): read from the parent. */
+  lost: Uint32Array;
+  /** Never written in the delta: read from the parent, as they always were. */
+  parent: Uint32Array;
+  /** Marked zero in the delta (a zeroed grain): read as zeros, the parent is not consulted. */
+  zero: Uint32Array;
+}
+
+/** A candidate as the page gets it: the scan's plain data plus the damage map for drawing. */
+export type CandidateView = CandidateInfo & { map: GrainDamageMap };
+
+/** A live descriptor on the volume that can serve as a parent. */
+export interface ParentOption {
+  path: string;
+  capacityBytes: number;
+  createType: string;
+  cid: string;
+}
+
+export interface ScanView {
+  volume: VolumeSummary;
+  candidates: CandidateView[];
+  unassembled: Evidence[];
+  /** Remnants that did not parse (first MAX_REJECTED) and how many there were. */
+  rejected: RejectedRemnant[];
+  rejectedCount: number;
+  warnings: string[];
+  parents: ParentOption[];
+  /** How long each step of building this list took in the worker, ms (the page logs them as User Timing). */
+  steps: { name: string; ms: number }[];
+}
+
+export interface RecoveryResult extends ExportResult {
+  candidateId: string;
+  parent: string | null;
+  format: ExportFormat;
+  destination: 'file' | 'directory' | 'opfs';
+  opfsFiles: string[];
+  warnings: string[];
+}
+
+/** A rebuilt delta written for use in place (descriptor + delta file as found, parentCID fixed). */
+export interface DeltaRecoveryResult {
+  candidateId: string;
+  parent: string;
+  parentCid: string;
+  /** Descriptor first, then the delta file. */
+  files: string[];
+  /** SHA-256 of the disk the pair gives over the parent (lost data grains read as zeros there). */
+  sha256: string;
+  dataSha256: string;
+  destination: 'directory' | 'opfs';
+  notes: string[];
+}
+
 /** Bounds on what one listing may cost: descriptors parsed and sub-folders peeked into. */
 const MAX_SNIFF = 512;
 const MAX_PEEK_DIRS = 256;
+const MAX_BUCKETS = 65536;
+/** Cells of a candidate's grain map, and bounds of the parent-descriptor walk. */
+const GRAIN_BUCKETS = 1024;
+const MAX_WALK_ENTRIES = 20000;
+const MAX_WALK_DEPTH = 8;
+/** Pointer-block resource files: their blocks are drawn as pointer blocks, other system files as system. */
+const POINTER_FILES = new Set(['.pbc.sf', '.pb2.sf']);
 
 let ds: Datastore | null = null;
 /** The picked dump files ds was opened over, in their order (carve jobs name them by index). */
@@ -39,7 +192,7 @@ let scanned: ScanResult | null = null;
 /** The last recovery of each candidate (for the report's hashes and output). */
 const recoveries = new Map<string, RecoveryResult>();
 /** Exports, chain opens and scans are cancelled separately: inspecting a chain must not stop a running export. */
-type JobKind = 'export' | 'chain' | 'scan' | 'carve' | 'deleted';
+type JobKind = 'export' | 'chain' | 'scan' | 'carve' | 'deleted' | 'deep';
 const jobs = new Jobs<JobKind>();
 
 function requireDs(): Datastore {
@@ -48,10 +201,165 @@ function requireDs(): Datastore {
 }
 
 const joinPath = (dir: string, name: string): string => (dir === '/' ? `/${name}` : `${dir}/${name}`);
+const baseName = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
+
+/** Reads what a .vmdk is: a text descriptor (parsed), a KDMV sparse file, or data. */
+async function sniffVmdk(d: Datastore, path: string, size: number): Promise<VmdkRole> {
+  if (size < 4) return { kind: 'data' };
+  const src = await d.openFile(path);
+  const head = await readUpTo(src, 0, 512);
+  if (head[0] === 0x4b && head[1] === 0x44 && head[2] === 0x4d && head[3] === 0x56) return { kind: 'sparse' }; // "KDMV"
+  if (!looksLikeDescriptor(head) || size > MAX_DESCRIPTOR_BYTES) return { kind: 'data' };
+  try {
+    const desc = parseDescriptor(decodeDescriptorBytes(await src.read(0, size), path), path);
+    return {
+      kind: 'descriptor',
+      createType: desc.createType,
+      extents: desc.extents.map((x) => x.fileName).filter((n): n is string => !!n),
+      parent: desc.parentCid === NO_PARENT_CID ? null : desc.parentFileNameHint,
+    };
+  } catch (e) {
+    if (!(e instanceof RescueError)) throw e;
+    return { kind: 'descriptor', error: e.message };
+  }
+}
+
+/** Marks which data files a descriptor claims and which disks are chain tops (not anyone's parent). */
+function linkRoles(entries: DsEntry[]): void {
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  const parents = new Set<string>();
+  for (const e of entries) {
+    const r = e.vmdk;
+    if (r?.kind !== 'descriptor') continue;
+    for (const x of r.extents ?? []) {
+      const t = byName.get(baseName(x));
+      if (t?.vmdk && t.vmdk.kind === 'data' && t.vmdk.owner == null) t.vmdk.owner = e.name;
+    }
+    if (r.parent) parents.add(baseName(r.parent));
+  }
+  for (const e of entries) {
+    const r = e.vmdk;
+    if (!r) continue;
+    if (r.kind === 'data') r.owner ??= null;
+    else r.top = !parents.has(e.name);
+  }
+}
+
+/** Where each grain of a candidate comes from, summed per bucket of the virtual disk (one walk of its tables). */
+async function grainDamageMap(c: Candidate, signal: AbortSignal): Promise<GrainDamageMap> {
+  const g = c.grainBytes;
+  const totalGrains = Math.ceil(c.capacityBytes / g);
+  const buckets = Math.max(1, Math.min(GRAIN_BUCKETS, totalGrains));
+  const per = Math.max(1, Math.ceil(totalGrains / buckets));
+  const nb = Math.max(1, Math.ceil(totalGrains / per));
+  const m: GrainDamageMap = { buckets: nb, grainsPerBucket: per, totalGrains, grainBytes: g, recovered: new Uint32Array(nb), guessed: new Uint32Array(nb), lost: new Uint32Array(nb), parent: new Uint32Array(nb), zero: new Uint32Array(nb) };
+  const add = (arr: Uint32Array, first: number, end: number) => {
+    for (let s = first; s < end; ) {
+      const b = Math.floor(s / per);
+      const stop = Math.min(end, (b + 1) * per);
+      arr[b]! += stop - s;
+      s = stop;
+    }
+  };
+  // 256 grain tables per call: bounded by the GD, like the core's damage report.
+  const step = 256 * 4096 * g;
+  for (let pos = 0; pos < c.capacityBytes; pos += step) {
+    throwIfAborted(signal);
+    for (const e of await c.layer.mapRange(pos, Math.min(step, c.capacityBytes - pos))) {
+      const parts = e.kind === 'data' && c.layer instanceof DamagedDeltaLayer ? await c.layer.guessedParts(e.offset, e.length, e.sourceOffset) : [{ offset: e.offset, length: e.length, reason: null }];
+      for (const p of parts) {
+        const first = Math.floor(p.offset / g);
+        const end = Math.min(totalGrains, Math.ceil((p.offset + p.length) / g));
+        add(e.kind === 'data' ? (p.reason === null ? m.recovered : m.guessed) : e.kind === 'missing' ? m.lost : e.kind === 'zero' ? m.zero : m.parent, first, end);
+      }
+    }
+  }
+  return m;
+}
+
+/** Every live text descriptor on the volume (bounded walk): the choices of parent. */
+async function listDescriptors(d: Datastore, signal: AbortSignal): Promise<ParentOption[]> {
+  const out: ParentOption[] = [];
+  let seen = 0;
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    if (depth > MAX_WALK_DEPTH) return;
+    let entries: DirEntry[];
+    try {
+      entries = await d.readdir(dir);
+    } catch (e) {
+      if (e instanceof RescueError && e.kind !== 'cancelled') return;
+      throw e;
+    }
+    for (const e of entries) {
+      throwIfAborted(signal);
+      if (++seen > MAX_WALK_ENTRIES) return;
+      if (e.name === '.' || e.name === '..' || e.error) continue;
+      const p = joinPath(dir, e.name);
+      if (e.type === 'directory') await walk(p, depth + 1);
+      else if (e.type === 'file' && /\.vmdk$/i.test(e.name) && e.size > 0 && e.size <= MAX_DESCRIPTOR_BYTES) {
+        try {
+          const bytes = await readUpTo(await d.openFile(p), 0, e.size);
+          if (!looksLikeDescriptor(bytes)) continue;
+          const desc = parseDescriptor(decodeDescriptorBytes(bytes, p), p);
+          out.push({ path: p, capacityBytes: descriptorSectors(desc) * 512, createType: desc.createType, cid: desc.cid });
+        } catch (err) {
+          if (!(err instanceof RescueError) || err.kind === 'cancelled') throw err;
+        }
+      }
+    }
+  };
+  await walk('/', 0);
+  return out;
+}
 
 function requireCandidate(id: string): Candidate {
   if (!scanned) throw new UserError('no scan for lost snapshots has run on this dump');
   return pickCandidate(scanned, id);
+}
+
+/** Plain data of a candidate (no layer, plan or header: those stay in the worker). */
+function candidateInfo(c: Candidate): CandidateInfo {
+  return {
+    id: c.id,
+    format: c.format,
+    capacityBytes: c.capacityBytes,
+    sizeBytes: c.sizeBytes,
+    confidence: c.confidence,
+    identity: c.identity,
+    completeness: c.completeness,
+    identityReasons: c.identityReasons.map((p) => ({ ...p })),
+    completenessReasons: c.completenessReasons.map((p) => ({ ...p })),
+    reasons: [...c.reasons],
+    parent: c.parent,
+    parentReasons: [...c.parentReasons],
+    parentAmbiguous: c.parentAmbiguous,
+    parentAlternatives: c.parentAlternatives.map((a) => ({ ...a, reasons: [...a.reasons] })),
+    evidence: c.evidence.map((e) => ({ ...e })),
+    recoverableGrains: c.recoverableGrains,
+    guessedGrains: c.guessedGrains,
+    lostGrains: c.lostGrains,
+    grainBytes: c.grainBytes,
+    lostRuns: c.lostRuns.map((r) => ({ ...r, reasons: [...r.reasons] })),
+    guessedRuns: c.guessedRuns.map((r) => ({ ...r, reasons: [...r.reasons] })),
+    headerVolOffset: c.headerVolOffset,
+    method: c.method,
+    ...(c.descriptor ? { descriptor: descriptorInfo(c.descriptor) } : {}),
+  };
+}
+
+/** The JSON damage report of a candidate (the CLI's `recover --report` shape), with the last recovery's hashes. */
+function reportOf(c: Candidate, parent: string | null, rec: RecoveryResult | null): object {
+  return {
+    tool: 'vmfs-rescue (browser)',
+    volume: scanned!.volume,
+    candidate: candidateInfo(c),
+    parent: rec ? rec.parent : parent,
+    lostRuns: c.lostRuns,
+    totals: candidateTotals(c),
+    output: rec ? { format: rec.format, files: rec.files, bytesWritten: rec.bytesWritten, verified: rec.verified } : null,
+    hashes: rec ? { logicalSha256: rec.sha256 } : null,
+    warnings: [...scanned!.warnings, ...(rec?.warnings ?? [])],
+  };
 }
 
 /**
@@ -81,13 +389,15 @@ async function finishScan(d: Datastore, r: ScanResult, signal: AbortSignal, onPr
   });
   steps.push({ name: 'maps', ms: performance.now() - t });
   t = performance.now();
-  const parents = cache.parents ?? (cache.parents = (await surveyLive(d, signal)).disks.map((x) => ({ path: x.path, capacityBytes: x.capacityBytes, createType: x.createType, cid: x.cid })));
+  const parents = cache.parents ?? (cache.parents = await listDescriptors(d, signal));
   steps.push({ name: 'parents', ms: performance.now() - t });
   scanned = r;
   const view: ScanView = { volume: { ...r.volume }, candidates, unassembled: r.unassembled.map((e) => ({ ...e })), rejected: r.rejected.map((x) => ({ ...x })), rejectedCount: r.rejectedCount, warnings: [...r.warnings], parents: parents.map((p) => ({ ...p })), steps };
   return Comlink.transfer(view, candidates.flatMap((c) => [c.map.recovered.buffer, c.map.guessed.buffer, c.map.lost.buffer, c.map.parent.buffer]));
 }
 
+/** What the free-space pass rejected, merged over its ranges (mergeCarvedRejected). */
+type CarvedRejected = { rejected: RejectedRemnant[]; rejectedCount: number };
 const NONE_REJECTED: CarvedRejected = { rejected: [], rejectedCount: 0 };
 
 /** Candidates from the metadata passes and `carved` free-space evidence, with their maps (one such job at a time). */
@@ -131,9 +441,76 @@ const api = {
   /** Allocation of the FS blocks in `buckets` groups, for drawing and for the text table. */
   allocationSummary(buckets: number): Promise<AllocationSummary> {
     return guarded(async () => {
-      const summary = summarizeAllocation(await requireDs().allocationMap(), buckets);
-      const { used, free, pointer, system } = summary;
-      return Comlink.transfer(summary, [used.buffer, free.buffer, pointer.buffer, system.buffer]);
+      const d = requireDs();
+      const map = await d.allocationMap();
+      const total = map.totalBlocks;
+      const n = Math.max(1, Math.min(MAX_BUCKETS, Math.floor(buckets) || 1, total || 1));
+      const per = Math.max(1, Math.ceil(total / n));
+      const nb = Math.max(1, Math.ceil(total / per));
+      const used = new Uint32Array(nb);
+      const free = new Uint32Array(nb);
+      const pointer = new Uint32Array(nb);
+      const system = new Uint32Array(nb);
+      const add = (arr: Uint32Array, start: number, count: number) => {
+        const end = Math.min(total, start + count);
+        for (let s = Math.max(0, start); s < end; ) {
+          const b = Math.floor(s / per);
+          const stop = Math.min(end, (b + 1) * per);
+          arr[b]! += stop - s;
+          s = stop;
+        }
+      };
+      for (const r of map.runs) add(r.state === 'free' ? free : used, r.start, r.count);
+      const runs = map.runs;
+      const isFree = (b: number): boolean => {
+        let lo = 0;
+        let hi = runs.length - 1;
+        while (lo <= hi) {
+          const mid = (lo + hi) >>> 1;
+          const r = runs[mid]!;
+          if (b < r.start) hi = mid - 1;
+          else if (b >= r.start + r.count) lo = mid + 1;
+          else return r.state === 'free';
+        }
+        return false;
+      };
+      // System and pointer blocks are used blocks too: move them out of `used` so each block counts once.
+      const sysBlocks = new Map<string, { blocks: number; firstBlock: number }>();
+      const claimed = new Uint8Array(total > 0 ? Math.ceil(total / 8) : 0);
+      for (const r of map.systemRuns) {
+        const isPtr = POINTER_FILES.has(r.file);
+        const stat = sysBlocks.get(r.file) ?? { blocks: 0, firstBlock: r.start };
+        for (let b = Math.max(0, r.start); b < Math.min(total, r.start + r.count); b++) {
+          if (claimed[b >>> 3]! & (1 << (b & 7))) continue;
+          claimed[b >>> 3]! |= 1 << (b & 7);
+          const k = Math.floor(b / per);
+          (isPtr ? pointer : system)[k]! += 1;
+          const from = isFree(b) ? free : used; // a system block the bitmap calls free stays visible as system
+          if (from[k]! > 0) from[k]! -= 1;
+          stat.blocks++;
+        }
+        sysBlocks.set(r.file, stat);
+      }
+      const sum = (a: Uint32Array) => a.reduce((x, y) => x + y, 0);
+      const overwritten = d instanceof DeepDatastore ? new Uint32Array(nb) : null;
+      if (overwritten && d instanceof DeepDatastore) for (const r of d.overwrittenBlocks()) add(overwritten, r.start, r.count);
+      const summary: AllocationSummary = {
+        blockSize: map.blockSize,
+        totalBlocks: total,
+        freeBlocks: map.freeBlocks,
+        basis: map.basis,
+        buckets: nb,
+        blocksPerBucket: per,
+        used,
+        free,
+        pointer,
+        system,
+        totals: { used: sum(used), free: sum(free), pointer: sum(pointer), system: sum(system) },
+        systemFiles: [...sysBlocks].map(([file, s]) => ({ file, ...s })),
+        resources: map.resources.map((r) => ({ name: r.name, total: r.total, free: r.free, itemSize: r.itemSize })),
+        ...(overwritten ? { overwritten } : {}),
+      };
+      return Comlink.transfer(summary, [used.buffer, free.buffer, pointer.buffer, system.buffer, ...(overwritten ? [overwritten.buffer] : [])]);
     });
   },
 
@@ -153,7 +530,9 @@ const api = {
           allocated: e.allocatedBytes,
           fdAddress: e.fdAddressText,
           mtime: e.mtime,
+          ctime: e.ctime,
           ...(e.error ? { error: e.error } : {}),
+          ...('overwrittenBytes' in e && typeof e.overwrittenBytes === 'number' && e.overwrittenBytes > 0 ? { overwrittenBytes: e.overwrittenBytes } : {}),
         }));
       let sniffed = 0;
       let peeked = 0;
@@ -162,7 +541,7 @@ const api = {
         if (e.type === 'file' && /\.vmdk$/i.test(e.name) && sniffed < MAX_SNIFF) {
           sniffed++;
           try {
-            e.vmdk = await vmdkRole(await d.openFile(e.path), e.size, e.path);
+            e.vmdk = await sniffVmdk(d, e.path, e.size);
           } catch (err) {
             if (!(err instanceof RescueError)) throw err;
             e.vmdk = { kind: 'data', error: err.message };
@@ -241,11 +620,11 @@ const api = {
   },
 
   /**
-   * The split scan, step 1: the volume's blocks in `count` ranges of about equal free space (the
-   * page hands them to carve workers, each of them this same worker module with the dump open).
+   * The split scan, step 1: the volume's blocks in `count` ranges of about equal free space, or
+   * `tapered` (see planFreeRanges), which the page hands to carve workers.
    */
-  scanPlan(count: number): Promise<FreeRangePlan> {
-    return guarded(async () => planFreeRanges(requireDs(), count));
+  scanPlan(count: number, tapered = false): Promise<FreeRangePlan> {
+    return guarded(async () => planFreeRanges(requireDs(), count, tapered));
   },
 
   /**
@@ -347,14 +726,7 @@ const api = {
   report(candidateId: string, parentPath: string | null): Promise<string> {
     return guarded(async () => {
       const c = requireCandidate(candidateId);
-      const rec = recoveries.get(candidateId) ?? null;
-      const report = recoveryReport(scanned!, c, rec ? rec.parent : parentPath, {
-        tool: 'vmfs-rescue (browser)',
-        output: rec ? { format: rec.format, files: rec.files, bytesWritten: rec.bytesWritten, verified: rec.verified } : null,
-        sha256: rec ? rec.sha256 : null,
-        warnings: rec?.warnings ?? [],
-      });
-      return JSON.stringify(report, null, 2) + '\n';
+      return JSON.stringify(reportOf(c, parentPath, recoveries.get(candidateId) ?? null), null, 2) + '\n';
     });
   },
 
@@ -381,6 +753,18 @@ const api = {
     });
   },
 
+  /**
+   * A guest file from the disk lookInside opened and from its parent alone (the base): the
+   * recovered version next to the one the snapshot froze.
+   */
+  lookCompare(partition: number, path: string): Promise<FileComparison> {
+    return guarded(async () => {
+      const disk = requireLookDisk();
+      const base = disk.layers.length > 1 ? new DiskChain(disk.layers.slice(1), disk.links.slice(1)) : null;
+      return compareGuestFile(disk, base, partition, path);
+    });
+  },
+
   /** "Look inside" the disk opened by lookInside: partitions, guest folders, file content. */
   ...createGuestApi(() => requireLookDisk()),
 
@@ -389,6 +773,15 @@ const api = {
 
   /** Deleted and orphan files, and descriptor / .vmsd text in free sub-blocks (`ls --deleted`). */
   ...createDeletedApi(() => requireDs(), () => jobs.start('deleted')),
+  /** Deep scan: every volume that lived on the dumps; a previous one opens as the datastore. */
+  ...createDeepApi((r, d) => {
+    jobs.abort('export', 'chain', 'scan', 'carve', 'deleted');
+    roots = r;
+    ds = d;
+    chain = null;
+    scanned = null;
+    recoveries.clear();
+  }, () => jobs.start('deep'), () => jobs.abort('deep')),
 };
 
 export type DatastoreWorkerApi = typeof api;

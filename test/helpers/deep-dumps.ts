@@ -32,7 +32,7 @@ export function deepFiles(version: 5 | 6): FileSpec[] {
 }
 
 /** Positional writes into an existing file, never truncating it (a format over old bytes). */
-class OverwriteFile implements PositionalWriter {
+export class OverwriteFile implements PositionalWriter {
   private fd: number;
   constructor(readonly name: string, readonly size: number) {
     this.fd = openSync(name, constants.O_RDWR);

@@ -3,8 +3,15 @@ import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
 import type { ChainLinkInfo } from '../../core/vmdk/types.js';
 import type { VolumeInfo, VolumeUsage } from '../../core/vmfs/index.js';
-import type { AllocationSummary, ChainExportResult, DirListing, DsEntry, ExportDestination, FileExportResult } from '../../workers/datastore.api.js';
-import type { DatastoreWorkerApi } from '../../workers/datastore.worker.js';
+import type {
+  AllocationSummary,
+  ChainExportResult,
+  DatastoreWorkerApi,
+  DirListing,
+  DsEntry,
+  ExportDestination,
+  FileExportResult,
+} from '../../workers/datastore.worker.js';
 import { errName, oneLine } from './errors.js';
 import { rememberSession, stampOf } from './sessions.js';
 import { canPickFiles, canSaveFile, downloadFromOpfs, pickExportDestination, pickFiles, pickSaveFile, suggestedName } from './pickers.js';
@@ -60,6 +67,8 @@ export class DatastoreState {
   notice = $state<string | null>(null);
   /** The File objects of the open dump (the recovery scan's carve workers open them too). */
   dumpFiles: File[] = [];
+  /** The files last picked, even when they did not open (the deep scan searches them). */
+  pickedFiles = $state.raw<File[]>([]);
 
   private fail(e: unknown): void {
     if (errName(e) === 'CancelledError') {
@@ -70,6 +79,28 @@ export class DatastoreState {
   }
 
   /** "Open datastore dump": the open picker (several files for a spanned volume); null when dismissed. */
+  // ---- reads the views ask for (components call these, never the worker itself) ----
+
+  /** Bytes of the logical volume (the hex view). */
+  readVolume(offset: number, length: number): Promise<Uint8Array> {
+    return worker().readVolume(offset, length);
+  }
+
+  /** Where a file's bytes start on the volume (its first block, or its FD for resident data). */
+  fileStart(path: string): ReturnType<DatastoreWorkerApi['fileStart']> {
+    return worker().fileStart(path);
+  }
+
+  /** Block counts of `cells` map cells of `perCell` blocks from block `first` (a zoomed map). */
+  allocationWindow(first: number, perCell: number, cells: number): ReturnType<DatastoreWorkerApi['allocationWindow']> {
+    return worker().allocationWindow(first, perCell, cells);
+  }
+
+  /** Who owns blocks start..start+count-1 (at most `max` spans). */
+  blockOwners(start: number, count: number, max: number): ReturnType<DatastoreWorkerApi['blockOwners']> {
+    return worker().blockOwners(start, count, max);
+  }
+
   async pickAndOpen(): Promise<void> {
     if (!canPickFiles()) return;
     try {
@@ -87,6 +118,7 @@ export class DatastoreState {
    */
   async openFiles(files: File[], opts: { handles?: FileSystemFileHandle[]; remember?: boolean } = {}): Promise<void> {
     if (files.length === 0) return;
+    this.pickedFiles = [...files];
     this.files = files.map((f) => f.name);
     this.volume = null;
     this.usage = null;
@@ -114,6 +146,24 @@ export class DatastoreState {
       this.opening = false;
     }
     // Listing first (what the user came for), then free space and the map.
+    await this.browse('/');
+    void this.loadUsageAndMap();
+  }
+
+  /** A volume the deep scan opened in the worker (a deleted or re-created datastore): shown like an opened dump. */
+  async showVolume(files: File[], info: VolumeInfo): Promise<void> {
+    this.files = files.map((f) => f.name);
+    this.usage = null;
+    this.alloc = null;
+    this.listing = null;
+    this.chainPath = null;
+    this.chainLinks = [];
+    this.result = null;
+    this.error = null;
+    this.notice = null;
+    this.volume = info;
+    this.dumpFiles = [...files];
+    this.opened++;
     await this.browse('/');
     void this.loadUsageAndMap();
   }

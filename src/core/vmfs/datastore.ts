@@ -111,20 +111,17 @@ export async function openVolumeAt(vol: ByteSource, partitions: PartitionInfo[],
 
 const DIR_CACHE = 64;
 
-/** A Datastore over a mounted VMFS file system (openDatastore's, and wrappers such as the deep search's). */
-export interface MountedDatastore extends Datastore {
-  /** The mounted file system below the public API: raw FDs, pointer blocks and bitmaps, for the recovery stage. */
-  readonly fs: VmfsFs;
-}
-
-/** The mounted file system behind a Datastore (raw FD, pointer-block and bitmap access for recovery). */
+/**
+ * The mounted file system behind a Datastore (raw FD, pointer-block and bitmap access for recovery):
+ * every datastore opened here has one, and so does a deep-search volume, which wraps one of them.
+ */
 export function fsOf(ds: Datastore): VmfsFs {
-  const fs = (ds as Partial<MountedDatastore>).fs;
-  if (!(fs instanceof VmfsFs)) throw new TypeError('fsOf: the datastore has no mounted VMFS file system');
+  const fs = (ds as { readonly fs?: unknown }).fs;
+  if (!(fs instanceof VmfsFs)) throw new TypeError('fsOf: not a datastore opened from a VMFS volume');
   return fs;
 }
 
-class VmfsDatastore implements MountedDatastore {
+class VmfsDatastore implements Datastore {
   readonly info: VolumeInfo;
   readonly volume: ByteSource;
   private readonly levels: FileBlockLevels;

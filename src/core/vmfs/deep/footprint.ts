@@ -1,7 +1,7 @@
 import { RescueError } from '../../errors.js';
+import { fsOf } from '../datastore.js';
 import type { FileDescriptor } from '../fd.js';
 import { ZLA_RESIDENT } from '../address.js';
-import { fsOf } from '../datastore.js';
 import type { VmfsFs } from '../filesystem.js';
 import { fileVolumeRuns } from '../allocation.js';
 import { fdItems, walkLiveTree } from '../live-items.js';

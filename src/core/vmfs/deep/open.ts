@@ -1,7 +1,7 @@
 import { CorruptError, RescueError, UnsupportedError, UserError } from '../../errors.js';
 import { checkRange, SliceSource, type ByteSource } from '../../io/byte-source.js';
 import { putU16, putU32, putU64 } from '../../util/struct.js';
-import { fsOf, openDatastore, openVolumeAt, type MountedDatastore } from '../datastore.js';
+import { fsOf, openDatastore, openVolumeAt } from '../datastore.js';
 import { formatFdAddress, parsePathOrFd } from '../fd-address.js';
 import { FS_DESCRIPTOR, FS_DESCRIPTOR_OFFSET, VMFS_MAGIC } from '../fs-descriptor.js';
 import { SYSTEM_FD } from '../filesystem.js';
@@ -191,7 +191,7 @@ const LOST = 'lost+found';
 type Target = { kind: 'root' } | { kind: 'lost' } | { kind: 'fd'; fd: number };
 
 /** A volume found by the deep search, browsable like a datastore. */
-export class DeepDatastore implements MountedDatastore {
+export class DeepDatastore implements Datastore {
   readonly info: VolumeInfo;
   private lostTops: Promise<number[]> | null = null;
 
