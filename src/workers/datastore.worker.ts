@@ -8,9 +8,11 @@ import { throttle, type Progress } from '../core/progress.js';
 import { openChain } from '../core/vmdk/chain.js';
 import { carveJobs, type CarveJob } from '../core/recovery/carve-job.js';
 import { mapBounded } from '../core/util/map-bounded.js';
-import { buildCandidates, candidateTotals, DamagedDeltaLayer, carveFreeRange, descriptorInfo, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type CarvedText, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type RejectedRemnant, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
-import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT_CID, parseDescriptor } from '../core/vmdk/descriptor.js';
+import { buildCandidates, carveFreeRange, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type CarvedText, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type RejectedRemnant, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
+import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, parseDescriptor } from '../core/vmdk/descriptor.js';
 import { DiskChain } from '../core/vmdk/disk-chain.js';
+import { linkRoles, vmdkRole, type VmdkRole } from '../core/vmdk/roles.js';
+import { candidateInfo, grainDamageMap, recoveryReport, type GrainDamageMap } from '../core/recovery/index.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
 import { openDatastore, type Datastore, type DirEntry, type FileType, type VolumeInfo, type VolumeUsage } from '../core/vmfs/index.js';
 import { BlobSource } from '../platform/browser/blob-source.js';
@@ -29,22 +31,7 @@ import { DeepDatastore } from '../core/vmfs/deep/open.js';
  * chains and exports. All parsing happens here, off the main thread.
  */
 
-/** How a .vmdk in a listing takes part in a disk chain (from its first bytes and descriptor). */
-export interface VmdkRole {
-  /** descriptor: a text descriptor; sparse: a self-contained KDMV file; data: an extent file (flat, delta, sesparse). */
-  kind: 'descriptor' | 'sparse' | 'data';
-  createType?: string;
-  /** Extent files the descriptor names (as written in it). */
-  extents?: string[];
-  /** The descriptor's parentFileNameHint (null for a base disk). */
-  parent?: string | null;
-  /** For data files: the descriptor in this folder that names it (null: no descriptor claims it). */
-  owner?: string | null;
-  /** For descriptors and sparse files: no other descriptor in the folder names it as its parent. */
-  top?: boolean;
-  /** Why the descriptor could not be read, if it could not. */
-  error?: string;
-}
+export type { VmdkRole };
 
 export interface DsEntry {
   name: string;
@@ -108,23 +95,7 @@ export interface ChainExportResult extends ExportResult {
   opfsFiles: string[];
 }
 
-/** Per bucket of the virtual disk, grains of a candidate by where their content comes from. */
-export interface GrainDamageMap {
-  buckets: number;
-  grainsPerBucket: number;
-  totalGrains: number;
-  grainBytes: number;
-  /** Held by the rebuilt delta and intact. */
-  recovered: Uint32Array;
-  /** Held by the rebuilt delta in blocks placed by contiguity (no FD or pointer block lists them): written, but guessed. */
-  guessed: Uint32Array;
-  /** Written in the delta but lost (block reused, past the dump's end...): read from the parent. */
-  lost: Uint32Array;
-  /** Never written in the delta: read from the parent, as they always were. */
-  parent: Uint32Array;
-  /** Marked zero in the delta (a zeroed grain): read as zeros, the parent is not consulted. */
-  zero: Uint32Array;
-}
+export type { GrainDamageMap };
 
 /** A candidate as the page gets it: the scan's plain data plus the damage map for drawing. */
 export type CandidateView = CandidateInfo & { map: GrainDamageMap };
@@ -178,7 +149,6 @@ const MAX_SNIFF = 512;
 const MAX_PEEK_DIRS = 256;
 const MAX_BUCKETS = 65536;
 /** Cells of a candidate's grain map, and bounds of the parent-descriptor walk. */
-const GRAIN_BUCKETS = 1024;
 const MAX_WALK_ENTRIES = 20000;
 const MAX_WALK_DEPTH = 8;
 /** Pointer-block resource files: their blocks are drawn as pointer blocks, other system files as system. */
@@ -201,81 +171,6 @@ function requireDs(): Datastore {
 }
 
 const joinPath = (dir: string, name: string): string => (dir === '/' ? `/${name}` : `${dir}/${name}`);
-const baseName = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
-
-/** Reads what a .vmdk is: a text descriptor (parsed), a KDMV sparse file, or data. */
-async function sniffVmdk(d: Datastore, path: string, size: number): Promise<VmdkRole> {
-  if (size < 4) return { kind: 'data' };
-  const src = await d.openFile(path);
-  const head = await readUpTo(src, 0, 512);
-  if (head[0] === 0x4b && head[1] === 0x44 && head[2] === 0x4d && head[3] === 0x56) return { kind: 'sparse' }; // "KDMV"
-  if (!looksLikeDescriptor(head) || size > MAX_DESCRIPTOR_BYTES) return { kind: 'data' };
-  try {
-    const desc = parseDescriptor(decodeDescriptorBytes(await src.read(0, size), path), path);
-    return {
-      kind: 'descriptor',
-      createType: desc.createType,
-      extents: desc.extents.map((x) => x.fileName).filter((n): n is string => !!n),
-      parent: desc.parentCid === NO_PARENT_CID ? null : desc.parentFileNameHint,
-    };
-  } catch (e) {
-    if (!(e instanceof RescueError)) throw e;
-    return { kind: 'descriptor', error: e.message };
-  }
-}
-
-/** Marks which data files a descriptor claims and which disks are chain tops (not anyone's parent). */
-function linkRoles(entries: DsEntry[]): void {
-  const byName = new Map(entries.map((e) => [e.name, e]));
-  const parents = new Set<string>();
-  for (const e of entries) {
-    const r = e.vmdk;
-    if (r?.kind !== 'descriptor') continue;
-    for (const x of r.extents ?? []) {
-      const t = byName.get(baseName(x));
-      if (t?.vmdk && t.vmdk.kind === 'data' && t.vmdk.owner == null) t.vmdk.owner = e.name;
-    }
-    if (r.parent) parents.add(baseName(r.parent));
-  }
-  for (const e of entries) {
-    const r = e.vmdk;
-    if (!r) continue;
-    if (r.kind === 'data') r.owner ??= null;
-    else r.top = !parents.has(e.name);
-  }
-}
-
-/** Where each grain of a candidate comes from, summed per bucket of the virtual disk (one walk of its tables). */
-async function grainDamageMap(c: Candidate, signal: AbortSignal): Promise<GrainDamageMap> {
-  const g = c.grainBytes;
-  const totalGrains = Math.ceil(c.capacityBytes / g);
-  const buckets = Math.max(1, Math.min(GRAIN_BUCKETS, totalGrains));
-  const per = Math.max(1, Math.ceil(totalGrains / buckets));
-  const nb = Math.max(1, Math.ceil(totalGrains / per));
-  const m: GrainDamageMap = { buckets: nb, grainsPerBucket: per, totalGrains, grainBytes: g, recovered: new Uint32Array(nb), guessed: new Uint32Array(nb), lost: new Uint32Array(nb), parent: new Uint32Array(nb), zero: new Uint32Array(nb) };
-  const add = (arr: Uint32Array, first: number, end: number) => {
-    for (let s = first; s < end; ) {
-      const b = Math.floor(s / per);
-      const stop = Math.min(end, (b + 1) * per);
-      arr[b]! += stop - s;
-      s = stop;
-    }
-  };
-  // 256 grain tables per call: bounded by the GD, like the core's damage report.
-  const step = 256 * 4096 * g;
-  for (let pos = 0; pos < c.capacityBytes; pos += step) {
-    throwIfAborted(signal);
-    for (const e of await c.layer.mapRange(pos, Math.min(step, c.capacityBytes - pos))) {
-      const parts = e.kind === 'data' && c.layer instanceof DamagedDeltaLayer ? await c.layer.guessedParts(e.offset, e.length, e.sourceOffset) : [{ offset: e.offset, length: e.length, reason: null }];
-      for (const p of parts) {
-        const first = Math.floor(p.offset / g);
-        const end = Math.min(totalGrains, Math.ceil((p.offset + p.length) / g));
-        add(e.kind === 'data' ? (p.reason === null ? m.recovered : m.guessed) : e.kind === 'missing' ? m.lost : e.kind === 'zero' ? m.zero : m.parent, first, end);
-      }
-    }
-  }
-  return m;
-}
 
 /** Every live text descriptor on the volume (bounded walk): the choices of parent. */
 async function listDescriptors(d: Datastore, signal: AbortSignal): Promise<ParentOption[]> {
@@ -315,51 +210,6 @@ async function listDescriptors(d: Datastore, signal: AbortSignal): Promise<Paren
 function requireCandidate(id: string): Candidate {
   if (!scanned) throw new UserError('no scan for lost snapshots has run on this dump');
   return pickCandidate(scanned, id);
-}
-
-/** Plain data of a candidate (no layer, plan or header: those stay in the worker). */
-function candidateInfo(c: Candidate): CandidateInfo {
-  return {
-    id: c.id,
-    format: c.format,
-    capacityBytes: c.capacityBytes,
-    sizeBytes: c.sizeBytes,
-    confidence: c.confidence,
-    identity: c.identity,
-    completeness: c.completeness,
-    identityReasons: c.identityReasons.map((p) => ({ ...p })),
-    completenessReasons: c.completenessReasons.map((p) => ({ ...p })),
-    reasons: [...c.reasons],
-    parent: c.parent,
-    parentReasons: [...c.parentReasons],
-    parentAmbiguous: c.parentAmbiguous,
-    parentAlternatives: c.parentAlternatives.map((a) => ({ ...a, reasons: [...a.reasons] })),
-    evidence: c.evidence.map((e) => ({ ...e })),
-    recoverableGrains: c.recoverableGrains,
-    guessedGrains: c.guessedGrains,
-    lostGrains: c.lostGrains,
-    grainBytes: c.grainBytes,
-    lostRuns: c.lostRuns.map((r) => ({ ...r, reasons: [...r.reasons] })),
-    guessedRuns: c.guessedRuns.map((r) => ({ ...r, reasons: [...r.reasons] })),
-    headerVolOffset: c.headerVolOffset,
-    method: c.method,
-    ...(c.descriptor ? { descriptor: descriptorInfo(c.descriptor) } : {}),
-  };
-}
-
-/** The JSON damage report of a candidate (the CLI's `recover --report` shape), with the last recovery's hashes. */
-function reportOf(c: Candidate, parent: string | null, rec: RecoveryResult | null): object {
-  return {
-    tool: 'vmfs-rescue (browser)',
-    volume: scanned!.volume,
-    candidate: candidateInfo(c),
-    parent: rec ? rec.parent : parent,
-    lostRuns: c.lostRuns,
-    totals: candidateTotals(c),
-    output: rec ? { format: rec.format, files: rec.files, bytesWritten: rec.bytesWritten, verified: rec.verified } : null,
-    hashes: rec ? { logicalSha256: rec.sha256 } : null,
-    warnings: [...scanned!.warnings, ...(rec?.warnings ?? [])],
-  };
 }
 
 /**
@@ -541,7 +391,7 @@ const api = {
         if (e.type === 'file' && /\.vmdk$/i.test(e.name) && sniffed < MAX_SNIFF) {
           sniffed++;
           try {
-            e.vmdk = await sniffVmdk(d, e.path, e.size);
+            e.vmdk = await vmdkRole(await d.openFile(e.path), e.size, e.path);
           } catch (err) {
             if (!(err instanceof RescueError)) throw err;
             e.vmdk = { kind: 'data', error: err.message };
@@ -726,7 +576,14 @@ const api = {
   report(candidateId: string, parentPath: string | null): Promise<string> {
     return guarded(async () => {
       const c = requireCandidate(candidateId);
-      return JSON.stringify(reportOf(c, parentPath, recoveries.get(candidateId) ?? null), null, 2) + '\n';
+      const rec = recoveries.get(candidateId) ?? null;
+      const report = recoveryReport(scanned!, c, rec ? rec.parent : parentPath, {
+        tool: 'vmfs-rescue (browser)',
+        output: rec ? { format: rec.format, files: rec.files, bytesWritten: rec.bytesWritten, verified: rec.verified } : null,
+        sha256: rec ? rec.sha256 : null,
+        warnings: rec?.warnings ?? [],
+      });
+      return JSON.stringify(report, null, 2) + '\n';
     });
   },
 

@@ -43,8 +43,8 @@ export function candidateInfo(c: Candidate): CandidateInfo {
     identityReasons: c.identityReasons.map((p) => ({ ...p })),
     completenessReasons: c.completenessReasons.map((p) => ({ ...p })),
     parentReasons: [...c.parentReasons],
-    lostRuns: c.lostRuns.map((r) => ({ ...r })),
-    guessedRuns: c.guessedRuns.map((r) => ({ ...r })),
+    lostRuns: c.lostRuns.map((r) => ({ ...r, reasons: [...r.reasons] })),
+    guessedRuns: c.guessedRuns.map((r) => ({ ...r, reasons: [...r.reasons] })),
     headerVolOffset: c.headerVolOffset,
     ...(c.descriptor ? { descriptor: descriptorInfo(c.descriptor) } : {}),
   };
