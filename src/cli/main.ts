@@ -25,6 +25,13 @@ Usage:
   vmfs-rescue map  --image DUMP [...] --json
   vmfs-rescue scan --image DUMP [...] [--volume UUID] [--json]
   vmfs-rescue recover --image DUMP [...] [--volume UUID] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]
+  vmfs-rescue raid detect --member M1 --member M2 [...] [--json]
+  vmfs-rescue raid assemble --member M1 [...] --out LUN.img
+
+RAID members: every datastore command takes --member M (repeated) in place of --image; the array is
+detected from the members. Override any detected value with --level raid0|raid1|raid5|raid6|raid10|jbod,
+--stripe BYTES, --layout left-symmetric|left-asymmetric|right-symmetric|right-asymmetric, --delay ROWS,
+--order M2,M1,missing,... and --offset M=BYTES.
 
 PATH inside a datastore may be an FD address written <0x...>.
 info --deep searches the whole LUN for every VMFS volume that lived there (deleted, re-created);
@@ -76,6 +83,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       case 'recover': {
         const { runRecover } = await import('./commands/recovery.js');
         return await runRecover(rest, io);
+      }
+      case 'raid': {
+        const { runRaid } = await import('./commands/raid.js');
+        return await runRaid(rest, io);
       }
       default:
         throw new UserError(`unknown command '${cmd}' (try --help)`);

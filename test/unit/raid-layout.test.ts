@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parityRow, placeChunk, type ParityLayout, type RaidGeometry } from '../../src/core/raid/layout.js';
+import { parityDisksOf, parityRow, placeChunk, type ParityLayout, type RaidGeometry } from '../../src/core/raid/layout.js';
 
 /**
  * md's layouts as tables, worked out by hand from raid5_compute_sector in the kernel's
@@ -86,5 +86,39 @@ describe('md layouts against raid5.c', () => {
   it('parity delay keeps each rotation for that many rows', () => {
     const g: RaidGeometry = { level: 'raid5', disks: 4, stripeBytes: 4096, layout: 'left-symmetric', parityDelay: 3 };
     expect([0, 1, 2, 3, 5, 6, 11, 12].map((r) => parityRow(g, r).p)).toEqual([3, 3, 3, 2, 2, 1, 0, 3]);
+  });
+});
+
+describe('placeChunk (allocation-free) agrees with parityRow', () => {
+  it('every layout, delay, level, 3-8 disks, 200 chunks', () => {
+    for (const level of ['raid5', 'raid6'] as const) {
+      for (const layout of ['left-symmetric', 'left-asymmetric', 'right-symmetric', 'right-asymmetric'] as ParityLayout[]) {
+        for (let disks = level === 'raid5' ? 3 : 4; disks <= 8; disks++) {
+          for (const parityDelay of [1, 2, 5]) {
+            const g: RaidGeometry = { level, disks, stripeBytes: 4096, layout, parityDelay };
+            const nd = disks - (level === 'raid5' ? 1 : 2);
+            for (let c = 0; c < 200; c++) expect(placeChunk(g, c).disks[0]).toBe(parityRow(g, Math.floor(c / nd)).data[c % nd]);
+          }
+        }
+      }
+    }
+  });
+});
+
+describe('parityDisksOf (allocation-free) agrees with parityRow', () => {
+  it('every layout, delay, level, 3-8 disks', () => {
+    for (const level of ['raid5', 'raid6'] as const) {
+      for (const layout of ['left-symmetric', 'left-asymmetric', 'right-symmetric', 'right-asymmetric'] as ParityLayout[]) {
+        for (let disks = level === 'raid5' ? 3 : 4; disks <= 8; disks++) {
+          for (const parityDelay of [1, 3]) {
+            const g: RaidGeometry = { level, disks, stripeBytes: 4096, layout, parityDelay };
+            for (let r = 0; r < 40; r++) {
+              const pr = parityRow(g, r);
+              expect(parityDisksOf(g, r)).toEqual({ p: pr.p, q: pr.q });
+            }
+          }
+        }
+      }
+    }
   });
 });

@@ -134,8 +134,7 @@ export function placeChunk(g: RaidGeometry, c: number): ChunkPlace {
     case 'raid5':
     case 'raid6': {
       const nd = dataDisks(g);
-      const row = Math.floor(c / nd);
-      return { disks: [parityRow(g, row).data[c % nd]!], rows: [row] };
+      return { disks: [dataDiskOf(g, c)], rows: [Math.floor(c / nd)] };
     }
     default:
       throw new Error(`placeChunk: ${g.level} is not striped`);
@@ -145,4 +144,33 @@ export function placeChunk(g: RaidGeometry, c: number): ChunkPlace {
 /** Chunks of data per raster row: what one row of every member adds to the LUN. */
 export function rowDataChunks(g: RaidGeometry): number {
   return g.level === 'raid10' ? g.disks / 2 : dataDisks(g);
+}
+
+/** The disk of data chunk c on raid5/raid6, as parityRow(...).data but without allocating (detection calls it per landmark per hypothesis). */
+export function dataDiskOf(g: RaidGeometry, c: number): number {
+  const n = g.disks;
+  const nd = dataDisks(g);
+  const row = Math.floor(c / nd);
+  const dd = c - row * nd;
+  const r = Math.floor(row / g.parityDelay) % n;
+  const left = g.layout === 'left-symmetric' || g.layout === 'left-asymmetric';
+  const symmetric = g.layout === 'left-symmetric' || g.layout === 'right-symmetric';
+  if (g.level === 'raid5') {
+    const p = left ? nd - r : r;
+    return symmetric ? (p + 1 + dd) % n : dd >= p ? dd + 1 : dd;
+  }
+  const p = left ? n - 1 - r : r;
+  if (symmetric) return (p + 2 + dd) % n;
+  return p === n - 1 ? dd + 1 : dd >= p ? dd + 2 : dd;
+}
+
+/** P and Q disks of a raid5/raid6 row (q = -1 on raid5), as parityRow but without allocating. */
+export function parityDisksOf(g: RaidGeometry, row: number): { p: number; q: number } {
+  const n = g.disks;
+  const r = Math.floor(row / g.parityDelay) % n;
+  const left = g.layout === 'left-symmetric' || g.layout === 'left-asymmetric';
+  if (g.level === 'raid5') return { p: left ? n - 1 - r : r, q: -1 };
+  const p = left ? n - 1 - r : r;
+  const symmetric = g.layout === 'left-symmetric' || g.layout === 'right-symmetric';
+  return { p, q: symmetric ? (p + 1) % n : p === n - 1 ? 0 : p + 1 };
 }

@@ -221,7 +221,7 @@ export async function readLvmDevice(dev: ByteSource): Promise<LvmDevice> {
     next = e.nextOffset;
   }
 
-  const scan: PeScan = { name, pes: [], run: null, len: 0, more: 0, vol: 0, p: 0, l: 0 };
+  const scan = newPeScan(name);
   let seen = 0;
   let words: Uint32Array | undefined;
   outer: for (const r of regions) {
@@ -261,18 +261,27 @@ export async function readLvmDevice(dev: ByteSource): Promise<LvmDevice> {
 }
 
 /**
- * The PE runs found so far and the run being extended: its last PE's length, how many more PEs
- * of that length followed, and the volumeId, pOffset and lOffset the next PE has if it continues it.
+ * The PE runs found so far and the state of the run being extended, numbers only (a typed array:
+ * no object shape for V8 to migrate mid-loop): the index in `pes` of its first PE (-1: none), its
+ * last PE's length, how many more PEs of that length followed, and the volumeId, pOffset and
+ * lOffset that the next PE has if it continues the run.
  */
 interface PeScan {
   name: string;
   pes: LvmPe[];
-  run: LvmPe | null;
-  len: number;
-  more: number;
-  vol: number;
-  p: number;
-  l: number;
+  st: Float64Array;
+}
+const S_RUN = 0;
+const S_LEN = 1;
+const S_MORE = 2;
+const S_VOL = 3;
+const S_P = 4;
+const S_L = 5;
+
+function newPeScan(name: string): PeScan {
+  const st = new Float64Array(6);
+  st[S_RUN] = -1;
+  return { name, pes: [], st };
 }
 
 /**
@@ -281,7 +290,13 @@ interface PeScan {
  * synchronous loop over typed arrays that V8 optimizes early, no u64 parse, no boxed number kept.
  */
 function scanPeTable(w: Uint32Array, t: Uint8Array, n: number, s: PeScan): void {
-  let { run, len, more, vol, p, l } = s;
+  const st = s.st;
+  let run = st[S_RUN]!;
+  let len = st[S_LEN]!;
+  let more = st[S_MORE]!;
+  let vol = st[S_VOL]!;
+  let p = st[S_P]!;
+  let l = st[S_L]!;
   for (let i = 0; i < n; i++) {
     const at = i * PE_ENTRY_SIZE;
     if (t[at + PE.used] !== 1) continue;
@@ -289,53 +304,65 @@ function scanPeTable(w: Uint32Array, t: Uint8Array, n: number, s: PeScan): void 
     const pHi = w[k + W_P + 1]!;
     const lHi = w[k + W_L + 1]!;
     const nHi = w[k + W_LEN + 1]!;
-    if (run !== null && w[k] === vol && pHi < SAFE_HI && lHi < SAFE_HI && nHi < SAFE_HI &&
+    if (run >= 0 && w[k] === vol && pHi < SAFE_HI && lHi < SAFE_HI && nHi < SAFE_HI &&
         pHi * 2 ** 32 + w[k + W_P]! === p && lHi * 2 ** 32 + w[k + W_L]! === l && nHi * 2 ** 32 + w[k + W_LEN]! === len) {
       more++;
       p += len;
       l += len;
       continue;
     }
-    s.run = run;
-    s.more = more;
-    closeRun(s);
-    run = null;
-    const length = u64(t, at + PE.length);
-    if (length === 0) continue;
-    const lOffset = u64(t, at + PE.lOffset);
-    const pOffset = u64(t, at + PE.pOffset);
-    const volumeId = u32(t, at + PE.volumeId);
-    // Consecutive PEs that continue each other (PEs of unequal length too) become one run.
-    const pes = s.pes;
-    const last = pes[pes.length - 1];
-    const merge = last && last.volumeId === volumeId && last.lOffset + last.length === lOffset && last.pOffset + last.length === pOffset;
-    if (merge && Number.isSafeInteger(last.lOffset + last.length + length)) last.length += length;
-    else pes.push({ lOffset, pOffset, length, volumeId });
-    run = pes[pes.length - 1]!;
-    len = length;
-    more = 0;
-    vol = volumeId;
-    p = pOffset + length;
-    l = lOffset + length;
+    st[S_RUN] = run;
+    st[S_MORE] = more;
+    startRun(s, t, at);
+    run = st[S_RUN]!;
+    len = st[S_LEN]!;
+    more = st[S_MORE]!;
+    vol = st[S_VOL]!;
+    p = st[S_P]!;
+    l = st[S_L]!;
   }
-  s.run = run;
-  s.len = len;
-  s.more = more;
-  s.vol = vol;
-  s.p = p;
-  s.l = l;
+  st[S_RUN] = run;
+  st[S_LEN] = len;
+  st[S_MORE] = more;
+  st[S_VOL] = vol;
+  st[S_P] = p;
+  st[S_L] = l;
+}
+
+/** Ends the run being extended and starts one at the entry at `at` of table `t` (none if its length is 0). */
+function startRun(s: PeScan, t: Uint8Array, at: number): void {
+  closeRun(s);
+  const length = u64(t, at + PE.length);
+  if (length === 0) return;
+  const lOffset = u64(t, at + PE.lOffset);
+  const pOffset = u64(t, at + PE.pOffset);
+  const volumeId = u32(t, at + PE.volumeId);
+  // Consecutive PEs that continue each other (PEs of unequal length too) become one run.
+  const pes = s.pes;
+  const last = pes[pes.length - 1];
+  const merge = last && last.volumeId === volumeId && last.lOffset + last.length === lOffset && last.pOffset + last.length === pOffset;
+  if (merge && Number.isSafeInteger(last.lOffset + last.length + length)) last.length += length;
+  else pes.push({ lOffset, pOffset, length, volumeId });
+  const st = s.st;
+  st[S_RUN] = pes.length - 1;
+  st[S_LEN] = length;
+  st[S_MORE] = 0;
+  st[S_VOL] = volumeId;
+  st[S_P] = pOffset + length;
+  st[S_L] = lOffset + length;
 }
 
 /** Ends the run being extended: its first PE grows by the PEs that continued it. */
 function closeRun(s: PeScan): void {
-  const run = s.run;
-  if (!run) return;
-  const total = run.length + s.len * s.more;
+  const st = s.st;
+  if (st[S_RUN]! < 0) return;
+  const run = s.pes[st[S_RUN]!]!;
+  const total = run.length + st[S_LEN]! * st[S_MORE]!;
   if (!Number.isSafeInteger(run.lOffset + total) || !Number.isSafeInteger(run.pOffset + total)) {
     throw new CorruptError(`${s.name}: LVM PE run at volume offset ${hex(run.lOffset)} ends past 2^53`);
   }
   run.length = total;
-  s.run = null;
+  st[S_RUN] = -1;
 }
 
 /** One contiguous run of the logical volume: on a device, or a hole (device not supplied). */

@@ -276,8 +276,18 @@ export class ResourceFile {
     while (c < end) {
       const at = this.clusterHeaderOffset(c);
       let n = 1;
-      const fits = (k: number) => at + k * H + from + length <= this.content.size;
-      while (c + n < end && n * H + length <= BULK_READ && this.clusterHeaderOffset(c + n) === at + n * H && fits(n)) n++;
+      if (this.isChild) {
+        const fits = (k: number) => at + k * H + from + length <= this.content.size;
+        while (c + n < end && n * H + length <= BULK_READ && this.clusterHeaderOffset(c + n) === at + n * H && fits(n)) n++;
+      } else {
+        // Headers are adjacent up to the end of their cluster group, or on across groups without
+        // items (G = C × H, as .fbb.sf on VMFS3/5): the run's length is computed, not found by
+        // testing every header (a 64 TiB .fbb.sf has 32768).
+        const { C, G } = this.h;
+        const inGroup = G === C * H ? end - c : C - (c % C);
+        const room = Math.floor((this.content.size - at - from - length) / H) + 1;
+        n = Math.max(1, Math.min(end - c, inGroup, Math.floor((BULK_READ - length) / H) + 1, room));
+      }
       // A lone header past the file end fails in this read, as cluster(c) does.
       buf ??= new Uint8Array(Math.max(BULK_READ, length));
       const b = buf.subarray(0, (n - 1) * H + length);

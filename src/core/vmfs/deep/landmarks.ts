@@ -24,7 +24,7 @@ const FDMD = 0x66646d64;
 /** Largest volume offset a landmark may name: 64 TiB is VMFS's maximum volume. */
 export const MAX_VOLUME = 2 ** 46;
 /** Bytes a parser may look at past its start (an FD with 8 KiB metadata alignment; a linear dir's two first entries). */
-export const LANDMARK_SPAN = 0x1100;
+export const LANDMARK_SPAN = 0x1400;
 
 export interface FdLandmark {
   kind: 'fd';
@@ -164,7 +164,12 @@ function parseFsDescAt(b: Uint8Array, i: number, at: number): FsDescLandmark | n
   if (!isPow2(blockSize, 0x10000, 2 ** 28) || !isPow2(subBlockSize, 512, blockSize)) return null;
   const md = version === 6 ? u32(b, i + f.mdAlignment[0]) : 0;
   if (version === 6 && !isPow2(md, 4096, 2 ** 20)) return null;
-  const d = FS_DESCRIPTOR.parse(b, i);
+  let d: ReturnType<typeof FS_DESCRIPTOR.parse>;
+  try {
+    d = FS_DESCRIPTOR.parse(b, i);
+  } catch {
+    return null; // a u64 field past 2^53: not a descriptor worth trusting
+  }
   return {
     kind: 'fs-descriptor', at, origin: at - FS_DESCRIPTOR_OFFSET, version, fsMajor: major, fsMinor: d.minorVersion,
     uuid: d.uuid, lvUuid: d.lvUuid, label: d.label, blockSize, subBlockSize, mdAlignment: md, creationTime: d.creationTime,
@@ -184,7 +189,13 @@ function parseLvmAt(b: Uint8Array, i: number, at: number): LvmLandmark | null {
   const md = u32(b, i + f.mdAlignment[0]);
   const vt = major >= 6 && isPow2(md, 512, 0x1000) ? md : 512;
   let lvUuid = '';
-  if (i + vt + LVM_VOL_DESC.size <= b.length) lvUuid = LVM_VOL_DESC.parse(b, i + vt).lvUuid;
+  if (i + vt + LVM_VOL_DESC.size <= b.length) {
+    try {
+      lvUuid = LVM_VOL_DESC.parse(b, i + vt).lvUuid;
+    } catch {
+      lvUuid = ''; // an out-of-range size field: the UUID is not trusted either
+    }
+  }
   return { kind: 'lvm', at, partition: at - LVM_HEADER_OFFSET, major, dataOffset, deviceSize, lvUuid };
 }
 

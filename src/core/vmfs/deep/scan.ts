@@ -49,7 +49,13 @@ export interface DeepScanResult {
   dropped: number;
 }
 
-const CHUNK = 16 * 1024 * 1024;
+/**
+ * Read size. Small enough that the chunk is still in the CPU cache when it is scanned (the scan
+ * touches one word per sector: on 16 MiB chunks each touch was a cache miss, 3-4x slower), large
+ * enough to be read asynchronously, overlapping the scan of the previous one (reads of 1 MiB or
+ * less are synchronous preads: measured 2-5x slower in all). 4 MiB was best of 1-16 MiB.
+ */
+const CHUNK = 4096 * 1024 - LANDMARK_SPAN;
 const SECTOR = 512;
 export const MAX_ORIGINS = 4096;
 export const MAX_FDS = 1 << 20;
@@ -157,9 +163,16 @@ function mapAdd(map: MapRun[], at: number, len: number): void {
   map.splice(i, 0, { start: at, length: len });
 }
 
-/** Landmark words: a sector is parsed only when its first u32 is one of these (cheap test first). */
-function interesting(w: number): boolean {
-  return (w & 0xfffffff8) === 0x10c00000 || w === 0x2fabf15e || w === 0x2fabf15f || w === 0xc001d00d || w === 0x00f50001 || w === 2;
+/**
+ * Index of the next word at or after `from` (stepping by `step`) that may start a landmark, or -1.
+ * Words are compared as int32 (`| 0`), so the loop stays on small integers in optimised code.
+ */
+function nextInteresting(words: Int32Array, from: number, end: number, step: number): number {
+  for (let w = from; w < end; w += step) {
+    const x = words[w]!;
+    if ((x & ~7) === 0x10c00000 || x === 0x2fabf15e || x === 0x2fabf15f || x === (0xc001d00d | 0) || x === 0x00f50001 || x === 2) return w;
+  }
+  return -1;
 }
 
 /**
@@ -191,7 +204,7 @@ export async function deepScan(sources: readonly ByteSource[], opts: DeepScanOpt
         done += Math.min(CHUNK, r.end - pos);
         progress({ phase, done, total });
         // A macrotask turn now and then keeps the job cancellable when reads complete synchronously.
-        if (k % 8 === 7) await new Promise<void>((res) => setTimeout(res, 0));
+        if (k % 32 === 31) await new Promise<void>((res) => setTimeout(res, 0));
       }
     }
   };
@@ -210,11 +223,10 @@ function readChunk(src: ByteSource, pos: number, dest: Uint8Array): Promise<void
 
 /** Parses every sector start in buf[0, n) (buf may extend LANDMARK_SPAN further for parsers). */
 export function scanChunk(buf: Uint8Array, n: number, pos: number, source: number, size: number, c: { add(source: number, l: Landmark, size: number): void }): void {
-  const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
+  const words = new Int32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
   const step = SECTOR >>> 2;
   const end = n >>> 2;
-  for (let w = 0; w < end; w += step) {
-    if (!interesting(words[w]!)) continue;
+  for (let w = nextInteresting(words, 0, end, step); w >= 0; w = nextInteresting(words, w + step, end, step)) {
     const i = w << 2;
     const l = parseLandmark(buf, i, pos + i);
     if (l) c.add(source, l, size);
