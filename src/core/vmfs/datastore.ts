@@ -4,6 +4,7 @@ import type { FileResolver } from '../vmdk/types.js';
 import { scanDump, noVmfs, type Candidate } from './device-scan.js';
 import { HashedDir, readLinearDir, type RawDirEntry } from './directory.js';
 import { addressingOf, fileTypeOf, ZLA_RESIDENT, type FileDescriptor } from './fd.js';
+import { readFds } from './fd-batch.js';
 import { formatFdAddress, parsePathOrFd } from './fd-address.js';
 import { VmfsFileSource } from './file-source.js';
 import { SYSTEM_FD, VmfsFs } from './filesystem.js';
@@ -244,8 +245,10 @@ class VmfsDatastore implements Datastore {
     const dir = await this.fs.fd(addr);
     if (dir.type !== 'directory') throw new UserError(`not a directory: ${typeof p === 'string' ? p : formatFdAddress(addr)}`);
     const raw = await this.rawEntries(dir);
+    const fds = await readFds(this.fs, raw.map((e) => e.fdAddress));
     const out: DirEntry[] = [];
-    for (const e of raw) {
+    for (let k = 0; k < raw.length; k++) {
+      const e = raw[k]!;
       const base: DirEntry = {
         name: e.name,
         type: fileTypeOf(e.typeCode, 0),
@@ -260,8 +263,9 @@ class VmfsDatastore implements Datastore {
         uid: 0,
         gid: 0,
       };
-      try {
-        const fd = await this.fs.fd(e.fdAddress);
+      const fd = fds[k]!;
+      if (fd instanceof RescueError) base.error = fd.message;
+      else {
         base.type = fd.type;
         base.size = fd.length;
         base.allocatedBytes = allocatedBytes(fd);
@@ -270,9 +274,6 @@ class VmfsDatastore implements Datastore {
         base.mode = fd.mode;
         base.uid = fd.uid;
         base.gid = fd.gid;
-      } catch (err) {
-        if (!(err instanceof RescueError)) throw err;
-        base.error = err.message;
       }
       out.push(base);
     }
