@@ -1,5 +1,6 @@
 import { guessParent, type LiveDisk } from './parent-guess.js';
-import { descriptorEvidence, descriptorHints, type Candidate } from './scan.js';
+import type { Candidate } from './candidate.js';
+import { descriptorEvidence, descriptorHints } from './descriptor-evidence.js';
 import { remnantWhere, type DescriptorRemnant, type VmsdRemnant } from './text-carving.js';
 
 /** Longest chain of freed descriptors followed (bounds a CID cycle in corrupt text). */

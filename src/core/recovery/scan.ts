@@ -4,8 +4,7 @@ import { mapBounded } from '../util/map-bounded.js';
 import { hex } from '../util/struct.js';
 import { openCowdExtent } from '../vmdk/formats/cowd.js';
 import { openSeSparseExtent } from '../vmdk/formats/sesparse.js';
-import type { DiskLayer } from '../vmdk/types.js';
-import { formatFdAddress, fsOf, type Datastore, type VmfsFs } from '../vmfs/index.js';
+import { formatFdAddress, fsOf, ZLA_DOUBLE, ZLA_PB, type Datastore, type VmfsFs } from '../vmfs/index.js';
 import { damageReport, DamagedDeltaLayer } from './damage-layer.js';
 import { HEADER_PROBE_BYTES, probeHeaderRemnant, type DeltaHeader } from './delta-header.js';
 import { readFreedPb } from './evidence.js';
@@ -15,10 +14,12 @@ import { joinPointerBlocks, pieceDetail } from './pb-join.js';
 import type { BlockUse } from './free-map.js';
 import { blockUseOf, carveFreeRange, type CarvedHeader, type CarvedText } from './free-ranges.js';
 import { linkCandidates, orderCandidates } from './chain-link.js';
+import type { Candidate } from './candidate.js';
+import { descriptorEvidence, descriptorHints } from './descriptor-evidence.js';
 import { guessParent, namesDisk, type LiveDisk } from './parent-guess.js';
 import { checkTables, planContiguous, planFromBlocks } from './plan.js';
 import { rebuiltFile } from './rebuilt-file.js';
-import type { BlockPlan, CandidateInfo, Evidence, RejectedRemnant } from './types.js';
+import type { BlockPlan, Evidence, RejectedRemnant } from './types.js';
 import { Rejections } from './rejected.js';
 
 export interface VolumeSummary {
@@ -29,22 +30,6 @@ export interface VolumeSummary {
   totalBlocks: number;
   freeBlocks: number;
   allocationBasis: string;
-}
-
-/** A candidate with what it takes to read it again. */
-export interface Candidate extends CandidateInfo {
-  header: DeltaHeader;
-  plan: BlockPlan;
-  /** The rebuilt delta as a layer with its damage applied (lost ranges are 'missing'). */
-  layer: DiskLayer;
-  /** Set when `parent` is 'candidate:<id>': the recovered delta this one sits on. */
-  parentCandidate?: Candidate;
-  /** Freed descriptor attributed to this candidate, if any. */
-  descriptor?: DescriptorRemnant;
-  /** Folder FD of the freed delta FD (0 when unknown), for linking candidates by folder. */
-  dirFd: number;
-  /** The freed delta FD's address text and times (Unix seconds), when a freed FD gave the plan. */
-  fdTimes?: { fd: string; mtime: number; ctime: number };
 }
 
 export interface ScanResult {
@@ -123,12 +108,12 @@ export async function buildCandidates(
   for (const d of fds.deltas) {
     const f = get(d.headerVolOffset, d.header);
     const fdText = formatFdAddress(d.fd.address);
-    f.evidence.push({ kind: 'freed-fd', volOffset: d.fd.volOffset, fd: fdText, detail: `freed FD ${fdText} (generation ${d.fd.generation}, ${d.fd.length} bytes, ${d.fd.zla === 3 ? 'pointer blocks' : d.fd.zla === 4304 ? 'double indirection' : 'direct blocks'}) still lists the delta's blocks` });
+    f.evidence.push({ kind: 'freed-fd', volOffset: d.fd.volOffset, fd: fdText, detail: `freed FD ${fdText} (generation ${d.fd.generation}, ${d.fd.length} bytes, ${d.fd.zla === ZLA_PB ? 'pointer blocks' : d.fd.zla === ZLA_DOUBLE ? 'double indirection' : 'direct blocks'}) still lists the delta's blocks` });
     f.plans.push({ plan: planFromBlocks(d.blocks, d.header.format === 'seSparse' ? d.fd.length : Math.min(d.fd.length, d.header.fileSize), use, 'fd', d.unknown), base: 0.45, reason: `block list from freed FD ${fdText}`, checkWithGt: false, dirFd: d.parentDir, fdTimes: { fd: fdText, mtime: d.fd.mtime, ctime: d.fd.ctime } });
   }
   throwIfAborted(opts.signal);
   warnings.push(...pbs.warnings);
-  const perPb = fs.L.pbEntries;
+  const perPb = fs.geometry.pbEntries;
   for (const p of pbs.heads) {
     throwIfAborted(opts.signal);
     const f = get(p.headerVolOffset, p.header);
@@ -321,18 +306,6 @@ function dedupeDescriptors(ds: DescriptorRemnant[]): void {
   ds.length = w;
 }
 
-/** Evidence entry for a descriptor attributed to a candidate (kind by where it was found). */
-export function descriptorEvidence(d: DescriptorRemnant, note = ''): Evidence {
-  const what = d.location === 'freed-fd' ? `freed descriptor ${d.fd}` : `descriptor text in ${remnantWhere(d)}`;
-  return {
-    kind: d.location === 'freed-fd' ? 'descriptor' : 'descriptor-text',
-    volOffset: d.volOffset,
-    ...(d.fd ? { fd: d.fd } : {}),
-    location: d.location,
-    detail: `${what}: createType ${d.createType}, CID ${d.cid}, parentCID ${d.parentCid}, parentFileNameHint "${d.parentFileNameHint ?? ''}", extent "${d.extentFile ?? ''}"${note}`,
-  };
-}
-
 /** .vmsd evidence naming the guessed parent as a disk of the current snapshot. */
 function vmsdEvidence(vmsds: readonly VmsdRemnant[], parentPath: string | null, disks: readonly LiveDisk[]): Evidence[] {
   const d = disks.find((x) => x.path === parentPath);
@@ -372,12 +345,6 @@ function pickDescriptor(descriptors: readonly DescriptorRemnant[], h: DeltaHeade
   // pick the parent silently, so none is attributed.
   if (best && fits.some((d) => d !== best && score(d) === score(best!) && (d.parentCid !== best!.parentCid || d.parentFileNameHint !== best!.parentFileNameHint))) return undefined;
   return best;
-}
-
-/** Parent hints a recovered descriptor gives: its parentCID and parentFileNameHint (resolved in the freed FD's folder when known). */
-export function descriptorHints(d: DescriptorRemnant, disks: readonly LiveDisk[]): { parentCid: string; parentHint?: { name: string; dir: string | null; where: string } } {
-  const dir = d.parentDir ? (disks.find((x) => x.dirFd === d.parentDir)?.dir ?? null) : null;
-  return { parentCid: d.parentCid, ...(d.parentFileNameHint ? { parentHint: { name: d.parentFileNameHint, dir, where: d.location === 'freed-fd' ? `freed FD ${d.fd}` : remnantWhere(d) } } : {}) };
 }
 
 async function reprobe(fs: VmfsFs, block: number, bs: number, rejected: Rejections): Promise<CarvedHeader | null> {
