@@ -20,14 +20,23 @@ Usage:
   vmfs-rescue vmdk map FILE --json [--ignore-cid]
   vmfs-rescue vmdk export TOP.vmdk --out OUT --format raw|flat|sparse|stream [--ignore-cid] [--no-verify]
   vmfs-rescue vmdk snapshots FILE.vmsd [--json]
-  vmfs-rescue info --image DUMP [--image DUMP2 ...] [--json]
-  vmfs-rescue ls   --image DUMP [...] [PATH] [-l] [--deleted] [--json]
-  vmfs-rescue cat  --image DUMP [...] PATH --out FILE
+  vmfs-rescue info --image DUMP [--image DUMP2 ...] [--deep] [--json]
+  vmfs-rescue ls   --image DUMP [...] [--volume UUID] [PATH] [-l] [--recursive] [--deleted] [--json]
+  vmfs-rescue cat  --image DUMP [...] [--volume UUID] PATH --out FILE
   vmfs-rescue map  --image DUMP [...] --json
-  vmfs-rescue scan --image DUMP [...] [--json]
-  vmfs-rescue recover --image DUMP [...] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]
+  vmfs-rescue scan --image DUMP [...] [--volume UUID] [--json]
+  vmfs-rescue recover --image DUMP [...] [--volume UUID] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]
+  vmfs-rescue raid detect --member M1 --member M2 [...] [--json]
+  vmfs-rescue raid assemble --member M1 [...] --out LUN.img
+
+RAID members: every datastore command takes --member M (repeated) in place of --image; the array is
+detected from the members. Override any detected value with --level raid0|raid1|raid5|raid6|raid10|jbod,
+--stripe BYTES, --layout left-symmetric|left-asymmetric|right-symmetric|right-asymmetric, --delay ROWS,
+--order M2,M1,missing,... and --offset M=BYTES.
 
 PATH inside a datastore may be an FD address written <0x...>.
+info --deep searches the whole LUN for every VMFS volume that lived there (deleted, re-created);
+--volume UUID opens one of them (previous volumes keep unreached files under /lost+found).
 Progress goes to stderr. Exit codes: 0 ok, 1 usage or user error, 2 corrupt or unsupported input,
 130 interrupted by SIGINT (outputs left as they were). An output that is an input is refused.
 Options: --help, --version`;
@@ -75,6 +84,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       case 'recover': {
         const { runRecover } = await import('./commands/recovery.js');
         return await runRecover(rest, io);
+      }
+      case 'raid': {
+        const { runRaid } = await import('./commands/raid.js');
+        return await runRaid(rest, io);
       }
       default:
         throw new UserError(`unknown command '${cmd}' (try --help)`);

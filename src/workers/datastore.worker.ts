@@ -52,6 +52,8 @@ export interface DsEntry {
   allocated: number;
   fdAddress: string;
   mtime: number;
+  /** FD change time: the time `debugvmfs ls -l` prints. */
+  ctime: number;
   error?: string;
   vmdk?: VmdkRole;
   /** Directories: holds a .vmx or .vmdk (looked at for the first MAX_PEEK_DIRS folders only). */
@@ -114,6 +116,8 @@ export interface GrainDamageMap {
   lost: Uint32Array;
   /** Never written in the delta: read from the parent, as they always were. */
   parent: Uint32Array;
+  /** Marked zero in the delta (a zeroed grain): read as zeros, the parent is not consulted. */
+  zero: Uint32Array;
 }
 
 /** A candidate as the page gets it: the scan's plain data plus the damage map for drawing. */
@@ -242,7 +246,7 @@ async function grainDamageMap(c: Candidate, signal: AbortSignal): Promise<GrainD
   const buckets = Math.max(1, Math.min(GRAIN_BUCKETS, totalGrains));
   const per = Math.max(1, Math.ceil(totalGrains / buckets));
   const nb = Math.max(1, Math.ceil(totalGrains / per));
-  const m: GrainDamageMap = { buckets: nb, grainsPerBucket: per, totalGrains, grainBytes: g, recovered: new Uint32Array(nb), guessed: new Uint32Array(nb), lost: new Uint32Array(nb), parent: new Uint32Array(nb) };
+  const m: GrainDamageMap = { buckets: nb, grainsPerBucket: per, totalGrains, grainBytes: g, recovered: new Uint32Array(nb), guessed: new Uint32Array(nb), lost: new Uint32Array(nb), parent: new Uint32Array(nb), zero: new Uint32Array(nb) };
   const add = (arr: Uint32Array, first: number, end: number) => {
     for (let s = first; s < end; ) {
       const b = Math.floor(s / per);
@@ -260,7 +264,7 @@ async function grainDamageMap(c: Candidate, signal: AbortSignal): Promise<GrainD
       for (const p of parts) {
         const first = Math.floor(p.offset / g);
         const end = Math.min(totalGrains, Math.ceil((p.offset + p.length) / g));
-        add(e.kind === 'data' ? (p.reason === null ? m.recovered : m.guessed) : e.kind === 'missing' ? m.lost : m.parent, first, end);
+        add(e.kind === 'data' ? (p.reason === null ? m.recovered : m.guessed) : e.kind === 'missing' ? m.lost : e.kind === 'zero' ? m.zero : m.parent, first, end);
       }
     }
   }
@@ -517,6 +521,7 @@ const api = {
           allocated: e.allocatedBytes,
           fdAddress: e.fdAddressText,
           mtime: e.mtime,
+          ctime: e.ctime,
           ...(e.error ? { error: e.error } : {}),
         }));
       let sniffed = 0;
@@ -605,11 +610,11 @@ const api = {
   },
 
   /**
-   * The split scan, step 1: the volume's blocks in `count` ranges of about equal free space (the
-   * page hands them to carve workers, each of them this same worker module with the dump open).
+   * The split scan, step 1: the volume's blocks in `count` ranges of about equal free space, or
+   * `tapered` (see planFreeRanges), which the page hands to carve workers.
    */
-  scanPlan(count: number): Promise<FreeRangePlan> {
-    return guarded(async () => planFreeRanges(requireDs(), count));
+  scanPlan(count: number, tapered = false): Promise<FreeRangePlan> {
+    return guarded(async () => planFreeRanges(requireDs(), count, tapered));
   },
 
   /**

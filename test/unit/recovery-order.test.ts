@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { orderCandidates } from '../../src/core/recovery/chain-link.js';
-import type { Candidate } from '../../src/core/recovery/scan.js';
+import type { Candidate } from '../../src/core/recovery/candidate.js';
 
 /** Just what the ordering reads of a candidate. */
 function cand(id: string, identity: number, parent?: Candidate, completeness = 1): Candidate {

@@ -15,7 +15,7 @@ import { nodeExportTuning } from '../../platform/node/export-tuning.js';
 import { option, parseArgs, requireOption, type CliIO } from '../args.js';
 import { withSigint } from '../interrupt.js';
 import { progressLines } from '../progress-lines.js';
-import { withDatastore } from '../open-datastore.js';
+import { inputFiles, MEMBER_FLAGS, withDatastore } from '../open-datastore.js';
 
 /**
  * `scan` and `recover`: find deleted snapshot deltas in datastore dumps and rebuild them over
@@ -63,10 +63,9 @@ function scanJson(r: ScanResult) {
 }
 
 export async function runScan(argv: string[], io: CliIO): Promise<number> {
-  const a = parseArgs(argv, ['image'], ['json']);
-  if (a.positional.length) throw new UserError('usage: scan --image DUMP [--image ...] [--json]');
-  return withDatastore(a.options.get('image') ?? [], 'scan', io, (ds) =>
-    withSigint(async (signal) => {
+  const a = parseArgs(argv, ['image', 'volume', ...MEMBER_FLAGS], ['json']);
+  if (a.positional.length) throw new UserError('usage: scan --image DUMP [--image ...] [--volume UUID] [--json]');
+  return withSigint((signal) => withDatastore(a, 'scan', io, async (ds) => {
       const r = await scanForDeltas(ds, { signal, onProgress: progressTo(io) });
       for (const w of r.warnings) io.err(`warning: ${w}`);
       if (a.switches.has('json')) {
@@ -85,13 +84,12 @@ export async function runScan(argv: string[], io: CliIO): Promise<number> {
       if (r.rejectedCount > 0) io.out(`${r.rejectedCount} remnant(s) rejected${r.rejectedCount > r.rejected.length ? ` (first ${r.rejected.length} listed)` : ''}`);
       for (const x of r.rejected) io.out(`    rejected ${x.kind} at volume 0x${x.volOffset.toString(16)}: ${x.reason}`);
       return 0;
-    }),
-  );
+  }, { volume: option(a, 'volume'), signal }));
 }
 
 export async function runRecover(argv: string[], io: CliIO): Promise<number> {
-  const a = parseArgs(argv, ['image', 'candidate', 'out', 'format', 'parent', 'report'], ['no-verify']);
-  if (a.positional.length) throw new UserError('usage: recover --image DUMP [...] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]');
+  const a = parseArgs(argv, ['image', 'candidate', 'out', 'format', 'parent', 'report', 'volume', ...MEMBER_FLAGS], ['no-verify']);
+  if (a.positional.length) throw new UserError('usage: recover --image DUMP [...] [--volume UUID] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]');
   const id = requireOption(a, 'candidate');
   const out = path.resolve(requireOption(a, 'out'));
   const format = requireOption(a, 'format') as ExportFormat | 'delta';
@@ -102,15 +100,14 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
   const reportArg = option(a, 'report');
   const reportPath = reportArg === undefined ? undefined : path.resolve(reportArg);
   if (reportPath && !(await stat(path.dirname(reportPath)).catch(() => null))?.isDirectory()) throw new UserError(`--report folder does not exist: ${path.dirname(reportPath)}`);
-  const images = a.options.get('image') ?? [];
   // Refused before the scan, so a mistyped --out costs nothing (the delta's data file is checked once named).
-  const inputs: RolePath[] = images.map((p) => ({ path: p, role: '--image' }));
+  const inputs: RolePath[] = inputFiles(a);
   const outputs: RolePath[] = [{ path: out, role: '--out' }, ...(format === 'flat' ? [{ path: flatDataName(out), role: 'the flat data file of --out' }] : []), ...(reportPath ? [{ path: reportPath, role: '--report' }] : [])];
   await refuseOutputsOnInputs(outputs, inputs);
   // Every output is staged and published together at the end: a SIGINT or error leaves the folder as it was.
   const staged = new StagedOutputs();
   return withSigint((signal) =>
-    withDatastore(images, 'recover', io, async (ds) => {
+    withDatastore(a, 'recover', io, async (ds) => {
       const progress = progressTo(io);
       await precheckCandidateId(ds, id); // a mistyped id is said at once, not after the whole scan
       const r = await scanForDeltas(ds, { signal, onProgress: progress });
@@ -148,7 +145,7 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
       for (const f of res.files) io.out(path.join(dir, f));
       io.out(res.sha256);
       return 0;
-    }),
+    }, { volume: option(a, 'volume'), signal }),
   ).finally(() => staged.abort());
 }
 

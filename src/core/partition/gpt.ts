@@ -3,7 +3,7 @@ import { crc32 } from '../util/crc32.js';
 import { defineStruct, hex } from '../util/struct.js';
 
 /** GPT header (UEFI spec), at LBA 1 (primary) and at the last LBA (backup). */
-const GPT_HEADER = defineStruct('GPT header', 0x5c, {
+export const GPT_HEADER = defineStruct('GPT header', 0x5c, {
   signature: [0x00, 'ascii', 8],
   revision: [0x08, 'u32'],
   headerSize: [0x0c, 'u32'],
@@ -19,7 +19,7 @@ const GPT_HEADER = defineStruct('GPT header', 0x5c, {
   entriesCrc: [0x58, 'u32'],
 });
 
-const GPT_ENTRY = defineStruct('GPT partition entry', 0x80, {
+export const GPT_ENTRY = defineStruct('GPT partition entry', 0x80, {
   typeGuid: [0x00, 'bytes', 16],
   uniqueGuid: [0x10, 'bytes', 16],
   firstLba: [0x20, 'u64'],

@@ -1,5 +1,7 @@
 import { guessParent, type LiveDisk } from './parent-guess.js';
-import { descriptorEvidence, descriptorHints, parentPart, rescore, type Candidate } from './scan.js';
+import type { Candidate } from './candidate.js';
+import { parentPart, rescore } from './candidate-score.js';
+import { descriptorEvidence, descriptorHints } from './descriptor-evidence.js';
 import { byIdentityThenCompleteness, IDENTITY_WEIGHTS as W, type IdentityKey, type WeightedPart } from './score.js';
 import { remnantWhere, type DescriptorRemnant, type VmsdRemnant } from './text-carving.js';
 

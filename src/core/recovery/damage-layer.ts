@@ -17,6 +17,11 @@ export class DamagedDeltaLayer implements DiskLayer {
   readonly grainSize: number;
   private readonly tableBytes: number;
   private readonly file: ByteSource;
+  /**
+   * No block of the plan is lost or absent and the whole GD lies inside the file: no table can be
+   * lost, so mapRange asks the inner reader for a whole range at once, not table by table.
+   */
+  private readonly tablesIntact: boolean;
 
   constructor(
     private readonly inner: DiskLayer,
@@ -30,6 +35,8 @@ export class DamagedDeltaLayer implements DiskLayer {
     this.capacity = inner.capacity;
     this.grainSize = inner.grainSize;
     this.tableBytes = COWD_ENTRIES * header.grainBytes; // seSparse: 4096 grains per table too
+    const gdLen = header.format === 'seSparse' ? 8 : 4;
+    this.tablesIntact = plan.lost.size === 0 && plan.absent.length === 0 && header.gdOffset + header.gdEntries * gdLen <= plan.fileSize;
   }
 
   /** Why the whole table t is lost (its GD entry or its GT sits in a lost block), or null. */
@@ -100,30 +107,28 @@ export class DamagedDeltaLayer implements DiskLayer {
         for (const e of await this.inner.mapRange(pos, end - pos)) push(out, e);
         break;
       }
-      const tEnd = Math.min(end, (t + 1) * this.tableBytes);
-      const loss = await this.tableLoss(t);
+      // Every table intact: up to the end of the GD in one call (the tables' data still checked).
+      const tEnd = this.tablesIntact ? Math.min(end, this.header.gdEntries * this.tableBytes) : Math.min(end, (t + 1) * this.tableBytes);
+      const loss = this.tablesIntact ? null : await this.tableLoss(t);
       if (loss) push(out, { kind: 'missing', offset: pos, length: tEnd - pos, reason: loss });
-      else {
-        for (const e of await this.inner.mapRange(pos, tEnd - pos)) {
-          if (e.kind !== 'data' || !lostIn(this.plan, e.sourceOffset, e.length)) {
-            push(out, e);
-            continue;
-          }
-          // Split a data extent grain by grain where its bytes sit in lost blocks.
-          let p = e.offset;
-          while (p < e.offset + e.length) {
-            const gEnd = Math.min(e.offset + e.length, (Math.floor(p / this.grainSize) + 1) * this.grainSize);
-            const src = e.sourceOffset + (p - e.offset);
-            const why = lostIn(this.plan, src, gEnd - p);
-            if (why) push(out, { kind: 'missing', offset: p, length: gEnd - p, reason: `grain data lost: ${why}` });
-            else push(out, { kind: 'data', offset: p, length: gEnd - p, source: e.source, sourceOffset: src });
-            p = gEnd;
-          }
-        }
-      }
+      else for (const e of await this.inner.mapRange(pos, tEnd - pos)) this.pushChecked(out, e);
       pos = tEnd;
     }
     return out;
+  }
+
+  /** Appends an extent of the inner reader, a data extent split grain by grain where its bytes sit in lost blocks. */
+  private pushChecked(out: LayerExtent[], e: LayerExtent): void {
+    if (e.kind !== 'data' || !lostIn(this.plan, e.sourceOffset, e.length)) return push(out, e);
+    let p = e.offset;
+    while (p < e.offset + e.length) {
+      const gEnd = Math.min(e.offset + e.length, (Math.floor(p / this.grainSize) + 1) * this.grainSize);
+      const src = e.sourceOffset + (p - e.offset);
+      const why = lostIn(this.plan, src, gEnd - p);
+      if (why) push(out, { kind: 'missing', offset: p, length: gEnd - p, reason: `grain data lost: ${why}` });
+      else push(out, { kind: 'data', offset: p, length: gEnd - p, source: e.source, sourceOffset: src });
+      p = gEnd;
+    }
   }
 
   allocatedBytes(): Promise<number> {
@@ -210,6 +215,3 @@ export function guessedIn(plan: BlockPlan, offset: number, length: number): stri
   }
   return null;
 }
-
-/** The first slice's name for the COWD-only layer. */
-export const DamagedCowdLayer = DamagedDeltaLayer;

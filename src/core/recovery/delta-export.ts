@@ -7,7 +7,7 @@ import { openCowdExtent } from '../vmdk/formats/cowd.js';
 import { openSeSparseExtent } from '../vmdk/formats/sesparse.js';
 import { fsOf, type Datastore } from '../vmfs/index.js';
 import { rebuiltFile } from './rebuilt-file.js';
-import type { Candidate } from './scan.js';
+import type { Candidate } from './candidate.js';
 
 /**
  * The rebuilt delta offered for use in place (issue 5 item 3): the delta file's bytes as found

@@ -4,8 +4,7 @@ import { mapBounded } from '../util/map-bounded.js';
 import { hex } from '../util/struct.js';
 import { openCowdExtent } from '../vmdk/formats/cowd.js';
 import { openSeSparseExtent } from '../vmdk/formats/sesparse.js';
-import type { DiskLayer } from '../vmdk/types.js';
-import { formatFdAddress, fsOf, type Datastore, type VmfsFs } from '../vmfs/index.js';
+import { formatFdAddress, fsOf, ZLA_DOUBLE, ZLA_PB, type Datastore, type VmfsFs } from '../vmfs/index.js';
 import { damageReport, DamagedDeltaLayer } from './damage-layer.js';
 import { HEADER_PROBE_BYTES, probeHeaderRemnant, type DeltaHeader } from './delta-header.js';
 import { readFreedPb } from './evidence.js';
@@ -15,6 +14,9 @@ import { joinPointerBlocks, pieceDetail } from './pb-join.js';
 import type { BlockUse } from './free-map.js';
 import { blockUseOf, carveFreeRange, type CarvedHeader, type CarvedText } from './free-ranges.js';
 import { linkCandidates, orderCandidates } from './chain-link.js';
+import type { Candidate } from './candidate.js';
+import { lostReasons, parentPart, scoreFields } from './candidate-score.js';
+import { descriptorEvidence, descriptorHints } from './descriptor-evidence.js';
 import { guessParent, namesDisk, type LiveDisk } from './parent-guess.js';
 import { checkTables, planContiguous, planFromBlocks } from './plan.js';
 import { rebuiltFile } from './rebuilt-file.js';
@@ -30,24 +32,6 @@ export interface VolumeSummary {
   totalBlocks: number;
   freeBlocks: number;
   allocationBasis: string;
-}
-
-/** A candidate with what it takes to read it again. */
-export interface Candidate extends CandidateInfo {
-  header: DeltaHeader;
-  plan: BlockPlan;
-  /** The rebuilt delta as a layer with its damage applied (lost ranges are 'missing'). */
-  layer: DiskLayer;
-  /** Set when `parent` is 'candidate:<id>': the recovered delta this one sits on. */
-  parentCandidate?: Candidate;
-  /** Freed descriptor attributed to this candidate, if any. */
-  descriptor?: DescriptorRemnant;
-  /** Folder FD of the freed delta FD (0 when unknown), for linking candidates by folder. */
-  dirFd: number;
-  /** Identity evidence with its internal weights (chain linking replaces the parent part and rescores). */
-  identityParts: WeightedPart[];
-  /** The freed delta FD's address text and times (Unix seconds), when a freed FD gave the plan. */
-  fdTimes?: { fd: string; mtime: number; ctime: number };
 }
 
 export interface ScanResult {
@@ -127,12 +111,12 @@ export async function buildCandidates(
   for (const d of fds.deltas) {
     const f = get(d.headerVolOffset, d.header);
     const fdText = formatFdAddress(d.fd.address);
-    f.evidence.push({ kind: 'freed-fd', volOffset: d.fd.volOffset, fd: fdText, detail: `freed FD ${fdText} (generation ${d.fd.generation}, ${d.fd.length} bytes, ${d.fd.zla === 3 ? 'pointer blocks' : d.fd.zla === 4304 ? 'double indirection' : 'direct blocks'}) still lists the delta's blocks` });
+    f.evidence.push({ kind: 'freed-fd', volOffset: d.fd.volOffset, fd: fdText, detail: `freed FD ${fdText} (generation ${d.fd.generation}, ${d.fd.length} bytes, ${d.fd.zla === ZLA_PB ? 'pointer blocks' : d.fd.zla === ZLA_DOUBLE ? 'double indirection' : 'direct blocks'}) still lists the delta's blocks` });
     f.plans.push({ plan: planFromBlocks(d.blocks, d.header.format === 'seSparse' ? d.fd.length : Math.min(d.fd.length, d.header.fileSize), use, 'fd', d.unknown), source: { key: 'source', weight: W.freedFd, effect: 'for', kind: 'freed-fd', text: `its block list survived in a freed file descriptor (FD ${fdText})` }, checkWithGt: false, dirFd: d.parentDir, fdTimes: { fd: fdText, mtime: d.fd.mtime, ctime: d.fd.ctime } });
   }
   throwIfAborted(opts.signal);
   warnings.push(...pbs.warnings);
-  const perPb = fs.L.pbEntries;
+  const perPb = fs.geometry.pbEntries;
   for (const p of pbs.heads) {
     throwIfAborted(opts.signal);
     const f = get(p.headerVolOffset, p.header);
@@ -300,46 +284,6 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readon
   };
 }
 
-/** The candidate's score fields (confidence, its two parts, their reasons in words). */
-export function scoreFields(s: Score): Pick<CandidateInfo, 'confidence' | 'identity' | 'completeness' | 'identityReasons' | 'completenessReasons' | 'reasons'> {
-  return {
-    confidence: s.confidence,
-    identity: s.identity,
-    completeness: s.completeness,
-    identityReasons: s.identityReasons,
-    completenessReasons: s.completenessReasons,
-    reasons: [...s.identityReasons, ...s.completenessReasons].map((p) => p.text),
-  };
-}
-
-/** Scores `c` again from its identity parts (after chain linking replaced some). */
-export function rescore(c: Candidate): void {
-  Object.assign(c, scoreFields(scoreOf(c.identityParts, c, c.grainBytes, lostReasons(c.lostRuns))));
-}
-
-/** The distinct reasons of lost runs, most common first (by sectors). */
-function lostReasons(runs: readonly LostRun[]): string[] {
-  const by = new Map<string, number>();
-  for (const r of runs) for (const x of r.reasons) by.set(x, (by.get(x) ?? 0) + r.sectors / r.reasons.length);
-  return [...by.entries()].sort((a, b) => b[1] - a[1]).map(([x]) => x);
-}
-
-/** What the parent guess adds to identity. */
-export function parentPart(parent: ReturnType<typeof guessParent>): WeightedPart {
-  if (parent.path) {
-    // The first reason is always "same capacity"; the others are the evidence that names it.
-    const why = parent.reasons.slice(1);
-    return why.length
-      ? { key: 'parent', weight: W.parent, effect: 'for', kind: 'parent', text: `its parent is the live disk ${parent.path}: ${why.join('; ')}` }
-      : { key: 'parent', weight: W.parentCapacityOnly, effect: 'for', kind: 'parent-by-capacity', text: `its parent is taken to be ${parent.path}, the only live disk of its capacity (no other evidence names it)` };
-  }
-  if (parent.ambiguous) {
-    const n = parent.alternatives.filter((a) => a.score === parent.alternatives[0]!.score).length;
-    return { key: 'parent', weight: W.parentAmbiguous, effect: 'against', kind: 'parent-ambiguous', text: `${n} live disks of its capacity fit equally as its parent: choose one` };
-  }
-  return { key: 'parent', weight: 0, effect: 'against', kind: 'no-parent', text: 'no live disk of its capacity is on the volume to be its parent' };
-}
-
 /**
  * Drops copies of one descriptor (same CID, parentCID, type, capacity, extent: e.g. an old copy in
  * a free sub-block of a descriptor whose freed FD also survives), keeping the first (freed FDs
@@ -355,18 +299,6 @@ function dedupeDescriptors(ds: DescriptorRemnant[]): void {
     ds[w++] = d;
   }
   ds.length = w;
-}
-
-/** Evidence entry for a descriptor attributed to a candidate (kind by where it was found). */
-export function descriptorEvidence(d: DescriptorRemnant, note = ''): Evidence {
-  const what = d.location === 'freed-fd' ? `freed descriptor ${d.fd}` : `descriptor text in ${remnantWhere(d)}`;
-  return {
-    kind: d.location === 'freed-fd' ? 'descriptor' : 'descriptor-text',
-    volOffset: d.volOffset,
-    ...(d.fd ? { fd: d.fd } : {}),
-    location: d.location,
-    detail: `${what}: createType ${d.createType}, CID ${d.cid}, parentCID ${d.parentCid}, parentFileNameHint "${d.parentFileNameHint ?? ''}", extent "${d.extentFile ?? ''}"${note}`,
-  };
 }
 
 /** .vmsd evidence naming the guessed parent as a disk of the current snapshot. */
@@ -408,12 +340,6 @@ function pickDescriptor(descriptors: readonly DescriptorRemnant[], h: DeltaHeade
   // pick the parent silently, so none is attributed.
   if (best && fits.some((d) => d !== best && score(d) === score(best!) && (d.parentCid !== best!.parentCid || d.parentFileNameHint !== best!.parentFileNameHint))) return undefined;
   return best;
-}
-
-/** Parent hints a recovered descriptor gives: its parentCID and parentFileNameHint (resolved in the freed FD's folder when known). */
-export function descriptorHints(d: DescriptorRemnant, disks: readonly LiveDisk[]): { parentCid: string; parentHint?: { name: string; dir: string | null; where: string } } {
-  const dir = d.parentDir ? (disks.find((x) => x.dirFd === d.parentDir)?.dir ?? null) : null;
-  return { parentCid: d.parentCid, ...(d.parentFileNameHint ? { parentHint: { name: d.parentFileNameHint, dir, where: d.location === 'freed-fd' ? `freed FD ${d.fd}` : remnantWhere(d) } } : {}) };
 }
 
 async function reprobe(fs: VmfsFs, block: number, bs: number, rejected: Rejections): Promise<CarvedHeader | null> {
