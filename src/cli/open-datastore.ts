@@ -15,6 +15,15 @@ export interface OpenOptions {
  * warnings, runs `fn` and closes every source whatever happens.
  */
 export async function withDatastore<T>(images: string[], cmd: string, io: CliIO, fn: (ds: Datastore) => Promise<T>, opts: OpenOptions = {}): Promise<T> {
+  return withImages(images, cmd, async (sources) => {
+    const ds = opts.volume !== undefined ? await openByVolume(sources, opts.volume, io, opts.signal) : await openDatastore(sources);
+    for (const w of ds.info.warnings) io.err(`warning: ${w}`);
+    return await fn(ds);
+  });
+}
+
+/** Opens the `--image` dumps as sources, runs `fn` and closes them whatever happens. */
+export async function withImages<T>(images: string[], cmd: string, fn: (sources: NodeFileSource[]) => Promise<T>): Promise<T> {
   if (images.length === 0) throw new UserError(`${cmd} needs --image DUMP (repeat it for every LUN of a spanned volume)`);
   const sources: NodeFileSource[] = [];
   try {
@@ -28,9 +37,7 @@ export async function withDatastore<T>(images: string[], cmd: string, io: CliIO,
         throw e;
       }
     }
-    const ds = opts.volume !== undefined ? await openByVolume(sources, opts.volume, io, opts.signal) : await openDatastore(sources);
-    for (const w of ds.info.warnings) io.err(`warning: ${w}`);
-    return await fn(ds);
+    return await fn(sources);
   } finally {
     await Promise.all(sources.map((s) => s.close().catch(() => {})));
   }
