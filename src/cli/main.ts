@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { isRescueError, UserError } from '../core/errors.js';
+import { isRescueError, UserError, type RescueError } from '../core/errors.js';
+import { rescueNextStep, SAYS_WHAT_TO_DO } from '../core/next-step.js';
 import type { CliIO } from './args.js';
 import { describeFsError } from './fs-errors.js';
 import { EXIT_INTERRUPTED } from './interrupt.js';
@@ -25,6 +26,13 @@ Usage:
   vmfs-rescue map  --image DUMP [...] --json
   vmfs-rescue scan --image DUMP [...] [--volume UUID] [--json]
   vmfs-rescue recover --image DUMP [...] [--volume UUID] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]
+  vmfs-rescue raid detect --member M1 --member M2 [...] [--json]
+  vmfs-rescue raid assemble --member M1 [...] --out LUN.img
+
+RAID members: every datastore command takes --member M (repeated) in place of --image; the array is
+detected from the members. Override any detected value with --level raid0|raid1|raid5|raid6|raid10|jbod,
+--stripe BYTES, --layout left-symmetric|left-asymmetric|right-symmetric|right-asymmetric, --delay ROWS,
+--order M2,M1,missing,... and --offset M=BYTES.
 
 PATH inside a datastore may be an FD address written <0x...>.
 info --deep searches the whole LUN for every VMFS volume that lived there (deleted, re-created);
@@ -77,12 +85,23 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         const { runRecover } = await import('./commands/recovery.js');
         return await runRecover(rest, io);
       }
+      case 'raid': {
+        const { runRaid } = await import('./commands/raid.js');
+        return await runRaid(rest, io);
+      }
       default:
         throw new UserError(`unknown command '${cmd}' (try --help)`);
     }
   } catch (e) {
     return reportError(e, io);
   }
+}
+
+/** The next step for a RescueError on the command line, unless its message already says it (usage lines, --ignore-cid). */
+function cliNextStep(e: RescueError): string | null {
+  const first = e.message.split('\n')[0]!;
+  if (/^usage: |\(use --|\(add its dump with another --image\)/.test(first) || (e.name === 'UserError' && SAYS_WHAT_TO_DO.test(first))) return null;
+  return rescueNextStep(e.name, first, 'cli') ?? null;
 }
 
 export function reportError(e: unknown, io: CliIO): number {
@@ -92,6 +111,8 @@ export function reportError(e: unknown, io: CliIO): number {
   }
   if (isRescueError(e)) {
     io.err(`vmfs-rescue: ${e.message}`);
+    const step = cliNextStep(e);
+    if (step) io.err(`vmfs-rescue: what to do next: ${step}`);
     return e.kind === 'corrupt' || e.kind === 'unsupported' ? 2 : 1;
   }
   const err = e as NodeJS.ErrnoException;
@@ -101,6 +122,7 @@ export function reportError(e: unknown, io: CliIO): number {
     return 1;
   }
   io.err(`vmfs-rescue: internal error: ${err?.stack ?? String(e)}`);
+  io.err('vmfs-rescue: what to do next: this is a bug in vmfs-rescue; report it with the command line, the input sizes and the lines above');
   return 2;
 }
 

@@ -1,7 +1,8 @@
 import { UserError } from '../core/errors.js';
 import { openDatastore, type Datastore } from '../core/vmfs/index.js';
+import type { ByteSource } from '../core/io/byte-source.js';
 import { NodeFileSource } from '../platform/node/file-source.js';
-import type { CliIO } from './args.js';
+import type { Args, CliIO } from './args.js';
 import { FS_ERRORS } from './fs-errors.js';
 
 /** `volume`: a UUID (or the deep search's own id) to open through the deep volume search. */
@@ -10,21 +11,37 @@ export interface OpenOptions {
   signal?: AbortSignal;
 }
 
+/** Valued flags of the RAID members, for a datastore command's parseArgs. */
+export const MEMBER_FLAGS = ['member', 'level', 'stripe', 'layout', 'delay', 'order', 'offset'];
+
+/** Every input file of a datastore command (for the output guard): the dumps and the RAID members. */
+export function inputFiles(a: Args): { path: string; role: string }[] {
+  return [...(a.options.get('image') ?? []).map((p) => ({ path: p, role: '--image' })), ...(a.options.get('member') ?? []).map((p) => ({ path: p, role: '--member' }))];
+}
+
 /**
  * Opens the `--image` dumps (one per LUN of a spanned volume) as one datastore, prints its
- * warnings, runs `fn` and closes every source whatever happens.
+ * warnings, runs `fn` and closes every source whatever happens. Given the parsed arguments, a
+ * RAID's `--member` dumps may stand in for the one LUN.
  */
-export async function withDatastore<T>(images: string[], cmd: string, io: CliIO, fn: (ds: Datastore) => Promise<T>, opts: OpenOptions = {}): Promise<T> {
-  return withImages(images, cmd, async (sources) => {
+export async function withDatastore<T>(input: string[] | Args, cmd: string, io: CliIO, fn: (ds: Datastore) => Promise<T>, opts: OpenOptions = {}): Promise<T> {
+  const images = Array.isArray(input) ? input : (input.options.get('image') ?? []);
+  const open = async (sources: ByteSource[]) => {
     const ds = opts.volume !== undefined ? await openByVolume(sources, opts.volume, io, opts.signal) : await openDatastore(sources);
     for (const w of ds.info.warnings) io.err(`warning: ${w}`);
-    return await fn(ds);
-  });
+    return fn(ds);
+  };
+  if (!Array.isArray(input) && input.options.has('member')) {
+    if (images.length) throw new UserError(`${cmd}: give --image or --member, not both`);
+    const { withRaidLun } = await import('./raid-members.js');
+    return withRaidLun(input, io, (lun) => open([lun]));
+  }
+  return withImages(images, cmd, open);
 }
 
 /** Opens the `--image` dumps as sources, runs `fn` and closes them whatever happens. */
 export async function withImages<T>(images: string[], cmd: string, fn: (sources: NodeFileSource[]) => Promise<T>): Promise<T> {
-  if (images.length === 0) throw new UserError(`${cmd} needs --image DUMP (repeat it for every LUN of a spanned volume)`);
+  if (images.length === 0) throw new UserError(`${cmd} needs --image DUMP (repeat it for every LUN of a spanned volume) or --member FILE for each member of a RAID`);
   const sources: NodeFileSource[] = [];
   try {
     for (const img of images) {
@@ -43,7 +60,7 @@ export async function withImages<T>(images: string[], cmd: string, fn: (sources:
   }
 }
 
-async function openByVolume(sources: NodeFileSource[], id: string, io: CliIO, signal?: AbortSignal): Promise<Datastore> {
+async function openByVolume(sources: ByteSource[], id: string, io: CliIO, signal?: AbortSignal): Promise<Datastore> {
   const [{ openDeepVolume }, { progressLines }] = await Promise.all([import('../core/vmfs/deep/open.js'), import('./progress-lines.js')]);
   return openDeepVolume(sources, id, { signal, onProgress: progressLines(io) });
 }

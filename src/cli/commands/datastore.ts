@@ -5,31 +5,34 @@ import { refuseOutputsOnInputs } from '../../platform/node/output-guard.js';
 import { option, parseArgs, requireOption, type CliIO } from '../args.js';
 import { withSigint } from '../interrupt.js';
 import { progressLines } from '../progress-lines.js';
-import { withDatastore } from '../open-datastore.js';
+import { inputFiles, MEMBER_FLAGS, withDatastore } from '../open-datastore.js';
 
 /**
  * `info | ls | cat | map` over datastore dumps (--image, repeatable for spanned volumes).
  * Flags and JSON keys are a public contract (see src/cli/main.ts): extend, never rename.
  */
 export async function runDatastore(cmd: string, argv: string[], io: CliIO): Promise<number> {
-  const args = parseArgs(argv, ['image', 'out', 'volume'], ['json', 'l', 'deleted', 'deep', 'recursive']);
+  const args = parseArgs(argv, ['image', 'out', 'volume', ...MEMBER_FLAGS], ['json', 'l', 'deleted', 'deep', 'recursive']);
   const images = args.options.get('image') ?? [];
   const volume = option(args, 'volume');
   const deep = () => import('./deep.js');
-  if (cmd === 'info' && args.switches.has('deep')) return (await deep()).deepInfo(images, args.switches.has('json'), io);
+  if (cmd === 'info' && args.switches.has('deep')) {
+    if (args.options.has('member')) throw new UserError('info --deep takes --image dumps; assemble RAID members first with raid assemble');
+    return (await deep()).deepInfo(images, args.switches.has('json'), io);
+  }
   if (cmd === 'cat') {
     const out = requireOption(args, 'out');
     if ((await stat(out).catch(() => null))?.isDirectory()) throw new UserError(`--out names a folder, not a file: ${out}`);
-    await refuseOutputsOnInputs([{ path: out, role: '--out' }], images.map((p) => ({ path: p, role: '--image' })));
+    await refuseOutputsOnInputs([{ path: out, role: '--out' }], inputFiles(args));
     return withSigint((signal) =>
-      withDatastore(images, cmd, io, async (ds) => {
+      withDatastore(args, cmd, io, async (ds) => {
         const code = await cat(ds, args.positional, out, io, signal);
         if (volume !== undefined) await (await deep()).reportOverwritten(ds, args.positional[0]!, io);
         return code;
       }, { volume, signal }),
     );
   }
-  return withDatastore(images, cmd, io, async (ds) => {
+  return withDatastore(args, cmd, io, async (ds) => {
     const json = args.switches.has('json');
     switch (cmd) {
       case 'info':

@@ -15,7 +15,7 @@ import { nodeExportTuning } from '../../platform/node/export-tuning.js';
 import { option, parseArgs, requireOption, type CliIO } from '../args.js';
 import { withSigint } from '../interrupt.js';
 import { progressLines } from '../progress-lines.js';
-import { withDatastore } from '../open-datastore.js';
+import { inputFiles, MEMBER_FLAGS, withDatastore } from '../open-datastore.js';
 
 /**
  * `scan` and `recover`: find deleted snapshot deltas in datastore dumps and rebuild them over
@@ -23,6 +23,9 @@ import { withDatastore } from '../open-datastore.js';
  */
 
 const progressTo = (io: CliIO) => progressLines(io);
+
+/** A 0..1 score as a whole percentage. */
+const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 /** The JSON shape of one candidate (public contract: extend, never rename). */
 function candidateJson(c: Candidate) {
@@ -32,6 +35,8 @@ function candidateJson(c: Candidate) {
     capacityBytes: c.capacityBytes,
     sizeBytes: c.sizeBytes,
     confidence: c.confidence,
+    identity: c.identity,
+    completeness: c.completeness,
     parent: c.parent,
     parentAmbiguous: c.parentAmbiguous,
     parentAlternatives: c.parentAlternatives,
@@ -42,6 +47,8 @@ function candidateJson(c: Candidate) {
     grainBytes: c.grainBytes,
     method: c.method,
     reasons: c.reasons,
+    identityReasons: c.identityReasons,
+    completenessReasons: c.completenessReasons,
     parentReasons: c.parentReasons,
     lostRuns: c.lostRuns,
     guessedRuns: c.guessedRuns,
@@ -56,9 +63,9 @@ function scanJson(r: ScanResult) {
 }
 
 export async function runScan(argv: string[], io: CliIO): Promise<number> {
-  const a = parseArgs(argv, ['image', 'volume'], ['json']);
+  const a = parseArgs(argv, ['image', 'volume', ...MEMBER_FLAGS], ['json']);
   if (a.positional.length) throw new UserError('usage: scan --image DUMP [--image ...] [--volume UUID] [--json]');
-  return withSigint((signal) => withDatastore(a.options.get('image') ?? [], 'scan', io, async (ds) => {
+  return withSigint((signal) => withDatastore(a, 'scan', io, async (ds) => {
       const r = await scanForDeltas(ds, { signal, onProgress: progressTo(io) });
       for (const w of r.warnings) io.err(`warning: ${w}`);
       if (a.switches.has('json')) {
@@ -67,10 +74,11 @@ export async function runScan(argv: string[], io: CliIO): Promise<number> {
       }
       io.out(`${r.candidates.length} candidate(s) on ${r.volume.label} (${r.volume.freeBlocks} free of ${r.volume.totalBlocks} blocks)`);
       for (const c of r.candidates) {
-        io.out(`${c.id}  ${c.format}  capacity ${c.capacityBytes}  confidence ${c.confidence}  grains ${c.recoverableGrains} recoverable, ${c.guessedGrains} guessed, ${c.lostGrains} lost  parent ${c.parent ?? (c.parentAmbiguous ? 'ambiguous' : '-')}`);
+        io.out(`${c.id}  ${c.format}  capacity ${c.capacityBytes}  confidence ${pct(c.confidence)} (identity ${pct(c.identity)}, completeness ${pct(c.completeness)})  grains ${c.recoverableGrains} recoverable, ${c.guessedGrains} guessed, ${c.lostGrains} lost  parent ${c.parent ?? (c.parentAmbiguous ? 'ambiguous' : '-')}`);
         if (c.parentAmbiguous) for (const alt of c.parentAlternatives) io.out(`    parent alternative ${alt.path} (score ${alt.score})`);
         for (const e of c.evidence) io.out(`    ${e.kind}: ${e.detail}`);
-        for (const why of c.reasons) io.out(`    ${why}`);
+        for (const why of c.identityReasons) io.out(`    identity: ${why.text}${why.kind ? ` [${why.kind}]` : ''}`);
+        for (const why of c.completenessReasons) io.out(`    completeness: ${why.text}`);
       }
       for (const e of r.unassembled) io.out(`unassembled: ${e.detail}`);
       if (r.rejectedCount > 0) io.out(`${r.rejectedCount} remnant(s) rejected${r.rejectedCount > r.rejected.length ? ` (first ${r.rejected.length} listed)` : ''}`);
@@ -80,7 +88,7 @@ export async function runScan(argv: string[], io: CliIO): Promise<number> {
 }
 
 export async function runRecover(argv: string[], io: CliIO): Promise<number> {
-  const a = parseArgs(argv, ['image', 'candidate', 'out', 'format', 'parent', 'report', 'volume'], ['no-verify']);
+  const a = parseArgs(argv, ['image', 'candidate', 'out', 'format', 'parent', 'report', 'volume', ...MEMBER_FLAGS], ['no-verify']);
   if (a.positional.length) throw new UserError('usage: recover --image DUMP [...] [--volume UUID] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]');
   const id = requireOption(a, 'candidate');
   const out = path.resolve(requireOption(a, 'out'));
@@ -92,15 +100,14 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
   const reportArg = option(a, 'report');
   const reportPath = reportArg === undefined ? undefined : path.resolve(reportArg);
   if (reportPath && !(await stat(path.dirname(reportPath)).catch(() => null))?.isDirectory()) throw new UserError(`--report folder does not exist: ${path.dirname(reportPath)}`);
-  const images = a.options.get('image') ?? [];
   // Refused before the scan, so a mistyped --out costs nothing (the delta's data file is checked once named).
-  const inputs: RolePath[] = images.map((p) => ({ path: p, role: '--image' }));
+  const inputs: RolePath[] = inputFiles(a);
   const outputs: RolePath[] = [{ path: out, role: '--out' }, ...(format === 'flat' ? [{ path: flatDataName(out), role: 'the flat data file of --out' }] : []), ...(reportPath ? [{ path: reportPath, role: '--report' }] : [])];
   await refuseOutputsOnInputs(outputs, inputs);
   // Every output is staged and published together at the end: a SIGINT or error leaves the folder as it was.
   const staged = new StagedOutputs();
   return withSigint((signal) =>
-    withDatastore(images, 'recover', io, async (ds) => {
+    withDatastore(a, 'recover', io, async (ds) => {
       const progress = progressTo(io);
       await precheckCandidateId(ds, id); // a mistyped id is said at once, not after the whole scan
       const r = await scanForDeltas(ds, { signal, onProgress: progress });

@@ -1,6 +1,7 @@
 import { RescueError } from '../../errors.js';
+import { fsOf } from '../datastore.js';
 import type { FileDescriptor } from '../fd.js';
-import { ZLA_RESIDENT } from '../fd.js';
+import { ZLA_RESIDENT } from '../address.js';
 import type { VmfsFs } from '../filesystem.js';
 import { fileVolumeRuns } from '../allocation.js';
 import { fdItems, walkLiveTree } from '../live-items.js';
@@ -71,7 +72,7 @@ const MAX_CLUSTERS = 1 << 20;
  * resource files' headers and cluster headers, the FS descriptor and heartbeat region.
  */
 export async function currentFootprint(ds: Datastore, origin: number): Promise<{ reachable: Set<number>; written: Ranges }> {
-  const fs = ds.fs;
+  const fs = fsOf(ds);
   const reachable = new Set<number>();
   const written = new Ranges();
   const add = (volOffset: number, length: number) => written.add(origin + volOffset, length);

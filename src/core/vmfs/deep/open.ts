@@ -1,7 +1,7 @@
 import { CorruptError, RescueError, UnsupportedError, UserError } from '../../errors.js';
 import { checkRange, SliceSource, type ByteSource } from '../../io/byte-source.js';
 import { putU16, putU32, putU64 } from '../../util/struct.js';
-import { openDatastore, openVolumeAt } from '../datastore.js';
+import { fsOf, openDatastore, openVolumeAt } from '../datastore.js';
 import { formatFdAddress, parsePathOrFd } from '../fd-address.js';
 import { FS_DESCRIPTOR, FS_DESCRIPTOR_OFFSET, VMFS_MAGIC } from '../fs-descriptor.js';
 import { SYSTEM_FD } from '../filesystem.js';
@@ -78,8 +78,8 @@ export async function findDeepVolumes(sources: readonly ByteSource[], opts: Deep
       lvmUuid: current.info.lvmUuid,
       geometry: {
         version: current.info.version, fsMajor: current.info.fsMajor, blockSize: current.info.blockSize, subBlockSize: current.info.subBlockSize,
-        mdAlignment: current.info.mdAlignment, fdSize: current.fs.L.fdSize, fdcGroupOffset: current.fs.d.fdcClusterGroupOffset,
-        fdcClustersPerGroup: current.fs.d.fdcClustersPerGroup, from: { all: 'descriptor' },
+        mdAlignment: current.info.mdAlignment, fdSize: fsOf(current).L.fdSize, fdcGroupOffset: fsOf(current).d.fdcClusterGroupOffset,
+        fdcClustersPerGroup: fsOf(current).d.fdcClustersPerGroup, from: { all: 'descriptor' },
       },
       evidence: { fds: 0, clusterHeaders: {}, fsDescriptor: true, lvmHeader: current.info.devices.length > 0, directories: 0 },
       map: [],
@@ -209,7 +209,7 @@ export class DeepDatastore implements Datastore {
   }
 
   get fs() {
-    return this.inner.fs;
+    return fsOf(this.inner);
   }
   get volume(): ByteSource {
     return this.inner.volume;
@@ -220,13 +220,13 @@ export class DeepDatastore implements Datastore {
     this.lostTops ??= (async () => {
       if (this.candidates.length === 0) return [];
       const reached = new Set<number>();
-      if (this.ownsRoot) await walkLiveTree(this.inner.fs, (a) => this.inner.readdir(a), (fd) => void reached.add(fd.address));
+      if (this.ownsRoot) await walkLiveTree(fsOf(this.inner), (a) => this.inner.readdir(a), (fd) => void reached.add(fd.address));
       const lost = this.candidates.filter((a) => !reached.has(a));
       // Entries of lost folders are reached through them.
       const child = new Set<number>();
       for (const a of lost) {
         try {
-          const fd = await this.inner.fs.fd(a);
+          const fd = await fsOf(this.inner).fd(a);
           if (fd.type !== 'directory') continue;
           for (const e of await this.inner.readdir(a)) if (e.name !== '.' && e.name !== '..' && e.fdAddress !== a) child.add(e.fdAddress);
         } catch (e) {
@@ -237,7 +237,7 @@ export class DeepDatastore implements Datastore {
       for (const a of lost) {
         if (child.has(a)) continue;
         try {
-          await this.inner.fs.fd(a);
+          await fsOf(this.inner).fd(a);
           out.push(a);
         } catch (e) {
           if (!(e instanceof RescueError)) throw e;
@@ -267,7 +267,7 @@ export class DeepDatastore implements Datastore {
       k = 0;
     }
     for (; k < parts.length; k++) {
-      const fd = await this.inner.fs.fd(cur);
+      const fd = await fsOf(this.inner).fd(cur);
       if (fd.type !== 'directory') throw new UserError(`not a directory: /${parts.slice(0, k).join('/')}`);
       const e = (await this.inner.readdir(cur)).find((x) => x.name === parts[k] && x.name !== '.' && x.name !== '..');
       if (!e) throw new UserError(`no such file or directory: /${parts.slice(0, k + 1).join('/')}`);
@@ -292,8 +292,8 @@ export class DeepDatastore implements Datastore {
   async overwritten(p: PathOrFd): Promise<{ offset: number; length: number }[]> {
     const t = await this.target(p);
     if (t.kind !== 'fd' || !this.written) return [];
-    const fd = await this.inner.fs.fd(t.fd);
-    return overwrittenRanges(this.inner.fs, fd, this.volume_.originBytes, this.written);
+    const fd = await fsOf(this.inner).fd(t.fd);
+    return overwrittenRanges(fsOf(this.inner), fd, this.volume_.originBytes, this.written);
   }
 
   private async withOverwritten(e: DirEntry): Promise<DeepDirEntry> {
