@@ -7,7 +7,7 @@ import { writeCowd } from '../test/builders/cowd.js';
 import { sectorPattern } from '../test/builders/delta-common.js';
 import { checkRootFd, fdcLocator, openVolume } from '../test/builders/recovery/volume-io.js';
 import { buildVmfs, DATA_OFFSET, MiB, type BlockSpec, type FileSpec, type Manifest } from '../test/builders/vmfs/index.js';
-import { geometry } from '../test/builders/vmfs/geometry.js';
+import { geometry } from '../src/core/synth/vmfs/geometry.js';
 import { fdRecord, freeFdAddress } from '../src/core/synth/vmfs/freed-fd.js';
 import { CLI_BIN, ensureCliBundle } from '../scripts/cli-bundle.js';
 import { measure, warm } from './measure.js';

@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { isRescueError, UserError } from '../core/errors.js';
+import { isRescueError, UserError, type RescueError } from '../core/errors.js';
+import { rescueNextStep, SAYS_WHAT_TO_DO } from '../core/next-step.js';
 import type { CliIO } from './args.js';
 import { describeFsError } from './fs-errors.js';
 import { EXIT_INTERRUPTED } from './interrupt.js';
@@ -19,12 +20,12 @@ Usage:
   vmfs-rescue vmdk map FILE --json [--ignore-cid]
   vmfs-rescue vmdk export TOP.vmdk --out OUT --format raw|flat|sparse|stream [--ignore-cid] [--no-verify]
   vmfs-rescue vmdk snapshots FILE.vmsd [--json]
-  vmfs-rescue info --image DUMP [--image DUMP2 ...] [--json]
-  vmfs-rescue ls   --image DUMP [...] [PATH] [-l] [--deleted] [--json]
-  vmfs-rescue cat  --image DUMP [...] PATH --out FILE
+  vmfs-rescue info --image DUMP [--image DUMP2 ...] [--deep] [--json]
+  vmfs-rescue ls   --image DUMP [...] [--volume UUID] [PATH] [-l] [--recursive] [--deleted] [--json]
+  vmfs-rescue cat  --image DUMP [...] [--volume UUID] PATH --out FILE
   vmfs-rescue map  --image DUMP [...] --json
-  vmfs-rescue scan --image DUMP [...] [--json]
-  vmfs-rescue recover --image DUMP [...] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]
+  vmfs-rescue scan --image DUMP [...] [--volume UUID] [--json]
+  vmfs-rescue recover --image DUMP [...] [--volume UUID] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]
   vmfs-rescue raid detect --member M1 --member M2 [...] [--json]
   vmfs-rescue raid assemble --member M1 [...] --out LUN.img
 
@@ -34,6 +35,8 @@ detected from the members. Override any detected value with --level raid0|raid1|
 --order M2,M1,missing,... and --offset M=BYTES.
 
 PATH inside a datastore may be an FD address written <0x...>.
+info --deep searches the whole LUN for every VMFS volume that lived there (deleted, re-created);
+--volume UUID opens one of them (previous volumes keep unreached files under /lost+found).
 Progress goes to stderr. Exit codes: 0 ok, 1 usage or user error, 2 corrupt or unsupported input,
 130 interrupted by SIGINT (outputs left as they were). An output that is an input is refused.
 Options: --help, --version`;
@@ -94,6 +97,13 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
+/** The next step for a RescueError on the command line, unless its message already says it (usage lines, --ignore-cid). */
+function cliNextStep(e: RescueError): string | null {
+  const first = e.message.split('\n')[0]!;
+  if (/^usage: |\(use --|\(add its dump with another --image\)/.test(first) || (e.name === 'UserError' && SAYS_WHAT_TO_DO.test(first))) return null;
+  return rescueNextStep(e.name, first, 'cli') ?? null;
+}
+
 export function reportError(e: unknown, io: CliIO): number {
   if (isRescueError(e) && e.kind === 'cancelled') {
     io.err('vmfs-rescue: interrupted; no output was written (temporary files removed, destinations as they were)');
@@ -101,6 +111,8 @@ export function reportError(e: unknown, io: CliIO): number {
   }
   if (isRescueError(e)) {
     io.err(`vmfs-rescue: ${e.message}`);
+    const step = cliNextStep(e);
+    if (step) io.err(`vmfs-rescue: what to do next: ${step}`);
     return e.kind === 'corrupt' || e.kind === 'unsupported' ? 2 : 1;
   }
   const err = e as NodeJS.ErrnoException;
@@ -110,6 +122,7 @@ export function reportError(e: unknown, io: CliIO): number {
     return 1;
   }
   io.err(`vmfs-rescue: internal error: ${err?.stack ?? String(e)}`);
+  io.err('vmfs-rescue: what to do next: this is a bug in vmfs-rescue; report it with the command line, the input sizes and the lines above');
   return 2;
 }
 

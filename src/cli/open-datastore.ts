@@ -1,8 +1,15 @@
 import { UserError } from '../core/errors.js';
 import { openDatastore, type Datastore } from '../core/vmfs/index.js';
+import type { ByteSource } from '../core/io/byte-source.js';
 import { NodeFileSource } from '../platform/node/file-source.js';
 import type { Args, CliIO } from './args.js';
 import { FS_ERRORS } from './fs-errors.js';
+
+/** `volume`: a UUID (or the deep search's own id) to open through the deep volume search. */
+export interface OpenOptions {
+  volume?: string;
+  signal?: AbortSignal;
+}
 
 /** Valued flags of the RAID members, for a datastore command's parseArgs. */
 export const MEMBER_FLAGS = ['member', 'level', 'stripe', 'layout', 'delay', 'order', 'offset'];
@@ -17,13 +24,13 @@ export function inputFiles(a: Args): { path: string; role: string }[] {
  * warnings, runs `fn` and closes every source whatever happens. Given the parsed arguments, a
  * RAID's `--member` dumps may stand in for the one LUN.
  */
-export async function withDatastore<T>(input: string[] | Args, cmd: string, io: CliIO, fn: (ds: Datastore) => Promise<T>): Promise<T> {
+export async function withDatastore<T>(input: string[] | Args, cmd: string, io: CliIO, fn: (ds: Datastore) => Promise<T>, opts: OpenOptions = {}): Promise<T> {
   const images = Array.isArray(input) ? input : (input.options.get('image') ?? []);
   if (!Array.isArray(input) && input.options.has('member')) {
     if (images.length) throw new UserError(`${cmd}: give --image or --member, not both`);
     const { withRaidLun } = await import('./raid-members.js');
     return withRaidLun(input, io, async (lun) => {
-      const ds = await openDatastore([lun]);
+      const ds = opts.volume !== undefined ? await openByVolume([lun], opts.volume, io, opts.signal) : await openDatastore([lun]);
       for (const w of ds.info.warnings) io.err(`warning: ${w}`);
       return fn(ds);
     });
@@ -41,10 +48,15 @@ export async function withDatastore<T>(input: string[] | Args, cmd: string, io: 
         throw e;
       }
     }
-    const ds = await openDatastore(sources);
+    const ds = opts.volume !== undefined ? await openByVolume(sources, opts.volume, io, opts.signal) : await openDatastore(sources);
     for (const w of ds.info.warnings) io.err(`warning: ${w}`);
     return await fn(ds);
   } finally {
     await Promise.all(sources.map((s) => s.close().catch(() => {})));
   }
+}
+
+async function openByVolume(sources: ByteSource[], id: string, io: CliIO, signal?: AbortSignal): Promise<Datastore> {
+  const [{ openDeepVolume }, { progressLines }] = await Promise.all([import('../core/vmfs/deep/open.js'), import('./progress-lines.js')]);
+  return openDeepVolume(sources, id, { signal, onProgress: progressLines(io) });
 }

@@ -2,6 +2,7 @@ import * as Comlink from 'comlink';
 import { UserError } from '../core/errors.js';
 import { readUpTo } from '../core/io/byte-source.js';
 import { BlockIndex, type OwnerQuery, type WindowCounts } from '../core/vmfs/block-owners.js';
+import { fileStart, type FileStart } from '../core/vmfs/file-start.js';
 import type { Datastore } from '../core/vmfs/index.js';
 import { guarded } from './common.js';
 
@@ -16,21 +17,13 @@ export type { OwnerQuery, OwnerSpan, WindowCounts } from '../core/vmfs/block-own
 export const MAX_VOLUME_READ = 64 * 1024;
 const MAX_WINDOW_CELLS = 65536;
 const MAX_SPANS = 64;
-/** Block-map windows searched for a file's first allocated block (a sparse file may start with holes). */
-const MAX_START_WINDOWS = 256;
 
 export interface OwnersAnswer extends OwnerQuery {
   /** The tree walk behind the owners saw every live file (false: past its bounds, some owners read as unknown). */
   complete: boolean;
 }
 
-/** Where a file's bytes start on the volume: its first allocated block, or its FD for a resident file. */
-export interface FileStart {
-  path: string;
-  /** Volume byte offset. */
-  offset: number;
-  what: 'block' | 'fd' | 'none';
-}
+export type { FileStart } from '../core/vmfs/file-start.js';
 
 /** Per volume: block states (zoom windows need only these) and, on the first owner question, the tree walk. */
 const indexes = new WeakMap<Datastore, { states: Promise<BlockIndex>; owners: Promise<BlockIndex> | null }>();
@@ -98,19 +91,7 @@ export function createInspectorApi(requireDs: () => Datastore) {
 
     /** The volume offset where file `path` starts (first allocated block; the FD of a resident file). */
     fileStart(path: string): Promise<FileStart> {
-      return guarded(async () => {
-        const d = requireDs();
-        const st = await d.stat(path);
-        if (st.addressing === 'resident') return { path, offset: st.fdVolOffset, what: 'fd' };
-        const fd = await d.fs.fd(st.fdAddress);
-        const window = 2 ** fd.shift * 4096;
-        for (let k = 0, off = 0; k < MAX_START_WINDOWS && off < fd.length; k++, off += window) {
-          for (const e of await d.fs.mapRange(fd, off, Math.min(window, fd.length - off), true)) {
-            if (e.kind === 'vol') return { path, offset: e.volOffset, what: 'block' };
-          }
-        }
-        return { path, offset: st.fdVolOffset, what: 'none' };
-      });
+      return guarded(() => fileStart(requireDs(), path));
     },
   };
 }

@@ -10,13 +10,14 @@ import { carveJobs, type CarveJob } from '../core/recovery/carve-job.js';
 import { mapBounded } from '../core/util/map-bounded.js';
 import { buildCandidates, candidateTotals, DamagedDeltaLayer, carveFreeRange, descriptorInfo, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type CarvedText, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type RejectedRemnant, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
 import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT_CID, parseDescriptor } from '../core/vmdk/descriptor.js';
-import type { DiskChain } from '../core/vmdk/disk-chain.js';
+import { DiskChain } from '../core/vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
 import { openDatastore, type Datastore, type DirEntry, type FileType, type VolumeInfo, type VolumeUsage } from '../core/vmfs/index.js';
 import { BlobSource } from '../platform/browser/blob-source.js';
 import { createFileSink, opfsExportDir, WritableStreamSink } from '../platform/browser/sinks.js';
 import { exportTarget, guarded, holdFor, Jobs, type ExportDestination } from './common.js';
 import { createGuestApi } from './guest-api.js';
+import { compareGuestFile, type FileComparison } from './guest-compare.js';
 import { createInspectorApi } from './block-owner.js';
 import { createDeletedApi } from './deleted-api.js';
 
@@ -51,6 +52,8 @@ export interface DsEntry {
   allocated: number;
   fdAddress: string;
   mtime: number;
+  /** FD change time: the time `debugvmfs ls -l` prints. */
+  ctime: number;
   error?: string;
   vmdk?: VmdkRole;
   /** Directories: holds a .vmx or .vmdk (looked at for the first MAX_PEEK_DIRS folders only). */
@@ -113,6 +116,8 @@ export interface GrainDamageMap {
   lost: Uint32Array;
   /** Never written in the delta: read from the parent, as they always were. */
   parent: Uint32Array;
+  /** Marked zero in the delta (a zeroed grain): read as zeros, the parent is not consulted. */
+  zero: Uint32Array;
 }
 
 /** A candidate as the page gets it: the scan's plain data plus the damage map for drawing. */
@@ -241,7 +246,7 @@ async function grainDamageMap(c: Candidate, signal: AbortSignal): Promise<GrainD
   const buckets = Math.max(1, Math.min(GRAIN_BUCKETS, totalGrains));
   const per = Math.max(1, Math.ceil(totalGrains / buckets));
   const nb = Math.max(1, Math.ceil(totalGrains / per));
-  const m: GrainDamageMap = { buckets: nb, grainsPerBucket: per, totalGrains, grainBytes: g, recovered: new Uint32Array(nb), guessed: new Uint32Array(nb), lost: new Uint32Array(nb), parent: new Uint32Array(nb) };
+  const m: GrainDamageMap = { buckets: nb, grainsPerBucket: per, totalGrains, grainBytes: g, recovered: new Uint32Array(nb), guessed: new Uint32Array(nb), lost: new Uint32Array(nb), parent: new Uint32Array(nb), zero: new Uint32Array(nb) };
   const add = (arr: Uint32Array, first: number, end: number) => {
     for (let s = first; s < end; ) {
       const b = Math.floor(s / per);
@@ -259,7 +264,7 @@ async function grainDamageMap(c: Candidate, signal: AbortSignal): Promise<GrainD
       for (const p of parts) {
         const first = Math.floor(p.offset / g);
         const end = Math.min(totalGrains, Math.ceil((p.offset + p.length) / g));
-        add(e.kind === 'data' ? (p.reason === null ? m.recovered : m.guessed) : e.kind === 'missing' ? m.lost : m.parent, first, end);
+        add(e.kind === 'data' ? (p.reason === null ? m.recovered : m.guessed) : e.kind === 'missing' ? m.lost : e.kind === 'zero' ? m.zero : m.parent, first, end);
       }
     }
   }
@@ -314,6 +319,10 @@ function candidateInfo(c: Candidate): CandidateInfo {
     capacityBytes: c.capacityBytes,
     sizeBytes: c.sizeBytes,
     confidence: c.confidence,
+    identity: c.identity,
+    completeness: c.completeness,
+    identityReasons: c.identityReasons.map((p) => ({ ...p })),
+    completenessReasons: c.completenessReasons.map((p) => ({ ...p })),
     reasons: [...c.reasons],
     parent: c.parent,
     parentReasons: [...c.parentReasons],
@@ -324,8 +333,8 @@ function candidateInfo(c: Candidate): CandidateInfo {
     guessedGrains: c.guessedGrains,
     lostGrains: c.lostGrains,
     grainBytes: c.grainBytes,
-    lostRuns: c.lostRuns.map((r) => ({ ...r })),
-    guessedRuns: c.guessedRuns.map((r) => ({ ...r })),
+    lostRuns: c.lostRuns.map((r) => ({ ...r, reasons: [...r.reasons] })),
+    guessedRuns: c.guessedRuns.map((r) => ({ ...r, reasons: [...r.reasons] })),
     headerVolOffset: c.headerVolOffset,
     method: c.method,
     ...(c.descriptor ? { descriptor: descriptorInfo(c.descriptor) } : {}),
@@ -512,6 +521,7 @@ const api = {
           allocated: e.allocatedBytes,
           fdAddress: e.fdAddressText,
           mtime: e.mtime,
+          ctime: e.ctime,
           ...(e.error ? { error: e.error } : {}),
         }));
       let sniffed = 0;
@@ -600,11 +610,11 @@ const api = {
   },
 
   /**
-   * The split scan, step 1: the volume's blocks in `count` ranges of about equal free space (the
-   * page hands them to carve workers, each of them this same worker module with the dump open).
+   * The split scan, step 1: the volume's blocks in `count` ranges of about equal free space, or
+   * `tapered` (see planFreeRanges), which the page hands to carve workers.
    */
-  scanPlan(count: number): Promise<FreeRangePlan> {
-    return guarded(async () => planFreeRanges(requireDs(), count));
+  scanPlan(count: number, tapered = false): Promise<FreeRangePlan> {
+    return guarded(async () => planFreeRanges(requireDs(), count, tapered));
   },
 
   /**
@@ -730,6 +740,18 @@ const api = {
       for (const l of disk.links) warnings.push(...l.warnings);
       lookDisk = { ds: d, scan: scanned!, disk, key };
       return { capacityBytes: disk.size, parent, warnings };
+    });
+  },
+
+  /**
+   * A guest file from the disk lookInside opened and from its parent alone (the base): the
+   * recovered version next to the one the snapshot froze.
+   */
+  lookCompare(partition: number, path: string): Promise<FileComparison> {
+    return guarded(async () => {
+      const disk = requireLookDisk();
+      const base = disk.layers.length > 1 ? new DiskChain(disk.layers.slice(1), disk.links.slice(1)) : null;
+      return compareGuestFile(disk, base, partition, path);
     });
   },
 

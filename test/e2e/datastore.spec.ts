@@ -47,6 +47,16 @@ function debugvmfsLs(img: string, dir: string): Map<string, number> {
   return out;
 }
 
+/** Name → the time `debugvmfs IMG ls -l DIR` prints (TZ=UTC), without '.' and '..'. */
+function debugvmfsTimes(img: string, dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const l of run('debugvmfs', [img, 'ls', '-l', dir], { env: ORACLE_ENV }).split('\n')) {
+    const m = /^\S+\s+\d+\s+\S+\s+\S+\s+\d+\s+(\S+ \S+)\s(.*)$/.exec(l);
+    if (m && m[2] !== '.' && m[2] !== '..') out.set(m[2]!, m[1]!);
+  }
+  return out;
+}
+
 test('open the real VMFS3 dump, list it, inspect a chain, export thick-flat.vmdk like debugvmfs cat', async ({ page, context, baseURL, browser }) => {
   test.skip(!haveOracle, 'debugvmfs missing');
   test.setTimeout(300_000);
@@ -63,7 +73,7 @@ test('open the real VMFS3 dump, list it, inspect a chain, export thick-flat.vmdk
   const view = page.getByTestId('ds-view');
 
   // A 1.2 GB local file: Playwright hands the path to the local Chromium, nothing is copied.
-  await view.getByTestId('ds-file-input').setInputFiles(img);
+  await page.getByTestId('ds-file-input').setInputFiles(img);
   await expect(view.getByTestId('ds-version')).toHaveText('VMFS-3.31', { timeout: 60_000 });
   await expect(view.getByTestId('ds-label')).toHaveText(debugvmfsField(img, 'Label'));
   await expect(view.getByTestId('ds-uuid')).toHaveText(debugvmfsField(img, 'UUID'));
@@ -82,6 +92,11 @@ test('open the real VMFS3 dump, list it, inspect a chain, export thick-flat.vmdk
     listed.set(name, Number(sizeTitle.replace(/ bytes$/, '')));
   }
   expect(listed).toEqual(oracleLs);
+  // The time column shows the field debugvmfs ls -l prints, and its header says which one.
+  const times = new Map<string, string>();
+  for (const r of await rows.all()) times.set(String(await r.getAttribute('data-name')), (await r.locator('td.time').innerText()).trim());
+  expect(times).toEqual(debugvmfsTimes(img, '/'));
+  await expect(view.getByTestId('ds-files').locator('thead')).toContainText('ctime, UTC');
   // Chains are recognised: the descriptor is a top disk and its flat file is grouped under it.
   const thickRow = view.locator('[data-testid="ds-entry"][data-name="thick.vmdk"]');
   const flatRow = view.locator('[data-testid="ds-entry"][data-name="thick-flat.vmdk"]');
@@ -134,8 +149,8 @@ test('without save pickers: a file and a merged chain from the dump go through b
   await page.goto('/');
   await showDatastoreView(page);
   const view = page.getByTestId('ds-view');
-  await expect(view.getByTestId('ds-open')).toHaveCount(0);
-  await view.getByTestId('ds-file-input').setInputFiles(img);
+  await expect(page.getByTestId('ds-open')).toHaveCount(0);
+  await page.getByTestId('ds-file-input').setInputFiles(img);
   const descRow = view.locator('[data-testid="ds-entry"][data-name="thick.vmdk"]');
   await expect(descRow).toBeVisible({ timeout: 60_000 });
 
@@ -170,7 +185,7 @@ test('a file that holds no VMFS volume is refused in one line', async ({ page, c
   await page.goto('/');
   await showDatastoreView(page);
   const view = page.getByTestId('ds-view');
-  await view.getByTestId('ds-file-input').setInputFiles({ name: 'not-a-lun.img', mimeType: 'application/octet-stream', buffer: Buffer.alloc(4 * MiB, 0x5a) });
+  await page.getByTestId('ds-file-input').setInputFiles({ name: 'not-a-lun.img', mimeType: 'application/octet-stream', buffer: Buffer.alloc(4 * MiB, 0x5a) });
   const error = view.getByTestId('ds-error');
   await expect(error).toContainText('not-a-lun.img', { timeout: 30_000 });
   expect((await error.innerText()).trim().split('\n').length).toBe(1);
@@ -197,7 +212,7 @@ for (const kind of ['span5', 'vmfs6'] as const) {
       const view = page.getByTestId('ds-view');
       const dumps = m.luns.map((l) => l.path).reverse();
       if (kind === 'span5') {
-        await view.getByTestId('ds-file-input').setInputFiles(dumps);
+        await page.getByTestId('ds-file-input').setInputFiles(dumps);
       } else {
         // Through the "Open datastore dump" button: the open dialog returns handles of local files.
         await page.evaluate(() => {
@@ -207,7 +222,7 @@ for (const kind of ['span5', 'vmfs6'] as const) {
             [...(input.files ?? [])].map((f) => ({ kind: 'file', name: f.name, getFile: async () => f }));
         });
         await page.locator('#e2e-dumps').setInputFiles(dumps);
-        await view.getByTestId('ds-open').click();
+        await page.getByTestId('ds-open').click();
       }
       await expect(view.getByTestId('ds-label')).toHaveText(m.label, { timeout: 60_000 });
       await expect(view.getByTestId('ds-version')).toContainText(`VMFS-${m.version}.`);

@@ -101,22 +101,25 @@ export async function withoutFilePickers(page: Page): Promise<void> {
   });
 }
 
-/** Shows the datastore view (through its tab, where the layout has tabs) and returns it. */
+/**
+ * Shows the open page (through the step navigation once something is open) with its datastore
+ * dump controls, and returns the datastore workspace, where an opened dump shows.
+ */
 export async function showDatastoreView(page: Page): Promise<Locator> {
-  const tab = page.getByTestId('tab-datastore');
-  if ((await tab.count()) > 0) await tab.click();
-  const view = page.getByTestId('ds-view');
-  await expect(view).toBeVisible();
-  return view;
+  const card = page.getByTestId('ds-open-card');
+  if (!(await card.isVisible())) await page.getByTestId('step-open').click();
+  await expect(card).toBeVisible();
+  return page.getByTestId('ds-view');
 }
 
 /**
- * Opens dump file(s) through the datastore view's <input type=file> (Playwright hands the paths to
- * the local Chromium, nothing is copied) and returns the view; the caller waits for what it checks.
+ * Opens dump file(s) through the open page's <input type=file> (Playwright hands the paths to
+ * the local Chromium, nothing is copied) and returns the datastore workspace; the caller waits
+ * for what it checks.
  */
 export async function openDumpFiles(page: Page, files: string | string[]): Promise<Locator> {
   const view = await showDatastoreView(page);
-  await view.getByTestId('ds-file-input').setInputFiles(files);
+  await page.getByTestId('ds-file-input').setInputFiles(files);
   return view;
 }
 

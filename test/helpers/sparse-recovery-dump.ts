@@ -4,7 +4,7 @@ import { buildCowdDelta } from '../builders/cowd.js';
 import { randomCid, sectorPattern } from '../builders/delta-common.js';
 import { deltaDescriptorText, flatDescriptor } from '../builders/recovery/deleted-delta.js';
 import { checkRootFd, fdcLocator, openVolume } from '../builders/recovery/volume-io.js';
-import { geometry } from '../builders/vmfs/geometry.js';
+import { geometry } from '../../src/core/synth/vmfs/geometry.js';
 import { buildVmfs, MiB } from '../builders/vmfs/index.js';
 
 /**

@@ -119,8 +119,13 @@ describe('popcount', () => {
   it('counts the first `total` bits like a bit-by-bit loop', () => {
     let x = 7;
     for (let t = 0; t < 200; t++) {
-      const bytes = new Uint8Array(1 + (t % 70));
-      for (let i = 0; i < bytes.length; i++) bytes[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
+      // Random bytes, runs of full and empty bytes (whole words take a shortcut), aligned or not.
+      const backing = new Uint8Array(4 + (t % 70));
+      const bytes = backing.subarray(t % 4 === 3 ? 1 : 0, 1 + (t % 70));
+      for (let i = 0; i < bytes.length; i++) {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        bytes[i] = t % 3 === 0 ? x >>> 24 : (x >>> 24) % 3 === 0 ? 0 : (x >>> 24) % 3 === 1 ? 0xff : x >>> 16;
+      }
       for (const total of [0, 1, 7, 8, 9, bytes.length * 8 - 3, bytes.length * 8, bytes.length * 8 + 5]) {
         if (total < 0) continue;
         let n = 0;

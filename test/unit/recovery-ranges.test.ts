@@ -86,6 +86,23 @@ describe('free-space pass by range', () => {
     expect(missingRanges([], 10)).toEqual([{ startBlock: 0, endBlock: 10 }]);
   });
 
+  it('tapered ranges are deterministic, cover the volume in order, and shrink towards the end', async () => {
+    const a = await planFreeRanges(ds, 6, true);
+    expect(await planFreeRanges(ds, 6, true)).toEqual(a);
+    expect(a.ranges.length).toBe(6);
+    expect(a.ranges[0]!.startBlock).toBe(0);
+    expect(a.ranges[a.ranges.length - 1]!.endBlock).toBe(a.totalBlocks);
+    for (let i = 1; i < a.ranges.length; i++) expect(a.ranges[i]!.startBlock).toBe(a.ranges[i - 1]!.endBlock);
+    expect(a.freeBytes.reduce((x, y) => x + y, 0)).toBe(a.freeBlocks * a.blockSize);
+    // Range i holds about (6 - i) / 21 of the free blocks: the first is the largest, the last the smallest.
+    expect(a.freeBytes[0]!).toBeGreaterThan(a.freeBytes[5]!);
+    for (let i = 1; i < 5; i++) expect(a.freeBytes[i]!).toBeLessThanOrEqual(a.freeBytes[i - 1]!);
+    const results: RangeEvidence[] = [];
+    for (const range of a.ranges) results.push(await carveFreeRange(ds, range));
+    expect(missingRanges(results, a.totalBlocks)).toEqual([]);
+    expect(mergeCarved(results)).toEqual((await carveFreeRange(ds, { startBlock: 0, endBlock: a.totalBlocks })).headers);
+  });
+
   it('missing ranges are reported, and a lost header range drops only that evidence', async () => {
     const total = (await planFreeRanges(ds, 1)).totalBlocks;
     const part = await carveFreeRange(ds, { startBlock: 0, endBlock: d.headerBlock });

@@ -77,6 +77,28 @@ export class DatastoreState {
   }
 
   /** "Open datastore dump": the open picker (several files for a spanned volume); null when dismissed. */
+  // ---- reads the views ask for (components call these, never the worker itself) ----
+
+  /** Bytes of the logical volume (the hex view). */
+  readVolume(offset: number, length: number): Promise<Uint8Array> {
+    return worker().readVolume(offset, length);
+  }
+
+  /** Where a file's bytes start on the volume (its first block, or its FD for resident data). */
+  fileStart(path: string): ReturnType<DatastoreWorkerApi['fileStart']> {
+    return worker().fileStart(path);
+  }
+
+  /** Block counts of `cells` map cells of `perCell` blocks from block `first` (a zoomed map). */
+  allocationWindow(first: number, perCell: number, cells: number): ReturnType<DatastoreWorkerApi['allocationWindow']> {
+    return worker().allocationWindow(first, perCell, cells);
+  }
+
+  /** Who owns blocks start..start+count-1 (at most `max` spans). */
+  blockOwners(start: number, count: number, max: number): ReturnType<DatastoreWorkerApi['blockOwners']> {
+    return worker().blockOwners(start, count, max);
+  }
+
   async pickAndOpen(): Promise<void> {
     if (!canPickFiles()) return;
     try {

@@ -6,6 +6,8 @@ import { mergeCarved, mergeCarvedRejected, mergeCarvedTexts, type CarvedHeader, 
 import type { CarveWorkerApi } from '../../workers/carve.worker.js';
 import { runLanes, type Lane } from './scan-lanes.js';
 import type { CandidateView, DatastoreWorkerApi, DeltaRecoveryResult, ExportDestination, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.worker.js';
+import type { GuestApi } from '../../workers/guest-api.js';
+import type { FileComparison } from '../../workers/guest-compare.js';
 import { datastore, worker } from './datastore.svelte.js';
 import { carrySelection, defaultParent, PARENT_UNCHOSEN } from './candidate-selection.js';
 import { oneLine } from './errors.js';
@@ -49,6 +51,18 @@ const cancelled = (e: unknown): boolean => (e as { name?: string })?.name === 'C
 /** Free-space ranges per worker on a fresh scan (finer ranges: better balance and finer resume). */
 const RANGES_PER_WORKER = 8;
 const MAX_WORKERS = 16;
+
+/** A carve worker of the pool: `ready` once it holds the dump files. */
+interface Carver {
+  worker: Worker;
+  remote: Comlink.Remote<CarveWorkerApi>;
+  ready: Promise<unknown>;
+}
+
+/** Carve workers of a scan: ?scanWorkers=N, else one per core up to 4. */
+function workerCount(): number {
+  return Math.max(1, Math.min(MAX_WORKERS, hooks().workers || Math.min(4, navigator.hardwareConcurrency || 1)));
+}
 
 /** User Timing entries (DevTools, the Chromium bench) for the steps of a scan: `vmfs-rescue:scan:<step>`. */
 function timed(step: string, t0: number, end = performance.now()): void {
@@ -143,6 +157,8 @@ export class RecoveryState {
   private openId = -1;
   /** Carve workers of the running split scan (terminated on cancel and at the end). */
   private pool: Worker[] = [];
+  /** Carve workers started before the click for the open dump (see prewarm), taken by its next scan. */
+  private warm: { openId: number; carvers: Carver[] } | null = null;
   private cancelRequested = false;
 
   get selected(): CandidateView | null {
@@ -174,7 +190,20 @@ export class RecoveryState {
     this.notice = null;
     this.scanProgress = null;
     this.ranges = null;
+    this.prewarm(openId);
     void this.resumeIfSaved(openId);
+  }
+
+  /**
+   * Starts the carve workers of this dump's next scan now (module load and file hand-over take a
+   * few hundred ms that would otherwise follow the click); they make no read until a scan runs.
+   */
+  private prewarm(openId: number): void {
+    for (const c of this.warm?.carvers ?? []) c.worker.terminate();
+    this.warm = null;
+    const files = datastore.dumpFiles;
+    if (!files.length || typeof Worker === 'undefined') return;
+    this.warm = { openId, carvers: this.startCarvers(workerCount(), files) };
   }
 
   /** A scan of this very image that a reload interrupted continues on its own. */
@@ -247,7 +276,7 @@ export class RecoveryState {
     const uuid = datastore.volume?.uuid ?? '';
     const key = scanKey(files, uuid);
     const h = hooks();
-    const n = Math.max(1, Math.min(MAX_WORKERS, h.workers || Math.min(4, navigator.hardwareConcurrency || 1)));
+    const n = workerCount();
     // Candidates are shown as soon as they are known, provisional: those from metadata alone (asked
     // for at the click: they need no carving), then again each time a range finds a delta header not
     // listed yet (its grain map is then ready when the final list needs it). One such build at a time.
@@ -281,17 +310,22 @@ export class RecoveryState {
         });
       return building;
     };
-    // The datastore worker carves too, once its metadata pass is done (the two would share its reads).
+    // The datastore worker builds the candidates (from metadata now, from carved evidence as it
+    // lands) while the carve workers carve; it carves itself only when carve jobs cannot be made.
     const lane0Ready = provisional();
-    // Carve workers start loading now, while the plan is made (they need nothing from it to start).
-    const carvers = this.startCarvers(n - 1);
+    // Carve workers started before the click for this dump, else now, while the plan is made.
+    const warm = this.warm?.openId === openId && this.warm.carvers.length === n ? this.warm.carvers : null;
+    this.warm = null;
+    const carvers = warm ?? this.startCarvers(n, files);
+    this.pool.push(...carvers.map((c) => c.worker));
     try {
       let saved = await get<SavedScan>(key).catch(() => undefined);
       if (saved && (saved.v !== 1 || !Array.isArray(saved.ranges) || saved.ranges.length !== saved.freeBytes?.length)) saved = undefined;
       const resumed = saved ? Object.keys(saved.done).length : 0;
       if (!saved) {
         const tPlan = performance.now();
-        const plan = await worker().scanPlan(h.ranges || n * RANGES_PER_WORKER);
+        // Tapered: the ranges taken last are short, so the workers finish close together.
+        const plan = await worker().scanPlan(h.ranges || n * RANGES_PER_WORKER, true);
         timed('plan', tPlan);
         saved = { v: 1, ranges: plan.ranges, freeBytes: plan.freeBytes, done: {} };
         await set(key, saved).catch(() => {}); // no IndexedDB (private mode): the scan runs, only resume is lost
@@ -343,24 +377,27 @@ export class RecoveryState {
     }
   }
 
-  /** `count` carve workers (src/workers/carve.worker.ts), started now; kept in the pool for cancel. */
-  private startCarvers(count: number): Comlink.Remote<CarveWorkerApi>[] {
-    const out: Comlink.Remote<CarveWorkerApi>[] = [];
+  /** `count` carve workers (src/workers/carve.worker.ts) started now, each handed the dump `files`. */
+  private startCarvers(count: number, files: File[]): Carver[] {
+    const out: Carver[] = [];
     for (let k = 1; k <= count; k++) {
-      const w = new Worker(new URL('../../workers/carve.worker.ts', import.meta.url), { type: 'module', name: `carve-${k}` });
-      this.pool.push(w);
-      out.push(Comlink.wrap<CarveWorkerApi>(w));
+      const worker = new Worker(new URL('../../workers/carve.worker.ts', import.meta.url), { type: 'module', name: `carve-${k}` });
+      const remote = Comlink.wrap<CarveWorkerApi>(worker);
+      const t0 = performance.now();
+      const ready = remote.init(files).then(() => timed(`open-${k}`, t0));
+      ready.catch(() => {}); // a lane that takes this carver awaits it
+      out.push({ worker, remote, ready });
     }
     return out;
   }
 
   /**
-   * Runs the ranges `todo` over the datastore worker (lane 0, once `lane0Ready`) and the carve
-   * workers, saving each result as it lands. Carve workers take the ranges as carve jobs (plain
-   * reads in the files); when the datastore worker makes none (a layering carve jobs do not map),
-   * each opens the dump in a datastore worker of its own instead.
+   * Runs the ranges `todo` over the carve workers, saving each result as it lands: they take the
+   * ranges as carve jobs (plain reads in the files). When the datastore worker makes none (a
+   * layering carve jobs do not map), it carves itself (lane 0, once `lane0Ready`) and each other
+   * lane opens the dump in a datastore worker of its own instead.
    */
-  private async runPool(files: File[], s: SavedScan, todo: number[], key: string, carvers: Comlink.Remote<CarveWorkerApi>[], delayMs: number, lane0Ready: Promise<void>, inFlight: Map<number, number>, report: () => void, onDone: (i: number) => void): Promise<void> {
+  private async runPool(files: File[], s: SavedScan, todo: number[], key: string, carvers: Carver[], delayMs: number, lane0Ready: Promise<void>, inFlight: Map<number, number>, report: () => void, onDone: (i: number) => void): Promise<void> {
     const cancelledError = () => Object.assign(new Error('cancelled'), { name: 'CancelledError' });
     if (this.cancelRequested) throw cancelledError(); // Cancel clicked while the plan was being made
     // A terminated worker never answers: cancel rejects every lane through this promise.
@@ -376,15 +413,20 @@ export class RecoveryState {
         inFlight.set(idx, p.done);
         report();
       });
-    const lanes: Lane<RangeEvidence>[] = [{ ready: lane0Ready, run: (i) => worker().carveRange(s.ranges[i]!, progress(i), delayMs) }];
-    for (const [k, c] of carvers.slice(0, Math.max(0, todo.length - 1)).entries()) {
-      const t0 = performance.now();
-      if (jobs) lanes.push({ ready: c.init(files).then(() => timed(`open-${k + 1}`, t0)), run: (i) => c.carve(jobs[i]!, progress(i), delayMs) });
-      else {
-        const w = new Worker(new URL('../../workers/datastore.worker.ts', import.meta.url), { type: 'module', name: `carve-ds-${k + 1}` });
+    const lanes: Lane<RangeEvidence>[] = [];
+    const dsWorkers: Worker[] = [];
+    // One carve worker starts at once, the others once the early list is shown: the metadata pass
+    // makes one read at a time, which would wait behind every carve read in flight.
+    if (jobs) for (const [k, c] of carvers.slice(0, todo.length).entries()) lanes.push({ ready: k === 0 ? c.ready : Promise.all([c.ready, lane0Ready]), run: (i) => c.remote.carve(jobs[i]!, progress(i), delayMs) });
+    else {
+      lanes.push({ ready: lane0Ready, run: (i) => worker().carveRange(s.ranges[i]!, progress(i), delayMs) });
+      for (let k = 1; k < Math.min(carvers.length, todo.length); k++) {
+        const t0 = performance.now();
+        const w = new Worker(new URL('../../workers/datastore.worker.ts', import.meta.url), { type: 'module', name: `carve-ds-${k}` });
         this.pool.push(w);
+        dsWorkers.push(w);
         const remote = Comlink.wrap<DatastoreWorkerApi>(w);
-        lanes.push({ ready: remote.open(files).then(() => timed(`open-${k + 1}`, t0)), run: (i) => remote.carveRange(s.ranges[i]!, progress(i), delayMs) });
+        lanes.push({ ready: remote.open(files).then(() => timed(`open-ds-${k}`, t0)), run: (i) => remote.carveRange(s.ranges[i]!, progress(i), delayMs) });
       }
     }
     let saving: Promise<void> = Promise.resolve();
@@ -405,14 +447,23 @@ export class RecoveryState {
       await saving;
       ok = true;
     } finally {
-      // Done with them: each holds its own datastore (metadata cache, heap) while candidates are built.
-      this.stopPool();
+      // Datastore workers that carved are done: each holds its own datastore (metadata cache, heap)
+      // while candidates are built. Carve workers are ended once the list is shown (scan's finally):
+      // ending one releases every Blob its reads sliced, which keeps the browser's IO thread busy for
+      // a while and would hold up the candidates' reads.
+      if (ok) this.stopWorkers(dsWorkers);
+      else this.stopPool();
       // A lane failed or was cancelled: lane 0's range may still be running in the datastore worker.
       if (!ok) void worker().cancelScan();
     }
   }
 
   private stopLanes: (() => void) | null = null;
+
+  private stopWorkers(ws: readonly Worker[]): void {
+    for (const w of ws) w.terminate();
+    this.pool = this.pool.filter((w) => !ws.includes(w));
+  }
 
   private stopPool(): void {
     this.stopLanes?.();
@@ -446,6 +497,16 @@ export class RecoveryState {
     } finally {
       this.lookBusy = false;
     }
+  }
+
+  /** The guest-file-system API over the disk opened by lookInside (for the disk inspector). */
+  lookApi(): GuestApi {
+    return worker();
+  }
+
+  /** A guest file of the recovered disk next to the base's version of it (look inside). */
+  lookCompare(partition: number, path: string): Promise<FileComparison> {
+    return worker().lookCompare(partition, path);
   }
 
   closeLook(): void {

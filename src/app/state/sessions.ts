@@ -116,6 +116,9 @@ export async function loadSessions(): Promise<SessionRecord[]> {
 }
 
 /** Records an open. Failures (no IndexedDB, e.g. private mode) only lose the recent list. */
+/** Sessions opened in this page (since it loaded): their files are open now, handle or not. */
+export const openHere = new Set<string>();
+
 export async function rememberSession(input: SessionInput): Promise<void> {
   const rec: SessionRecord = {
     v: 1,
@@ -128,6 +131,7 @@ export async function rememberSession(input: SessionInput): Promise<void> {
     id: sessionId(input.kind, input.files, !!input.directory),
     openedAt: Date.now(),
   };
+  openHere.add(rec.id);
   try {
     await update(KEY, (cur: unknown) => mergeSession(validSessions(cur), rec));
     sessionsChanged.dispatchEvent(new Event('change'));

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { throwIfAborted, UserError } from '../../core/errors.js';
 import { bulkBuffer, readInto, type Datastore, type DirEntry } from '../../core/vmfs/index.js';
 import { refuseOutputsOnInputs } from '../../platform/node/output-guard.js';
-import { parseArgs, requireOption, type CliIO } from '../args.js';
+import { option, parseArgs, requireOption, type CliIO } from '../args.js';
 import { withSigint } from '../interrupt.js';
 import { progressLines } from '../progress-lines.js';
 import { inputFiles, MEMBER_FLAGS, withDatastore } from '../open-datastore.js';
@@ -12,12 +12,25 @@ import { inputFiles, MEMBER_FLAGS, withDatastore } from '../open-datastore.js';
  * Flags and JSON keys are a public contract (see src/cli/main.ts): extend, never rename.
  */
 export async function runDatastore(cmd: string, argv: string[], io: CliIO): Promise<number> {
-  const args = parseArgs(argv, ['image', 'out', ...MEMBER_FLAGS], ['json', 'l', 'deleted']);
+  const args = parseArgs(argv, ['image', 'out', 'volume', ...MEMBER_FLAGS], ['json', 'l', 'deleted', 'deep', 'recursive']);
+  const images = args.options.get('image') ?? [];
+  const volume = option(args, 'volume');
+  const deep = () => import('./deep.js');
+  if (cmd === 'info' && args.switches.has('deep')) {
+    if (args.options.has('member')) throw new UserError('info --deep takes --image dumps; assemble RAID members first with raid assemble');
+    return (await deep()).deepInfo(images, args.switches.has('json'), io);
+  }
   if (cmd === 'cat') {
     const out = requireOption(args, 'out');
     if ((await stat(out).catch(() => null))?.isDirectory()) throw new UserError(`--out names a folder, not a file: ${out}`);
     await refuseOutputsOnInputs([{ path: out, role: '--out' }], inputFiles(args));
-    return withSigint((signal) => withDatastore(args, cmd, io, (ds) => cat(ds, args.positional, out, io, signal)));
+    return withSigint((signal) =>
+      withDatastore(args, cmd, io, async (ds) => {
+        const code = await cat(ds, args.positional, out, io, signal);
+        if (volume !== undefined) await (await deep()).reportOverwritten(ds, args.positional[0]!, io);
+        return code;
+      }, { volume, signal }),
+    );
   }
   return withDatastore(args, cmd, io, async (ds) => {
     const json = args.switches.has('json');
@@ -31,13 +44,14 @@ export async function runDatastore(cmd: string, argv: string[], io: CliIO): Prom
           const { lsDeleted } = await import('./recovery.js');
           return await lsDeleted(ds, json, io);
         }
+        if (volume !== undefined || args.switches.has('recursive')) return (await deep()).lsPaths(ds, args.positional, args.switches.has('l'), args.switches.has('recursive'), json, io);
         return await ls(ds, args.positional, args.switches.has('l'), json, io);
       case 'map':
         return await map(ds, json, io);
       default:
         throw new UserError(`unknown command '${cmd}'`);
     }
-  });
+  }, { volume });
 }
 
 const iso = (t: number) => (t > 0 ? new Date(t * 1000).toISOString().replace('.000Z', 'Z') : '-');

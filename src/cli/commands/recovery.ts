@@ -24,6 +24,9 @@ import { inputFiles, MEMBER_FLAGS, withDatastore } from '../open-datastore.js';
 
 const progressTo = (io: CliIO) => progressLines(io);
 
+/** A 0..1 score as a whole percentage. */
+const pct = (x: number) => `${Math.round(x * 100)}%`;
+
 /** The JSON shape of one candidate (public contract: extend, never rename). */
 function candidateJson(c: Candidate) {
   return {
@@ -32,6 +35,8 @@ function candidateJson(c: Candidate) {
     capacityBytes: c.capacityBytes,
     sizeBytes: c.sizeBytes,
     confidence: c.confidence,
+    identity: c.identity,
+    completeness: c.completeness,
     parent: c.parent,
     parentAmbiguous: c.parentAmbiguous,
     parentAlternatives: c.parentAlternatives,
@@ -42,6 +47,8 @@ function candidateJson(c: Candidate) {
     grainBytes: c.grainBytes,
     method: c.method,
     reasons: c.reasons,
+    identityReasons: c.identityReasons,
+    completenessReasons: c.completenessReasons,
     parentReasons: c.parentReasons,
     lostRuns: c.lostRuns,
     guessedRuns: c.guessedRuns,
@@ -56,10 +63,9 @@ function scanJson(r: ScanResult) {
 }
 
 export async function runScan(argv: string[], io: CliIO): Promise<number> {
-  const a = parseArgs(argv, ['image', ...MEMBER_FLAGS], ['json']);
-  if (a.positional.length) throw new UserError('usage: scan --image DUMP [--image ...] [--json]');
-  return withDatastore(a, 'scan', io, (ds) =>
-    withSigint(async (signal) => {
+  const a = parseArgs(argv, ['image', 'volume', ...MEMBER_FLAGS], ['json']);
+  if (a.positional.length) throw new UserError('usage: scan --image DUMP [--image ...] [--volume UUID] [--json]');
+  return withSigint((signal) => withDatastore(a, 'scan', io, async (ds) => {
       const r = await scanForDeltas(ds, { signal, onProgress: progressTo(io) });
       for (const w of r.warnings) io.err(`warning: ${w}`);
       if (a.switches.has('json')) {
@@ -68,22 +74,22 @@ export async function runScan(argv: string[], io: CliIO): Promise<number> {
       }
       io.out(`${r.candidates.length} candidate(s) on ${r.volume.label} (${r.volume.freeBlocks} free of ${r.volume.totalBlocks} blocks)`);
       for (const c of r.candidates) {
-        io.out(`${c.id}  ${c.format}  capacity ${c.capacityBytes}  confidence ${c.confidence}  grains ${c.recoverableGrains} recoverable, ${c.guessedGrains} guessed, ${c.lostGrains} lost  parent ${c.parent ?? (c.parentAmbiguous ? 'ambiguous' : '-')}`);
+        io.out(`${c.id}  ${c.format}  capacity ${c.capacityBytes}  confidence ${pct(c.confidence)} (identity ${pct(c.identity)}, completeness ${pct(c.completeness)})  grains ${c.recoverableGrains} recoverable, ${c.guessedGrains} guessed, ${c.lostGrains} lost  parent ${c.parent ?? (c.parentAmbiguous ? 'ambiguous' : '-')}`);
         if (c.parentAmbiguous) for (const alt of c.parentAlternatives) io.out(`    parent alternative ${alt.path} (score ${alt.score})`);
         for (const e of c.evidence) io.out(`    ${e.kind}: ${e.detail}`);
-        for (const why of c.reasons) io.out(`    ${why}`);
+        for (const why of c.identityReasons) io.out(`    identity: ${why.text}${why.kind ? ` [${why.kind}]` : ''}`);
+        for (const why of c.completenessReasons) io.out(`    completeness: ${why.text}`);
       }
       for (const e of r.unassembled) io.out(`unassembled: ${e.detail}`);
       if (r.rejectedCount > 0) io.out(`${r.rejectedCount} remnant(s) rejected${r.rejectedCount > r.rejected.length ? ` (first ${r.rejected.length} listed)` : ''}`);
       for (const x of r.rejected) io.out(`    rejected ${x.kind} at volume 0x${x.volOffset.toString(16)}: ${x.reason}`);
       return 0;
-    }),
-  );
+  }, { volume: option(a, 'volume'), signal }));
 }
 
 export async function runRecover(argv: string[], io: CliIO): Promise<number> {
-  const a = parseArgs(argv, ['image', 'candidate', 'out', 'format', 'parent', 'report', ...MEMBER_FLAGS], ['no-verify']);
-  if (a.positional.length) throw new UserError('usage: recover --image DUMP [...] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]');
+  const a = parseArgs(argv, ['image', 'candidate', 'out', 'format', 'parent', 'report', 'volume', ...MEMBER_FLAGS], ['no-verify']);
+  if (a.positional.length) throw new UserError('usage: recover --image DUMP [...] [--volume UUID] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]');
   const id = requireOption(a, 'candidate');
   const out = path.resolve(requireOption(a, 'out'));
   const format = requireOption(a, 'format') as ExportFormat | 'delta';
@@ -139,7 +145,7 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
       for (const f of res.files) io.out(path.join(dir, f));
       io.out(res.sha256);
       return 0;
-    }),
+    }, { volume: option(a, 'volume'), signal }),
   ).finally(() => staged.abort());
 }
 

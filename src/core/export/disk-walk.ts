@@ -141,7 +141,7 @@ export const ZERO_BLOCK = 64 * 1024;
  * back with `data` null, like holes, so writers leave them sparse and hashers hash them without
  * copying. Non-zero runs are views of the piece's bytes (no copy).
  */
-export function splitZeroRuns(p: Piece, block = ZERO_BLOCK): Piece[] {
+export function splitZeroRuns(p: Piece, block = ZERO_BLOCK, isZero: (b: Uint8Array) => boolean = isAllZero): Piece[] {
   const d = p.data;
   if (!d || d.length === 0) return [p];
   const out: Piece[] = [];
@@ -150,7 +150,7 @@ export function splitZeroRuns(p: Piece, block = ZERO_BLOCK): Piece[] {
   let pos = 0;
   while (pos < d.length) {
     const next = Math.min(d.length, (Math.floor((p.offset + pos) / block) + 1) * block - p.offset);
-    const zero = isAllZero(d.subarray(pos, next));
+    const zero = isZero(d.subarray(pos, next));
     if (pos > 0 && zero !== runZero) {
       out.push({ offset: p.offset + runStart, length: pos - runStart, data: runZero ? null : d.subarray(runStart, pos) });
       runStart = pos;

@@ -13,6 +13,7 @@ import { createFlatWriter } from './flat-writer.js';
 import { createRawWriter } from './raw-writer.js';
 import { createSparseWriter } from './sparse-writer.js';
 import { createStreamWriter } from './stream-writer.js';
+import { DiskFingerprint, teeHasher, type Crc32Fn, type ZeroTestFn } from './fingerprint.js';
 import { streamHasherOf, type StreamHasherFactory } from './stream-hasher.js';
 
 export type ExportFormat = 'raw' | 'flat' | 'sparse' | 'stream';
@@ -32,7 +33,7 @@ export interface ExportOptions extends JobOptions {
   format: ExportFormat;
   /** Main output name: `disk.img` (raw), `disk.vmdk` (flat: plus `disk-flat.vmdk`), sparse, stream. */
   fileName: string;
-  /** Re-read the written output through our own reader and compare hashes (default true). */
+  /** Re-read the written output through our own readers and compare its DiskFingerprint with the source's (default true). */
   verify?: boolean;
   hasher?: HasherFactory;
   /** Hashes elsewhere (e.g. a worker thread), overlapped with reads and writes; wins over `hasher`. */
@@ -43,6 +44,10 @@ export interface ExportOptions extends JobOptions {
   walk?: Omit<WalkOptions, 'signal'>;
   /** When given, filled with where the time went (see ExportTimings); costs a few clock reads per piece. */
   timings?: ExportTimings;
+  /** CRC-32 for the verify fingerprint (default: the core's table one; Node passes zlib's). */
+  crc32?: Crc32Fn;
+  /** All-zero test for zero detection (default: the core's word scan; Node passes a native compare). */
+  zeroTest?: ZeroTestFn;
 }
 
 /**
@@ -93,6 +98,7 @@ export interface HashDiskOptions {
   phase?: string;
   walk?: Omit<WalkOptions, 'signal'>;
   timings?: ExportTimings;
+  zeroTest?: ZeroTestFn;
 }
 
 /**
@@ -123,7 +129,7 @@ export async function hashDisk(disk: DiskChain, opts: HashDiskOptions, each?: (p
     const walk = { ...opts.walk, reuseBuffers: eachReleases, ...(opts.signal ? { signal: opts.signal } : {}) };
     for await (const whole of walkDisk(disk, walk)) {
       lap('read-wait');
-      const parts = splitZeroRuns(whole);
+      const parts = splitZeroRuns(whole, undefined, opts.zeroTest);
       lap('zero-scan');
       for (const p of parts) {
         if (p.data) await h.update(p.data);
@@ -185,8 +191,8 @@ async function openOutput(resolver: FileResolver, format: ExportFormat, fileName
 /**
  * Merges `disk` into one output file set of the chosen format, streaming in bounded memory, hashing
  * the logical disk on the way; then (unless verify is false) re-opens the output through our own
- * readers and compares hashes. On failure or cancel every sink is aborted and the outputs already
- * committed are removed (when the target can); a failed or cancelled verification removes the
+ * readers and compares its DiskFingerprint with the one taken of the written pieces. On failure
+ * or cancel every sink is aborted and the outputs already committed are removed (when the target can); a failed or cancelled verification removes the
  * committed outputs too (a failure throws CorruptError). A target that stages its files (the CLI's)
  * keeps them under temporary names until its owner commits them after this returns.
  */
@@ -200,6 +206,9 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
   const committed: string[] = [];
   let writer: DiskWriter | null = null;
   let sha256: string;
+  // What the verify pass must read back: computed from the same pieces the writer gets.
+  const fingerprint = opts.verify === false ? null : new DiskFingerprint(opts.crc32, opts.zeroTest);
+  const sha = opts.streamHasher ?? streamHasherOf(opts.hasher);
   try {
     writer = await makeWriter({
       create: async (name) => {
@@ -225,8 +234,8 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
     sha256 = await hashDisk(
       disk,
       {
-        ...(opts.hasher ? { hasher: opts.hasher } : {}),
-        ...(opts.streamHasher ? { streamHasher: opts.streamHasher } : {}),
+        streamHasher: fingerprint ? () => teeHasher(sha(), fingerprint) : sha,
+        ...(opts.zeroTest ? { zeroTest: opts.zeroTest } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
         ...(opts.walk ? { walk: opts.walk } : {}),
@@ -249,7 +258,7 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
   }
   const files = writer.files;
   const bytesWritten = writer.bytesWritten();
-  if (opts.verify === false) return { sha256, files, bytesWritten, logicalBytes: disk.size, verified: false };
+  if (!fingerprint) return { sha256, files, bytesWritten, logicalBytes: disk.size, verified: false };
 
   const resolver = target.resolver();
   let check: string;
@@ -260,9 +269,11 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
     if (out.size !== disk.size) {
       throw new CorruptError(`verification failed: ${opts.fileName} reads back as ${out.size} bytes, expected ${disk.size}`);
     }
+    // The read-back is checked against the export's fingerprint (a CRC-32 of the non-zero blocks),
+    // not hashed again: a second SHA-256 of the disk would double the export's floor.
     check = await hashDisk(out, {
-      ...(opts.hasher ? { hasher: opts.hasher } : {}),
-      ...(opts.streamHasher ? { streamHasher: opts.streamHasher } : {}),
+      streamHasher: () => new DiskFingerprint(opts.crc32, opts.zeroTest),
+      ...(opts.zeroTest ? { zeroTest: opts.zeroTest } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.walk ? { walk: opts.walk } : {}),
@@ -278,9 +289,10 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
     throw new CorruptError(`verification failed: ${opts.fileName} cannot be read back (${e instanceof Error ? e.message : String(e)})`);
   }
   await resolver.closeAll?.().catch(() => {});
-  if (check !== sha256) {
+  const expected = fingerprint.digestHex();
+  if (check !== expected) {
     await removeAll(target, files);
-    throw new CorruptError(`verification failed: ${opts.fileName} reads back with sha256 ${check}, expected ${sha256}`);
+    throw new CorruptError(`verification failed: ${opts.fileName} reads back with fingerprint ${check}, expected ${expected} (CRC-32 of the non-zero 64 KiB blocks, their count, the length)`);
   }
   return { sha256, files, bytesWritten, logicalBytes: disk.size, verified: true };
 }

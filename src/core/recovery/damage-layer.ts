@@ -17,6 +17,11 @@ export class DamagedDeltaLayer implements DiskLayer {
   readonly grainSize: number;
   private readonly tableBytes: number;
   private readonly file: ByteSource;
+  /**
+   * No block of the plan is lost or absent and the whole GD lies inside the file: no table can be
+   * lost, so mapRange asks the inner reader for a whole range at once, not table by table.
+   */
+  private readonly tablesIntact: boolean;
 
   constructor(
     private readonly inner: DiskLayer,
@@ -30,6 +35,8 @@ export class DamagedDeltaLayer implements DiskLayer {
     this.capacity = inner.capacity;
     this.grainSize = inner.grainSize;
     this.tableBytes = COWD_ENTRIES * header.grainBytes; // seSparse: 4096 grains per table too
+    const gdLen = header.format === 'seSparse' ? 8 : 4;
+    this.tablesIntact = plan.lost.size === 0 && plan.absent.length === 0 && header.gdOffset + header.gdEntries * gdLen <= plan.fileSize;
   }
 
   /** Why the whole table t is lost (its GD entry or its GT sits in a lost block), or null. */
@@ -100,30 +107,28 @@ export class DamagedDeltaLayer implements DiskLayer {
         for (const e of await this.inner.mapRange(pos, end - pos)) push(out, e);
         break;
       }
-      const tEnd = Math.min(end, (t + 1) * this.tableBytes);
-      const loss = await this.tableLoss(t);
+      // Every table intact: up to the end of the GD in one call (the tables' data still checked).
+      const tEnd = this.tablesIntact ? Math.min(end, this.header.gdEntries * this.tableBytes) : Math.min(end, (t + 1) * this.tableBytes);
+      const loss = this.tablesIntact ? null : await this.tableLoss(t);
       if (loss) push(out, { kind: 'missing', offset: pos, length: tEnd - pos, reason: loss });
-      else {
-        for (const e of await this.inner.mapRange(pos, tEnd - pos)) {
-          if (e.kind !== 'data' || !lostIn(this.plan, e.sourceOffset, e.length)) {
-            push(out, e);
-            continue;
-          }
-          // Split a data extent grain by grain where its bytes sit in lost blocks.
-          let p = e.offset;
-          while (p < e.offset + e.length) {
-            const gEnd = Math.min(e.offset + e.length, (Math.floor(p / this.grainSize) + 1) * this.grainSize);
-            const src = e.sourceOffset + (p - e.offset);
-            const why = lostIn(this.plan, src, gEnd - p);
-            if (why) push(out, { kind: 'missing', offset: p, length: gEnd - p, reason: `grain data lost: ${why}` });
-            else push(out, { kind: 'data', offset: p, length: gEnd - p, source: e.source, sourceOffset: src });
-            p = gEnd;
-          }
-        }
-      }
+      else for (const e of await this.inner.mapRange(pos, tEnd - pos)) this.pushChecked(out, e);
       pos = tEnd;
     }
     return out;
+  }
+
+  /** Appends an extent of the inner reader, a data extent split grain by grain where its bytes sit in lost blocks. */
+  private pushChecked(out: LayerExtent[], e: LayerExtent): void {
+    if (e.kind !== 'data' || !lostIn(this.plan, e.sourceOffset, e.length)) return push(out, e);
+    let p = e.offset;
+    while (p < e.offset + e.length) {
+      const gEnd = Math.min(e.offset + e.length, (Math.floor(p / this.grainSize) + 1) * this.grainSize);
+      const src = e.sourceOffset + (p - e.offset);
+      const why = lostIn(this.plan, src, gEnd - p);
+      if (why) push(out, { kind: 'missing', offset: p, length: gEnd - p, reason: `grain data lost: ${why}` });
+      else push(out, { kind: 'data', offset: p, length: gEnd - p, source: e.source, sourceOffset: src });
+      p = gEnd;
+    }
   }
 
   allocatedBytes(): Promise<number> {
@@ -179,13 +184,24 @@ export async function damageReport(layer: DiskLayer, signal?: AbortSignal): Prom
   return { lostRuns, recoverableGrains: recoverable, lostGrains: lost, guessedGrains: guessed, guessedRuns };
 }
 
-/** Appends disk bytes [offset, offset + length) to `runs` in sectors, merged with the last run when adjacent and for the same reason. */
-function appendRun(runs: { sector: number; sectors: number; reason: string }[], offset: number, length: number, reason: string): void {
+/** Distinct reasons kept per merged run (a long run over many reused blocks may have one each). */
+const MAX_RUN_REASONS = 16;
+
+/**
+ * Appends disk bytes [offset, offset + length) to `runs` in sectors: adjacent to the last run, it
+ * extends that run (one range, whatever the reasons) and adds its reason to the run's `reasons`.
+ */
+function appendRun(runs: { sector: number; sectors: number; reason: string; reasons: string[] }[], offset: number, length: number, reason: string): void {
   const prev = runs[runs.length - 1];
   const sector = offset / 512;
   const sectors = Math.ceil(length / 512);
-  if (prev && prev.reason === reason && prev.sector + prev.sectors === sector) prev.sectors += sectors;
-  else runs.push({ sector, sectors, reason });
+  if (prev && prev.sector + prev.sectors === sector) {
+    prev.sectors += sectors;
+    if (prev.reasons.includes(reason)) return;
+    if (prev.reasons.length < MAX_RUN_REASONS) prev.reasons.push(reason);
+    else if (prev.reasons.length === MAX_RUN_REASONS) prev.reasons.push('and other reasons');
+    prev.reason = prev.reasons.join('; ');
+  } else runs.push({ sector, sectors, reason, reasons: [reason] });
 }
 
 /** Why file bytes [offset, offset + length) sit at an inferred place (first guessed block's reason), or null. */
@@ -199,6 +215,3 @@ export function guessedIn(plan: BlockPlan, offset: number, length: number): stri
   }
   return null;
 }
-
-/** The first slice's name for the COWD-only layer. */
-export const DamagedCowdLayer = DamagedDeltaLayer;

@@ -1,9 +1,8 @@
 import { RescueError, throwIfAborted } from '../errors.js';
 import type { JobOptions } from '../progress.js';
-import { u32 } from '../util/struct.js';
 import { carveFreeSubBlocks } from './text-carving.js';
 import { blockUseOf } from './free-ranges.js';
-import { encodeFd, FD_META, formatFdAddress, fsOf, parseFd, readLinearDir, type Datastore, type FileDescriptor, type FileType } from '../vmfs/index.js';
+import { fdItems, fdParentDir, formatFdAddress, fsOf, readFdItem, readLinearDir, type Datastore, type FileDescriptor, type FileType } from '../vmfs/index.js';
 
 /** A file the volume no longer lists: its FD is freed (deleted) or allocated but in no directory (orphan). */
 export interface DeletedFile {
@@ -20,9 +19,7 @@ export interface DeletedFile {
   state: 'deleted' | 'orphan';
 }
 
-const FD_LOCK_MAGIC = 0x10c00001;
-/** Items of .fdc.sf visited at most, and live entries walked: far above a real volume, bounds a corrupt one. */
-const MAX_ITEMS = 4 * 1024 * 1024;
+/** Live entries walked, and folder depth: far above a real volume, bounds a corrupt one. */
 const MAX_LIVE = 1 << 20;
 const MAX_DEPTH = 16;
 
@@ -37,7 +34,7 @@ export async function listDeletedFiles(ds: Datastore, opts: JobOptions = {}): Pr
   const fs = fsOf(ds);
   const warnings: string[] = [];
   const files: DeletedFile[] = [];
-  const fdc = fs.fdc;
+  const fdc = fdItems(fs);
   if (!fdc) return { files, warnings: ['deleted files: the volume has no readable FD resource file (.fdc.sf); nothing listed'] };
   // 'rcmd' clusters: item allocation comes from the live walk the block-use map runs once.
   await blockUseOf(ds);
@@ -66,26 +63,18 @@ export async function listDeletedFiles(ds: Datastore, opts: JobOptions = {}): Pr
   reachable.add((await ds.stat('/')).fdAddress);
   await walk('/', 0);
 
-  const L = fs.L;
-  const R = fdc.h.R;
-  const items = Math.min(fdc.h.numResources, fdc.totalClusters * R, MAX_ITEMS);
   const found: { fd: FileDescriptor; state: DeletedFile['state']; parentDir: number }[] = [];
-  for (let i = 0; i < items; i++) {
+  for (let i = 0; i < fdc.count; i++) {
     if ((i & 255) === 0) throwIfAborted(opts.signal);
-    const c = Math.floor(i / R);
-    const r = i % R;
     try {
-      const allocated = await fdc.isAllocated(c, r);
+      const allocated = await fdc.allocated(i);
       if (allocated === null) continue;
-      const address = encodeFd(c, r);
-      if (allocated && reachable.has(address)) continue;
-      const ext = await fs.mapOffset(fdc.content.fd, fdc.itemOffset(c, r));
-      if (ext.kind !== 'vol' || ext.length < L.fdSize) continue;
-      const raw = await fs.meta.read(ext.volOffset, L.fdSize);
-      if (u32(raw, 0) !== FD_LOCK_MAGIC) continue;
-      const fd = parseFd(raw.slice(), address, ext.volOffset, L, fs.d.majorVersion, fs.name);
+      if (allocated && reachable.has(fdc.address(i) as number)) continue;
+      const item = await readFdItem(fs, fdc, i);
+      if (!item) continue;
+      const fd = item.parse();
       if (fd.typeCode < 2 || fd.typeCode > 6) continue;
-      found.push({ fd, state: allocated ? 'orphan' : 'deleted', parentDir: FD_META.parse(fd.raw, L.fdMetaOffset).parentFd });
+      found.push({ fd, state: allocated ? 'orphan' : 'deleted', parentDir: fdParentDir(fs, fd) });
     } catch (e) {
       if (!(e instanceof RescueError) || e.kind === 'cancelled') throw e;
       // Garbage in a free slot is not a file.

@@ -1,7 +1,25 @@
 import { RescueError, throwIfAborted } from '../errors.js';
 import { throttle, type JobOptions } from '../progress.js';
-import { hex, u32 } from '../util/struct.js';
-import { encodeFd, FD_META, formatFdAddress, parseFd, type FileDescriptor, type VmfsFs } from '../vmfs/index.js';
+import { hex } from '../util/struct.js';
+import {
+  ADDR_FB,
+  addrText,
+  dataBlockOf,
+  fdItems,
+  fdParentDir,
+  formatFdAddress,
+  pbEntry,
+  pointerBlockInUse,
+  pointerBlockItems,
+  readFdItem,
+  residentBytes,
+  ZLA_DOUBLE,
+  ZLA_FB,
+  ZLA_PB,
+  ZLA_RESIDENT,
+  type FileDescriptor,
+  type VmfsFs,
+} from '../vmfs/index.js';
 import { HEADER_PROBE_BYTES, probeHeaderRemnant, type DeltaHeader } from './delta-header.js';
 import type { Rejections } from './rejected.js';
 import { planFromBlocks, seSparseDataEnd } from './plan.js';
@@ -10,21 +28,6 @@ import { parseTextRemnant, type DescriptorRemnant, type VmsdRemnant } from './te
 
 export type { DescriptorRemnant, VmsdRemnant } from './text-carving.js';
 
-const FD_LOCK_MAGIC = 0x10c00001;
-const ZLA_FB = 1;
-const ZLA_PB = 3;
-const ZLA_DOUBLE = 4304;
-const ZLA_RESIDENT = 4305;
-const ADDR_FB = 1;
-const ADDR_SB = 2;
-const ADDR_PB = 3;
-const ADDR_PB2 = 5;
-const ADDR_LFB = 7;
-/** Items of a resource file visited at most (FDC / PBC): far above any real volume, bounds a corrupt header. */
-const MAX_ITEMS = 4 * 1024 * 1024;
-
-type Resource = NonNullable<VmfsFs['pbc']>;
-
 /**
  * Addressing modes whose block list a freed FD may hold: direct, single and double indirection
  * (ZLA 4304: VMFS5 files over 256 GiB, VMFS6 over 2.5 TiB; dissect.vmfs reads it as double on
@@ -32,59 +35,6 @@ type Resource = NonNullable<VmfsFs['pbc']>;
  */
 function listsBlocks(fs: VmfsFs, zla: number): boolean {
   return zla === ZLA_FB || zla === ZLA_PB || (fs.d.version >= 5 && zla === ZLA_DOUBLE);
-}
-
-/** SFBs per .fbb.sf cluster on VMFS6 (SFB number = cluster × this + resource), as the reader uses it. */
-function sfbPerCluster(fs: VmfsFs): number {
-  return fs.sfb && fs.sfb.h.R > 0 ? fs.sfb.h.R : fs.L.sfbPerCluster;
-}
-
-/**
- * The FS block (fs.L.blockSize units) holding byte `within` of the data block addressed (lo, hi):
- * -1 for a hole or a to-be-zeroed block, null for an address that is no data block of this
- * volume (another type, outside it). VMFS3/5: FB number. VMFS6: SFB = cluster × per-cluster +
- * resource; LFB n starts at n × lfbSize.
- */
-export function dataBlockOf(fs: VmfsFs, lo: number, hi: number, within: number, totalBlocks: number): number | null {
-  if (lo === 0 && hi === 0) return -1;
-  const a = fs.decode(lo, hi);
-  const L = fs.L;
-  let b: number;
-  if (a.type === ADDR_FB) {
-    if (within >= L.blockSize) return null;
-    if (!L.v6) b = a.block;
-    else {
-      const per = sfbPerCluster(fs);
-      if (a.resource >= per) return null;
-      b = a.cluster * per + a.resource;
-    }
-  } else if (a.type === ADDR_LFB && L.v6 && L.lfbSize >= L.blockSize) {
-    if (within >= L.lfbSize) return null;
-    b = a.block * (L.lfbSize / L.blockSize) + Math.floor(within / L.blockSize);
-  } else return null;
-  if (!Number.isSafeInteger(b) || b < 0 || b >= totalBlocks) return null;
-  return a.tbz ? -1 : b;
-}
-
-/**
- * Resource files that hold pointer blocks, with the address type naming their items: .pbc.sf on
- * VMFS3/5; on VMFS6 also .pb2.sf and .sbc.sf (vmfs6-tools and our builder keep pointer blocks in
- * 64 KiB sub-blocks). Only files whose items can hold a whole pointer block.
- */
-function pbResources(fs: VmfsFs): { type: number; res: Resource }[] {
-  const need = fs.L.pbEntries * fs.L.addrWidth;
-  const all = fs.L.v6 ? [{ type: ADDR_PB, res: fs.pbc }, { type: ADDR_PB2, res: fs.pb2 }, { type: ADDR_SB, res: fs.sbc }] : [{ type: ADDR_PB, res: fs.pbc }];
-  return all.filter((x): x is { type: number; res: Resource } => x.res !== null && x.res.h.S >= need && x.res.h.R > 0);
-}
-
-/** The address of item (c, r) of a pointer-block resource: u32 on VMFS3/5, u64 (as a bigint) on VMFS6. */
-function itemAddress(fs: VmfsFs, type: number, c: number, r: number): number | bigint {
-  return fs.L.v6 ? (BigInt(r) << 56n) | (BigInt(c) << 6n) | BigInt(type) : ((r << 28) | (c << 6) | type) >>> 0;
-}
-
-/** Entry k of a pointer block as (lo, hi) for the volume's address width. */
-function pbEntry(fs: VmfsFs, pb: Uint8Array, k: number): [number, number] {
-  return fs.L.addrWidth === 8 ? [u32(pb, k * 8), u32(pb, k * 8 + 4)] : [u32(pb, k * 4), 0];
 }
 
 /** A freed FD that still holds a delta's block list. */
@@ -125,39 +75,34 @@ export async function scanFreedFds(fs: VmfsFs, use: BlockUse, opts: JobOptions =
   const descriptors: DescriptorRemnant[] = [];
   const vmsds: VmsdRemnant[] = [];
   const warnings: string[] = [];
-  const fdc = fs.fdc;
+  const fdc = fdItems(fs);
   if (!fdc) return { deltas, descriptors, vmsds, warnings };
-  const L = fs.L;
-  const R = fdc.h.R;
-  const items = Math.min(fdc.h.numResources, fdc.totalClusters * R, MAX_ITEMS);
+  const g = fs.geometry;
+  const items = fdc.count;
   const progress = throttle(opts.onProgress);
   for (let i = 0; i < items; i++) {
     if ((i & 255) === 0) {
       throwIfAborted(opts.signal);
       progress({ phase: 'scan freed file descriptors', done: i, total: items });
     }
-    const c = Math.floor(i / R);
-    const r = i % R;
     /** Volume offset of the freed FD once it is known to carry the FD lock magic (a remnant). */
     let fdAt = -1;
     /** The structure being parsed, for a failure: the FD, then its delta header. */
     let trying: 'fd' | 'cowd-header' | 'sesparse-header' = 'fd';
     let tryingAt = -1;
     try {
-      if ((await fdc.isAllocated(c, r)) !== false) continue;
-      const ext = await fs.mapOffset(fdc.content.fd, fdc.itemOffset(c, r));
-      if (ext.kind !== 'vol' || ext.length < L.fdSize) continue;
-      const raw = await fs.meta.read(ext.volOffset, L.fdSize);
-      if (u32(raw, 0) !== FD_LOCK_MAGIC) continue;
-      fdAt = tryingAt = ext.volOffset;
-      const address = encodeFd(c, r);
-      let fd = parseFd(raw.slice(), address, ext.volOffset, L, fs.d.majorVersion, fs.name);
+      if ((await fdc.allocated(i)) !== false) continue;
+      const item = await readFdItem(fs, fdc, i);
+      if (!item) continue;
+      fdAt = tryingAt = item.volOffset;
+      let fd = item.parse();
       if (fd.typeCode !== 3 || fd.length === 0) continue;
-      const parentDir = FD_META.parse(fd.raw, L.fdMetaOffset).parentFd;
+      const parentDir = fdParentDir(fs, fd);
       if (fd.zla === ZLA_RESIDENT) {
         // Resident text of a deleted descriptor or .vmsd (both are usually under the resident limit).
         const fdText = formatFdAddress(fd.address);
-        const t = parseTextRemnant(fd.raw.subarray(L.fdDataOffset, L.fdDataOffset + fd.length), { volOffset: fd.volOffset + L.fdDataOffset, location: 'freed-fd', fd: fdText, parentDir }, rejected);
+        const data = residentBytes(fs, fd);
+        const t = parseTextRemnant(data.bytes, { volOffset: data.volOffset, location: 'freed-fd', fd: fdText, parentDir }, rejected);
         if (t && 'descriptor' in t) descriptors.push(t.descriptor);
         else if (t) vmsds.push(t.vmsd);
         continue;
@@ -165,7 +110,7 @@ export async function scanFreedFds(fs: VmfsFs, use: BlockUse, opts: JobOptions =
       if (!listsBlocks(fs, fd.zla)) continue;
       // The slot granule must be the FS block (or, VMFS6, the LFB): block lists are in FS blocks.
       const granule = 2 ** fd.shift;
-      if (granule !== L.blockSize && !(L.v6 && granule === L.lfbSize)) continue;
+      if (granule !== g.blockSize && !(g.v6 && granule === g.lfbSize)) continue;
       const first = await fs.mapOffset(fd, 0, true);
       if (first.kind !== 'vol') continue;
       const head = await fs.vol.read(first.volOffset, Math.min(HEADER_PROBE_BYTES, fs.vol.size - first.volOffset));
@@ -202,8 +147,7 @@ export async function scanFreedFds(fs: VmfsFs, use: BlockUse, opts: JobOptions =
  * File blocks are FS blocks; a VMFS6 LFB granule spans lfbSize / blockSize of them.
  */
 async function fdBlockList(fs: VmfsFs, fd: FileDescriptor, use: BlockUse): Promise<{ blocks: number[]; unknown: Map<number, string> }> {
-  const bs = fs.L.blockSize;
-  const N = fs.L.pbEntries;
+  const { blockSize: bs, pbEntries: N, addrWidth: w } = fs.geometry;
   const granule = 2 ** fd.shift;
   const n = Math.min(Math.ceil(fd.length / bs), use.totalBlocks);
   const blocks: number[] = [];
@@ -214,12 +158,7 @@ async function fdBlockList(fs: VmfsFs, fd: FileDescriptor, use: BlockUse): Promi
     const key = `${lo}:${hi}`;
     let why = pbState.get(key);
     if (why === undefined) {
-      why = null;
-      const a = fs.decode(lo, hi);
-      const res = a.type === ADDR_PB ? fs.pbc : a.type === ADDR_PB2 ? fs.pb2 : a.type === ADDR_SB && fs.L.v6 ? fs.sbc : null;
-      if (res && (await res.isAllocated(a.cluster, a.resource).catch(() => null)) === true) {
-        why = `pointer block ${hex(fs.L.v6 ? (BigInt(hi) << 32n) | BigInt(lo) : lo, 8)} (file blocks ${first}..) is now owned by a live file`;
-      }
+      why = (await pointerBlockInUse(fs, lo, hi)) ? `pointer block ${addrText(lo, hi)} (file blocks ${first}..) is now owned by a live file` : null;
       pbState.set(key, why);
     }
     return why;
@@ -240,7 +179,7 @@ async function fdBlockList(fs: VmfsFs, fd: FileDescriptor, use: BlockUse): Promi
         if (tlo || thi) {
           why = await pbWhy(tlo, thi, t * N * N);
           if (!why) {
-            const [llo, lhi] = pbEntry(fs, await fs.pointerBlock(tlo, thi), Math.floor(g / N) % N);
+            const [llo, lhi] = pbEntry(await fs.pointerBlock(tlo, thi), Math.floor(g / N) % N, w);
             if (llo || lhi) why = await pbWhy(llo, lhi, Math.floor(g / N) * N);
           }
         }
@@ -252,7 +191,7 @@ async function fdBlockList(fs: VmfsFs, fd: FileDescriptor, use: BlockUse): Promi
       }
       const [lo, hi] = await fs.blockAddress(fd, g);
       const b = dataBlockOf(fs, lo, hi, within, use.totalBlocks);
-      if (b === null) unknown.set(i, `block ${i} of the freed FD has address ${hex(fs.L.v6 ? (BigInt(hi) << 32n) | BigInt(lo) : lo, 8)}, no data block of this volume`);
+      if (b === null) unknown.set(i, `block ${i} of the freed FD has address ${addrText(lo, hi)}, no data block of this volume`);
       blocks.push(b ?? -1);
     } catch (e) {
       if (!(e instanceof RescueError) || e.kind === 'cancelled') throw e;
@@ -289,36 +228,30 @@ export async function scanFreedPbs(fs: VmfsFs, use: BlockUse, opts: JobOptions =
   const heads: FreedPbDelta[] = [];
   const others: FreedPb[] = [];
   const warnings: string[] = [];
-  const w = fs.L.addrWidth;
-  const need = fs.L.pbEntries * w;
-  const bs = fs.L.blockSize;
-  for (const { type, res } of pbResources(fs)) {
-    const R = res.h.R;
-    const items = Math.min(res.h.numResources, res.totalClusters * R, MAX_ITEMS);
-    for (let i = 0; i < items; i++) {
+  const { addrWidth: w, pbEntries, blockSize: bs } = fs.geometry;
+  const need = pbEntries * w;
+  for (const res of pointerBlockItems(fs)) {
+    const type = res.addrType;
+    for (let i = 0; i < res.count; i++) {
       if ((i & 255) === 0) throwIfAborted(opts.signal);
-      const c = Math.floor(i / R);
-      const r = i % R;
       /** Set once the item's first entry makes it a pointer-block remnant; where it is (-1 unknown). */
       let remnant = false;
       let pbAt = -1;
       try {
-        if ((await res.isAllocated(c, r)) !== false) continue;
+        if ((await res.allocated(i)) !== false) continue;
         // A delta is written densely, so each of its PBs lists a block first: never-used (zero)
         // items, holes-first PBs of thin files and (VMFS6 sub-blocks) small files' data are
         // skipped after reading one entry.
-        const e0 = await res.readItem(c, r, w);
-        const [lo0, hi0] = pbEntry(fs, e0, 0);
+        const [lo0, hi0] = pbEntry(await res.read(i, w), 0, w);
         if ((lo0 === 0 && hi0 === 0) || dataBlockOf(fs, lo0, hi0, 0, use.totalBlocks) === null) continue;
         remnant = true;
-        const ext = await fs.mapOffset(res.content.fd, res.itemOffset(c, r));
-        const pbVolOffset = (pbAt = ext.kind === 'vol' ? ext.volOffset : -1);
-        const blocks = pbBlocks(fs, await res.readItem(c, r, need), use.totalBlocks);
+        const pbVolOffset = (pbAt = (await res.place(i))?.volOffset ?? -1);
+        const blocks = pbBlocks(fs, await res.read(i, need), use.totalBlocks);
         if (!blocks) {
           rejected?.add('pointer-block', pbVolOffset, `freed pointer block item ${i}: starts with a data-block address but lists an address that is no data block of this volume`);
           continue;
         }
-        const pbAddress = itemAddress(fs, type, c, r);
+        const pbAddress = res.address(i);
         const b0 = blocks[0]!;
         const probed = b0 >= 0 && (b0 + 1) * bs <= fs.vol.size ? probeHeaderRemnant(await fs.vol.read(b0 * bs, HEADER_PROBE_BYTES), fs.vol.size) : null;
         if (probed && !('format' in probed)) rejected?.add(probed.kind, b0 * bs, `first block of freed pointer block ${hex(pbAddress, 8)}: ${probed.reason}`);
@@ -355,7 +288,7 @@ export async function scanFreedPbs(fs: VmfsFs, use: BlockUse, opts: JobOptions =
  * grain tables use (read through the PB's list). Bounded by what one PB can list.
  */
 async function seSparseEnd(fs: VmfsFs, h: DeltaHeader, blocks: readonly number[], use: BlockUse): Promise<number> {
-  const max = blocks.length * fs.L.blockSize;
+  const max = blocks.length * fs.geometry.blockSize;
   if (h.fileSize > max) return h.fileSize;
   const meta = planFromBlocks(blocks, h.fileSize, use, 'pointer-block');
   // A table in a block past this PB's reach is unread: the join reports its blocks unknown.
@@ -373,10 +306,10 @@ function deltaMaxBytes(fs: VmfsFs, h: DeltaHeader): number {
 
 /** Re-reads a freed PB's block list (see scanFreedPbs), or null when it no longer looks like one. */
 export async function readFreedPb(fs: VmfsFs, pb: FreedPb, totalBlocks: number): Promise<number[] | null> {
-  const res = pbResources(fs).find((x) => x.type === pb.type)?.res;
+  const res = pointerBlockItems(fs).find((x) => x.addrType === pb.type);
   if (!res) return null;
-  const R = res.h.R;
-  return pbBlocks(fs, await res.readItem(Math.floor(pb.item / R), pb.item % R, fs.L.pbEntries * fs.L.addrWidth), totalBlocks);
+  const { pbEntries, addrWidth } = fs.geometry;
+  return pbBlocks(fs, await res.read(pb.item, pbEntries * addrWidth), totalBlocks);
 }
 
 /**
@@ -387,9 +320,10 @@ export async function readFreedPb(fs: VmfsFs, pb: FreedPb, totalBlocks: number):
 function pbBlocks(fs: VmfsFs, pb: Uint8Array, totalBlocks: number): number[] | null {
   const blocks: number[] = [];
   let any = false;
-  const n = Math.min(fs.L.pbEntries, Math.floor(pb.length / fs.L.addrWidth));
+  const { pbEntries, addrWidth } = fs.geometry;
+  const n = Math.min(pbEntries, Math.floor(pb.length / addrWidth));
   for (let k = 0; k < n; k++) {
-    const [lo, hi] = pbEntry(fs, pb, k);
+    const [lo, hi] = pbEntry(pb, k, addrWidth);
     if (lo === 0 && hi === 0) {
       blocks.push(-1);
       continue;

@@ -86,20 +86,25 @@ export function blockUseOf(ds: Datastore): Promise<BlockUse> {
 /**
  * Splits the volume's blocks into `count` ranges (clamped to 1..MAX_RANGES and to the block count)
  * holding about the same number of free blocks each; deterministic for a given volume and count,
- * so a resumed scan finds the same ranges.
+ * so a resumed scan finds the same ranges. `tapered`: range i holds free blocks in proportion to
+ * count - i instead, so the last ranges, which workers take at the end, are short and the workers
+ * finish close together.
  */
-export async function planFreeRanges(ds: Datastore, count: number): Promise<FreeRangePlan> {
+export async function planFreeRanges(ds: Datastore, count: number, tapered = false): Promise<FreeRangePlan> {
   const use = await blockUseOf(ds);
   const total = use.totalBlocks;
   const n = Math.max(1, Math.min(MAX_RANGES, Math.floor(count) || 1, Math.max(1, total)));
-  const per = Math.max(1, Math.ceil(use.freeBlocks / n));
+  const even = Math.max(1, Math.ceil(use.freeBlocks / n));
+  // Free blocks of range i (the last range takes what is left).
+  const weight = (n * (n + 1)) / 2;
+  const size = (i: number) => (tapered ? Math.max(1, Math.round((use.freeBlocks * (n - i)) / weight)) : even);
   const ranges: FreeRange[] = [];
   const freeBytes: number[] = [];
   let start = 0;
   let inRange = 0;
   for (let b = 0; b < total; b++) {
     if (use.isUsed(b)) continue;
-    if (++inRange === per && ranges.length < n - 1) {
+    if (++inRange >= size(ranges.length) && ranges.length < n - 1) {
       ranges.push({ startBlock: start, endBlock: b + 1 });
       freeBytes.push(inRange * use.blockSize);
       start = b + 1;

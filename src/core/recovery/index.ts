@@ -10,7 +10,8 @@
  *   const { disk } = await recoveredDisk(ds, c, c.parent);        // DiskChain: export or hash it
  *   const { files } = await listDeletedFiles(ds);                 // freed / orphan FDs
  */
-export { scanForDeltas, buildCandidates, pickCandidate, precheckCandidateId, type ScanResult, type Candidate, type VolumeSummary } from './scan.js';
+export { scanForDeltas, buildCandidates, pickCandidate, precheckCandidateId, type ScanResult, type VolumeSummary } from './scan.js';
+export type { Candidate } from './candidate.js';
 export { recoveredDisk, ambiguousParentMessage } from './recover.js';
 export { DamagedDeltaLayer } from './damage-layer.js';
 export { CANDIDATE_PARENT, linkCandidates, orderCandidates } from './chain-link.js';

@@ -24,11 +24,6 @@ const MAX_DESCRIPTOR = 64 * 1024;
 /** Live .vmsd files read at most (a datastore of many VMs still has few). */
 const MAX_VMSD = 1024;
 
-/** Every live `.vmdk` text descriptor reachable from the root (bounded walk). */
-export async function listLiveDisks(ds: Datastore): Promise<LiveDisk[]> {
-  return (await surveyLive(ds)).disks;
-}
-
 /** Live descriptors and live `.vmsd` files (with snapshot keys), in one bounded walk from the root. */
 export async function surveyLive(ds: Datastore): Promise<{ disks: LiveDisk[]; vmsds: VmsdRemnant[] }> {
   const out: LiveDisk[] = [];

@@ -4,7 +4,7 @@ import { DiskChain } from '../vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../vmdk/types.js';
 import type { Datastore } from '../vmfs/index.js';
 import { CANDIDATE_PARENT } from './chain-link.js';
-import type { Candidate } from './scan.js';
+import type { Candidate } from './candidate.js';
 
 /** Recovered deltas stacked on each other at most (bounds a linking cycle). */
 const MAX_DEPTH = 32;

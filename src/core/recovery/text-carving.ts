@@ -4,11 +4,11 @@ import type { DescriptorInfo } from './types.js';
 import { hex } from '../util/struct.js';
 import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, parseDescriptor } from '../vmdk/descriptor.js';
 import { parseVmsd } from '../vmdk/vmsd.js';
-import type { VmfsFs } from '../vmfs/index.js';
+import { subBlockItems, type VmfsFs } from '../vmfs/index.js';
 import type { Rejections } from './rejected.js';
 
 /**
- * Descriptor and `.vmsd` text found in free space (issue 5 item 1b): freed resident FDs, free
+ * Descriptor and `.vmsd` text found in free space: freed resident FDs, free
  * sub-blocks and the start of free file blocks. Detection looks at the first bytes only; a
  * remnant is parsed from at most MAX_TEXT_BYTES, and all results are plain serialisable data.
  */
@@ -60,8 +60,6 @@ export const MAX_TEXT_BYTES = 8 * 1024;
 export const TEXT_PROBE_BYTES = 512;
 /** Remnants kept per kind (free space of a busy datastore may hold many stale copies). */
 export const MAX_REMNANTS = 4096;
-/** Sub-block items visited at most: far above any real volume, bounds a corrupt header. */
-const MAX_ITEMS = 4 * 1024 * 1024;
 
 const VMSD_MARK = /(^|\n)\s*(snapshot\.(lastuid|current|numsnapshots)|snapshot\d{1,9}\.uid)\s*=/i;
 
@@ -200,24 +198,19 @@ export async function carveFreeSubBlocks(fs: VmfsFs, opts: JobOptions = {}, reje
   const descriptors: DescriptorRemnant[] = [];
   const vmsds: VmsdRemnant[] = [];
   const warnings: string[] = [];
-  const sbc = fs.sbc;
-  if (!sbc || sbc.h.R === 0 || sbc.h.S < TEXT_PROBE_BYTES) return { descriptors, vmsds, warnings };
-  const R = sbc.h.R;
-  const items = Math.min(sbc.h.numResources, sbc.totalClusters * R, MAX_ITEMS);
+  const sbc = subBlockItems(fs);
+  if (!sbc || sbc.itemSize < TEXT_PROBE_BYTES) return { descriptors, vmsds, warnings };
   let undecoded = false;
-  for (let i = 0; i < items; i++) {
+  for (let i = 0; i < sbc.count; i++) {
     if ((i & 255) === 0) throwIfAborted(opts.signal);
-    const c = Math.floor(i / R);
-    const r = i % R;
     try {
-      const allocated = await sbc.isAllocated(c, r);
+      const allocated = await sbc.allocated(i);
       if (allocated === null) undecoded = true;
       if (allocated !== false) continue;
-      const head = await sbc.readItem(c, r, TEXT_PROBE_BYTES);
+      const head = await sbc.read(i, TEXT_PROBE_BYTES);
       if (!textKindOf(head)) continue;
-      const ext = await fs.mapOffset(sbc.content.fd, sbc.itemOffset(c, r));
-      const volOffset = ext.kind === 'vol' ? ext.volOffset : -1;
-      const bytes = await sbc.readItem(c, r, MAX_TEXT_BYTES);
+      const volOffset = (await sbc.place(i))?.volOffset ?? -1;
+      const bytes = await sbc.read(i, MAX_TEXT_BYTES);
       const t = parseTextRemnant(bytes, { volOffset, location: 'free-sub-block' }, rejected);
       if (!t) continue;
       if ('descriptor' in t) {
@@ -234,10 +227,11 @@ export async function carveFreeSubBlocks(fs: VmfsFs, opts: JobOptions = {}, reje
 
 /** Re-reads text at the start of free block `block` (from a range result), bounded, or null. */
 export async function readBlockText(fs: VmfsFs, block: number, rejected?: Rejections): Promise<{ descriptor: DescriptorRemnant } | { vmsd: VmsdRemnant } | null> {
-  const at = block * fs.L.blockSize;
+  const bs = fs.geometry.blockSize;
+  const at = block * bs;
   if (!Number.isSafeInteger(at) || at < 0 || at >= fs.vol.size) return null;
   try {
-    const bytes = await fs.vol.read(at, Math.min(MAX_TEXT_BYTES, fs.L.blockSize, fs.vol.size - at));
+    const bytes = await fs.vol.read(at, Math.min(MAX_TEXT_BYTES, bs, fs.vol.size - at));
     return parseTextRemnant(bytes, { volOffset: at, location: 'free-block' }, rejected);
   } catch (e) {
     if (e instanceof RescueError && e.kind !== 'cancelled') return null;

@@ -18,8 +18,3 @@ export function pushExtent(out: LayerExtent[], e: LayerExtent): void {
   }
   out.push({ ...e });
 }
-
-/** Copies `e` moved by `delta` bytes (an extent layer placed inside a multi-extent disk). */
-export function shiftExtent(e: LayerExtent, delta: number): LayerExtent {
-  return { ...e, offset: e.offset + delta };
-}

@@ -14,6 +14,65 @@ export const ADDR_LFB = 7;
 
 export const ADDR_TYPE_NAMES = ['none', 'FB', 'SB', 'PB', 'FD', 'PB2', 'JB', 'LFB'] as const;
 
+/**
+ * Addressing modes (FD metadata 0x44, "ZLA"): what the FD's slots hold. Direct FB/SFB (or LFB)
+ * addresses, sub-block addresses, pointer blocks (.pbc.sf, .pb2.sf), double indirection (top
+ * pointer block, then leaf), or the file's bytes themselves (resident). See docs/format-notes.md.
+ */
+export const ZLA_FB = 1;
+export const ZLA_SB = 2;
+export const ZLA_PB = 3;
+export const ZLA_PB2 = 5;
+export const ZLA_DOUBLE = 4304;
+export const ZLA_RESIDENT = 4305;
+
+/** What block-of-address needs of a volume's geometry. */
+export interface BlockGeometry {
+  v6: boolean;
+  /** FS block size (VMFS6: the small file block). */
+  blockSize: number;
+  /** VMFS6 large file block size (0 on VMFS3/5). */
+  lfbSize: number;
+  /** VMFS6 SFBs per .fbb.sf cluster: SFB number = cluster × this + resource. */
+  sfbPerCluster: number;
+}
+
+/** FS block number of a decoded FB address: the FB number (VMFS3/5), cluster × per-cluster + resource (VMFS6 SFB). */
+export function fbNumber(a: DecodedAddr, g: BlockGeometry): number {
+  return g.v6 ? a.cluster * g.sfbPerCluster + a.resource : a.block;
+}
+
+/**
+ * The FS block holding byte `within` of the data block addressed by `a` (raw halves lo, hi): -1
+ * for a hole or a to-be-zeroed block, null for an address that is no data block of a volume of
+ * `totalBlocks` FS blocks (another type, outside it). LFB n starts at n × lfbSize.
+ */
+export function blockOfAddress(lo: number, hi: number, a: DecodedAddr, within: number, g: BlockGeometry, totalBlocks: number): number | null {
+  if (lo === 0 && hi === 0) return -1;
+  let b: number;
+  if (a.type === ADDR_FB) {
+    if (within >= g.blockSize) return null;
+    if (g.v6 && a.resource >= g.sfbPerCluster) return null;
+    b = fbNumber(a, g);
+  } else if (a.type === ADDR_LFB && g.v6 && g.lfbSize >= g.blockSize) {
+    if (within >= g.lfbSize) return null;
+    b = a.block * (g.lfbSize / g.blockSize) + Math.floor(within / g.blockSize);
+  } else return null;
+  if (!Number.isSafeInteger(b) || b < 0 || b >= totalBlocks) return null;
+  return a.tbz ? -1 : b;
+}
+
+/** Entry k of a pointer block of `width`-byte addresses (4 on VMFS3/5, 8 on VMFS6), as (lo, hi). */
+export function pbEntry(pb: Uint8Array, k: number, width: number): [number, number] {
+  const dv = new DataView(pb.buffer, pb.byteOffset, pb.length);
+  return width === 8 ? [dv.getUint32(k * 8, true), dv.getUint32(k * 8 + 4, true)] : [dv.getUint32(k * 4, true), 0];
+}
+
+/** The address of item (cluster, resource) of a pointer-block or sub-block resource file: u32 on VMFS3/5, u64 (a bigint) on VMFS6. */
+export function itemAddress(type: number, cluster: number, resource: number, v6: boolean): number | bigint {
+  return v6 ? (BigInt(resource) << 56n) | (BigInt(cluster) << 6n) | BigInt(type) : ((resource << 28) | (cluster << 6) | type) >>> 0;
+}
+
 /** A decoded address: a block number (FB/SFB index, LFB index) or a (cluster, resource) item. */
 export interface DecodedAddr {
   type: number;

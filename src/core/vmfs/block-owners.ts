@@ -1,5 +1,6 @@
 import { RescueError, throwIfAborted } from '../errors.js';
 import { fileVolumeRuns } from './allocation.js';
+import { fsOf } from './datastore.js';
 import { formatFdAddress } from './fd-address.js';
 import type { AllocationMap, Datastore, DirEntry } from './types.js';
 
@@ -119,7 +120,7 @@ export class BlockIndex {
   /** Block states only (enough for window()); walkOwners() adds the file owners ownersOf() names. */
   static async states(ds: Datastore): Promise<BlockIndex> {
     const map = await ds.allocationMap();
-    const ix = new BlockIndex(map.totalBlocks, map.blockSize, Math.ceil(ds.fs.L.fdcBase / map.blockSize));
+    const ix = new BlockIndex(map.totalBlocks, map.blockSize, Math.ceil(fsOf(ds).L.fdcBase / map.blockSize));
     ix.addSegments(map);
     ix.complete = false;
     return ix;
@@ -220,7 +221,7 @@ export class BlockIndex {
       }
       const k = this.files.push({ path, fd: formatFdAddress(fdAddr) }) - 1;
       try {
-        await fileVolumeRuns(ds.fs, await ds.fs.fd(fdAddr), (v, n) => {
+        await fileVolumeRuns(fsOf(ds), await fsOf(ds).fd(fdAddr), (v, n) => {
           if (raw.length >= maxRuns) {
             this.complete = false;
             return;

@@ -1,9 +1,10 @@
 import { CorruptError, RescueError, UnsupportedError, UserError } from '../errors.js';
 import type { ByteSource } from '../io/byte-source.js';
 import type { FileResolver } from '../vmdk/types.js';
-import { scanDump, noVmfs, type Candidate } from './device-scan.js';
+import { scanDump, noVmfs, type PartitionCandidate } from './device-scan.js';
 import { HashedDir, readLinearDir, type RawDirEntry } from './directory.js';
-import { addressingOf, fileTypeOf, ZLA_RESIDENT, type FileDescriptor } from './fd.js';
+import { ZLA_RESIDENT } from './address.js';
+import { addressingOf, fileTypeOf, type FileDescriptor } from './fd.js';
 import { formatFdAddress, parsePathOrFd } from './fd-address.js';
 import { VmfsFileSource } from './file-source.js';
 import { SYSTEM_FD, VmfsFs } from './filesystem.js';
@@ -34,7 +35,7 @@ interface VolumeChoice {
 export async function openDatastore(sources: readonly ByteSource[], opts: OpenDatastoreOptions = {}): Promise<Datastore> {
   if (sources.length === 0) throw new UserError('no datastore dump given');
   const warnings: string[] = [];
-  const candidates: Candidate[] = [];
+  const candidates: PartitionCandidate[] = [];
   for (let i = 0; i < sources.length; i++) {
     const s = await scanDump(sources[i]!, i);
     warnings.push(...s.warnings);
@@ -99,7 +100,26 @@ export async function openDatastore(sources: readonly ByteSource[], opts: OpenDa
   return new VmfsDatastore(opened.fs, opened.choice, warnings);
 }
 
+/**
+ * Opens one logical volume given directly (deep search: a volume rebuilt from its landmarks, no
+ * partition table or LVM behind it).
+ */
+export async function openVolumeAt(vol: ByteSource, partitions: PartitionInfo[], warnings: string[]): Promise<Datastore> {
+  const fs = await VmfsFs.open(vol);
+  return new VmfsDatastore(fs, { vol, lv: null, devices: [], partitions }, warnings);
+}
+
 const DIR_CACHE = 64;
+
+/**
+ * The mounted file system behind a Datastore (raw FD, pointer-block and bitmap access for recovery):
+ * every datastore opened here has one, and so does a deep-search volume, which wraps one of them.
+ */
+export function fsOf(ds: Datastore): VmfsFs {
+  const fs = (ds as { readonly fs?: unknown }).fs;
+  if (!(fs instanceof VmfsFs)) throw new TypeError('fsOf: not a datastore opened from a VMFS volume');
+  return fs;
+}
 
 class VmfsDatastore implements Datastore {
   readonly info: VolumeInfo;

@@ -7,8 +7,8 @@ import { FS_DESCRIPTOR_OFFSET, VMFS_MAGIC, VMFSL_MAGIC } from './fs-descriptor.j
 import { hasLvmMagic, LVM_HEADER_OFFSET } from './lvm.js';
 import type { PartitionInfo } from './types.js';
 
-/** A VMFS candidate on a dump: an LVM device (partition) or a bare logical volume. */
-export interface Candidate {
+/** A place on a dump where VMFS may start: an LVM device (partition) or a bare logical volume. */
+export interface PartitionCandidate {
   kind: 'lvm' | 'volume';
   source: ByteSource;
   info: PartitionInfo;
@@ -24,9 +24,9 @@ async function magicAt(src: ByteSource, at: number): Promise<number | null> {
  * magic at +1 MiB), MBR type 0xFB partitions, a bare partition (LVM header at +1 MiB), or a bare
  * logical volume (FS descriptor at +2 MiB).
  */
-export async function scanDump(src: ByteSource, index: number): Promise<{ candidates: Candidate[]; warnings: string[] }> {
+export async function scanDump(src: ByteSource, index: number): Promise<{ candidates: PartitionCandidate[]; warnings: string[] }> {
   const warnings: string[] = [];
-  const candidates: Candidate[] = [];
+  const candidates: PartitionCandidate[] = [];
   const base = { source: index, sourceName: src.name, warnings: [] as string[] };
   const addPart = async (scheme: PartitionInfo['scheme'], idx: number, offset: number, length: number, type: string, isVmfsType: boolean) => {
     if (offset >= src.size) {

@@ -81,10 +81,6 @@ const LINKS_PER_GROUP = 12;
 const BLOCK_DIRENT = 1;
 const BLOCK_LINK = 2;
 
-export function isHashedDir(header: Uint8Array): boolean {
-  return header.length >= 4 && DIR6_VERSIONS.includes(new DataView(header.buffer, header.byteOffset, 4).getUint32(0, true));
-}
-
 function location(v: number): { type: number; block: number; slot: number } {
   return { type: v & 3, block: (v >>> 2) & 0x3fffff, slot: v >>> 24 };
 }

@@ -1,5 +1,6 @@
 import { CorruptError } from '../errors.js';
 import { defineStruct, hex, u32, u64n } from '../util/struct.js';
+import { ZLA_DOUBLE, ZLA_FB, ZLA_PB, ZLA_PB2, ZLA_RESIDENT, ZLA_SB } from './address.js';
 import type { Layout } from './fs-descriptor.js';
 import type { FileType } from './types.js';
 
@@ -41,12 +42,6 @@ export const FD_META = defineStruct('FD metadata', 0x94, {
 });
 
 export const FD_TYPE = { volume: 1, directory: 2, file: 3, symlink: 4, system: 5, rdm: 6 } as const;
-export const ZLA_FB = 1;
-export const ZLA_SB = 2;
-export const ZLA_PB = 3;
-export const ZLA_PB2 = 5;
-export const ZLA_DOUBLE = 4304;
-export const ZLA_RESIDENT = 4305;
 /** Mode bits: S_IFDIR tells directory-like system files (.sdd.sf) apart. */
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;

@@ -1,9 +1,9 @@
 import { CorruptError, UnsupportedError } from '../errors.js';
 import { CachedSource, type ByteSource } from '../io/byte-source.js';
 import { hex } from '../util/struct.js';
-import { ADDR_FB, ADDR_LFB, ADDR_PB, ADDR_PB2, ADDR_SB, ADDR_TYPE_NAMES, addrText, decode32, decode64, decodeFd, type DecodedAddr } from './address.js';
+import { ADDR_FB, ADDR_LFB, ADDR_PB, ADDR_PB2, ADDR_SB, ADDR_TYPE_NAMES, addrText, decode32, decode64, decodeFd, fbNumber, pbEntry, ZLA_DOUBLE, ZLA_FB, ZLA_PB, ZLA_PB2, ZLA_RESIDENT, ZLA_SB, type BlockGeometry, type DecodedAddr } from './address.js';
 import { CONFIG_DENSE_SBPC, layoutOf, readFsDescriptor, type FsDescriptor, type Layout } from './fs-descriptor.js';
-import { FD_TYPE, parseFd, ZLA_DOUBLE, ZLA_FB, ZLA_PB, ZLA_PB2, ZLA_RESIDENT, ZLA_SB, type FileDescriptor } from './fd.js';
+import { FD_TYPE, parseFd, type FileDescriptor } from './fd.js';
 import { VmfsFileSource } from './file-source.js';
 import { parseResourceHeader, ResourceFile } from './resource.js';
 
@@ -19,6 +19,13 @@ export const SYSTEM_FD = {
   sddv6: 0x01c00004,
   jbc: 0x02000004,
 } as const;
+
+/** A volume's geometry as block-of-address and pointer-block readers need it. */
+export interface VolumeGeometry extends BlockGeometry {
+  /** Entries per pointer block, and bytes per address (4 on VMFS3/5, 8 on VMFS6). */
+  pbEntries: number;
+  addrWidth: 4 | 8;
+}
 
 /** Where a byte of a file lives: on the volume, or nowhere (hole / to-be-zeroed: reads as zeros). */
 export type FileExtent = { kind: 'vol'; volOffset: number; length: number } | { kind: 'zero'; length: number; tbz: boolean };
@@ -44,7 +51,9 @@ export class VmfsFs {
   pbc: ResourceFile | null = null;
   pb2: ResourceFile | null = null;
   jbc: ResourceFile | null = null;
-  private sfbPerCluster: number;
+  /** VMFS6 SFBs per .fbb.sf cluster (the SFB level's R when it has one, else the layout's). */
+  private sfbR: number;
+  private geo: VolumeGeometry | null = null;
   private readonly fdCache = new Map<number, Promise<FileDescriptor>>();
   private readonly pbCache = new Map<string, Promise<Uint8Array>>();
   /** Metadata reads go through a bounded block cache; bulk data reads bypass it (CachedSource does). */
@@ -56,7 +65,7 @@ export class VmfsFs {
   ) {
     this.L = layoutOf(d);
     this.dense = (d.config & CONFIG_DENSE_SBPC) !== 0;
-    this.sfbPerCluster = this.L.sfbPerCluster;
+    this.sfbR = this.L.sfbPerCluster;
     this.meta = new CachedSource(vol, 64 * 1024, 512);
   }
 
@@ -69,6 +78,12 @@ export class VmfsFs {
 
   get name(): string {
     return this.vol.name;
+  }
+
+  /** Block sizes and address width: what passes over the volume's blocks and pointer blocks need. */
+  get geometry(): VolumeGeometry {
+    const L = this.L;
+    return (this.geo ??= { v6: L.v6, blockSize: L.blockSize, lfbSize: L.lfbSize, sfbPerCluster: this.sfbR, pbEntries: L.pbEntries, addrWidth: L.addrWidth });
   }
 
   private async bootstrap(): Promise<void> {
@@ -95,7 +110,10 @@ export class VmfsFs {
       const child = this.fbb.h.childMetaOffset;
       try {
         this.sfb = child ? await this.openResource('.fbb.sf (SFB)', await this.fd(SYSTEM_FD.fbb), child) : this.fbb;
-        if (this.sfb.h.R > 0) this.sfbPerCluster = this.sfb.h.R;
+        if (this.sfb.h.R > 0) {
+          this.sfbR = this.sfb.h.R;
+          this.geo = null;
+        }
       } catch (e) {
         this.warnings.push(`.fbb.sf SFB header: ${(e as Error).message}`);
       }
@@ -339,7 +357,7 @@ export class VmfsFs {
         if (a.tbz && !physical) return { kind: 'zero', length: Math.min(length, fd.length - off), tbz: true };
         const fbs = L.blockSize;
         const within = off % fbs;
-        const block = L.v6 ? a.cluster * this.sfbPerCluster + a.resource : a.block;
+        const block = fbNumber(a, this.geometry);
         volOffset = block * fbs + within;
         length = Math.min(length, fbs - within);
         break;
@@ -379,10 +397,4 @@ export class VmfsFs {
     }
     return { kind: 'vol', volOffset, length };
   }
-}
-
-/** Entry k of a pointer block of `w`-byte addresses, as (lo, hi). */
-function pbEntry(pb: Uint8Array, k: number, w: number): [number, number] {
-  const dv = new DataView(pb.buffer, pb.byteOffset, pb.length);
-  return w === 8 ? [dv.getUint32(k * 8, true), dv.getUint32(k * 8 + 4, true)] : [dv.getUint32(k * 4, true), 0];
 }

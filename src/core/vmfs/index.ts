@@ -40,14 +40,11 @@ export type {
 } from './types.js';
 
 // ---- internals for the recovery stage (src/core/recovery only) ----
-import type { Datastore as DatastoreT } from './types.js';
 export type { VmfsFs } from './filesystem.js';
 export type { FileDescriptor } from './fd.js';
 export { parseFd, FD_META } from './fd.js';
-export { encodeFd } from './address.js';
+export { ADDR_FB, addrText, encodeFd, pbEntry, ZLA_DOUBLE, ZLA_FB, ZLA_PB, ZLA_RESIDENT } from './address.js';
+export { dataBlockOf, fdItems, fdParentDir, pointerBlockInUse, pointerBlockItems, readFdItem, residentBytes, subBlockItems, MAX_RESOURCE_ITEMS, type ResourceItems } from './resource-items.js';
 export { readLinearDir } from './directory.js';
 export { fileVolumeRuns } from './allocation.js';
-/** The mounted file system behind a Datastore (raw FD, pointer-block and bitmap access for recovery). */
-export function fsOf(ds: DatastoreT): DatastoreT['fs'] {
-  return ds.fs;
-}
+export { fsOf } from './datastore.js';

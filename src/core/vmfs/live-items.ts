@@ -1,7 +1,7 @@
 import { RescueError } from '../errors.js';
-import { ADDR_PB, ADDR_PB2, ADDR_SB } from './address.js';
+import { ADDR_PB, ADDR_PB2, ADDR_SB, ZLA_DOUBLE, ZLA_PB, ZLA_PB2, ZLA_SB } from './address.js';
 import { decodeFd } from './address.js';
-import { ZLA_DOUBLE, ZLA_PB, ZLA_PB2, ZLA_SB, type FileDescriptor } from './fd.js';
+import type { FileDescriptor } from './fd.js';
 import { SYSTEM_FD, type VmfsFs } from './filesystem.js';
 import type { LiveItems, ResourceFile } from './resource.js';
 import type { DirEntry } from './types.js';

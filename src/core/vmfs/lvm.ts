@@ -71,37 +71,17 @@ const PE = {
   lOffset: LVM_PE_ENTRY.fields.lOffset[0],
   length: LVM_PE_ENTRY.fields.length[0],
 };
-// volumeId, pOffset, lOffset and length are adjacent: 7 words to compare per PE. A table is read
-// 3 bytes into its buffer, so they are 4-aligned and an Int32Array reads them (int32s are small
-// integers to V8: no boxing, even before the loop is optimized).
-const RUN_AT = PE.volumeId;
-const RUN_WORDS = (PE.length + 8 - RUN_AT) / 4;
+// volumeId, pOffset, lOffset and length are adjacent words. A table is read 3 bytes into its
+// buffer, so they are 4-aligned and one Uint32Array reads them all (no DataView, no u64 helper).
 const TABLE_SHIFT = 3;
-if (PE.pOffset !== RUN_AT + 4 || PE.lOffset !== PE.pOffset + 8 || PE.length !== PE.lOffset + 8 || (TABLE_SHIFT + RUN_AT) % 4) {
+if (PE.pOffset !== PE.volumeId + 4 || PE.lOffset !== PE.pOffset + 8 || PE.length !== PE.lOffset + 8 || (TABLE_SHIFT + PE.volumeId) % 4) {
   throw new Error('LVM PE entry layout changed');
 }
-const W_P = (PE.pOffset - RUN_AT) / 4;
-const W_L = (PE.lOffset - RUN_AT) / 4;
-const W_LEN = (PE.length - RUN_AT) / 4;
-
-/** e[at], e[at + 1] (a u64 as lo, hi words) += (lo, hi), in 16-bit halves: no sum leaves int32 range. */
-function add64(e: Int32Array, at: number, lo: number, hi: number): void {
-  const a = e[at]!;
-  const l16 = (a & 0xffff) + (lo & 0xffff);
-  const h16 = (a >>> 16) + (lo >>> 16) + (l16 >>> 16);
-  e[at] = ((h16 & 0xffff) << 16) | (l16 & 0xffff);
-  const b = e[at + 1]!;
-  const c = h16 >>> 16;
-  const m16 = (b & 0xffff) + (hi & 0xffff) + c;
-  const n16 = (b >>> 16) + (hi >>> 16) + (m16 >>> 16);
-  e[at + 1] = ((n16 & 0xffff) << 16) | (m16 & 0xffff);
-}
-
-/** Moves the expected PE words one PE on: pOffset and lOffset += length. */
-function advance(e: Int32Array): void {
-  add64(e, W_P, e[W_LEN]!, e[W_LEN + 1]!);
-  add64(e, W_L, e[W_LEN]!, e[W_LEN + 1]!);
-}
+const W_P = (PE.pOffset - PE.volumeId) / 4;
+const W_L = (PE.lOffset - PE.volumeId) / 4;
+const W_LEN = (PE.length - PE.volumeId) / 4;
+/** A high word below this keeps a u64 under 2^53: exact as a double. */
+const SAFE_HI = 2 ** 21;
 const PES_PER_MAP = 8192;
 const PE_ENTRY_SIZE = 0x80;
 const SD_TABLE_BYTES = 32 * 256;
@@ -241,21 +221,9 @@ export async function readLvmDevice(dev: ByteSource): Promise<LvmDevice> {
     next = e.nextOffset;
   }
 
-  const pes: LvmPe[] = [];
+  const scan = newPeScan(name);
   let seen = 0;
-  let words: Int32Array | undefined;
-  // The run being extended: its last PE's length, how many more PEs of that length followed, and
-  // the bytes (volumeId .. length) the next PE has if it continues the run.
-  let run: { pe: LvmPe; length: number; more: number; expect: Int32Array } | null = null;
-  const closeRun = () => {
-    if (!run) return;
-    const total = run.pe.length + run.length * run.more;
-    if (!Number.isSafeInteger(run.pe.lOffset + total) || !Number.isSafeInteger(run.pe.pOffset + total)) {
-      throw new CorruptError(`${name}: LVM PE run at volume offset ${hex(run.pe.lOffset)} ends past 2^53`);
-    }
-    run.pe.length = total;
-    run = null;
-  };
+  let words: Uint32Array | undefined;
   outer: for (const r of regions) {
     if (r.maps > MAX_PE_MAPS) throw new CorruptError(`${name}: ${r.maps} PE maps in the LVM header at ${hex(r.base)}`);
     for (let m = 0; m < r.maps && seen < numPEs; m++) {
@@ -266,43 +234,18 @@ export async function readLvmDevice(dev: ByteSource): Promise<LvmDevice> {
         break outer;
       }
       // One buffer for every table (a 64 TiB device has 32 of 1 MiB): no fresh array, no GC per map.
-      words ??= new Int32Array(Math.ceil((TABLE_SHIFT + PES_PER_MAP * PE_ENTRY_SIZE) / 4));
+      words ??= new Uint32Array(Math.ceil((TABLE_SHIFT + PES_PER_MAP * PE_ENTRY_SIZE) / 4));
       const t = new Uint8Array(words.buffer, TABLE_SHIFT, n * PE_ENTRY_SIZE);
       await readInto(dev, tableAt, t);
-      // A 64 TiB volume has thousands of entries per table: read the few fields needed at the
-      // struct's declared offsets instead of a full generic parse per entry.
-      for (let i = 0; i < n; i++) {
-        const at = i * PE_ENTRY_SIZE;
-        if (t[at + PE.used] !== 1) continue;
-        // The usual layout: each PE continues the previous one. Checked word by word against the
-        // expected entry, so the 262144 PEs of a 64 TiB device cost no u64 arithmetic (a boxed
-        // number per field and entry made opening GC-bound).
-        const w0 = (TABLE_SHIFT + at + RUN_AT) / 4;
-        let k = 0;
-        if (run) while (k < RUN_WORDS && words[w0 + k] === run.expect[k]) k++;
-        if (run && k === RUN_WORDS) {
-          run.more++;
-          advance(run.expect);
-          continue;
-        }
-        closeRun();
-        const length = u64(t, at + PE.length);
-        if (length === 0) continue;
-        const lOffset = u64(t, at + PE.lOffset);
-        const pOffset = u64(t, at + PE.pOffset);
-        const volumeId = u32(t, at + PE.volumeId);
-        // Consecutive PEs that continue each other (PEs of unequal length too) become one run.
-        const last = pes[pes.length - 1];
-        const merge = last && last.volumeId === volumeId && last.lOffset + last.length === lOffset && last.pOffset + last.length === pOffset;
-        if (merge && Number.isSafeInteger(last.lOffset + last.length + length)) last.length += length;
-        else pes.push({ lOffset, pOffset, length, volumeId });
-        run = { pe: pes[pes.length - 1]!, length, more: 0, expect: words.slice(w0, w0 + RUN_WORDS) };
-        advance(run.expect);
-      }
+      // An empty call first: the exit path then has type feedback when V8 optimizes the loop
+      // mid-table, instead of bailing out at the end of every table.
+      if (seen === 0) scanPeTable(words, t, 0, scan);
+      scanPeTable(words, t, n, scan);
       seen += n;
     }
   }
-  closeRun();
+  closeRun(scan);
+  const pes = scan.pes;
   return {
     source: dev,
     major: h.majorVersion,
@@ -315,6 +258,111 @@ export async function readLvmDevice(dev: ByteSource): Promise<LvmDevice> {
     pes,
     warnings,
   };
+}
+
+/**
+ * The PE runs found so far and the state of the run being extended, numbers only (a typed array:
+ * no object shape for V8 to migrate mid-loop): the index in `pes` of its first PE (-1: none), its
+ * last PE's length, how many more PEs of that length followed, and the volumeId, pOffset and
+ * lOffset that the next PE has if it continues the run.
+ */
+interface PeScan {
+  name: string;
+  pes: LvmPe[];
+  st: Float64Array;
+}
+const S_RUN = 0;
+const S_LEN = 1;
+const S_MORE = 2;
+const S_VOL = 3;
+const S_P = 4;
+const S_L = 5;
+
+function newPeScan(name: string): PeScan {
+  const st = new Float64Array(6);
+  st[S_RUN] = -1;
+  return { name, pes: [], st };
+}
+
+/**
+ * Folds the used entries of one PE table into runs. The usual layout, where each PE continues the
+ * previous one, costs a few word loads and compares per entry (a 64 TiB device has 262144): a
+ * synchronous loop over typed arrays that V8 optimizes early, no u64 parse, no boxed number kept.
+ */
+function scanPeTable(w: Uint32Array, t: Uint8Array, n: number, s: PeScan): void {
+  const st = s.st;
+  let run = st[S_RUN]!;
+  let len = st[S_LEN]!;
+  let more = st[S_MORE]!;
+  let vol = st[S_VOL]!;
+  let p = st[S_P]!;
+  let l = st[S_L]!;
+  for (let i = 0; i < n; i++) {
+    const at = i * PE_ENTRY_SIZE;
+    if (t[at + PE.used] !== 1) continue;
+    const k = (TABLE_SHIFT + at + PE.volumeId) >>> 2;
+    const pHi = w[k + W_P + 1]!;
+    const lHi = w[k + W_L + 1]!;
+    const nHi = w[k + W_LEN + 1]!;
+    if (run >= 0 && w[k] === vol && pHi < SAFE_HI && lHi < SAFE_HI && nHi < SAFE_HI &&
+        pHi * 2 ** 32 + w[k + W_P]! === p && lHi * 2 ** 32 + w[k + W_L]! === l && nHi * 2 ** 32 + w[k + W_LEN]! === len) {
+      more++;
+      p += len;
+      l += len;
+      continue;
+    }
+    st[S_RUN] = run;
+    st[S_MORE] = more;
+    startRun(s, t, at);
+    run = st[S_RUN]!;
+    len = st[S_LEN]!;
+    more = st[S_MORE]!;
+    vol = st[S_VOL]!;
+    p = st[S_P]!;
+    l = st[S_L]!;
+  }
+  st[S_RUN] = run;
+  st[S_LEN] = len;
+  st[S_MORE] = more;
+  st[S_VOL] = vol;
+  st[S_P] = p;
+  st[S_L] = l;
+}
+
+/** Ends the run being extended and starts one at the entry at `at` of table `t` (none if its length is 0). */
+function startRun(s: PeScan, t: Uint8Array, at: number): void {
+  closeRun(s);
+  const length = u64(t, at + PE.length);
+  if (length === 0) return;
+  const lOffset = u64(t, at + PE.lOffset);
+  const pOffset = u64(t, at + PE.pOffset);
+  const volumeId = u32(t, at + PE.volumeId);
+  // Consecutive PEs that continue each other (PEs of unequal length too) become one run.
+  const pes = s.pes;
+  const last = pes[pes.length - 1];
+  const merge = last && last.volumeId === volumeId && last.lOffset + last.length === lOffset && last.pOffset + last.length === pOffset;
+  if (merge && Number.isSafeInteger(last.lOffset + last.length + length)) last.length += length;
+  else pes.push({ lOffset, pOffset, length, volumeId });
+  const st = s.st;
+  st[S_RUN] = pes.length - 1;
+  st[S_LEN] = length;
+  st[S_MORE] = 0;
+  st[S_VOL] = volumeId;
+  st[S_P] = pOffset + length;
+  st[S_L] = lOffset + length;
+}
+
+/** Ends the run being extended: its first PE grows by the PEs that continued it. */
+function closeRun(s: PeScan): void {
+  const st = s.st;
+  if (st[S_RUN]! < 0) return;
+  const run = s.pes[st[S_RUN]!]!;
+  const total = run.length + st[S_LEN]! * st[S_MORE]!;
+  if (!Number.isSafeInteger(run.lOffset + total) || !Number.isSafeInteger(run.pOffset + total)) {
+    throw new CorruptError(`${s.name}: LVM PE run at volume offset ${hex(run.lOffset)} ends past 2^53`);
+  }
+  run.length = total;
+  st[S_RUN] = -1;
 }
 
 /** One contiguous run of the logical volume: on a device, or a hole (device not supplied). */

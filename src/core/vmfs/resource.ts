@@ -1,7 +1,7 @@
 import { CorruptError } from '../errors.js';
 import type { ByteSource } from '../io/byte-source.js';
 import { readInto } from '../io/read-into.js';
-import { defineStruct, hex } from '../util/struct.js';
+import { defineStruct, hex, u32 } from '../util/struct.js';
 import type { FileDescriptor } from './fd.js';
 
 /** Header at offset 0 (or childMetaOffset) of every resource file (.fbb .fdc .pbc .sbc .pb2 .jbc). */
@@ -31,6 +31,8 @@ export const CLUSTER_META = defineStruct('resource cluster metadata', 0x10, {
   nextFree: [0x0c, 'u32'],
 });
 const CLUSTER_META_OFFSET = 0x200;
+const META_TOTAL = CLUSTER_META.fields.total[0];
+const META_FREE = CLUSTER_META.fields.free[0];
 
 /**
  * VMFS6 cluster metadata as dissect.vmfs decodes ESXi's: signature 'rcmd' at +0x10, the cluster's
@@ -240,9 +242,12 @@ export class ResourceFile {
       if (0x10 + Math.ceil(m.total / 8) > b.length) return st;
       return { ...st, bitmap: b.subarray(0x10, 0x10 + Math.ceil(m.total / 8)) };
     }
-    const m = CLUSTER_META.parse(b);
-    if (m.total > MAX_BITMAP_BYTES * 8) throw new CorruptError(`${this.name}: cluster ${c} says ${m.free} free of ${m.total}`);
-    return this.checkedCounts(c, m.total, m.free, b.subarray(BITMAP_OFFSET - CLUSTER_META_OFFSET, BITMAP_OFFSET - CLUSTER_META_OFFSET + Math.ceil(m.total / 8)));
+    // Read at the struct's declared offsets, without a parsed object: a 64 TiB .fbb.sf has 32768 headers.
+    if (b.length < CLUSTER_META.size) CLUSTER_META.parse(b); // the struct's own out-of-range error
+    const total = u32(b, META_TOTAL);
+    const free = u32(b, META_FREE);
+    if (total > MAX_BITMAP_BYTES * 8) throw new CorruptError(`${this.name}: cluster ${c} says ${free} free of ${total}`);
+    return this.checkedCounts(c, total, free, b.subarray(BITMAP_OFFSET - CLUSTER_META_OFFSET, BITMAP_OFFSET - CLUSTER_META_OFFSET + Math.ceil(total / 8)));
   }
 
   /**
@@ -252,6 +257,17 @@ export class ResourceFile {
    * States are not cached: their bitmaps are views of the shared read, valid during `visit` only.
    */
   async forEachCluster(first: number, end: number, visit: (c: number, st: ClusterState) => void): Promise<void> {
+    const length = this.metaWindow()[1];
+    await this.forEachHeaderRun(first, end, (c, n, b) => {
+      for (let k = 0; k < n; k++) visit(c + k, this.parseCluster(c + k, b.subarray(k * this.headerSize, k * this.headerSize + length)));
+    });
+  }
+
+  /**
+   * Reads the metaWindow bytes of clusters [first, end) in runs of adjacent headers: `visit(c, n,
+   * b)` gets clusters c .. c + n - 1, cluster c + k's window at b[k × headerSize]. `b` is reused.
+   */
+  private async forEachHeaderRun(first: number, end: number, visit: (c: number, n: number, b: Uint8Array) => void): Promise<void> {
     if (end > this.totalClusters) throw new CorruptError(`${this.name}: cluster ${end - 1} >= ${this.totalClusters}`);
     const [from, length] = this.metaWindow();
     const H = this.headerSize;
@@ -260,15 +276,43 @@ export class ResourceFile {
     while (c < end) {
       const at = this.clusterHeaderOffset(c);
       let n = 1;
-      const fits = (k: number) => at + k * H + from + length <= this.content.size;
-      while (c + n < end && n * H + length <= BULK_READ && this.clusterHeaderOffset(c + n) === at + n * H && fits(n)) n++;
+      if (this.isChild) {
+        const fits = (k: number) => at + k * H + from + length <= this.content.size;
+        while (c + n < end && n * H + length <= BULK_READ && this.clusterHeaderOffset(c + n) === at + n * H && fits(n)) n++;
+      } else {
+        // Headers are adjacent up to the end of their cluster group, or on across groups without
+        // items (G = C × H, as .fbb.sf on VMFS3/5): the run's length is computed, not found by
+        // testing every header (a 64 TiB .fbb.sf has 32768).
+        const { C, G } = this.h;
+        const inGroup = G === C * H ? end - c : C - (c % C);
+        const room = Math.floor((this.content.size - at - from - length) / H) + 1;
+        n = Math.max(1, Math.min(end - c, inGroup, Math.floor((BULK_READ - length) / H) + 1, room));
+      }
       // A lone header past the file end fails in this read, as cluster(c) does.
       buf ??= new Uint8Array(Math.max(BULK_READ, length));
       const b = buf.subarray(0, (n - 1) * H + length);
       await readInto(this.content, at + from, b);
-      for (let k = 0; k < n; k++) visit(c + k, this.parseCluster(c + k, b.subarray(k * H, k * H + length)));
+      visit(c, n, b);
       c += n;
     }
+  }
+
+  /**
+   * VMFS3/5: free items of the clusters that hold items, from their bitmaps (the first
+   * min(total, items in the cluster) bits), the header counts checked as cluster() checks them.
+   * Equal to summing forEachCluster's states, but one synchronous pass per bulk read with no
+   * object per cluster: a 64 TiB .fbb.sf has 32768 headers and 8 MiB of bitmaps.
+   */
+  async freeFromBitmaps(): Promise<number> {
+    if (this.v6) throw new Error('freeFromBitmaps: VMFS3/5 cluster headers only');
+    const { R, numResources: N } = this.h;
+    let free = 0;
+    // An empty call first: the exit path has type feedback when V8 optimizes the loop mid-run.
+    countFreeBits(new Uint8Array(0), 0, 0, 0, R, N, this.name);
+    await this.forEachHeaderRun(0, this.usedClusters, (c, n, b) => {
+      free += countFreeBits(b, n, this.headerSize, c, R, N, this.name);
+    });
+    return free;
   }
 
   private checkedCounts(c: number, total: number, free: number, bitmap: Uint8Array | null): ClusterState {
@@ -310,4 +354,49 @@ export class ResourceFile {
     }
     return { items, mismatched };
   }
+}
+
+/** Set bits per byte value. */
+const BITS = Uint8Array.from({ length: 256 }, (_, v) => {
+  let n = 0;
+  for (let x = v; x; x >>= 1) n += x & 1;
+  return n;
+});
+
+/**
+ * Free items (bitmap bits set) of `n` VMFS3/5 cluster metadata windows `H` bytes apart in `b`
+ * (cluster c0 first), with parseCluster's checks. Whole 32-bit words where `b` is aligned (a full
+ * or empty word, the usual case, in one compare; others by SWAR), the rest a byte at a time.
+ */
+function countFreeBits(b: Uint8Array, n: number, H: number, c0: number, R: number, N: number, name: string): number {
+  const words = (b.byteOffset & 3) === 0 && (H & 3) === 0 ? new Int32Array(b.buffer, b.byteOffset, b.length >>> 2) : null;
+  let free = 0;
+  for (let k = 0; k < n; k++) {
+    const at = k * H;
+    const total = u32(b, at + META_TOTAL);
+    const stated = u32(b, at + META_FREE);
+    if (total > MAX_BITMAP_BYTES * 8) throw new CorruptError(`${name}: cluster ${c0 + k} says ${stated} free of ${total}`);
+    if (stated > total || total > R) throw new CorruptError(`${name}: cluster ${c0 + k} says ${stated} free of ${total} (at most ${R} per cluster)`);
+    const bits = Math.min(total, R, N - (c0 + k) * R);
+    const map = at + BITMAP_OFFSET - CLUSTER_META_OFFSET;
+    let i = 0;
+    if (words) {
+      const w0 = map >>> 2;
+      const wn = bits >>> 5;
+      for (let j = 0; j < wn; j++) {
+        let v = words[w0 + j]!;
+        if (v === -1) free += 32;
+        else if (v !== 0) {
+          v -= (v >>> 1) & 0x55555555;
+          v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+          free += Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+        }
+      }
+      i = wn << 2;
+    }
+    const whole = bits >>> 3;
+    for (; i < whole; i++) free += BITS[b[map + i]!]!;
+    if (bits & 7) free += BITS[b[map + whole]! & ((1 << (bits & 7)) - 1)]!;
+  }
+  return free;
 }

@@ -1,6 +1,5 @@
 import type { ByteSource } from '../io/byte-source.js';
 import type { FileResolver } from '../vmdk/types.js';
-import type { VmfsFs } from './filesystem.js';
 
 /** 3, 5 or 6, from the FS descriptor's majorVersion (4 / 14 / 24). */
 export type VmfsVersion = 3 | 5 | 6;
@@ -195,8 +194,6 @@ export interface AllocationMap {
 
 export interface Datastore {
   readonly info: VolumeInfo;
-  /** The mounted file system below this API: raw FDs, pointer blocks and bitmaps, for the recovery stage. */
-  readonly fs: VmfsFs;
   /** The logical volume as one address space (holes of missing extents throw VolumeHoleError). */
   readonly volume: ByteSource;
   /** FD of a path or FD address; UserError when it does not exist. */

@@ -6,7 +6,7 @@ import { buildVmfs, MiB, type BlockSpec, type FileSpec } from '../vmfs/index.js'
 import { run, sha256File } from '../../helpers/tools.js';
 import { deltaDescriptorText, flatDescriptor } from './deleted-delta.js';
 import { checkRootFd, fdcLocator, openVolume } from './volume-io.js';
-import { geometry } from '../vmfs/geometry.js';
+import { geometry } from '../../../src/core/synth/vmfs/geometry.js';
 
 /**
  * A VMFS5 dump whose VM disk holds real guest filesystems, with a snapshot delta deleted by a

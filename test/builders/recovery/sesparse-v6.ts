@@ -3,7 +3,7 @@ import path from 'node:path';
 import { buildSeSparseDelta, writeSeSparse } from '../sesparse.js';
 import { deltaDescriptor, randomCid, sectorPattern, type GrainRun } from '../delta-common.js';
 import { buildVmfs, MiB, type BlockSpec, type FileSpec } from '../vmfs/index.js';
-import { geometry } from '../vmfs/geometry.js';
+import { geometry } from '../../../src/core/synth/vmfs/geometry.js';
 import { rng } from '../../helpers/fuzz.js';
 import { run, sha256File } from '../../helpers/tools.js';
 import { flatDescriptor, spliceLost, writeBase, type DeletedDeltaDump, type ExpectedLostRun } from './deleted-delta.js';

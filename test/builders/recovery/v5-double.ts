@@ -3,7 +3,7 @@ import path from 'node:path';
 import { buildCowdDelta } from '../cowd.js';
 import { randomCid, sectorPattern, type GrainRun } from '../delta-common.js';
 import { buildVmfs, MiB, type BlockSpec, type FileSpec, type Manifest } from '../vmfs/index.js';
-import { geometry } from '../vmfs/geometry.js';
+import { geometry } from '../../../src/core/synth/vmfs/geometry.js';
 import { flatDescriptor, writeBase } from './deleted-delta.js';
 import { checkRootFd, fdcLocator, openVolume } from './volume-io.js';
 

@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { DATA_OFFSET, type LunInfo, type Manifest, type ManifestEntry } from '../vmfs/index.js';
-import type { Geometry } from '../vmfs/geometry.js';
-import { MAGIC, Resource } from '../vmfs/resource.js';
+import type { Geometry } from '../../../src/core/synth/vmfs/geometry.js';
+import { MAGIC, Resource } from '../../../src/core/synth/vmfs/resource.js';
 import { run } from '../../helpers/tools.js';
 
 /** Positional access to the volume of a built single-LUN dump, for the recovery builders' edits after buildVmfs. */

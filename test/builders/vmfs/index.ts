@@ -4,6 +4,6 @@
  */
 export { buildVmfs, type BuildOptions, type BlockSpec, type FileSpec, type LunSpec, type Manifest, type ManifestEntry, type LunInfo } from './vmfs-builder.js';
 export { expectedBytes, sha256Of, pattern, type DataPiece } from './content.js';
-export { vmfs6NameHash } from './dir-hash.js';
+export { vmfs6NameHash } from '../../../src/core/synth/vmfs/dir-hash.js';
 export { standardBuild, vmfs5Files, vmfs6Files, spannedFiles } from './samples.js';
-export { MiB, SEGMENT, DATA_OFFSET } from './geometry.js';
+export { MiB, SEGMENT, DATA_OFFSET } from '../../../src/core/synth/vmfs/geometry.js';

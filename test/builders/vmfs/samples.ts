@@ -1,4 +1,4 @@
-import { MiB, SEGMENT } from './geometry.js';
+import { MiB, SEGMENT } from '../../../src/core/synth/vmfs/geometry.js';
 import type { BlockSpec, BuildOptions, FileSpec, LunSpec } from './vmfs-builder.js';
 
 /**

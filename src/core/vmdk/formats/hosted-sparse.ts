@@ -1,10 +1,10 @@
 import { CorruptError, OutOfRangeError, UnsupportedError } from '../../errors.js';
 import { CachedSource, readUpTo, type ByteSource } from '../../io/byte-source.js';
 import { hex, SECTOR, u32, type Parsed } from '../../util/struct.js';
-import { decodeDescriptorBytes, MAX_DESCRIPTOR_BYTES, parseDescriptor } from '../descriptor.js';
+import { MAX_DESCRIPTOR_BYTES } from '../descriptor.js';
 import { pushExtent } from '../extent-list.js';
 import { Lru } from '../lru.js';
-import type { Descriptor, DiskFormat, DiskLayer, LayerExtent } from '../types.js';
+import type { DiskFormat, DiskLayer, LayerExtent } from '../types.js';
 import { COMPRESS_DEFLATE, GD_AT_END, KDMV_FLAGS, KDMV_HEADER, KDMV_MAGIC, KDMV_MARKER, MARKER_FOOTER, NEWLINE_CHECK } from './kdmv-header.js';
 
 /**
@@ -133,13 +133,6 @@ export async function readEmbeddedDescriptorBytes(src: ByteSource, header: KdmvH
   const len = Math.min(header.descriptorSize * SECTOR, MAX_DESCRIPTOR_BYTES);
   if (start >= src.size) throw new CorruptError(`${name}: embedded descriptor at sector ${header.descriptorOffset} is past the end of the file`);
   return readUpTo(src, start, len);
-}
-
-/** The parsed embedded descriptor of a KDMV file, or null when it has none. */
-export async function readEmbeddedDescriptor(src: ByteSource, name: string): Promise<Descriptor | null> {
-  const header = await readKdmvHeader(src, name);
-  const bytes = await readEmbeddedDescriptorBytes(src, header, name);
-  return bytes ? parseDescriptor(decodeDescriptorBytes(bytes, name), `${name} (embedded descriptor)`) : null;
 }
 
 /** How a compressed extent turns a GTE into an extent (implemented in stream-optimized.ts). */

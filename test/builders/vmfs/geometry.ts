@@ -1,1 +1,0 @@
-export * from '../../../src/core/synth/vmfs/geometry.js';

@@ -1,0 +1,151 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDeepVolume, type DeepDatastore } from '../../src/core/vmfs/deep/open.js';
+import { NodeFileSource } from '../../src/platform/node/file-source.js';
+import { buildDeepDumps, type DeepDumps } from '../helpers/deep-dumps.js';
+import { makeTempDir, oracleAvailable, run, runCli } from '../helpers/tools.js';
+
+/**
+ * Deep volume search on deleted / re-created datastores. Generated VMFS5 and VMFS6 dumps are read
+ * by debugvmfs / debugvmfs6 before the damage (the expected file contents), then damaged: (a) GPT
+ * and LVM header zeroed, (b) FS descriptor zeroed too, (c) a new empty datastore formatted over the
+ * partition (debugvmfs must then see the new, empty volume). Every file whose FD, pointer blocks and
+ * data survive must be listed with its size and read byte-exact.
+ */
+const ok = oracleAvailable('debugvmfs', 'debugvmfs6', 'dd', 'sha256sum');
+const MiB = 1 << 20;
+
+type LsEntry = { path: string; name: string; type: string; size: number; fdAddress: number; overwrittenBytes: number };
+type Vol = { uuid: string; uuidFromMetadata: boolean; state: string; version: number; blockSize: number; originBytes: number; sizeBytes: number; label: string };
+
+function partitionOf(d: DeepDumps, img: string, out: string): string {
+  const lun = d.manifest.luns[0]!;
+  run('dd', [`if=${img}`, `of=${out}`, 'bs=1M', `skip=${lun.partitionOffset / MiB}`, `count=${lun.partitionLength / MiB}`, 'conv=sparse', 'status=none']);
+  return out;
+}
+
+/** sha256 of `tool PART cat P`, debugvmfs6's banner line stripped, hashed by coreutils. */
+function oracleSha(tool: string, part: string, p: string): string {
+  const skip = tool === 'debugvmfs6' ? "tail -c +17 | " : '';
+  return run('sh', ['-c', `${tool} "$1" cat "$2" | ${skip}sha256sum`, 'sh', part, p]).split(/\s+/)[0]!;
+}
+
+async function shaOf(ds: DeepDatastore, p: string): Promise<string> {
+  const src = await ds.openFile(p);
+  const h = createHash('sha256');
+  for (let off = 0; off < src.size; off += 8 * MiB) h.update(await src.read(off, Math.min(8 * MiB, src.size - off)));
+  return h.digest('hex');
+}
+
+function cliJson<T>(args: string[]): T {
+  const r = runCli(args);
+  if (r.code !== 0) throw new Error(`vmfs-rescue ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+for (const version of [5, 6] as const) {
+  const tool = version === 6 ? 'debugvmfs6' : 'debugvmfs';
+  describe.skipIf(!ok)(`deep search, VMFS${version}`, () => {
+    let tmp: ReturnType<typeof makeTempDir>;
+    let d: DeepDumps;
+    const expected = new Map<string, string>();
+    beforeAll(async () => {
+      tmp = makeTempDir('deep-');
+      d = await buildDeepDumps(tmp.dir, version);
+      const part = partitionOf(d, d.original, path.join(tmp.dir, 'orig.part'));
+      for (const e of d.manifest.entries) if (e.type === 'file') expected.set(e.path, oracleSha(tool, part, e.path));
+    }, 180_000);
+    afterAll(() => tmp?.cleanup());
+
+    const files = () => d.manifest.entries.filter((e) => e.path !== '/' && e.type !== 'system');
+
+    it('the oracle sees the new, empty volume after the re-format', () => {
+      const part = partitionOf(d, d.c, path.join(tmp.dir, 'c.part'));
+      const names = run(tool, [part, 'ls', '/']).split('\n').map((s) => s.trim()).filter((s) => s && !s.startsWith('VMFS version'));
+      const sys = d.newManifest.entries.filter((e) => e.type === 'system').map((e) => e.name);
+      expect(names.filter((n) => n !== '.' && n !== '..').sort()).toEqual(sys.sort());
+    });
+
+    for (const variant of ['a', 'b', 'c'] as const) {
+      it(`(${variant}) info --deep finds the volumes; every surviving file is listed and read byte-exact`, async () => {
+        const img = d[variant];
+        const info = cliJson<{ volumes: Vol[]; label?: string; uuid?: string }>(['info', '--image', img, '--deep', '--json']);
+        const prev = info.volumes.filter((v) => v.state === 'previous');
+        expect(prev).toHaveLength(1);
+        const p = prev[0]!;
+        expect(p.originBytes).toBe(d.origin);
+        expect(p.version).toBe(version);
+        expect(p.blockSize).toBe(d.manifest.blockSize);
+        if (variant === 'a') {
+          expect(p.uuid).toBe(d.manifest.fsUuid);
+          expect(p.uuidFromMetadata).toBe(true);
+          expect(p.label).toBe(d.manifest.label);
+        } else {
+          expect(p.uuidFromMetadata).toBe(false);
+          expect(p.uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+        }
+        if (variant === 'c') {
+          const cur = info.volumes.filter((v) => v.state === 'current');
+          expect(cur.map((v) => v.uuid)).toEqual([d.newManifest.fsUuid]);
+          expect(info.uuid).toBe(d.newManifest.fsUuid); // today's keys stay
+          expect(info.label).toBe(d.newManifest.label);
+        } else {
+          expect(info.volumes).toHaveLength(1);
+          expect(p.sizeBytes).toBe(d.manifest.volumeSize);
+          expect(info.label).toBeUndefined();
+        }
+
+        const ls = cliJson<LsEntry[]>(['ls', '--image', img, '--volume', p.uuid.toUpperCase(), '--recursive', '--json']);
+        const byFd = new Map(ls.filter((e) => e.fdAddress).map((e) => [e.fdAddress, e]));
+        for (const m of files()) {
+          const e = byFd.get(m.fdAddress);
+          expect(e, `${m.path} listed`).toBeDefined();
+          expect(e!.size, m.path).toBe(m.size);
+          expect(e!.name === m.name || e!.path === `/lost+found/0x${m.fdAddress.toString(16).padStart(8, '0')}`, m.path).toBe(true);
+          if (variant !== 'c') expect(e!.path, m.path).toBe(m.path);
+        }
+
+        const src = await NodeFileSource.open(img);
+        try {
+          const ds = await openDeepVolume([src], p.uuid);
+          let overwritten = 0;
+          for (const m of d.manifest.entries.filter((x) => x.type === 'file')) {
+            const e = byFd.get(m.fdAddress)!;
+            const sha = await shaOf(ds, e.path);
+            if (e.overwrittenBytes === 0) expect(sha, `${m.path} read byte-exact`).toBe(expected.get(m.path));
+            else {
+              overwritten++;
+              // What a newer volume wrote is read as it is now: not the old content.
+              expect(sha, m.path).not.toBe(expected.get(m.path));
+            }
+          }
+          // Only the re-format overwrites, and it writes little: its root directory lands on one old block.
+          if (variant === 'c') expect(overwritten).toBeLessThanOrEqual(1);
+          else expect(overwritten).toBe(0);
+        } finally {
+          await src.close();
+        }
+
+        // cat through the CLI: the sha256 is the last stdout line; overwritten ranges go to stderr, exit 0.
+        const target = ls.find((e) => e.type === 'file' && e.overwrittenBytes > 0) ?? ls.find((e) => e.type === 'file' && e.size > MiB)!;
+        const out = path.join(tmp.dir, `cat-${variant}.bin`);
+        const r = runCli(['cat', '--image', img, '--volume', p.uuid, target.path, '--out', out]);
+        expect(r.code, r.stderr).toBe(0);
+        const m = d.manifest.entries.find((x) => x.fdAddress === target.fdAddress)!;
+        const last = r.stdout.trim().split('\n').pop();
+        if (target.overwrittenBytes > 0) expect(r.stderr).toMatch(/overwritten: file offset 0x[0-9a-f]+ length 0x[0-9a-f]+/);
+        else expect(last).toBe(expected.get(m.path));
+        expect(run('sha256sum', [out]).split(/\s+/)[0]).toBe(last);
+      }, 180_000);
+    }
+
+    it('a dump with no VMFS at all: info --deep exits 2', () => {
+      const empty = path.join(tmp.dir, 'empty.img');
+      run('truncate', ['-s', '64M', empty]);
+      const r = runCli(['info', '--image', empty, '--deep', '--json']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/no VMFS volume found/);
+    });
+  });
+}
