@@ -147,14 +147,15 @@ interface Obs {
  * metadata region then counts once, like the region it copies.
  */
 function sampleObs(scan: MemberScan): Obs[] {
-  const seen = new Set<string>();
-  const all: Obs[] = [];
+  // First and last landmark of each group: the group's extent still tells stripe sizes apart.
+  const groups = new Map<string, Obs[]>();
   for (const l of scan.landmarks) {
     const key = l.lun !== undefined ? `l${l.pos - l.lun}` : `v${l.pos - l.vol!}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    all.push(l);
+    const g = groups.get(key);
+    if (!g) groups.set(key, [l]);
+    else g[1] = l;
   }
+  const all = [...groups.values()].flat();
   if (all.length <= FIT_SAMPLE) return all;
   const out: Obs[] = [];
   for (let k = 0; k < FIT_SAMPLE; k++) out.push(all[Math.floor((k * all.length) / FIT_SAMPLE)]!);
@@ -552,11 +553,12 @@ export async function detectRaid(members: readonly ByteSource[], opts: DetectOpt
   // that score alike, the one with fewer missing members is the answer, and only fits with as many
   // missing members can make it ambiguous.
   const top = checked[0]!.score;
-  const fewest = Math.min(...checked.filter((f) => f.score >= top * 0.9).map((f) => f.hyp.disks));
+  const near = (a: number, b: number) => a >= b - Math.abs(b) * 0.1;
+  const fewest = Math.min(...checked.filter((f) => near(f.score, top)).map((f) => f.hyp.disks));
   const pool = checked.filter((f) => f.hyp.disks === fewest);
   const best = pool[0]!;
   const second = pool[1];
-  if (second && second.score >= best.score * 0.9) {
+  if (second && near(second.score, best.score)) {
     throw undecided(`the evidence fits more than one array: ${hypText(best.hyp)} or ${hypText(second.hyp)} (give --level, --stripe, --layout, --delay or --order)`, checked.map((f) => `${hypText(f.hyp)} (score ${f.score})`));
   }
   if (best.unsure.length) {
@@ -593,7 +595,7 @@ function result(best: Fit, second: Fit | undefined, members: readonly ByteSource
   if (gptSize !== undefined && gptSize > capacity) det.evidence.push(`GPT says ${gptSize} bytes but the members hold ${capacity}: a member is short`);
   const explainedShare = best.consistent / Math.max(1, best.consistent + best.inconsistent);
   const anchored = best.explained.filter((e) => e > 0).length / members.length;
-  const margin = second ? 1 - second.score / best.score : 1;
+  const margin = second && best.score > 0 ? Math.max(0, 1 - Math.max(0, second.score) / best.score) : second ? 0 : 1;
   det.confidence = Math.round(100 * explainedShare * (0.5 + 0.5 * anchored) * (0.5 + 0.5 * margin)) / 100;
   if (second) det.evidence.push(`next best: ${hypText(second.hyp)} (score ${second.score} against ${best.score})`);
   return det;
