@@ -119,17 +119,7 @@ export class DatastoreState {
   async openFiles(files: File[], opts: { handles?: FileSystemFileHandle[]; remember?: boolean } = {}): Promise<void> {
     if (files.length === 0) return;
     this.pickedFiles = [...files];
-    this.files = files.map((f) => f.name);
-    this.volume = null;
-    this.usage = null;
-    this.alloc = null;
-    this.listing = null;
-    this.cwd = '/';
-    this.chainPath = null;
-    this.chainLinks = [];
-    this.result = null;
-    this.error = null;
-    this.notice = null;
+    this.clear(files);
     this.opening = true;
     try {
       this.volume = await worker().open(files);
@@ -152,20 +142,27 @@ export class DatastoreState {
 
   /** A volume the deep scan opened in the worker (a deleted or re-created datastore): shown like an opened dump. */
   async showVolume(files: File[], info: VolumeInfo): Promise<void> {
-    this.files = files.map((f) => f.name);
-    this.usage = null;
-    this.alloc = null;
-    this.listing = null;
-    this.chainPath = null;
-    this.chainLinks = [];
-    this.result = null;
-    this.error = null;
-    this.notice = null;
+    this.clear(files);
     this.volume = info;
     this.dumpFiles = [...files];
     this.opened++;
     await this.browse('/');
     void this.loadUsageAndMap();
+  }
+
+  /** Forgets what was shown of the previous volume. */
+  private clear(files: File[]): void {
+    this.files = files.map((f) => f.name);
+    this.volume = null;
+    this.usage = null;
+    this.alloc = null;
+    this.listing = null;
+    this.cwd = '/';
+    this.chainPath = null;
+    this.chainLinks = [];
+    this.result = null;
+    this.error = null;
+    this.notice = null;
   }
 
   private async loadUsageAndMap(): Promise<void> {
