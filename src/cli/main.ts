@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { isRescueError, UserError } from '../core/errors.js';
+import { isRescueError, UserError, type RescueError } from '../core/errors.js';
+import { rescueNextStep, SAYS_WHAT_TO_DO } from '../core/next-step.js';
 import type { CliIO } from './args.js';
 import { describeFsError } from './fs-errors.js';
 import { EXIT_INTERRUPTED } from './interrupt.js';
@@ -96,6 +97,13 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
+/** The next step for a RescueError on the command line, unless its message already says it (usage lines, --ignore-cid). */
+function cliNextStep(e: RescueError): string | null {
+  const first = e.message.split('\n')[0]!;
+  if (/^usage: |\(use --|\(add its dump with another --image\)/.test(first) || (e.name === 'UserError' && SAYS_WHAT_TO_DO.test(first))) return null;
+  return rescueNextStep(e.name, first, 'cli') ?? null;
+}
+
 export function reportError(e: unknown, io: CliIO): number {
   if (isRescueError(e) && e.kind === 'cancelled') {
     io.err('vmfs-rescue: interrupted; no output was written (temporary files removed, destinations as they were)');
@@ -103,6 +111,8 @@ export function reportError(e: unknown, io: CliIO): number {
   }
   if (isRescueError(e)) {
     io.err(`vmfs-rescue: ${e.message}`);
+    const step = cliNextStep(e);
+    if (step) io.err(`vmfs-rescue: what to do next: ${step}`);
     return e.kind === 'corrupt' || e.kind === 'unsupported' ? 2 : 1;
   }
   const err = e as NodeJS.ErrnoException;
@@ -112,6 +122,7 @@ export function reportError(e: unknown, io: CliIO): number {
     return 1;
   }
   io.err(`vmfs-rescue: internal error: ${err?.stack ?? String(e)}`);
+  io.err('vmfs-rescue: what to do next: this is a bug in vmfs-rescue; report it with the command line, the input sizes and the lines above');
   return 2;
 }
 

@@ -10,15 +10,18 @@ import { carveJobs, type CarveJob } from '../core/recovery/carve-job.js';
 import { mapBounded } from '../core/util/map-bounded.js';
 import { buildCandidates, candidateTotals, DamagedDeltaLayer, carveFreeRange, descriptorInfo, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type CarvedText, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type RejectedRemnant, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
 import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, NO_PARENT_CID, parseDescriptor } from '../core/vmdk/descriptor.js';
-import type { DiskChain } from '../core/vmdk/disk-chain.js';
+import { DiskChain } from '../core/vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
 import { openDatastore, type Datastore, type DirEntry, type FileType, type VolumeInfo, type VolumeUsage } from '../core/vmfs/index.js';
 import { BlobSource } from '../platform/browser/blob-source.js';
 import { createFileSink, opfsExportDir, WritableStreamSink } from '../platform/browser/sinks.js';
 import { exportTarget, guarded, holdFor, Jobs, type ExportDestination } from './common.js';
 import { createGuestApi } from './guest-api.js';
+import { compareGuestFile, type FileComparison } from './guest-compare.js';
 import { createInspectorApi } from './block-owner.js';
 import { createDeletedApi } from './deleted-api.js';
+import { createDeepApi } from './deep-api.js';
+import { DeepDatastore } from '../core/vmfs/deep/open.js';
 
 /**
  * Thin Comlink adapter over the datastore reader: the page sends the picked LUN dumps (File
@@ -57,6 +60,8 @@ export interface DsEntry {
   vmdk?: VmdkRole;
   /** Directories: holds a .vmx or .vmdk (looked at for the first MAX_PEEK_DIRS folders only). */
   vmFolder?: boolean;
+  /** Deep-scan volumes: bytes of the file a newer volume now uses. */
+  overwrittenBytes?: number;
 }
 
 export interface DirListing {
@@ -83,6 +88,8 @@ export interface AllocationSummary {
   systemFiles: { file: string; blocks: number; firstBlock: number }[];
   /** Resource files (.fbb .fdc .pbc .sbc ...): items held and free. */
   resources: { name: string; total: number; free: number; itemSize: number }[];
+  /** Deep-scan volumes: per bucket, blocks a newer volume wrote over (counted on top of the states above). */
+  overwritten?: Uint32Array;
 }
 
 export type { ExportDestination };
@@ -185,7 +192,7 @@ let scanned: ScanResult | null = null;
 /** The last recovery of each candidate (for the report's hashes and output). */
 const recoveries = new Map<string, RecoveryResult>();
 /** Exports, chain opens and scans are cancelled separately: inspecting a chain must not stop a running export. */
-type JobKind = 'export' | 'chain' | 'scan' | 'carve' | 'deleted';
+type JobKind = 'export' | 'chain' | 'scan' | 'carve' | 'deleted' | 'deep';
 const jobs = new Jobs<JobKind>();
 
 function requireDs(): Datastore {
@@ -318,6 +325,10 @@ function candidateInfo(c: Candidate): CandidateInfo {
     capacityBytes: c.capacityBytes,
     sizeBytes: c.sizeBytes,
     confidence: c.confidence,
+    identity: c.identity,
+    completeness: c.completeness,
+    identityReasons: c.identityReasons.map((p) => ({ ...p })),
+    completenessReasons: c.completenessReasons.map((p) => ({ ...p })),
     reasons: [...c.reasons],
     parent: c.parent,
     parentReasons: [...c.parentReasons],
@@ -328,8 +339,8 @@ function candidateInfo(c: Candidate): CandidateInfo {
     guessedGrains: c.guessedGrains,
     lostGrains: c.lostGrains,
     grainBytes: c.grainBytes,
-    lostRuns: c.lostRuns.map((r) => ({ ...r })),
-    guessedRuns: c.guessedRuns.map((r) => ({ ...r })),
+    lostRuns: c.lostRuns.map((r) => ({ ...r, reasons: [...r.reasons] })),
+    guessedRuns: c.guessedRuns.map((r) => ({ ...r, reasons: [...r.reasons] })),
     headerVolOffset: c.headerVolOffset,
     method: c.method,
     ...(c.descriptor ? { descriptor: descriptorInfo(c.descriptor) } : {}),
@@ -481,6 +492,8 @@ const api = {
         sysBlocks.set(r.file, stat);
       }
       const sum = (a: Uint32Array) => a.reduce((x, y) => x + y, 0);
+      const overwritten = d instanceof DeepDatastore ? new Uint32Array(nb) : null;
+      if (overwritten && d instanceof DeepDatastore) for (const r of d.overwrittenBlocks()) add(overwritten, r.start, r.count);
       const summary: AllocationSummary = {
         blockSize: map.blockSize,
         totalBlocks: total,
@@ -495,8 +508,9 @@ const api = {
         totals: { used: sum(used), free: sum(free), pointer: sum(pointer), system: sum(system) },
         systemFiles: [...sysBlocks].map(([file, s]) => ({ file, ...s })),
         resources: map.resources.map((r) => ({ name: r.name, total: r.total, free: r.free, itemSize: r.itemSize })),
+        ...(overwritten ? { overwritten } : {}),
       };
-      return Comlink.transfer(summary, [used.buffer, free.buffer, pointer.buffer, system.buffer]);
+      return Comlink.transfer(summary, [used.buffer, free.buffer, pointer.buffer, system.buffer, ...(overwritten ? [overwritten.buffer] : [])]);
     });
   },
 
@@ -518,6 +532,7 @@ const api = {
           mtime: e.mtime,
           ctime: e.ctime,
           ...(e.error ? { error: e.error } : {}),
+          ...('overwrittenBytes' in e && typeof e.overwrittenBytes === 'number' && e.overwrittenBytes > 0 ? { overwrittenBytes: e.overwrittenBytes } : {}),
         }));
       let sniffed = 0;
       let peeked = 0;
@@ -738,6 +753,18 @@ const api = {
     });
   },
 
+  /**
+   * A guest file from the disk lookInside opened and from its parent alone (the base): the
+   * recovered version next to the one the snapshot froze.
+   */
+  lookCompare(partition: number, path: string): Promise<FileComparison> {
+    return guarded(async () => {
+      const disk = requireLookDisk();
+      const base = disk.layers.length > 1 ? new DiskChain(disk.layers.slice(1), disk.links.slice(1)) : null;
+      return compareGuestFile(disk, base, partition, path);
+    });
+  },
+
   /** "Look inside" the disk opened by lookInside: partitions, guest folders, file content. */
   ...createGuestApi(() => requireLookDisk()),
 
@@ -746,6 +773,15 @@ const api = {
 
   /** Deleted and orphan files, and descriptor / .vmsd text in free sub-blocks (`ls --deleted`). */
   ...createDeletedApi(() => requireDs(), () => jobs.start('deleted')),
+  /** Deep scan: every volume that lived on the dumps; a previous one opens as the datastore. */
+  ...createDeepApi((r, d) => {
+    jobs.abort('export', 'chain', 'scan', 'carve', 'deleted');
+    roots = r;
+    ds = d;
+    chain = null;
+    scanned = null;
+    recoveries.clear();
+  }, () => jobs.start('deep'), () => jobs.abort('deep')),
 };
 
 export type DatastoreWorkerApi = typeof api;

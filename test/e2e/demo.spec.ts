@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { DEMO_GUEST } from '../../src/core/synth/demo-guest-layout.js';
 import { hashOpfsFile, saveIntoOpfs, watchNetwork } from './helpers.js';
 
 /**
@@ -8,7 +9,7 @@ import { hashOpfsFile, saveIntoOpfs, watchNetwork } from './helpers.js';
  * computed from the generator's own inputs, never by the recovery code), all within a minute.
  */
 
-test('try the demo: find the deleted delta and export it with the predicted sha256, in under a minute', async ({ page, context, baseURL }) => {
+test('try the demo: find the deleted delta, see the changed files inside, export it with the predicted sha256 (match shown), in under a minute', async ({ page, context, baseURL }) => {
   test.setTimeout(120_000);
   const origin = new URL(baseURL ?? 'http://127.0.0.1:4173').origin;
   const foreign = watchNetwork(context, origin);
@@ -35,11 +36,36 @@ test('try the demo: find the deleted delta and export it with the predicted sha2
   const sel = page.getByTestId('rec-selected');
   await expect(sel).toHaveAttribute('data-id', candidate);
   await expect(sel.getByTestId('rec-lost-run')).not.toHaveCount(0);
+  // Adjacent lost runs are shown as one: no run starts where the previous one ends.
+  const runs = await sel.getByTestId('rec-lost-run').evaluateAll((rs) => rs.map((r) => [Number(r.getAttribute('data-sector')), Number(r.getAttribute('data-sectors'))]));
+  for (let i = 1; i < runs.length; i++) expect(runs[i]![0]).toBeGreaterThan(runs[i - 1]![0]! + runs[i - 1]![1]!);
+  // Confidence is split into identity and completeness, explained in words.
+  await expect(sel.getByTestId('rec-identity-reasons')).toContainText('freed file descriptor');
+  await expect(sel.getByTestId('rec-identity-reasons')).not.toContainText(/[+-]0\.\d/);
+
+  // Look inside: the guest's file systems, and each changed file in both versions (not part of the minute).
+  const tLook = Date.now();
+  await sel.getByTestId('rec-look').click();
+  await expect(sel.getByTestId('rec-look-inside')).toBeVisible({ timeout: 30_000 });
+  await sel.getByTestId('rec-compare-changed').click();
+  const results = sel.getByTestId('rec-compare-result');
+  await expect(results).toHaveCount(2, { timeout: 30_000 });
+  for (const g of [DEMO_GUEST.ext4, DEMO_GUEST.ntfs]) {
+    const r = sel.locator(`[data-testid="rec-compare-result"][data-path="${g.changedPath}"]`);
+    await expect(r).toHaveAttribute('data-same', 'false');
+    await expect(r.getByTestId('rec-compare-recovered')).toHaveText(g.after);
+    await expect(r.getByTestId('rec-compare-base')).toHaveText(g.before);
+  }
+  const lookMs = Date.now() - tLook;
+
   await sel.getByTestId('rec-format').selectOption('raw');
   await sel.getByTestId('rec-export').click();
   await expect(sel.getByTestId('rec-sha256')).toHaveText(/^[0-9a-f]{64}$/, { timeout: 40_000 });
   expect(await sel.getByTestId('rec-sha256').textContent()).toBe(expected);
-  const elapsed = Date.now() - t0;
+  // The app compares the hash itself.
+  await expect(sel.getByTestId('rec-hash-match')).toHaveAttribute('data-match', 'true');
+  await expect(sel.getByTestId('rec-hash-match')).toContainText('Match');
+  const elapsed = Date.now() - t0 - lookMs;
   expect(elapsed).toBeLessThan(60_000);
 
   const saved = String(await page.evaluate(() => (window as unknown as Record<string, unknown>).__savedName));

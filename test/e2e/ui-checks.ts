@@ -9,8 +9,9 @@ import { expect, type Page, type TestInfo } from '@playwright/test';
 export const SCREENSHOT_DIR = path.resolve(import.meta.dirname, '../../test-results/screenshots');
 
 /** axe-core with the WCAG 2.1 A/AA rules: the serious and critical violations, as readable lines. */
-export async function axeSerious(page: Page): Promise<string[]> {
-  const r = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
+export async function axeSerious(page: Page, rules?: string[]): Promise<string[]> {
+  const b = new AxeBuilder({ page });
+  const r = await (rules ? b.withRules(rules) : b.withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'])).analyze();
   return r.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.length}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')})`);
@@ -54,11 +55,11 @@ export async function pageFits(page: Page): Promise<void> {
 }
 
 /** All the per-view checks, then a screenshot named `${prefix}-${name}.png`. */
-export async function checkView(page: Page, info: TestInfo, prefix: string, name: string): Promise<void> {
+export async function checkView(page: Page, info: TestInfo, prefix: string, name: string, opts: { axeRules?: string[] } = {}): Promise<void> {
   const t0 = Date.now();
   await pageFits(page);
   expect(await midWordBreaks(page), `${name}: words broken across lines`).toEqual([]);
-  expect(await axeSerious(page), `${name}: axe serious/critical violations`).toEqual([]);
+  expect(await axeSerious(page, opts.axeRules), `${name}: axe serious/critical violations`).toEqual([]);
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const file = path.join(SCREENSHOT_DIR, `${prefix}-${name}.png`);
   await page.screenshot({ path: file });

@@ -11,6 +11,7 @@ import { DATA_OFFSET } from '../builders/vmfs/index.js';
 import { FUZZ_CASES, fuzzCase, rng } from '../helpers/fuzz.js';
 import { PatchedSource } from '../helpers/patched-source.js';
 import { makeTempDir } from '../helpers/tools.js';
+import { expectRanksFirst } from '../helpers/rank.js';
 
 /**
  * The whole scan over free space full of random data and decoys (test/builders/recovery/decoys.ts)
@@ -43,7 +44,7 @@ async function fuzzDecoys(label: string, d: DeletedDeltaDump, src: ByteSource, t
       const top = scan.candidates[0];
       expect(top?.id, `${label} seed ${seed + i}`).toBe(d.candidateId);
       expect(top!.parent).toBe(d.parentPath);
-      for (const c of scan.candidates.slice(1)) expect(c.confidence, `${label} seed ${seed + i}: ${c.id}`).toBeLessThan(top!.confidence);
+      expectRanksFirst(top!, scan.candidates.slice(1), `${label} seed ${seed + i}:`);
       expect(scan.rejected.length).toBeLessThanOrEqual(MAX_REJECTED);
       expect(scan.rejectedCount).toBeGreaterThanOrEqual(scan.rejected.length);
     });

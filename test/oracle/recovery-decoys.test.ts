@@ -7,6 +7,7 @@ import { makeTempDir, oracleAvailable, run, runCli } from '../helpers/tools.js';
 import { union } from '../helpers/lost-runs.js';
 import { recoverRawChecked } from '../helpers/recover-cli.js';
 import { extractPartition } from '../builders/recovery/volume-io.js';
+import { expectRanksFirst } from '../helpers/rank.js';
 
 /**
  * A deleted COWD delta among decoys in free space (test/builders/recovery/decoys.ts): random
@@ -21,6 +22,8 @@ interface ScanJson {
   candidates: {
     id: string;
     confidence: number;
+    identity: number;
+    completeness: number;
     parent: string | null;
     recoverableGrains: number;
     guessedGrains: number;
@@ -63,7 +66,7 @@ describe.skipIf(!ok)('recovery among decoys in free space', () => {
       const top = j.candidates[0]!;
       expect(top.id).toBe(d.candidateId);
       expect(top.parent).toBe(d.parentPath);
-      for (const other of j.candidates.slice(1)) expect(other.confidence).toBeLessThan(top.confidence);
+      expectRanksFirst(top, j.candidates.slice(1));
       expect(union(top.lostRuns)).toEqual(union(d.expectedLost));
       // Blocks after a header found only by carving are placed by contiguity: their grains are guessed.
       expect(top.recoverableGrains + top.guessedGrains).toBe(d.expectedRecoverableGrains);

@@ -5,6 +5,7 @@ import { buildVmfs6FreedDump, type V6FreedCase, type V6FreedDump } from '../buil
 import { makeTempDir, oracleAvailable, run, runCli } from '../helpers/tools.js';
 import { union } from '../helpers/lost-runs.js';
 import { recoverRawChecked } from '../helpers/recover-cli.js';
+import { expectRanksFirst } from '../helpers/rank.js';
 
 /**
  * Recovery of a deleted seSparse delta on VMFS6 from its freed metadata (issue 5 item 1e): a freed
@@ -18,7 +19,7 @@ const ok = oracleAvailable('qemu-img', 'debugvmfs6', 'dd');
 
 interface ScanJson {
   volume: { version: number };
-  candidates: { id: string; format: string; capacityBytes: number; confidence: number; parent: string | null; method: string; evidence: { kind: string; fd?: string }[]; recoverableGrains: number; lostGrains: number; lostRuns: { sector: number; sectors: number; reason: string }[] }[];
+  candidates: { id: string; format: string; capacityBytes: number; confidence: number; identity: number; completeness: number; parent: string | null; method: string; evidence: { kind: string; fd?: string }[]; recoverableGrains: number; lostGrains: number; lostRuns: { sector: number; sectors: number; reason: string }[] }[];
 }
 
 async function verify(d: V6FreedDump, dir: string, want: { method: string; kinds: string[]; absent: string[] }): Promise<void> {
@@ -49,7 +50,7 @@ async function verify(d: V6FreedDump, dir: string, want: { method: string; kinds
   const kinds = new Set(top.evidence.map((e) => e.kind));
   for (const k of want.kinds) expect(kinds, k).toContain(k);
   for (const k of want.absent) expect(kinds, k).not.toContain(k);
-  for (const other of j.candidates.slice(1)) expect(other.confidence).toBeLessThan(top.confidence);
+  expectRanksFirst(top, j.candidates.slice(1));
 
   expect(union(top.lostRuns)).toEqual(union(d.expectedLost));
   for (const l of d.expectedLost) {

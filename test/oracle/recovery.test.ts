@@ -8,6 +8,7 @@ import { buildMultiPbDump, type MultiPbDump } from '../builders/recovery/multi-p
 import { makeTempDir, oracleAvailable, run, runCli, sha256File } from '../helpers/tools.js';
 import { union } from '../helpers/lost-runs.js';
 import { recoverRawChecked } from '../helpers/recover-cli.js';
+import { expectRanksFirst } from '../helpers/rank.js';
 
 /**
  * Recovery of a deleted COWD delta from synthetic VMFS5 dumps (test/builders/recovery): the CLI
@@ -18,7 +19,7 @@ const ok = oracleAvailable('qemu-img');
 
 interface ScanJson {
   volume: { label: string };
-  candidates: { id: string; format: string; capacityBytes: number; sizeBytes: number; confidence: number; parent: string | null; parentAmbiguous: boolean; evidence: { kind: string }[]; recoverableGrains: number; guessedGrains: number; lostGrains: number; lostRuns: { sector: number; sectors: number; reason: string }[]; guessedRuns: { sector: number; sectors: number; reason: string }[]; reasons: string[]; parentReasons: string[] }[];
+  candidates: { id: string; format: string; capacityBytes: number; sizeBytes: number; confidence: number; identity: number; completeness: number; parent: string | null; parentAmbiguous: boolean; evidence: { kind: string }[]; recoverableGrains: number; guessedGrains: number; lostGrains: number; lostRuns: { sector: number; sectors: number; reason: string }[]; guessedRuns: { sector: number; sectors: number; reason: string }[]; reasons: string[]; parentReasons: string[] }[];
 }
 
 /** Scan and recover through the CLI; the real delta ranks first with the builder's parent, lost runs and sha256. */
@@ -33,7 +34,7 @@ async function verifyCase(d: DeletedDeltaDump, dir: string, method: string, reus
   expect(top.parent).toBe(d.parentPath);
   expect(top.evidence.map((e) => e.kind)).toContain(method);
   // No other candidate ties or beats the real one.
-  for (const other of j.candidates.slice(1)) expect(other.confidence).toBeLessThan(top.confidence);
+  expectRanksFirst(top, j.candidates.slice(1));
   if (d.foreignHeaderBlock !== null) expect(j.candidates.map((c) => c.id)).toContain(`delta-${d.foreignHeaderBlock}`);
 
   // Lost runs: exactly the builder's, with the right cause.
@@ -100,7 +101,7 @@ describe.skipIf(!ok)('recovery of a delta through several freed pointer blocks (
     expect(top.capacityBytes).toBe(d.capacity);
     expect(top.parent).toBe(d.parentPath);
     expect(top.evidence.filter((e) => e.kind === 'freed-pb').length).toBe(d.pieces);
-    for (const other of j.candidates.slice(1)) expect(other.confidence).toBeLessThan(top.confidence);
+    expectRanksFirst(top, j.candidates.slice(1));
     expect(union(top.lostRuns)).toEqual(union(d.expectedLost));
     for (const l of d.expectedLost) {
       const hit = top.lostRuns.find((r) => r.sector <= l.sector && l.sector < r.sector + r.sectors)!;

@@ -69,6 +69,9 @@ describe('truncated dump vs missing LUN (CLI)', () => {
     expect(cat.stderr).toContain(`${dump} ends ${missing} bytes before the volume does (cut at offset 0x${cut.toString(16)})`);
     expect(cat.stderr).toMatch(/can still be read/);
     expect(cat.stderr).not.toMatch(/another --image/);
+    // Its own next step: copy the dump again, not "give the other LUN dumps" (that is for a spanned volume).
+    expect(cat.stderr).toMatch(/what to do next: the dump file is shorter than the volume .*copy the LUN again in full/);
+    expect(cat.stderr).not.toMatch(/every LUN|other LUN/);
   }, 60_000);
 
   it('a spanned volume with one LUN not given: a read in its extent exits 1 and asks for its dump', () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSha256 } from '../../src/core/hash/sha256.js';
 import { recoveredDisk, pickCandidate, scanForDeltas } from '../../src/core/recovery/index.js';
-import { baseFill, buildDemo, type Demo } from '../../src/core/synth/demo.js';
+import { buildDemo, type Demo } from '../../src/core/synth/demo.js';
 import { openDatastore } from '../../src/core/vmfs/index.js';
 import { makeTempDir, oracleAvailable, run } from '../helpers/tools.js';
 
@@ -30,8 +30,8 @@ async function sha256Of(src: { size: number; read(o: number, n: number): Promise
 describe('demo datastore', () => {
   it('is small in memory and predicts a damaged but mostly recoverable delta', () => {
     expect(demo.image.residentBytes).toBeLessThan(16 << 20);
-    expect(demo.expected.lostRuns.map((l) => l.kind).sort()).toContain('table');
-    expect(demo.expected.lostRuns.map((l) => l.kind)).toContain('data');
+    expect(demo.expected.lostRuns.flatMap((l) => l.kinds)).toContain('table');
+    expect(demo.expected.lostRuns.flatMap((l) => l.kinds)).toContain('data');
     expect(demo.expected.recoverableGrains).toBeGreaterThan(1000);
   });
 
@@ -54,6 +54,10 @@ describe('demo datastore', () => {
       return out;
     };
     expect(union(c.lostRuns)).toEqual(union(demo.expected.lostRuns));
+    // Adjacent lost runs are one run, with every cause kept in `reasons`.
+    expect(c.lostRuns.map((r) => [r.sector, r.sectors])).toEqual(union(c.lostRuns).map(([a, b]) => [a, b - a]));
+    for (const r of c.lostRuns) expect(r.reason).toBe(r.reasons.join('; '));
+    expect(c.lostRuns.some((r) => r.reasons.length > 1)).toBe(true);
     const { disk } = await recoveredDisk(ds, c, c.parent);
     expect(disk.size).toBe(demo.expected.capacity);
     expect(await sha256Of(disk)).toBe(demo.expected.sha256);
@@ -109,7 +113,7 @@ describe.skipIf(!oracleAvailable('qemu-img'))('demo prediction checked by qemu-i
       const { capacity, lostRuns, sha256 } = demo.expected;
       const pre = demo.preRevert;
       const base = new Uint8Array(capacity);
-      baseFill(base, 0);
+      demo.baseFill(base, 0);
       writeFileSync(path.join(tmp.dir, 'demo-vm.vmdk'), pre.baseDescriptor);
       writeFileSync(path.join(tmp.dir, 'demo-vm-flat.vmdk'), base);
       writeFileSync(path.join(tmp.dir, 'demo-vm-000001.vmdk'), pre.deltaDescriptor);

@@ -7,6 +7,7 @@ import type { CarveWorkerApi } from '../../workers/carve.worker.js';
 import { runLanes, type Lane } from './scan-lanes.js';
 import type { CandidateView, DatastoreWorkerApi, DeltaRecoveryResult, ExportDestination, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.worker.js';
 import type { GuestApi } from '../../workers/guest-api.js';
+import type { FileComparison } from '../../workers/guest-compare.js';
 import { datastore, worker } from './datastore.svelte.js';
 import { carrySelection, defaultParent, PARENT_UNCHOSEN } from './candidate-selection.js';
 import { oneLine } from './errors.js';
@@ -503,6 +504,11 @@ export class RecoveryState {
   /** The guest-file-system API over the disk opened by lookInside (for the disk inspector). */
   lookApi(): GuestApi {
     return worker();
+  }
+
+  /** A guest file of the recovered disk next to the base's version of it (look inside). */
+  lookCompare(partition: number, path: string): Promise<FileComparison> {
+    return worker().lookCompare(partition, path);
   }
 
   closeLook(): void {

@@ -5,7 +5,7 @@ import { copySourceToSink } from '../../core/export/copy-source.js';
 import { EXPORT_FORMATS, exportDisk, hashDisk, type ExportFormat } from '../../core/export/export-disk.js';
 import { flatDataName } from '../../core/export/flat-writer.js';
 import { listTextRemnants } from '../../core/recovery/deleted-files.js';
-import { ambiguousParentMessage, precheckCandidateId, CANDIDATE_PARENT, candidateTotals, descriptorInfo, listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
+import { ambiguousParentMessage, precheckCandidateId, CANDIDATE_PARENT, candidateInfo, listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, recoveryReport, scanForDeltas, scanJson, type Candidate, type ScanResult } from '../../core/recovery/index.js';
 import type { Datastore } from '../../core/vmfs/index.js';
 import { NodeExportTarget } from '../../platform/node/export-target.js';
 import { nativeSha256 } from '../../platform/node/native-hash.js';
@@ -24,36 +24,8 @@ import { inputFiles, MEMBER_FLAGS, withDatastore } from '../open-datastore.js';
 
 const progressTo = (io: CliIO) => progressLines(io);
 
-/** The JSON shape of one candidate (public contract: extend, never rename). */
-function candidateJson(c: Candidate) {
-  return {
-    id: c.id,
-    format: c.format,
-    capacityBytes: c.capacityBytes,
-    sizeBytes: c.sizeBytes,
-    confidence: c.confidence,
-    parent: c.parent,
-    parentAmbiguous: c.parentAmbiguous,
-    parentAlternatives: c.parentAlternatives,
-    evidence: c.evidence,
-    recoverableGrains: c.recoverableGrains,
-    guessedGrains: c.guessedGrains,
-    lostGrains: c.lostGrains,
-    grainBytes: c.grainBytes,
-    method: c.method,
-    reasons: c.reasons,
-    parentReasons: c.parentReasons,
-    lostRuns: c.lostRuns,
-    guessedRuns: c.guessedRuns,
-    ...(c.descriptor
-      ? { descriptor: descriptorInfo(c.descriptor) }
-      : {}),
-  };
-}
-
-function scanJson(r: ScanResult) {
-  return { volume: r.volume, candidates: r.candidates.map(candidateJson), unassembled: r.unassembled, rejected: r.rejected, rejectedCount: r.rejectedCount, warnings: r.warnings };
-}
+/** A 0..1 score as a whole percentage. */
+const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 export async function runScan(argv: string[], io: CliIO): Promise<number> {
   const a = parseArgs(argv, ['image', 'volume', ...MEMBER_FLAGS], ['json']);
@@ -67,10 +39,11 @@ export async function runScan(argv: string[], io: CliIO): Promise<number> {
       }
       io.out(`${r.candidates.length} candidate(s) on ${r.volume.label} (${r.volume.freeBlocks} free of ${r.volume.totalBlocks} blocks)`);
       for (const c of r.candidates) {
-        io.out(`${c.id}  ${c.format}  capacity ${c.capacityBytes}  confidence ${c.confidence}  grains ${c.recoverableGrains} recoverable, ${c.guessedGrains} guessed, ${c.lostGrains} lost  parent ${c.parent ?? (c.parentAmbiguous ? 'ambiguous' : '-')}`);
+        io.out(`${c.id}  ${c.format}  capacity ${c.capacityBytes}  confidence ${pct(c.confidence)} (identity ${pct(c.identity)}, completeness ${pct(c.completeness)})  grains ${c.recoverableGrains} recoverable, ${c.guessedGrains} guessed, ${c.lostGrains} lost  parent ${c.parent ?? (c.parentAmbiguous ? 'ambiguous' : '-')}`);
         if (c.parentAmbiguous) for (const alt of c.parentAlternatives) io.out(`    parent alternative ${alt.path} (score ${alt.score})`);
         for (const e of c.evidence) io.out(`    ${e.kind}: ${e.detail}`);
-        for (const why of c.reasons) io.out(`    ${why}`);
+        for (const why of c.identityReasons) io.out(`    identity: ${why.text}${why.kind ? ` [${why.kind}]` : ''}`);
+        for (const why of c.completenessReasons) io.out(`    completeness: ${why.text}`);
       }
       for (const e of r.unassembled) io.out(`unassembled: ${e.detail}`);
       if (r.rejectedCount > 0) io.out(`${r.rejectedCount} remnant(s) rejected${r.rejectedCount > r.rejected.length ? ` (first ${r.rejected.length} listed)` : ''}`);
@@ -118,17 +91,12 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
         onProgress: progress,
       });
       if (reportPath) {
-        const report = {
-          volume: r.volume,
-          candidate: candidateJson(c),
-          parent,
+        const report = recoveryReport(r, c, parent, {
           parentChain: disk.links.slice(1).map((l) => l.path),
-          lostRuns: c.lostRuns,
-          totals: candidateTotals(c),
           output: { format, files: res.files.map((f) => path.join(dir, f)), bytesWritten: res.bytesWritten, verified: res.verified },
-          hashes: { logicalSha256: res.sha256 },
-          warnings: [...r.warnings, ...warnings],
-        };
+          sha256: res.sha256,
+          warnings,
+        });
         await staged.writeFile(reportPath, JSON.stringify(report, null, 2) + '\n');
       }
       throwIfAborted(signal);
@@ -172,7 +140,7 @@ async function writeDelta(
   if (reportPath) {
     const report = {
       volume: r.volume,
-      candidate: candidateJson(c),
+      candidate: candidateInfo(c),
       parent: parentPath,
       lostRuns: c.lostRuns,
       delta: {

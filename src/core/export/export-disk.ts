@@ -207,7 +207,7 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
   let writer: DiskWriter | null = null;
   let sha256: string;
   // What the verify pass must read back: computed from the same pieces the writer gets.
-  const fingerprint = new DiskFingerprint(opts.crc32, opts.zeroTest);
+  const fingerprint = opts.verify === false ? null : new DiskFingerprint(opts.crc32, opts.zeroTest);
   const sha = opts.streamHasher ?? streamHasherOf(opts.hasher);
   try {
     writer = await makeWriter({
@@ -234,7 +234,7 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
     sha256 = await hashDisk(
       disk,
       {
-        streamHasher: () => teeHasher(sha(), fingerprint),
+        streamHasher: fingerprint ? () => teeHasher(sha(), fingerprint) : sha,
         ...(opts.zeroTest ? { zeroTest: opts.zeroTest } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
@@ -258,7 +258,7 @@ export async function exportDisk(disk: DiskChain, target: ExportTarget, opts: Ex
   }
   const files = writer.files;
   const bytesWritten = writer.bytesWritten();
-  if (opts.verify === false) return { sha256, files, bytesWritten, logicalBytes: disk.size, verified: false };
+  if (!fingerprint) return { sha256, files, bytesWritten, logicalBytes: disk.size, verified: false };
 
   const resolver = target.resolver();
   let check: string;

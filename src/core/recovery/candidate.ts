@@ -1,6 +1,7 @@
 import type { DiskLayer } from '../vmdk/types.js';
 import type { DeltaHeader } from './delta-header.js';
 import type { DescriptorRemnant } from './text-carving.js';
+import type { WeightedPart } from './score.js';
 import type { BlockPlan, CandidateInfo } from './types.js';
 
 /** A candidate with what it takes to read it again. */
@@ -15,6 +16,8 @@ export interface Candidate extends CandidateInfo {
   descriptor?: DescriptorRemnant;
   /** Folder FD of the freed delta FD (0 when unknown), for linking candidates by folder. */
   dirFd: number;
+  /** Identity evidence with its internal weights (chain linking replaces the parent part and rescores). */
+  identityParts: WeightedPart[];
   /** The freed delta FD's address text and times (Unix seconds), when a freed FD gave the plan. */
   fdTimes?: { fd: string; mtime: number; ctime: number };
 }

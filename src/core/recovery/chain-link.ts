@@ -1,6 +1,8 @@
 import { guessParent, type LiveDisk } from './parent-guess.js';
 import type { Candidate } from './candidate.js';
+import { parentPart, rescore } from './candidate-score.js';
 import { descriptorEvidence, descriptorHints } from './descriptor-evidence.js';
+import { byIdentityThenCompleteness, IDENTITY_WEIGHTS as W, type IdentityKey, type WeightedPart } from './score.js';
 import { remnantWhere, type DescriptorRemnant, type VmsdRemnant } from './text-carving.js';
 
 /** Longest chain of freed descriptors followed (bounds a CID cycle in corrupt text). */
@@ -54,7 +56,7 @@ function chainOrder(group: Candidate[]): { order: Candidate[]; why: (older: Cand
  * and folder, and each newer candidate gets the next older one as parent ('candidate:<id>').
  * Descriptor text carries no block address: the candidates' order comes from their freed FDs'
  * times where they survive (chainOrder), else from their header blocks, said to be a guess in
- * the reasons and costing confidence. Only taken when the chain and the candidates are equally many.
+ * the reasons and costing identity. Only taken when the chain and the candidates are equally many.
  */
 export function linkCandidates(cands: Candidate[], descriptors: readonly DescriptorRemnant[], disks: readonly LiveDisk[], vmsds: readonly VmsdRemnant[] = []): void {
   const delta = descriptors.filter((d) => formatOf(d) !== null);
@@ -93,15 +95,12 @@ export function linkCandidates(cands: Candidate[], descriptors: readonly Descrip
         c.parentAmbiguous = g.ambiguous;
         c.parentAlternatives = g.alternatives;
         delete c.parentCandidate;
+        setPart(c, parentPart(g));
       } else {
         const p = group[k - 1]!;
         const pd = chain[k - 1]!;
         const hint = d.parentFileNameHint?.split('/').pop() ?? null;
         // The live-parent guess made before linking no longer applies: the parent is the candidate.
-        const had = c.parent !== null;
-        c.reasons = c.reasons.filter((r) => !/^\+0(\.[12])? (parent guess|no parent|parent ambiguous)/.test(r));
-        c.reasons.push(`+0.2 parent: the recovered delta ${p.id} (see parentReasons)`);
-        if (!had) c.confidence = round(c.confidence + (c.parentAmbiguous ? 0.1 : 0.2));
         c.parent = CANDIDATE_PARENT + p.id;
         c.parentCandidate = p;
         c.parentAmbiguous = false;
@@ -112,33 +111,30 @@ export function linkCandidates(cands: Candidate[], descriptors: readonly Descrip
           `${p.id} has the same capacity (${c.capacityBytes} bytes) and format`,
           why(p, c),
         ];
+        setPart(c, { key: 'parent', weight: W.parent, effect: 'for', kind: 'parent-candidate', text: `its parent is the recovered delta ${p.id}: ${where(d)} names the CID of ${where(pd)} as its parentCID` });
       }
-      if (guessed) {
-        c.confidence = round(c.confidence - 0.1);
-        c.reasons.push(`-0.1 its place in the chain of ${chain.length} deleted deltas is a guess (header block order: no freed FD dates the links)`);
-      }
-      if (k === chain.length - 1) {
-        c.confidence = round(c.confidence + 0.1);
-        c.reasons.push(`+0.1 newest link of a chain of ${chain.length} deleted deltas (freed descriptors chained by CID)`);
-      } else {
-        c.confidence = round(c.confidence - 0.05);
-        c.reasons.push(`-0.05 a newer deleted delta (${group[k + 1]!.id}) sits on this one: not the newest state`);
-      }
+      if (guessed) setPart(c, { key: 'chain-order', weight: W.chainOrderGuessed, effect: 'against', kind: 'chain-order-guessed', text: `its place in the chain of ${chain.length} deleted deltas is a guess (header block order: no freed FD dates the links)` });
+      setPart(c, k === chain.length - 1
+        ? { key: 'chain-place', weight: 0, effect: 'note', kind: 'chain-newest', text: `it is the newest link of a chain of ${chain.length} deleted deltas (freed descriptors chained by CID)` }
+        : { key: 'chain-place', weight: 0, effect: 'note', kind: 'chain-older', text: `a newer deleted delta (${group[k + 1]!.id}) sits on it: it is not the newest state` });
+      rescore(c);
     });
   }
 }
 
-function round(x: number): number {
-  return Math.max(0, Math.min(1, Math.round(x * 1000) / 1000));
+/** Puts `part` in place of the candidate's part of the same key (or adds it). */
+function setPart(c: Candidate, part: WeightedPart): void {
+  const key: IdentityKey = part.key;
+  c.identityParts = [...c.identityParts.filter((x) => x.key !== key), part];
 }
 
 /**
  * Candidates best first, with a chain's newest recovered delta before its ancestors (a user
  * wants the newest state; its ancestors follow it right away): the chains and the lone
- * candidates by confidence, each chain listed newest link first.
+ * candidates by identity, then completeness, each chain listed newest link first.
  */
 export function orderCandidates(cands: Candidate[]): Candidate[] {
-  const byConfidence = [...cands].sort((a, b) => b.confidence - a.confidence || b.recoverableGrains - a.recoverableGrains || a.headerVolOffset - b.headerVolOffset);
+  const byConfidence = [...cands].sort((a, b) => byIdentityThenCompleteness(a, b) || b.recoverableGrains - a.recoverableGrains || a.headerVolOffset - b.headerVolOffset);
   const child = new Map<Candidate, Candidate[]>();
   for (const c of cands) if (c.parentCandidate && cands.includes(c.parentCandidate)) child.set(c.parentCandidate, [...(child.get(c.parentCandidate) ?? []), c]);
   const out: Candidate[] = [];

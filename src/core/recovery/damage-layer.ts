@@ -184,13 +184,24 @@ export async function damageReport(layer: DiskLayer, signal?: AbortSignal): Prom
   return { lostRuns, recoverableGrains: recoverable, lostGrains: lost, guessedGrains: guessed, guessedRuns };
 }
 
-/** Appends disk bytes [offset, offset + length) to `runs` in sectors, merged with the last run when adjacent and for the same reason. */
-function appendRun(runs: { sector: number; sectors: number; reason: string }[], offset: number, length: number, reason: string): void {
+/** Distinct reasons kept per merged run (a long run over many reused blocks may have one each). */
+const MAX_RUN_REASONS = 16;
+
+/**
+ * Appends disk bytes [offset, offset + length) to `runs` in sectors: adjacent to the last run, it
+ * extends that run (one range, whatever the reasons) and adds its reason to the run's `reasons`.
+ */
+function appendRun(runs: { sector: number; sectors: number; reason: string; reasons: string[] }[], offset: number, length: number, reason: string): void {
   const prev = runs[runs.length - 1];
   const sector = offset / 512;
   const sectors = Math.ceil(length / 512);
-  if (prev && prev.reason === reason && prev.sector + prev.sectors === sector) prev.sectors += sectors;
-  else runs.push({ sector, sectors, reason });
+  if (prev && prev.sector + prev.sectors === sector) {
+    prev.sectors += sectors;
+    if (prev.reasons.includes(reason)) return;
+    if (prev.reasons.length < MAX_RUN_REASONS) prev.reasons.push(reason);
+    else if (prev.reasons.length === MAX_RUN_REASONS) prev.reasons.push('and other reasons');
+    prev.reason = prev.reasons.join('; ');
+  } else runs.push({ sector, sectors, reason, reasons: [reason] });
 }
 
 /** Why file bytes [offset, offset + length) sit at an inferred place (first guessed block's reason), or null. */

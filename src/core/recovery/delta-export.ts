@@ -67,9 +67,10 @@ export async function rebuiltDelta(ds: Datastore, c: Candidate, parentPath: stri
   const inner = se ? await openSeSparseExtent(data, dataName) : await openCowdExtent(data, dataName);
   const link = { ...parent.links[0]!, path: descriptorName, createType: se ? 'seSparse' : 'vmfsSparse', format: c.format, cid, parentCid, parentHint: parentFileNameHint, extents: [], warnings: [] };
   const asWritten = new DiskChain([inner, ...parent.layers], [link, ...parent.links]);
-  const lostData = c.lostRuns.filter((r) => !/grain table|grain directory/.test(r.reason));
+  // A merged run may hold both lost tables and lost data: it counts when any of its reasons is data.
+  const lostData = c.lostRuns.filter((r) => r.reasons.some((x) => !/grain table|grain directory/.test(x)));
   const notes = lostData.length
-    ? [`${lostData.reduce((n, r) => n + r.sectors, 0)} sectors in ${lostData.length} lost run(s) hold grains whose data block is lost: the delta file holds zeros there, so they read as zeros (recover reads the parent there)`]
+    ? [`${lostData.length} lost run(s) (${lostData.reduce((n, r) => n + r.sectors, 0)} sectors) hold grains whose data block is lost: the delta file holds zeros there, so they read as zeros (recover reads the parent there)`]
     : [];
   return { descriptor, dataName, data, cid, parentCid, parentFileNameHint, asWritten, notes };
 }

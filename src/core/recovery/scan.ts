@@ -15,11 +15,13 @@ import type { BlockUse } from './free-map.js';
 import { blockUseOf, carveFreeRange, type CarvedHeader, type CarvedText } from './free-ranges.js';
 import { linkCandidates, orderCandidates } from './chain-link.js';
 import type { Candidate } from './candidate.js';
+import { lostReasons, parentPart, scoreFields } from './candidate-score.js';
 import { descriptorEvidence, descriptorHints } from './descriptor-evidence.js';
 import { guessParent, namesDisk, type LiveDisk } from './parent-guess.js';
 import { checkTables, planContiguous, planFromBlocks } from './plan.js';
 import { rebuiltFile } from './rebuilt-file.js';
-import type { BlockPlan, Evidence, RejectedRemnant } from './types.js';
+import type { BlockPlan, CandidateInfo, Evidence, LostRun, RejectedRemnant } from './types.js';
+import { IDENTITY_WEIGHTS as W, scoreOf, type Score, type WeightedPart } from './score.js';
 import { Rejections } from './rejected.js';
 
 export interface VolumeSummary {
@@ -57,7 +59,8 @@ interface Found {
   headerVolOffset: number;
   header: DeltaHeader;
   evidence: Evidence[];
-  plans: { plan: BlockPlan | null; base: number; reason: string; checkWithGt: boolean; dirFd?: number; fdTimes?: Candidate['fdTimes'] }[];
+  /** Ways to place its blocks, the strongest source first once sorted (`source.weight`). */
+  plans: { plan: BlockPlan | null; source: WeightedPart; checkWithGt: boolean; dirFd?: number; fdTimes?: Candidate['fdTimes'] }[];
 }
 
 /**
@@ -109,7 +112,7 @@ export async function buildCandidates(
     const f = get(d.headerVolOffset, d.header);
     const fdText = formatFdAddress(d.fd.address);
     f.evidence.push({ kind: 'freed-fd', volOffset: d.fd.volOffset, fd: fdText, detail: `freed FD ${fdText} (generation ${d.fd.generation}, ${d.fd.length} bytes, ${d.fd.zla === ZLA_PB ? 'pointer blocks' : d.fd.zla === ZLA_DOUBLE ? 'double indirection' : 'direct blocks'}) still lists the delta's blocks` });
-    f.plans.push({ plan: planFromBlocks(d.blocks, d.header.format === 'seSparse' ? d.fd.length : Math.min(d.fd.length, d.header.fileSize), use, 'fd', d.unknown), base: 0.45, reason: `block list from freed FD ${fdText}`, checkWithGt: false, dirFd: d.parentDir, fdTimes: { fd: fdText, mtime: d.fd.mtime, ctime: d.fd.ctime } });
+    f.plans.push({ plan: planFromBlocks(d.blocks, d.header.format === 'seSparse' ? d.fd.length : Math.min(d.fd.length, d.header.fileSize), use, 'fd', d.unknown), source: { key: 'source', weight: W.freedFd, effect: 'for', kind: 'freed-fd', text: `its block list survived in a freed file descriptor (FD ${fdText})` }, checkWithGt: false, dirFd: d.parentDir, fdTimes: { fd: fdText, mtime: d.fd.mtime, ctime: d.fd.ctime } });
   }
   throwIfAborted(opts.signal);
   warnings.push(...pbs.warnings);
@@ -125,8 +128,13 @@ export async function buildCandidates(
     const joined = 1 + join.pieces.length;
     f.plans.push({
       plan: planFromBlocks(join.blocks, p.header.fileSize, use, 'pointer-block', join.unknown),
-      base: 0.35,
-      reason: pieces > 1 ? `block list from ${joined} of ${pieces} freed pointer blocks, joined in file order` : `block list from freed pointer block ${hex(p.pbAddress, 8)}`,
+      source: {
+        key: 'source',
+        weight: W.freedPb,
+        effect: 'for',
+        kind: 'freed-pb',
+        text: pieces > 1 ? `its block list survived in ${joined} of ${pieces} freed pointer blocks, joined in file order` : `its block list survived in a freed pointer block (${hex(p.pbAddress, 8)})`,
+      },
       checkWithGt: false,
     });
   }
@@ -138,7 +146,7 @@ export async function buildCandidates(
     if (!c) continue;
     const f = get(c.block * bs, c.header);
     f.evidence.push({ kind: 'carved-header', volOffset: c.block * bs, detail: `${c.header.format} header at the start of free block ${c.block} (capacity ${c.header.capacityBytes}, file ${c.header.fileSize} bytes)` });
-    if (f.plans.length === 0) f.plans.push({ plan: null, base: 0.15, reason: 'blocks guessed contiguous from the header block, checked with the grain tables', checkWithGt: true });
+    if (f.plans.length === 0) f.plans.push({ plan: null, source: { key: 'source', weight: W.carvedHeader, effect: 'for', kind: 'carved-header', text: `only its header survived, at the start of free block ${c.block}: the blocks after it are taken as contiguous and checked with its grain tables` }, checkWithGt: true });
   }
 
   // Text evidence: free sub-blocks (one metadata pass) and the free blocks the range pass flagged.
@@ -195,10 +203,8 @@ export async function buildCandidates(
 async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readonly LiveDisk[], descriptors: readonly DescriptorRemnant[], vmsds: readonly VmsdRemnant[], rejected: Rejections): Promise<Candidate> {
   let h = f.header;
   const bs = use.blockSize;
-  const chosen = f.plans.sort((a, b) => b.base - a.base)[0]!;
-  const reasons: string[] = [];
-  let confidence = chosen.base;
-  reasons.push(`+${chosen.base} ${chosen.reason}`);
+  const chosen = f.plans.sort((a, b) => b.source.weight - a.source.weight)[0]!;
+  const parts: WeightedPart[] = [chosen.source];
   let plan: BlockPlan;
   let fit: number;
   let checked: number;
@@ -212,61 +218,50 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readon
     plan = chosen.plan!;
     ({ fit, checked } = await checkTables(fs.vol, plan, h, false, rejected));
   }
-  const headerScore = h.notes.length ? 0.05 : 0.1;
-  confidence += headerScore;
-  reasons.push(`+${headerScore} ${h.format === 'seSparse' ? 'seSparse' : 'COWD'} header is consistent (capacity ${h.capacityBytes}, grain ${h.grainBytes}, ${h.gdEntries} GD entries)${h.notes.length ? ` but ${h.notes.join(', ')}` : ''}`);
+  const fmt = h.format === 'seSparse' ? 'seSparse' : 'COWD';
+  const geometry = `capacity ${h.capacityBytes} bytes, grain ${h.grainBytes} bytes, ${h.gdEntries} grain directory entries`;
+  parts.push(h.notes.length
+    ? { key: 'header', weight: W.headerWithNotes, effect: 'against', kind: 'header', text: `its ${fmt} header is consistent (${geometry}) except that ${h.notes.join(', ')}` }
+    : { key: 'header', weight: W.header, effect: 'for', kind: 'header', text: `its ${fmt} header is consistent (${geometry})` });
   if (checked > 0) {
-    const s = round(0.25 * (fit / checked));
-    confidence += s;
-    reasons.push(`+${s} ${fit} of ${checked} readable grain tables fit the file (pointers inside it, no duplicates)`);
-  } else reasons.push('+0 no grain table could be checked');
+    const all = fit === checked;
+    parts.push({
+      key: 'tables',
+      weight: W.tables * (fit / checked),
+      effect: fit * 2 >= checked ? 'for' : 'against',
+      kind: 'grain-tables',
+      text: all ? `all ${checked} of its readable grain tables fit the rebuilt file (pointers inside it, none twice)` : `only ${fit} of its ${checked} readable grain tables fit the rebuilt file (the others point outside it or twice at one place)`,
+    });
+  } else parts.push({ key: 'tables', weight: 0, effect: 'against', kind: 'grain-tables', text: 'none of its grain tables could be read to check the rebuilt file' });
 
   const id = `delta-${f.headerVolOffset / bs}`;
   const file = rebuiltFile(fs.vol, plan, id);
   const inner = h.format === 'seSparse' ? await openSeSparseExtent(file, id) : await openCowdExtent(file, id);
   const layer = new DamagedDeltaLayer(inner, file, h, plan);
   const dmg = await damageReport(layer);
-  // Penalise by the share of the delta FILE that is lost: a lost grain table's 2 MiB range counts
-  // every grain as lost, most of which may never have been written, so grain counts overstate it.
-  const fileBlocks = Math.max(1, Math.ceil(plan.fileSize / bs));
-  if (plan.lost.size > 0) {
-    const s = round(0.2 * (plan.lost.size / fileBlocks));
-    confidence -= s;
-    reasons.push(`-${s} ${plan.lost.size} of ${fileBlocks} delta file blocks are lost (${dmg.lostGrains} grains in lost runs)`);
-  }
-  if (dmg.guessedGrains > 0) {
-    // Placement by contiguity is a guess even where the tables fit: weigh by the guessed share.
-    const s = round(0.15 * (dmg.guessedGrains / Math.max(1, dmg.guessedGrains + dmg.recoverableGrains)));
-    confidence -= s;
-    reasons.push(`-${s} ${dmg.guessedGrains} grains sit in blocks placed by contiguity (no FD or pointer block lists them): counted as guessed`);
-  }
-  if (dmg.recoverableGrains + dmg.guessedGrains === 0) {
-    confidence -= 0.3;
-    reasons.push('-0.3 no grain data is recoverable');
-  }
   const desc = pickDescriptor(descriptors, h, chosen.dirFd ?? 0, disks);
   const parent = guessParent(disks, h.capacityBytes, { ...(chosen.dirFd ? { dirFd: chosen.dirFd } : {}), ...(desc ? descriptorHints(desc, disks) : {}), vmsds });
   const evidence = [...f.evidence];
   if (desc) {
     evidence.push(descriptorEvidence(desc));
-    confidence += 0.05;
-    reasons.push(`+0.05 a ${desc.location === 'freed-fd' ? 'freed descriptor' : 'descriptor carved from free space'} of the same capacity describes a ${h.format} delta`);
+    parts.push({
+      key: 'descriptor',
+      weight: W.descriptor,
+      effect: 'for',
+      kind: desc.location === 'freed-fd' ? 'descriptor' : 'descriptor-text',
+      text: `its own descriptor was recovered (${desc.location === 'freed-fd' ? `a freed descriptor file, FD ${desc.fd}` : 'descriptor text found in free space'}): a ${desc.createType} disk of the same capacity whose parent is on this volume`,
+    });
   }
   evidence.push(...vmsdEvidence(vmsds, parent.path, disks));
-  if (parent.path) {
-    confidence += 0.2;
-    reasons.push(`+0.2 parent guess ${parent.path}`);
-  } else if (parent.ambiguous) {
-    confidence += 0.1;
-    reasons.push(`+0.1 parent ambiguous: ${parent.alternatives.filter((a) => a.score === parent.alternatives[0]!.score).length} live disks of this capacity fit equally (choose one)`);
-  } else reasons.push('+0 no parent of the same capacity on the volume');
+  parts.push(parentPart(parent));
+  const score = scoreOf(parts, dmg, h.grainBytes, lostReasons(dmg.lostRuns));
   return {
     id,
     format: h.format,
     capacityBytes: h.capacityBytes,
     sizeBytes: plan.fileSize,
-    confidence: round(Math.max(0, Math.min(1, confidence))),
-    reasons,
+    ...scoreFields(score),
+    identityParts: parts,
     parent: parent.path,
     parentReasons: parent.reasons,
     parentAmbiguous: parent.ambiguous,
@@ -358,10 +353,6 @@ async function reprobe(fs: VmfsFs, block: number, bs: number, rejected: Rejectio
     if (e instanceof RescueError && e.kind !== 'cancelled') return null;
     throw e;
   }
-}
-
-function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
 }
 
 /**

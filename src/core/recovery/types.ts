@@ -3,6 +3,10 @@
  * deltas) and their damage maps. Offsets are bytes unless a name says sectors.
  */
 
+import type { ScorePart } from './score.js';
+
+export type { ScorePart } from './score.js';
+
 export type DeltaFormat = 'vmfsSparse' | 'seSparse';
 
 /** One thing the scan saw that supports a candidate (or stands alone, e.g. an unassembled seSparse header). */
@@ -40,7 +44,10 @@ export interface LostRun {
   /** First virtual sector and length in sectors. */
   sector: number;
   sectors: number;
+  /** Every reason of the run, joined with '; ' (adjacent runs are merged into one). */
   reason: string;
+  /** The distinct reasons of the adjacent pieces merged into this run, in disk order. */
+  reasons: string[];
 }
 
 /** Where each block of a rebuilt delta file is, and which blocks are known to be lost. */
@@ -67,7 +74,9 @@ export interface BlockPlan {
 export interface GuessedRun {
   sector: number;
   sectors: number;
+  /** Every reason of the run, joined with '; ' (adjacent runs are merged into one). */
   reason: string;
+  reasons: string[];
 }
 
 /** A possible parent of a deleted delta when the evidence does not pick one. */
@@ -84,8 +93,17 @@ export interface CandidateInfo {
   capacityBytes: number;
   /** Rebuilt delta file size in bytes. */
   sizeBytes: number;
-  /** 0..1, with the reasons that add up to it. */
+  /** 0..1: identity x completeness (the two parts below). */
   confidence: number;
+  /** 0..1: how sure it is that this is a delta of that disk, from the evidence (identityReasons). */
+  identity: number;
+  /** 0..1: recoverableGrains / (recoverableGrains + guessedGrains + lostGrains); 0 when it held no grain. */
+  completeness: number;
+  /** Why this identity, in words, strongest evidence first (internal kind names only in `kind`). */
+  identityReasons: ScorePart[];
+  /** Why this completeness, in words. */
+  completenessReasons: ScorePart[];
+  /** The identity and completeness reasons' texts, in that order. */
   reasons: string[];
   /**
    * Parent descriptor path on the volume, 'candidate:<id>' for another recovered delta, or null

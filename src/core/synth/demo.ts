@@ -2,6 +2,8 @@ import { createSha256, type HasherFactory } from '../hash/sha256.js';
 import { writeCowdTo } from './cowd.js';
 import { SECTOR, type GrainRun } from './grain-runs.js';
 import { PagedImage } from './paged-image.js';
+import { DEMO_GUEST } from './demo-guest-layout.js';
+import { demoGuestDisk, type DemoGuestDisk } from './demo-guest.js';
 import { DATA_OFFSET, MiB, geometry } from './vmfs/geometry.js';
 import { MAGIC, Resource } from './vmfs/resource.js';
 import { fdRecord, freeFdAddress } from './vmfs/freed-fd.js';
@@ -11,7 +13,9 @@ import { buildVmfs, type Manifest } from './vmfs/vmfs-builder.js';
  * The built-in demo: a small VMFS5 datastore dump made in memory (the browser has no file for a
  * newcomer, and the CSP forbids fetching one). A VM had a snapshot; after "revert to snapshot" the
  * delta holding the newer writes was deleted (its FD freed but intact, its blocks free), and the new
- * live delta reused two of its blocks (one holding a grain table), so part of it is lost.
+ * live delta reused two of its blocks (one holding a grain table), so part of it is lost. The VM's
+ * disk holds real file systems (ext4 and NTFS, made by mke2fs and mkntfs: demo-guest.ts); after the
+ * snapshot the guest changed a file in each, so the recovered disk and the base differ there.
  *
  * The expected recovered disk is computed here from the demo's own inputs: base content, overlaid
  * by the deleted delta's grains, except grains whose data or grain table sat in a reused block
@@ -24,7 +28,19 @@ import { buildVmfs, type Manifest } from './vmfs/vmfs-builder.js';
 export interface DemoLostRun {
   sector: number;
   sectors: number;
+  /** What its first sector lost; `kinds` lists every cause of the merged run. */
   kind: 'table' | 'data';
+  kinds: ('table' | 'data')[];
+}
+
+/** A file the guest changed after the snapshot: the base has `before`, the recovered disk `after`. */
+export interface DemoChangedFile {
+  fs: 'ext4' | 'ntfs';
+  /** 1-based partition number on the guest disk's MBR. */
+  partition: number;
+  path: string;
+  before: string;
+  after: string;
 }
 
 export interface DemoExpected {
@@ -38,6 +54,8 @@ export interface DemoExpected {
   lostSectors: number;
   /** Data grains of the deleted delta still intact. */
   recoverableGrains: number;
+  /** The files the guest changed after the snapshot (look inside shows both versions). */
+  changedFiles: DemoChangedFile[];
 }
 
 export interface Demo {
@@ -48,6 +66,8 @@ export interface Demo {
   expected: DemoExpected;
   /** Folder of the VM in the volume. */
   vmDir: string;
+  /** Fills `buf` with the base disk's bytes at `virtualOffset` (what the base flat file holds). */
+  baseFill(buf: Uint8Array, virtualOffset: number): void;
   /** sha256 of the base disk alone (what the base flat file reads as). */
   baseSha256: string;
   /** The chain before the revert, for oracle checks (qemu-img): descriptors and the deleted delta's file. */
@@ -73,8 +93,8 @@ function textSector(buf: Uint8Array, at: number, line: string): void {
   for (let i = 0; i < SECTOR; i++) buf[at + i] = s.charCodeAt(i) & 0x7f;
 }
 
-/** Base disk content at `virtualOffset` (sector multiple): the first 64 KiB of every MiB holds text sectors, the rest is zeros. */
-export function baseFill(buf: Uint8Array, virtualOffset: number): void {
+/** Text sectors of the data partition: the first 64 KiB of every MiB, the rest zeros. */
+function baseText(buf: Uint8Array, virtualOffset: number): void {
   buf.fill(0);
   for (let k = 0; k < buf.length; k += SECTOR) {
     const lba = (virtualOffset + k) / SECTOR;
@@ -82,7 +102,7 @@ export function baseFill(buf: Uint8Array, virtualOffset: number): void {
   }
 }
 
-/** The deleted delta's writes: text sectors that exist only in that delta. */
+/** The deleted delta's writes in the data partition: text sectors that exist only in that delta. */
 function deltaFill(buf: Uint8Array, virtualOffset: number): void {
   for (let k = 0; k < buf.length; k += SECTOR) {
     const lba = (virtualOffset + k) / SECTOR;
@@ -112,23 +132,31 @@ const VMSD = [
   `snapshot0.disk0.fileName = "${VM}.vmdk"`, 'snapshot0.disk0.node = "scsi0:0"', 'snapshot.numSnapshots = "1"', '',
 ].join('\n');
 
-/** Guest writes after the snapshot (sector grains): 64 KiB pieces here and there, and one 2 MiB run. */
-function deltaRuns(): GrainRun[] {
-  const at = [0.25, 1, 3.5, 5, 7.25, 9, 12, 14.5].map((mib) => ({ firstGrain: (mib * MiB) / SECTOR, count: 128 }));
+/**
+ * Guest writes after the snapshot (sector grains), in the order the guest made them: first the
+ * file-system sectors where the changed files' new versions differ (they land in the delta file's
+ * first block, which is never reused), then text in the data partition: 64 KiB pieces and one
+ * 2 MiB run.
+ */
+function deltaRuns(guest: DemoGuestDisk): GrainRun[] {
+  const fs: GrainRun[] = guest.changed.map(([a, b]) => ({ firstGrain: a, count: b - a, kind: 'data' as const, fill: (buf: Uint8Array, off: number) => guest.fill(buf, off, 2) }));
+  const at = [8.25, 9, 12, 14.5, 15.25].map((mib) => ({ firstGrain: (mib * MiB) / SECTOR, count: 128 }));
   at.push({ firstGrain: (10 * MiB) / SECTOR, count: 4096 });
-  return at.sort((a, b) => a.firstGrain - b.firstGrain).map((r) => ({ ...r, kind: 'data' as const, fill: deltaFill }));
+  return [...fs, ...at.sort((a, b) => a.firstGrain - b.firstGrain).map((r) => ({ ...r, kind: 'data' as const, fill: deltaFill }))];
 }
 
 const u32 = (b: Uint8Array, off: number) => new DataView(b.buffer, b.byteOffset + off, 4).getUint32(0, true);
 
 /** Builds the demo dump in memory (about 275 MiB apparent, a few MiB of pages) and what recovering it must give. */
 export async function buildDemo(hasher: HasherFactory = createSha256): Promise<Demo> {
+  const guest = await demoGuestDisk(baseText);
+  const baseFill = (buf: Uint8Array, off: number) => guest.fill(buf, off, 1);
   // --- the deleted delta, as it was before the revert -----------------------------------------
   const delta = new PagedImage('old delta', 64 * MiB, 256);
   const cowd = writeCowdTo({
     out: { write: (b, p) => delta.write(p, b), read: (b, p) => delta.copyOut(b, p), truncate: (s) => delta.truncate(s) },
     capacity: CAP,
-    runs: deltaRuns(),
+    runs: deltaRuns(guest),
   });
   const deltaBytes = new Uint8Array(cowd.fileSize);
   delta.copyOut(deltaBytes, 0);
@@ -195,10 +223,11 @@ export async function buildDemo(hasher: HasherFactory = createSha256): Promise<D
     put(fdVol(entry(p).fdAddress) + 0x400, enc(text));
   }
   // Base content, written where its flat file's blocks are.
+  // Only its non-zero 64 KiB pieces: the paged image keeps zeros as holes.
   const chunk = new Uint8Array(64 * 1024);
-  for (let i = 0; i < CAP / BS; i++) {
-    baseFill(chunk, i * BS);
-    put((BASE_AT + i) * BS, chunk);
+  for (let off = 0; off < CAP; off += chunk.length) {
+    baseFill(chunk, off);
+    if (chunk.some((x) => x !== 0)) put(BASE_AT * BS + off, chunk);
   }
   // The new live delta: an empty COWD in its first block (one of the old delta's).
   const live = new PagedImage('live delta', 4 * MiB, 16);
@@ -216,7 +245,9 @@ export async function buildDemo(hasher: HasherFactory = createSha256): Promise<D
   put(fdVol(dslot), fdRecord(dslot, fdVol(dslot), dirFd, { length: oldDesc.length, resident: enc(oldDesc) }));
 
   // --- what recovery must give ------------------------------------------------------------------
-  const { lost, recoverable, hash } = expectedDisk(deltaBytes, reused, hasher);
+  const { lost, recoverable, hash } = expectedDisk(deltaBytes, reused, hasher, baseFill);
+  // The changed files must come back whole: nothing of the file systems may be lost.
+  if (lost.some((l) => l.sector < DEMO_GUEST.data.startSector)) throw new Error('demo builder: a reused block holds file-system grains');
   const baseHash = hasher();
   const buf = new Uint8Array(BS);
   for (let off = 0; off < CAP; off += BS) {
@@ -238,7 +269,12 @@ export async function buildDemo(hasher: HasherFactory = createSha256): Promise<D
       lostRuns: lost,
       lostSectors: lost.reduce((s, l) => s + l.sectors, 0),
       recoverableGrains: recoverable,
+      changedFiles: [
+        { fs: 'ext4', partition: 1, path: DEMO_GUEST.ext4.changedPath, before: DEMO_GUEST.ext4.before, after: DEMO_GUEST.ext4.after },
+        { fs: 'ntfs', partition: 2, path: DEMO_GUEST.ntfs.changedPath, before: DEMO_GUEST.ntfs.before, after: DEMO_GUEST.ntfs.after },
+      ],
     },
+    baseFill,
   };
 }
 
@@ -247,16 +283,19 @@ export async function buildDemo(hasher: HasherFactory = createSha256): Promise<D
  * (even partly) in a reused block loses its whole 2 MiB range, a grain stored in one is lost; lost
  * and unallocated sectors read from the base.
  */
-function expectedDisk(d: Uint8Array, reusedBlocks: number[], hasher: HasherFactory): { lost: DemoLostRun[]; recoverable: number; hash: string } {
+function expectedDisk(d: Uint8Array, reusedBlocks: number[], hasher: HasherFactory, baseFill: (buf: Uint8Array, off: number) => void): { lost: DemoLostRun[]; recoverable: number; hash: string } {
   const numSectors = u32(d, 0x0c);
   const gdOffset = u32(d, 0x14) * SECTOR;
   const numGd = u32(d, 0x18);
   const inReused = (off: number, len: number) => reusedBlocks.some((b) => off < (b + 1) * BS && off + len > b * BS);
   const lost: DemoLostRun[] = [];
+  // Adjacent lost sectors are one run whatever the cause, as the recovery reports them.
   const mark = (sector: number, kind: 'table' | 'data') => {
     const prev = lost[lost.length - 1];
-    if (prev && prev.kind === kind && prev.sector + prev.sectors === sector) prev.sectors++;
-    else lost.push({ sector, sectors: 1, kind });
+    if (prev && prev.sector + prev.sectors === sector) {
+      prev.sectors++;
+      if (!prev.kinds.includes(kind)) prev.kinds.push(kind);
+    } else lost.push({ sector, sectors: 1, kind, kinds: [kind] });
   };
   let recoverable = 0;
   const h = hasher();
