@@ -431,12 +431,17 @@ export class RecoveryState {
     const timedLanes = lanes.map((l) => ({ ready: l.ready, run: (i: number) => (started.set(i, performance.now()), inFlight.set(i, 0), l.run(i)) }));
     const landed = (idx: number, ev: RangeEvidence) => {
       timed(`range-${idx}`, started.get(idx)!);
-      inFlight.delete(idx);
       s.done[idx] = ev;
-      // Saved in order behind the lane's next range (an IndexedDB write per range would idle the worker).
-      saving = saving.then(() => update<SavedScan>(key, (cur) => (cur && cur.v === 1 ? { ...cur, done: { ...cur.done, [idx]: ev } } : s))).catch(() => {});
-      onDone(idx);
-      report();
+      // Saved in order behind the lane's next range (an IndexedDB write per range would idle the
+      // worker), and counted done once saved: a reload then resumes from at least what was shown.
+      saving = saving
+        .then(() => update<SavedScan>(key, (cur) => (cur && cur.v === 1 ? { ...cur, done: { ...cur.done, [idx]: ev } } : s)))
+        .catch(() => {})
+        .then(() => {
+          inFlight.delete(idx);
+          onDone(idx);
+          report();
+        });
     };
     let ok = false;
     try {
