@@ -8,6 +8,7 @@ import { sha256Bench } from './sha256.js';
 import { cliStartupBench } from './cli-startup.js';
 import { datastoreOpenBench } from './datastore-open.js';
 import { deepScanBench } from './deep-scan.js';
+import { raidDetectBench } from './raid-detect.js';
 
 /**
  * `npm run bench [-- --json] [NAME...]`: runs the registered benches (all, or those named).
@@ -25,6 +26,7 @@ const BENCHES: Bench[] = [
   cliStartupBench,
   datastoreOpenBench,
   deepScanBench,
+  raidDetectBench,
   { name: 'datastore-read', description: 'read a 16 GiB file out of a dump vs dd of its byte range', run: () => benchDatastoreRead() },
 ];
 

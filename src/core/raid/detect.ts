@@ -100,11 +100,13 @@ interface Fit {
   consistent: number;
   inconsistent: number;
   notes: string[];
+  /** Members whose landmarks fit another free role as well. */
+  unsure: number[];
   score: number;
 }
 
-/** Landmarks a member may fail to explain (stale metadata of an older volume), as a share. */
-const TOLERANCE = 0.05;
+/** Landmarks a member may fail to explain (stale metadata of an older volume; on a parity member, XORs of several landmarks), as a share. */
+const TOLERANCE = 0.2;
 const STRIPES = Array.from({ length: Math.log2(MAX_STRIPE / MIN_STRIPE) + 1 }, (_, k) => MIN_STRIPE << k);
 const DELAYS = [...Array.from({ length: 16 }, (_, k) => k + 1), 32, 64, 128, MAX_PARITY_DELAY];
 /** Landmarks per member used in fitting (spread over its positions). */
@@ -139,8 +141,21 @@ interface Obs {
   vol?: number;
 }
 
+/**
+ * One observation per group of landmarks that sit at the same distance from the LUN or volume
+ * offset they name (the cluster headers of one group, the FDs of one chunk): a stale copy of a
+ * metadata region then counts once, like the region it copies.
+ */
 function sampleObs(scan: MemberScan): Obs[] {
-  const all = scan.landmarks;
+  // First and last landmark of each group: the group's extent still tells stripe sizes apart.
+  const groups = new Map<string, Obs[]>();
+  for (const l of scan.landmarks) {
+    const key = l.lun !== undefined ? `l${l.pos - l.lun}` : `v${l.pos - l.vol!}`;
+    const g = groups.get(key);
+    if (!g) groups.set(key, [l]);
+    else g[1] = l;
+  }
+  const all = [...groups.values()].flat();
   if (all.length <= FIT_SAMPLE) return all;
   const out: Obs[] = [];
   for (let k = 0; k < FIT_SAMPLE; k++) out.push(all[Math.floor((k * all.length) / FIT_SAMPLE)]!);
@@ -194,14 +209,14 @@ function fit(h: Hyp, obs: Obs[][], sizes: number[], ov: RaidOverrides): Fit | nu
         }
       }
     }
-    const need = total - Math.floor(total * TOLERANCE);
+    const need = total - Math.max(total >= 3 ? 1 : 0, Math.floor(total * TOLERANCE));
     const fr = fixedRole(m);
     const fo = ov.offsets?.get(m);
     // Data readings first: a landmark read as a parity copy is weaker evidence (it also fits arrays with a member missing).
     const opts = [...votes]
       .filter(([k, v]) => v >= need && (fr === undefined || h.level === 'raid1' || roleOf(k) === fr) && (fo === undefined || offOf(k) === fo))
       .map(([key, count]) => ({ key, count, data: dataVotes.get(key) ?? 0 }))
-      .sort((a, b) => b.count - a.count || b.data - a.data);
+      .sort((a, b) => b.data - a.data || b.count - a.count);
     if (total > 0 && opts.length === 0) return null;
     options.push(opts);
   }
@@ -239,7 +254,14 @@ function fit(h: Hyp, obs: Obs[][], sizes: number[], ov: RaidOverrides): Fit | nu
     inconsistent += o ? totals[m]! - o.count : 0;
   }
   if (consistent === 0) return null;
-  return { hyp: h, roles, offsets, explained, consistent, inconsistent, notes: [], score: asData + (consistent - asData) / 4 - 10 * inconsistent };
+  // A member whose landmarks fit as well on another free role (data here, a parity copy there) is not placed by them.
+  const taken = new Set(roles);
+  const unsure: number[] = [];
+  options.forEach((opts, m) => {
+    const chosen = pick[m]! >= 0 ? opts[pick[m]!]! : null;
+    if (chosen && h.level !== 'raid1' && opts.some((o) => o !== chosen && o.count >= chosen.count && !taken.has(roleOf(o.key)))) unsure.push(m);
+  });
+  return { hyp: h, roles, offsets, explained, consistent, inconsistent, notes: [], unsure, score: asData + (consistent - asData) / 4 - 10 * inconsistent };
 }
 
 function* hypotheses(given: number, volBases: number[], ov: RaidOverrides): Generator<Hyp> {
@@ -384,9 +406,12 @@ async function check(f: Fit, members: readonly ByteSource[], scans: MemberScan[]
         if (L < 0) continue;
         const { role, x } = mapLun(h, g, L);
         if (role === f.roles[m] || f.offsets[m]! + x !== o.pos) continue;
+        const pq = parityDisksOf(g, Math.floor(Math.floor(L / h.stripe) / dataDisks(g)));
+        if (f.roles[m] !== pq.p && f.roles[m] !== pq.q) continue; // one of the tolerated unexplained landmarks
         const holder = f.roles.indexOf(role);
         if (holder < 0 || f.offsets[holder]! + x + 512 > members[holder]!.size) continue;
-        const [a, b] = await Promise.all([members[m]!.read(o.pos, 512), members[holder]!.read(f.offsets[holder]! + x, 512)]);
+        // Parity copies a sector where the other data is zero there: the bytes that made it a landmark (magic, own address) must match.
+        const [a, b] = await Promise.all([members[m]!.read(o.pos, 12), members[holder]!.read(f.offsets[holder]! + x, 12)]);
         same(a, b) ? copyAgree++ : copyDisagree++;
       }
     }
@@ -427,8 +452,9 @@ async function check(f: Fit, members: readonly ByteSource[], scans: MemberScan[]
       : `${complete ? `parity check: ${good} of ${good + bad} sampled checks hold${h.level === 'raid6' ? ' (P and Q)' : ''}; ` : ''}rows whose lone data chunk equals P: ${dupAgree} agree, ${dupDisagree} disagree`,
   );
   if (copyAgree + copyDisagree) f.notes.push(`landmarks read as parity copies: ${copyAgree} match their data chunk, ${copyDisagree} do not`);
-  if (bad > Math.max(1, (good + bad) * 0.1) || dupDisagree > Math.max(1, dupAgree * 0.2) || copyDisagree > 0) return false;
-  f.score += 4 * good + 2 * dupAgree + copyAgree;
+  if (bad > Math.max(1, (good + bad) * 0.1) || dupDisagree > Math.max(1, dupAgree * 0.2) || copyDisagree > copyAgree) return false;
+  // A parity sector XORs several data sectors: three FDs at one offset make a false lock with a mixed address, so a few copies may not match.
+  f.score += 4 * good + 2 * dupAgree + copyAgree - 2 * copyDisagree;
   return true;
 }
 
@@ -527,12 +553,19 @@ export async function detectRaid(members: readonly ByteSource[], opts: DetectOpt
   // that score alike, the one with fewer missing members is the answer, and only fits with as many
   // missing members can make it ambiguous.
   const top = checked[0]!.score;
-  const fewest = Math.min(...checked.filter((f) => f.score >= top * 0.9).map((f) => f.hyp.disks));
+  const near = (a: number, b: number) => a >= b - Math.abs(b) * 0.1;
+  const fewest = Math.min(...checked.filter((f) => near(f.score, top)).map((f) => f.hyp.disks));
   const pool = checked.filter((f) => f.hyp.disks === fewest);
   const best = pool[0]!;
   const second = pool[1];
-  if (second && second.score >= best.score * 0.9) {
+  if (second && near(second.score, best.score)) {
     throw undecided(`the evidence fits more than one array: ${hypText(best.hyp)} or ${hypText(second.hyp)} (give --level, --stripe, --layout, --delay or --order)`, checked.map((f) => `${hypText(f.hyp)} (score ${f.score})`));
+  }
+  if (best.unsure.length) {
+    throw undecided(
+      `${hypText(best.hyp)} fits, but the landmarks of member(s) ${best.unsure.map((m) => m + 1).join(', ')} fit another role of a missing member as well (give --order)`,
+      checked.map((f) => `${hypText(f.hyp)} (score ${f.score})`),
+    );
   }
   return result(best, second ?? checked.find((f) => f !== best), members, gptSize, evidence);
 }
@@ -562,7 +595,7 @@ function result(best: Fit, second: Fit | undefined, members: readonly ByteSource
   if (gptSize !== undefined && gptSize > capacity) det.evidence.push(`GPT says ${gptSize} bytes but the members hold ${capacity}: a member is short`);
   const explainedShare = best.consistent / Math.max(1, best.consistent + best.inconsistent);
   const anchored = best.explained.filter((e) => e > 0).length / members.length;
-  const margin = second ? 1 - second.score / best.score : 1;
+  const margin = second && best.score > 0 ? Math.max(0, 1 - Math.max(0, second.score) / best.score) : second ? 0 : 1;
   det.confidence = Math.round(100 * explainedShare * (0.5 + 0.5 * anchored) * (0.5 + 0.5 * margin)) / 100;
   if (second) det.evidence.push(`next best: ${hypText(second.hyp)} (score ${second.score} against ${best.score})`);
   return det;
@@ -625,7 +658,8 @@ function fitJbod(scans: MemberScan[], members: readonly ByteSource[], ov: RaidOv
     const votes = new Map<number, number>();
     for (const o of scans[m]!.landmarks) {
       const off = o.pos - (lunOf(o) - start);
-      if (off >= 0 && off <= members[m]!.size) votes.set(off, (votes.get(off) ?? 0) + 1);
+      // The landmark must lie in the member's data area (a mirror's landmarks put its start past its end).
+      if (off >= 0 && off <= o.pos && off < members[m]!.size) votes.set(off, (votes.get(off) ?? 0) + 1);
     }
     let best = 0;
     let offset = -1;
