@@ -95,6 +95,8 @@ export async function benchDatastoreOpen(log: (l: string) => void = () => {}): P
       version: [node, [CLI_BIN, '--version']],
       info: [node, [CLI_BIN, 'info', '--image', dump.path, '--json']],
       ls: [node, [CLI_BIN, 'ls', '--image', dump.path, OPEN_FOLDER, '-l', '--json']],
+      // npm's own start-up: what `npm run -s cli` adds before the CLI does any work.
+      'npm version': ['npm', ['run', '-s', 'cli', '--', '--version']],
       'npm info': ['npm', ['run', '-s', 'cli', '--', 'info', '--image', dump.path, '--json']],
       'npm ls': ['npm', ['run', '-s', 'cli', '--', 'ls', '--image', dump.path, OPEN_FOLDER, '-l', '--json']],
       ...(hasDebugvmfs ? {
@@ -140,7 +142,7 @@ export async function benchDatastoreOpen(log: (l: string) => void = () => {}): P
         referenceSeconds: 0.5,
         ratio: med[`npm ${what}`]! / 0.5,
         peakRssMiB: rss(`npm ${what}`),
-        notes: `node bin/vmfs-rescue.mjs ${what}: ${ms(med[what]!)}; ${note}`,
+        notes: `node bin/vmfs-rescue.mjs ${what}: ${ms(med[what]!)}; npm run -s cli -- --version ${ms(med['npm version']!)} (npm's own start-up ${ms(med['npm version']! - start)}); ${note}`,
       });
     }
     return results;

@@ -26,15 +26,21 @@ export function inputFiles(a: Args): { path: string; role: string }[] {
  */
 export async function withDatastore<T>(input: string[] | Args, cmd: string, io: CliIO, fn: (ds: Datastore) => Promise<T>, opts: OpenOptions = {}): Promise<T> {
   const images = Array.isArray(input) ? input : (input.options.get('image') ?? []);
+  const open = async (sources: ByteSource[]) => {
+    const ds = opts.volume !== undefined ? await openByVolume(sources, opts.volume, io, opts.signal) : await openDatastore(sources);
+    for (const w of ds.info.warnings) io.err(`warning: ${w}`);
+    return fn(ds);
+  };
   if (!Array.isArray(input) && input.options.has('member')) {
     if (images.length) throw new UserError(`${cmd}: give --image or --member, not both`);
     const { withRaidLun } = await import('./raid-members.js');
-    return withRaidLun(input, io, async (lun) => {
-      const ds = opts.volume !== undefined ? await openByVolume([lun], opts.volume, io, opts.signal) : await openDatastore([lun]);
-      for (const w of ds.info.warnings) io.err(`warning: ${w}`);
-      return fn(ds);
-    });
+    return withRaidLun(input, io, (lun) => open([lun]));
   }
+  return withImages(images, cmd, open);
+}
+
+/** Opens the `--image` dumps as sources, runs `fn` and closes them whatever happens. */
+export async function withImages<T>(images: string[], cmd: string, fn: (sources: NodeFileSource[]) => Promise<T>): Promise<T> {
   if (images.length === 0) throw new UserError(`${cmd} needs --image DUMP (repeat it for every LUN of a spanned volume) or --member FILE for each member of a RAID`);
   const sources: NodeFileSource[] = [];
   try {
@@ -48,9 +54,7 @@ export async function withDatastore<T>(input: string[] | Args, cmd: string, io: 
         throw e;
       }
     }
-    const ds = opts.volume !== undefined ? await openByVolume(sources, opts.volume, io, opts.signal) : await openDatastore(sources);
-    for (const w of ds.info.warnings) io.err(`warning: ${w}`);
-    return await fn(ds);
+    return await fn(sources);
   } finally {
     await Promise.all(sources.map((s) => s.close().catch(() => {})));
   }

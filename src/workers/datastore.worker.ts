@@ -20,6 +20,8 @@ import { createGuestApi } from './guest-api.js';
 import { compareGuestFile, type FileComparison } from './guest-compare.js';
 import { createInspectorApi } from './block-owner.js';
 import { createDeletedApi } from './deleted-api.js';
+import { createDeepApi } from './deep-api.js';
+import { DeepDatastore } from '../core/vmfs/deep/open.js';
 
 /**
  * Thin Comlink adapter over the datastore reader: the page sends the picked LUN dumps (File
@@ -58,6 +60,8 @@ export interface DsEntry {
   vmdk?: VmdkRole;
   /** Directories: holds a .vmx or .vmdk (looked at for the first MAX_PEEK_DIRS folders only). */
   vmFolder?: boolean;
+  /** Deep-scan volumes: bytes of the file a newer volume now uses. */
+  overwrittenBytes?: number;
 }
 
 export interface DirListing {
@@ -84,6 +88,8 @@ export interface AllocationSummary {
   systemFiles: { file: string; blocks: number; firstBlock: number }[];
   /** Resource files (.fbb .fdc .pbc .sbc ...): items held and free. */
   resources: { name: string; total: number; free: number; itemSize: number }[];
+  /** Deep-scan volumes: per bucket, blocks a newer volume wrote over (counted on top of the states above). */
+  overwritten?: Uint32Array;
 }
 
 export type { ExportDestination };
@@ -186,7 +192,7 @@ let scanned: ScanResult | null = null;
 /** The last recovery of each candidate (for the report's hashes and output). */
 const recoveries = new Map<string, RecoveryResult>();
 /** Exports, chain opens and scans are cancelled separately: inspecting a chain must not stop a running export. */
-type JobKind = 'export' | 'chain' | 'scan' | 'carve' | 'deleted';
+type JobKind = 'export' | 'chain' | 'scan' | 'carve' | 'deleted' | 'deep';
 const jobs = new Jobs<JobKind>();
 
 function requireDs(): Datastore {
@@ -486,6 +492,8 @@ const api = {
         sysBlocks.set(r.file, stat);
       }
       const sum = (a: Uint32Array) => a.reduce((x, y) => x + y, 0);
+      const overwritten = d instanceof DeepDatastore ? new Uint32Array(nb) : null;
+      if (overwritten && d instanceof DeepDatastore) for (const r of d.overwrittenBlocks()) add(overwritten, r.start, r.count);
       const summary: AllocationSummary = {
         blockSize: map.blockSize,
         totalBlocks: total,
@@ -500,8 +508,9 @@ const api = {
         totals: { used: sum(used), free: sum(free), pointer: sum(pointer), system: sum(system) },
         systemFiles: [...sysBlocks].map(([file, s]) => ({ file, ...s })),
         resources: map.resources.map((r) => ({ name: r.name, total: r.total, free: r.free, itemSize: r.itemSize })),
+        ...(overwritten ? { overwritten } : {}),
       };
-      return Comlink.transfer(summary, [used.buffer, free.buffer, pointer.buffer, system.buffer]);
+      return Comlink.transfer(summary, [used.buffer, free.buffer, pointer.buffer, system.buffer, ...(overwritten ? [overwritten.buffer] : [])]);
     });
   },
 
@@ -523,6 +532,7 @@ const api = {
           mtime: e.mtime,
           ctime: e.ctime,
           ...(e.error ? { error: e.error } : {}),
+          ...('overwrittenBytes' in e && typeof e.overwrittenBytes === 'number' && e.overwrittenBytes > 0 ? { overwrittenBytes: e.overwrittenBytes } : {}),
         }));
       let sniffed = 0;
       let peeked = 0;
@@ -763,6 +773,15 @@ const api = {
 
   /** Deleted and orphan files, and descriptor / .vmsd text in free sub-blocks (`ls --deleted`). */
   ...createDeletedApi(() => requireDs(), () => jobs.start('deleted')),
+  /** Deep scan: every volume that lived on the dumps; a previous one opens as the datastore. */
+  ...createDeepApi((r, d) => {
+    jobs.abort('export', 'chain', 'scan', 'carve', 'deleted');
+    roots = r;
+    ds = d;
+    chain = null;
+    scanned = null;
+    recoveries.clear();
+  }, () => jobs.start('deep'), () => jobs.abort('deep')),
 };
 
 export type DatastoreWorkerApi = typeof api;

@@ -8,7 +8,7 @@ import type { ChainLinkInfo } from '../core/vmdk/types.js';
 import { FileSetResolver, type PickedInput } from '../platform/browser/file-set-resolver.js';
 import { exportTarget, guarded, Jobs, type ExportDestination } from './common.js';
 import { createGuestApi } from './guest-api.js';
-import { scanPicked, type ScanResult } from './scan-picked.js';
+import { scanPicked, type PickedScan } from './scan-picked.js';
 
 /**
  * Thin Comlink adapter: the page calls these; all parsing, mapping and exporting run here, off the
@@ -45,7 +45,7 @@ const jobs = new Jobs<'job'>();
 
 const api = {
   /** Lists the picked files and suggests the top of the chain. */
-  scan(input: PickedInput): Promise<ScanResult> {
+  scan(input: PickedInput): Promise<PickedScan> {
     return guarded(async () => scanPicked(await FileSetResolver.from(input)));
   },
 

@@ -52,7 +52,9 @@ test('without File System Access pickers: a dump opens through the file input, t
     await expect(view.getByTestId('ds-version')).toContainText('VMFS-5.');
     await expect(view.getByTestId('ds-error')).toHaveCount(0);
 
-    // The demo's recovery, exported raw: browser storage first, then a download.
+    // The demo's recovery, exported raw: browser storage first, then a download. The demo button
+    // is on the open page, reached through the step list once a dump is open.
+    await page.getByTestId('step-open').click();
     await page.getByTestId('try-demo').click();
     const guide = page.getByTestId('demo-guide');
     await expect(guide).toBeVisible({ timeout: 30_000 });

@@ -73,12 +73,13 @@ test.describe('find lost snapshots', () => {
     await expect(rows.first()).toBeVisible({ timeout: 120_000 });
     await expect(page.getByTestId('rec-error')).toHaveCount(0);
 
-    // Best first: the real delta, then the others with strictly lower confidence; the other VM's delta is listed too.
+    // Best first: the real delta, then the others ranked no higher (identity, then completeness); the other VM's delta is listed too.
     const ids = await rows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-id')));
     expect(ids[0]).toBe(d.candidateId);
     if (d.foreignHeaderBlock !== null) expect(ids).toContain(`delta-${d.foreignHeaderBlock}`);
-    const conf = (await page.getByTestId('rec-confidence').allTextContents()).map((t) => parseInt(t, 10));
-    for (const c of conf.slice(1)) expect(c).toBeLessThanOrEqual(conf[0]!);
+    const pcts = async (id: string) => (await page.getByTestId(id).allTextContents()).map((t) => parseInt(t, 10));
+    const [identity, completeness] = [await pcts('rec-identity'), await pcts('rec-completeness')];
+    for (let i = 1; i < identity.length; i++) expect(identity[i]! < identity[0]! || (identity[i] === identity[0] && completeness[i]! <= completeness[0]!)).toBe(true);
     const sel = page.getByTestId('rec-selected');
     await expect(sel).toHaveAttribute('data-id', d.candidateId);
     await expect(sel.getByTestId('rec-evidence').locator('li[data-kind="carved-header"]')).not.toHaveCount(0);

@@ -56,8 +56,8 @@ describe('candidate score: identity x completeness', () => {
     expect(all).not.toMatch(/[+-]0\.\d/);
     expect(all).not.toMatch(/freed-fd|carved-header/);
     expect(all).toMatch(/10 of its 20 grains \(50 %\) are recovered/);
-    expect(all).toMatch(/3 grains \(15 %\) sit in blocks placed by contiguity/);
-    expect(all).toMatch(/7 grains \(35 %\) are lost/);
+    expect(all).toMatch(/3 grains sit in blocks placed by contiguity \(15 %;/);
+    expect(all).toMatch(/7 grains are lost \(35 %\)/);
   });
 
   it('a delta that held nothing is said to hold nothing', () => {

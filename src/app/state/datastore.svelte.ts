@@ -67,6 +67,8 @@ export class DatastoreState {
   notice = $state<string | null>(null);
   /** The File objects of the open dump (the recovery scan's carve workers open them too). */
   dumpFiles: File[] = [];
+  /** The files last picked, even when they did not open (the deep scan searches them). */
+  pickedFiles = $state.raw<File[]>([]);
 
   private fail(e: unknown): void {
     if (errName(e) === 'CancelledError') {
@@ -116,17 +118,8 @@ export class DatastoreState {
    */
   async openFiles(files: File[], opts: { handles?: FileSystemFileHandle[]; remember?: boolean } = {}): Promise<void> {
     if (files.length === 0) return;
-    this.files = files.map((f) => f.name);
-    this.volume = null;
-    this.usage = null;
-    this.alloc = null;
-    this.listing = null;
-    this.cwd = '/';
-    this.chainPath = null;
-    this.chainLinks = [];
-    this.result = null;
-    this.error = null;
-    this.notice = null;
+    this.pickedFiles = [...files];
+    this.clear(files);
     this.opening = true;
     try {
       this.volume = await worker().open(files);
@@ -145,6 +138,31 @@ export class DatastoreState {
     // Listing first (what the user came for), then free space and the map.
     await this.browse('/');
     void this.loadUsageAndMap();
+  }
+
+  /** A volume the deep scan opened in the worker (a deleted or re-created datastore): shown like an opened dump. */
+  async showVolume(files: File[], info: VolumeInfo): Promise<void> {
+    this.clear(files);
+    this.volume = info;
+    this.dumpFiles = [...files];
+    this.opened++;
+    await this.browse('/');
+    void this.loadUsageAndMap();
+  }
+
+  /** Forgets what was shown of the previous volume. */
+  private clear(files: File[]): void {
+    this.files = files.map((f) => f.name);
+    this.volume = null;
+    this.usage = null;
+    this.alloc = null;
+    this.listing = null;
+    this.cwd = '/';
+    this.chainPath = null;
+    this.chainLinks = [];
+    this.result = null;
+    this.error = null;
+    this.notice = null;
   }
 
   private async loadUsageAndMap(): Promise<void> {

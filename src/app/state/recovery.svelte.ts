@@ -59,7 +59,7 @@ interface Carver {
   ready: Promise<unknown>;
 }
 
-/** Carve workers of a scan: ?scanWorkers=N, else one per core up to 4. */
+/** Workers that carve in a scan (the datastore worker and N - 1 carve workers): ?scanWorkers=N, else one per core up to 4. */
 function workerCount(): number {
   return Math.max(1, Math.min(MAX_WORKERS, hooks().workers || Math.min(4, navigator.hardwareConcurrency || 1)));
 }
@@ -203,7 +203,7 @@ export class RecoveryState {
     this.warm = null;
     const files = datastore.dumpFiles;
     if (!files.length || typeof Worker === 'undefined') return;
-    this.warm = { openId, carvers: this.startCarvers(workerCount(), files) };
+    this.warm = { openId, carvers: this.startCarvers(workerCount() - 1, files) };
   }
 
   /** A scan of this very image that a reload interrupted continues on its own. */
@@ -310,13 +310,12 @@ export class RecoveryState {
         });
       return building;
     };
-    // The datastore worker builds the candidates (from metadata now, from carved evidence as it
-    // lands) while the carve workers carve; it carves itself only when carve jobs cannot be made.
+    // The datastore worker carves too, once its metadata pass is done (the two would share its reads).
     const lane0Ready = provisional();
     // Carve workers started before the click for this dump, else now, while the plan is made.
-    const warm = this.warm?.openId === openId && this.warm.carvers.length === n ? this.warm.carvers : null;
+    const warm = this.warm?.openId === openId && this.warm.carvers.length === n - 1 ? this.warm.carvers : null;
     this.warm = null;
-    const carvers = warm ?? this.startCarvers(n, files);
+    const carvers = warm ?? this.startCarvers(n - 1, files);
     this.pool.push(...carvers.map((c) => c.worker));
     try {
       let saved = await get<SavedScan>(key).catch(() => undefined);
@@ -392,10 +391,10 @@ export class RecoveryState {
   }
 
   /**
-   * Runs the ranges `todo` over the carve workers, saving each result as it lands: they take the
-   * ranges as carve jobs (plain reads in the files). When the datastore worker makes none (a
-   * layering carve jobs do not map), it carves itself (lane 0, once `lane0Ready`) and each other
-   * lane opens the dump in a datastore worker of its own instead.
+   * Runs the ranges `todo` over the datastore worker (lane 0, once `lane0Ready`) and the carve
+   * workers, saving each result as it lands. Carve workers take the ranges as carve jobs (plain
+   * reads in the files); when the datastore worker makes none (a layering carve jobs do not map),
+   * each other lane opens the dump in a datastore worker of its own instead.
    */
   private async runPool(files: File[], s: SavedScan, todo: number[], key: string, carvers: Carver[], delayMs: number, lane0Ready: Promise<void>, inFlight: Map<number, number>, report: () => void, onDone: (i: number) => void): Promise<void> {
     const cancelledError = () => Object.assign(new Error('cancelled'), { name: 'CancelledError' });
@@ -415,12 +414,10 @@ export class RecoveryState {
       });
     const lanes: Lane<RangeEvidence>[] = [];
     const dsWorkers: Worker[] = [];
-    // One carve worker starts at once, the others once the early list is shown: the metadata pass
-    // makes one read at a time, which would wait behind every carve read in flight.
-    if (jobs) for (const [k, c] of carvers.slice(0, todo.length).entries()) lanes.push({ ready: k === 0 ? c.ready : Promise.all([c.ready, lane0Ready]), run: (i) => c.remote.carve(jobs[i]!, progress(i), delayMs) });
+    lanes.push({ ready: lane0Ready, run: (i) => worker().carveRange(s.ranges[i]!, progress(i), delayMs) });
+    if (jobs) for (const c of carvers.slice(0, Math.max(0, todo.length - 1))) lanes.push({ ready: c.ready, run: (i) => c.remote.carve(jobs[i]!, progress(i), delayMs) });
     else {
-      lanes.push({ ready: lane0Ready, run: (i) => worker().carveRange(s.ranges[i]!, progress(i), delayMs) });
-      for (let k = 1; k < Math.min(carvers.length, todo.length); k++) {
+      for (let k = 1; k <= Math.min(carvers.length, todo.length - 1); k++) {
         const t0 = performance.now();
         const w = new Worker(new URL('../../workers/datastore.worker.ts', import.meta.url), { type: 'module', name: `carve-ds-${k}` });
         this.pool.push(w);

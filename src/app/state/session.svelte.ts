@@ -3,7 +3,7 @@ import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
 import type { ChainLinkInfo } from '../../core/vmdk/types.js';
 import type { PickedInput } from '../../platform/browser/file-set-resolver.js';
-import type { ScanResult } from '../../workers/scan-picked.js';
+import type { PickedScan } from '../../workers/scan-picked.js';
 import type { ExportDestination, ExportSummary, GrainMapSummary } from '../../workers/vmdk.worker.js';
 import type { WizardDestination } from '../components/export/types.js';
 import { errName, oneLine } from './errors.js';
@@ -23,7 +23,7 @@ export { suggestedName };
  */
 export class Session {
   input = $state.raw<PickedInput | null>(null);
-  scan = $state.raw<ScanResult | null>(null);
+  scan = $state.raw<PickedScan | null>(null);
   top = $state<string | null>(null);
   links = $state.raw<ChainLinkInfo[]>([]);
   map = $state.raw<GrainMapSummary | null>(null);

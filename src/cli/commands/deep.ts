@@ -1,9 +1,8 @@
 import { RescueError, UserError } from '../../core/errors.js';
 import type { Datastore, DirEntry } from '../../core/vmfs/index.js';
 import { DeepDatastore, findDeepVolumes } from '../../core/vmfs/deep/open.js';
-import { NodeFileSource } from '../../platform/node/file-source.js';
 import type { CliIO } from '../args.js';
-import { FS_ERRORS } from '../fs-errors.js';
+import { withImages } from '../open-datastore.js';
 import { withSigint } from '../interrupt.js';
 import { progressLines } from '../progress-lines.js';
 
@@ -13,19 +12,8 @@ import { progressLines } from '../progress-lines.js';
  */
 
 export async function deepInfo(images: string[], json: boolean, io: CliIO): Promise<number> {
-  if (images.length === 0) throw new UserError('info --deep needs --image DUMP (repeat it for every LUN)');
-  const sources: NodeFileSource[] = [];
-  try {
-    for (const img of images) {
-      try {
-        sources.push(await NodeFileSource.open(img));
-      } catch (e) {
-        const why = FS_ERRORS[(e as NodeJS.ErrnoException).code ?? ''];
-        if (why) throw new UserError(`cannot open --image ${img}: ${why}`);
-        throw e;
-      }
-    }
-    return await withSigint(async (signal) => {
+  return withImages(images, 'info --deep', (sources) =>
+    withSigint(async (signal) => {
       const r = await findDeepVolumes(sources, { signal, onProgress: progressLines(io) });
       const volumes = r.volumes.map((v) => ({
         uuid: v.uuid,
@@ -61,10 +49,8 @@ export async function deepInfo(images: string[], json: boolean, io: CliIO): Prom
         io.out(`         evidence: ${v.evidence.fds} FDs, cluster headers ${JSON.stringify(v.evidence.clusterHeaders)}, descriptor ${v.evidence.fsDescriptor ? 'yes' : 'no'}, LVM header ${v.evidence.lvmHeader ? 'yes' : 'no'}`);
       }
       return 0;
-    });
-  } finally {
-    await Promise.all(sources.map((s) => s.close().catch(() => {})));
-  }
+    }),
+  );
 }
 
 const iso = (t: number) => (t > 0 ? new Date(t * 1000).toISOString().replace('.000Z', 'Z') : '-');

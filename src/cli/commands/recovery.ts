@@ -5,7 +5,7 @@ import { copySourceToSink } from '../../core/export/copy-source.js';
 import { EXPORT_FORMATS, exportDisk, hashDisk, type ExportFormat } from '../../core/export/export-disk.js';
 import { flatDataName } from '../../core/export/flat-writer.js';
 import { listTextRemnants } from '../../core/recovery/deleted-files.js';
-import { ambiguousParentMessage, precheckCandidateId, CANDIDATE_PARENT, candidateTotals, descriptorInfo, listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, scanForDeltas, type Candidate, type ScanResult } from '../../core/recovery/index.js';
+import { ambiguousParentMessage, precheckCandidateId, CANDIDATE_PARENT, candidateInfo, listDeletedFiles, pickCandidate, rebuiltDelta, recoveredDisk, recoveryReport, scanForDeltas, scanJson, type Candidate, type ScanResult } from '../../core/recovery/index.js';
 import type { Datastore } from '../../core/vmfs/index.js';
 import { NodeExportTarget } from '../../platform/node/export-target.js';
 import { nativeSha256 } from '../../platform/node/native-hash.js';
@@ -26,41 +26,6 @@ const progressTo = (io: CliIO) => progressLines(io);
 
 /** A 0..1 score as a whole percentage. */
 const pct = (x: number) => `${Math.round(x * 100)}%`;
-
-/** The JSON shape of one candidate (public contract: extend, never rename). */
-function candidateJson(c: Candidate) {
-  return {
-    id: c.id,
-    format: c.format,
-    capacityBytes: c.capacityBytes,
-    sizeBytes: c.sizeBytes,
-    confidence: c.confidence,
-    identity: c.identity,
-    completeness: c.completeness,
-    parent: c.parent,
-    parentAmbiguous: c.parentAmbiguous,
-    parentAlternatives: c.parentAlternatives,
-    evidence: c.evidence,
-    recoverableGrains: c.recoverableGrains,
-    guessedGrains: c.guessedGrains,
-    lostGrains: c.lostGrains,
-    grainBytes: c.grainBytes,
-    method: c.method,
-    reasons: c.reasons,
-    identityReasons: c.identityReasons,
-    completenessReasons: c.completenessReasons,
-    parentReasons: c.parentReasons,
-    lostRuns: c.lostRuns,
-    guessedRuns: c.guessedRuns,
-    ...(c.descriptor
-      ? { descriptor: descriptorInfo(c.descriptor) }
-      : {}),
-  };
-}
-
-function scanJson(r: ScanResult) {
-  return { volume: r.volume, candidates: r.candidates.map(candidateJson), unassembled: r.unassembled, rejected: r.rejected, rejectedCount: r.rejectedCount, warnings: r.warnings };
-}
 
 export async function runScan(argv: string[], io: CliIO): Promise<number> {
   const a = parseArgs(argv, ['image', 'volume', ...MEMBER_FLAGS], ['json']);
@@ -126,17 +91,12 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
         onProgress: progress,
       });
       if (reportPath) {
-        const report = {
-          volume: r.volume,
-          candidate: candidateJson(c),
-          parent,
+        const report = recoveryReport(r, c, parent, {
           parentChain: disk.links.slice(1).map((l) => l.path),
-          lostRuns: c.lostRuns,
-          totals: candidateTotals(c),
           output: { format, files: res.files.map((f) => path.join(dir, f)), bytesWritten: res.bytesWritten, verified: res.verified },
-          hashes: { logicalSha256: res.sha256 },
-          warnings: [...r.warnings, ...warnings],
-        };
+          sha256: res.sha256,
+          warnings,
+        });
         await staged.writeFile(reportPath, JSON.stringify(report, null, 2) + '\n');
       }
       throwIfAborted(signal);
@@ -180,7 +140,7 @@ async function writeDelta(
   if (reportPath) {
     const report = {
       volume: r.volume,
-      candidate: candidateJson(c),
+      candidate: candidateInfo(c),
       parent: parentPath,
       lostRuns: c.lostRuns,
       delta: {

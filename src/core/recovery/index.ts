@@ -1,5 +1,5 @@
 /**
- * Recovery of deleted snapshot deltas from a VMFS datastore (issue 5): COWD (VMFS3/5) and
+ * Recovery of deleted snapshot deltas from a VMFS datastore: COWD (VMFS3/5) and
  * seSparse (VMFS6) through freed FDs and freed pointer blocks (VMFS6: 8 KiB FDs, u64 addresses,
  * pointer blocks held in 64 KiB sub-blocks; later COWD pieces joined in file order), header
  * carving, and descriptor / `.vmsd` text carved from free space (parent hints); truncated dumps
@@ -22,4 +22,6 @@ export { probeDeltaHeader, type DeltaHeader } from './delta-header.js';
 export { listDeletedFiles, type DeletedFile } from './deleted-files.js';
 export { carveFreeRange, planFreeRanges, mergeCarved, mergeCarvedTexts, mergeCarvedRejected, missingRanges, blockUseOf, MAX_RANGES, type FreeRange, type FreeRangePlan, type RangeEvidence, type CarvedHeader, type CarvedText } from './free-ranges.js';
 export { rebuiltDelta, type RebuiltDelta } from './delta-export.js';
-export { candidateTotals } from './report.js';
+export { candidateInfo, candidateTotals, recoveryReport, scanJson, type ReportOutput } from './report.js';
+export { grainDamageMap, GRAIN_BUCKETS, type GrainDamageMap } from './grain-damage-map.js';
+export { surveyLive, type LiveDisk } from './parent-guess.js';

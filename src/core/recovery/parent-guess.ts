@@ -1,6 +1,6 @@
-import { RescueError } from '../errors.js';
+import { RescueError, throwIfAborted } from '../errors.js';
 import { readUpTo } from '../io/byte-source.js';
-import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, parseDescriptor } from '../vmdk/descriptor.js';
+import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, parseDescriptor } from '../vmdk/descriptor.js';
 import type { Datastore } from '../vmfs/index.js';
 import { MAX_TEXT_BYTES, parseVmsdRemnant, remnantWhere, type VmsdRemnant } from './text-carving.js';
 import type { ParentAlternative } from './types.js';
@@ -19,13 +19,12 @@ export interface LiveDisk {
 
 const MAX_ENTRIES = 20000;
 const MAX_DEPTH = 8;
-const MAX_DESCRIPTOR = 64 * 1024;
 
 /** Live .vmsd files read at most (a datastore of many VMs still has few). */
 const MAX_VMSD = 1024;
 
 /** Live descriptors and live `.vmsd` files (with snapshot keys), in one bounded walk from the root. */
-export async function surveyLive(ds: Datastore): Promise<{ disks: LiveDisk[]; vmsds: VmsdRemnant[] }> {
+export async function surveyLive(ds: Datastore, signal?: AbortSignal): Promise<{ disks: LiveDisk[]; vmsds: VmsdRemnant[] }> {
   const out: LiveDisk[] = [];
   const vmsds: VmsdRemnant[] = [];
   let seen = 0;
@@ -35,11 +34,12 @@ export async function surveyLive(ds: Datastore): Promise<{ disks: LiveDisk[]; vm
     try {
       entries = await ds.readdir(dir);
     } catch (e) {
-      if (e instanceof RescueError) return;
+      if (e instanceof RescueError && e.kind !== 'cancelled') return;
       throw e;
     }
     const dirFd = entries.find((e) => e.name === '.')?.fdAddress ?? 0;
     for (const e of entries) {
+      throwIfAborted(signal);
       if (++seen > MAX_ENTRIES) return;
       if (e.name === '.' || e.name === '..' || e.error) continue;
       const p = (dir === '/' ? '' : dir) + '/' + e.name;
@@ -51,10 +51,10 @@ export async function surveyLive(ds: Datastore): Promise<{ disks: LiveDisk[]; vm
         } catch (err) {
           if (!(err instanceof RescueError)) throw err;
         }
-      } else if (e.type === 'file' && /\.vmdk$/i.test(e.name) && e.size > 0 && e.size <= MAX_DESCRIPTOR) {
+      } else if (e.type === 'file' && /\.vmdk$/i.test(e.name) && e.size > 0 && e.size <= MAX_DESCRIPTOR_BYTES) {
         try {
           const src = await ds.openFile(p);
-          const bytes = await readUpTo(src, 0, MAX_DESCRIPTOR);
+          const bytes = await readUpTo(src, 0, MAX_DESCRIPTOR_BYTES);
           if (!looksLikeDescriptor(bytes)) continue;
           const d = parseDescriptor(decodeDescriptorBytes(bytes, p), p);
           const hint = d.parentFileNameHint;

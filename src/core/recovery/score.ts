@@ -82,10 +82,10 @@ export function completenessReasons(g: GrainCounts, grainBytes: number, lostWhy:
       : `${g.recoverableGrains} of its ${total} grains (${share(g.recoverableGrains)}) are recovered from blocks that a file descriptor, a pointer block or its header places`,
     effect: g.recoverableGrains > 0 ? 'for' : 'against',
   });
-  if (g.guessedGrains > 0) out.push({ text: `${g.guessedGrains} grains (${share(g.guessedGrains)}) sit in blocks placed by contiguity (no FD or pointer block lists them): written, but counted as guessed`, effect: 'against', kind: 'guessed' });
+  if (g.guessedGrains > 0) out.push({ text: `${g.guessedGrains} grains sit in blocks placed by contiguity (${share(g.guessedGrains)}; no FD or pointer block lists them): written, but counted as guessed`, effect: 'against', kind: 'guessed' });
   if (g.lostGrains > 0) {
     const why = lostWhy.length ? `; why: ${lostWhy.slice(0, 3).join('; ')}${lostWhy.length > 3 ? `; and ${lostWhy.length - 3} more` : ''}` : '';
-    out.push({ text: `${g.lostGrains} grains (${share(g.lostGrains)}) are lost and read from the parent instead (a lost grain table counts its whole range)${why}`, effect: 'against', kind: 'lost' });
+    out.push({ text: `${g.lostGrains} grains are lost (${share(g.lostGrains)}) and read from the parent instead (a lost grain table counts its whole range)${why}`, effect: 'against', kind: 'lost' });
   }
   return out;
 }

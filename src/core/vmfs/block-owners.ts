@@ -46,7 +46,8 @@ export interface BlockIndexOptions {
   maxRuns?: number;
 }
 
-const POINTER_FILES = new Set(['.pbc.sf', '.pb2.sf']);
+/** Pointer-block resource files: their blocks are drawn as pointer blocks, other system files' as system. */
+export const POINTER_FILES: ReadonlySet<string> = new Set(['.pbc.sf', '.pb2.sf']);
 /** Owner text of used blocks no live file (nor system file) references. */
 export const NO_LIVE_OWNER = 'used, no live file references it';
 /** Owner text of used blocks before .fdc.sf: the volume header and LVM metadata area. */

@@ -5,6 +5,7 @@ import { scanDump, noVmfs, type PartitionCandidate } from './device-scan.js';
 import { HashedDir, readLinearDir, type RawDirEntry } from './directory.js';
 import { ZLA_RESIDENT } from './address.js';
 import { addressingOf, fileTypeOf, type FileDescriptor } from './fd.js';
+import { readFds } from './fd-batch.js';
 import { formatFdAddress, parsePathOrFd } from './fd-address.js';
 import { VmfsFileSource } from './file-source.js';
 import { SYSTEM_FD, VmfsFs } from './filesystem.js';
@@ -264,8 +265,10 @@ class VmfsDatastore implements Datastore {
     const dir = await this.fs.fd(addr);
     if (dir.type !== 'directory') throw new UserError(`not a directory: ${typeof p === 'string' ? p : formatFdAddress(addr)}`);
     const raw = await this.rawEntries(dir);
+    const fds = await readFds(this.fs, raw.map((e) => e.fdAddress));
     const out: DirEntry[] = [];
-    for (const e of raw) {
+    for (let k = 0; k < raw.length; k++) {
+      const e = raw[k]!;
       const base: DirEntry = {
         name: e.name,
         type: fileTypeOf(e.typeCode, 0),
@@ -280,8 +283,9 @@ class VmfsDatastore implements Datastore {
         uid: 0,
         gid: 0,
       };
-      try {
-        const fd = await this.fs.fd(e.fdAddress);
+      const fd = fds[k]!;
+      if (fd instanceof RescueError) base.error = fd.message;
+      else {
         base.type = fd.type;
         base.size = fd.length;
         base.allocatedBytes = allocatedBytes(fd);
@@ -290,9 +294,6 @@ class VmfsDatastore implements Datastore {
         base.mode = fd.mode;
         base.uid = fd.uid;
         base.gid = fd.gid;
-      } catch (err) {
-        if (!(err instanceof RescueError)) throw err;
-        base.error = err.message;
       }
       out.push(base);
     }

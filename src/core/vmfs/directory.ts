@@ -1,6 +1,6 @@
 import { CorruptError } from '../errors.js';
 import type { ByteSource } from '../io/byte-source.js';
-import { defineStruct, hex } from '../util/struct.js';
+import { cString, defineStruct, hex, u32 } from '../util/struct.js';
 import { dirHashSlot } from './name-hash.js';
 
 /** A raw directory entry as stored (before its FD is read). */
@@ -19,6 +19,14 @@ export const DIRENT3 = defineStruct('VMFS3/5 directory entry', 0x8c, {
   name: [0x0c, 'ascii', 128],
 });
 
+const D3 = {
+  type: DIRENT3.fields.type[0],
+  fdAddress: DIRENT3.fields.fdAddress[0],
+  generation: DIRENT3.fields.generation[0],
+  name: DIRENT3.fields.name[0],
+  nameLength: DIRENT3.fields.name[2],
+};
+
 /** Directories above this many entries are treated as corrupt (bounds allocation). */
 const MAX_ENTRIES = 1 << 20;
 const CHUNK_ENTRIES = 1024;
@@ -31,10 +39,12 @@ export async function readLinearDir(dir: ByteSource): Promise<RawDirEntry[]> {
     const count = Math.min(CHUNK_ENTRIES, n - first);
     const buf = await dir.read(first * DIRENT3.size, count * DIRENT3.size);
     for (let k = 0; k < count; k++) {
-      const e = DIRENT3.parse(buf, k * DIRENT3.size);
+      // Fields at the struct's declared offsets, no parsed object per entry.
+      const at = k * DIRENT3.size;
+      const fdAddress = u32(buf, at + D3.fdAddress);
       // Address 0 marks a free slot (a deleted entry's hole).
-      if (e.fdAddress === 0) continue;
-      out.push({ name: e.name, typeCode: e.type, fdAddress: e.fdAddress, generation: e.generation });
+      if (fdAddress === 0) continue;
+      out.push({ name: cString(buf.subarray(at + D3.name, at + D3.name + D3.nameLength)), typeCode: u32(buf, at + D3.type), fdAddress, generation: u32(buf, at + D3.generation) });
     }
   }
   return out;

@@ -103,22 +103,22 @@ export function parseFd(raw: Uint8Array, address: number, volOffset: number, L: 
   // directory listing parses thousands of FDs, and full parses (bigints, the owner UUID) dominated it.
   const mb = L.fdMetaOffset;
   if (mb + FD_META.size > raw.length) FD_META.parse(raw, mb); // the struct's own out-of-range error
-  const m = (k: keyof typeof FD_META.fields) => u32(raw, mb + FD_META.fields[k][0]);
+  const m = (at: number) => u32(raw, mb + at);
   const lockType = u32(raw, LOCK_TYPE);
   if (lockType !== FD_LOCK_MAGIC) throw new CorruptError(`${where}: FD ${hex(address, 8)} at volume ${hex(volOffset)} has lock type ${hex(lockType, 8)}, not 0x10c00001`);
   if (u32(raw, LOCK_VOL) !== volOffset % 2 ** 32 || u32(raw, LOCK_VOL + 4) !== Math.floor(volOffset / 2 ** 32)) {
     throw new CorruptError(`${where}: FD ${hex(address, 8)} at volume ${hex(volOffset)} says it lives at ${hex(u64n(raw, LOCK_VOL))}`);
   }
-  const descAddr = m('descAddr');
+  const descAddr = m(M.descAddr);
   if (descAddr !== address) throw new CorruptError(`${where}: FD at volume ${hex(volOffset)} holds address ${hex(descAddr, 8)}, expected ${hex(address, 8)}`);
   const lenAt = mb + FD_META.fields.fileLength[0];
   const lenHi = u32(raw, lenAt + 4);
   const length = lenHi * 2 ** 32 + u32(raw, lenAt);
   if (lenHi >= 2 ** 21 || length > MAX_FILE) throw new CorruptError(`${where}: FD ${hex(address, 8)} length ${u64n(raw, lenAt)} is implausible`);
-  const typeCode = m('type');
-  const mode = m('mode');
+  const typeCode = m(M.type);
+  const mode = m(M.mode);
   const type = fileTypeOf(typeCode, mode);
-  const zla = m('zla');
+  const zla = m(M.zla);
   const bsAt = mb + FD_META.fields.blockSize[0];
   const bsHi = u32(raw, bsAt + 4);
   let blockSize = bsHi > 1 || (bsHi === 1 && u32(raw, bsAt) > 0) ? 0 : bsHi * 2 ** 32 + u32(raw, bsAt);
@@ -137,7 +137,7 @@ export function parseFd(raw: Uint8Array, address: number, volOffset: number, L: 
     const bos = raw[mb + FD_META.fields.blockOffsetShift[0]]!;
     shift = majorVersion > 19 && bos > 0 && bos < 40 ? bos : Math.log2(blockSize);
   }
-  if (length > 0 && ![ZLA_FB, ZLA_SB, ZLA_PB, ZLA_PB2, ZLA_DOUBLE, ZLA_RESIDENT].includes(zla)) {
+  if (length > 0 && !KNOWN_ZLA.has(zla)) {
     throw new CorruptError(`${where}: FD ${hex(address, 8)} has unknown addressing (ZLA ${zla})`);
   }
   const nbAt = mb + FD_META.fields.numBlocks[0];
@@ -162,21 +162,21 @@ export function parseFd(raw: Uint8Array, address: number, volOffset: number, L: 
     address,
     volOffset,
     raw,
-    generation: m('generation'),
-    linkCount: m('linkCount'),
+    generation: m(M.generation),
+    linkCount: m(M.linkCount),
     typeCode,
     type,
     length,
     blockSize,
     numBlocks,
-    mtime: m('mtime'),
-    ctime: m('ctime'),
-    atime: m('atime'),
-    uid: m('uid'),
-    gid: m('gid'),
+    mtime: m(M.mtime),
+    ctime: m(M.ctime),
+    atime: m(M.atime),
+    uid: m(M.uid),
+    gid: m(M.gid),
     mode,
     zla,
-    tbzBlocks: m('tbzHi') * 2 ** 32 + m('tbzLo'),
+    tbzBlocks: m(M.tbzHi) * 2 ** 32 + m(M.tbzLo),
     shift,
     get slotsLo() {
       return decodeSlots()[0];
@@ -188,6 +188,9 @@ export function parseFd(raw: Uint8Array, address: number, volOffset: number, L: 
 }
 
 const LOCK_TYPE = FD_LOCK.fields.type[0];
+/** FD_META's u32 field offsets, looked up once (a listing parses thousands of FDs). */
+const M = Object.fromEntries(Object.entries(FD_META.fields).map(([k, f]) => [k, f[0]])) as Record<keyof typeof FD_META.fields, number>;
+const KNOWN_ZLA = new Set([ZLA_FB, ZLA_SB, ZLA_PB, ZLA_PB2, ZLA_DOUBLE, ZLA_RESIDENT]);
 const LOCK_VOL = FD_LOCK.fields.volOffset[0];
 
 export function addressingOf(zla: number): 'resident' | 'direct' | 'sub-block' | 'pointer-block' | 'double-indirect' {

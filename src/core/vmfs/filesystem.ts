@@ -20,8 +20,8 @@ export const SYSTEM_FD = {
   jbc: 0x02000004,
 } as const;
 
-/** A volume's geometry as block-of-address and pointer-block readers need it. */
-export interface VolumeGeometry extends BlockGeometry {
+/** A file system's block geometry as block-of-address and pointer-block readers need it. */
+export interface FsGeometry extends BlockGeometry {
   /** Entries per pointer block, and bytes per address (4 on VMFS3/5, 8 on VMFS6). */
   pbEntries: number;
   addrWidth: 4 | 8;
@@ -53,7 +53,7 @@ export class VmfsFs {
   jbc: ResourceFile | null = null;
   /** VMFS6 SFBs per .fbb.sf cluster (the SFB level's R when it has one, else the layout's). */
   private sfbR: number;
-  private geo: VolumeGeometry | null = null;
+  private geo: FsGeometry | null = null;
   private readonly fdCache = new Map<number, Promise<FileDescriptor>>();
   private readonly pbCache = new Map<string, Promise<Uint8Array>>();
   /** Metadata reads go through a bounded block cache; bulk data reads bypass it (CachedSource does). */
@@ -81,7 +81,7 @@ export class VmfsFs {
   }
 
   /** Block sizes and address width: what passes over the volume's blocks and pointer blocks need. */
-  get geometry(): VolumeGeometry {
+  get geometry(): FsGeometry {
     const L = this.L;
     return (this.geo ??= { v6: L.v6, blockSize: L.blockSize, lfbSize: L.lfbSize, sfbPerCluster: this.sfbR, pbEntries: L.pbEntries, addrWidth: L.addrWidth });
   }

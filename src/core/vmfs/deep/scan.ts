@@ -55,7 +55,7 @@ export interface DeepScanResult {
  * enough to be read asynchronously, overlapping the scan of the previous one (reads of 1 MiB or
  * less are synchronous preads: measured 2-5x slower in all). 4 MiB was best of 1-16 MiB.
  */
-const CHUNK = 4096 * 1024 - LANDMARK_SPAN;
+export const CHUNK = 4096 * 1024 - LANDMARK_SPAN;
 const SECTOR = 512;
 export const MAX_ORIGINS = 4096;
 export const MAX_FDS = 1 << 20;

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { CancelledError } from '../../src/core/errors.js';
+import { MemorySource } from '../../src/core/io/byte-source.js';
+import { Ranges } from '../../src/core/vmfs/deep/footprint.js';
+import { CHUNK, deepScan } from '../../src/core/vmfs/deep/scan.js';
+import { rebuildGeometry, toolVolumeId } from '../../src/core/vmfs/deep/volumes.js';
+
+/** A VMFS5 FD as docs/vmfs-format.md §7 lays it out: lock 0x10C00001 + own volume offset, metadata at +0x200. */
+function fd5(volOffset: number, address: number, type: number, blockSize: number, zla = 1): Uint8Array {
+  const b = new Uint8Array(2048);
+  const dv = new DataView(b.buffer);
+  dv.setUint32(0, 0x10c00001, true);
+  dv.setBigUint64(4, BigInt(volOffset), true);
+  dv.setUint32(0x200, address, true);
+  dv.setUint32(0x208, 1, true); // link count
+  dv.setUint32(0x20c, type, true);
+  dv.setBigUint64(0x21c, BigInt(blockSize), true);
+  dv.setUint32(0x244, zla, true);
+  dv.setUint32(0x264, 0x66646d64, true); // 'fdmd'
+  return b;
+}
+
+describe('deep scan', () => {
+  it('finds an FD whose metadata lies across a read-chunk boundary, and the origin it implies', async () => {
+    const img = new Uint8Array(CHUNK + 0x100000);
+    // The FD's lock is the last sector of the first chunk; its metadata is in the next one.
+    const at = CHUNK - 512;
+    const origin = 0x80000 + (at % 2048); // FDs sit at 2 KiB-aligned volume offsets
+    img.set(fd5(at - origin, 0x00c00044, 3, 1 << 20), at);
+    img.set(fd5(at - origin - 2048, 0x00800044, 3, 1 << 20), at - 2048);
+    const r = await deepScan([new MemorySource(img, 'img')]);
+    const o = r.origins.find((x) => x.origin === origin);
+    expect(o?.fdCount).toBe(2);
+    expect(o?.fds.map((f) => f.address).sort((a, b) => a - b)).toEqual([0x00800044, 0x00c00044]);
+  });
+
+  it('stops with a CancelledError when its signal fires', async () => {
+    const ac = new AbortController();
+    const p = deepScan([new MemorySource(new Uint8Array(64 << 20), 'zeros')], { signal: ac.signal, onProgress: () => ac.abort() });
+    await expect(p).rejects.toBeInstanceOf(CancelledError);
+  });
+
+  it('rebuilds the FDC layout from system FDs of cluster 0 (docs §6: fdcBase + 0x10000 + C × 1024 + r × 2048)', () => {
+    const C = 32;
+    const fdcBase = 0x400000;
+    const at = (r: number) => fdcBase + 0x10000 + C * 1024 + r * 2048;
+    const fds = [0, 1, 2, 3, 4].map((r) => ({
+      kind: 'fd' as const, at: at(r), origin: 0, volOffset: at(r), fdSize: 2048, address: ((r << 22) | 4) >>> 0, generation: r + 1, linkCount: 1,
+      typeCode: r === 0 ? 2 : 5, length: 0, blockSize: 1 << 20, zla: 1, signed: true,
+    }));
+    const g = rebuildGeometry({ source: 0, origin: 0, fdCount: fds.length, fds, clusterHeaders: {}, descriptors: [], map: [] });
+    expect(g).toMatchObject({ version: 5, blockSize: 1 << 20, fdcClustersPerGroup: C, fdSize: 2048, subBlockSize: 8192 });
+    expect(toolVolumeId(0, 0x1200000, 5)).toBe('00000000-00000005-0000-000000009000');
+  });
+
+  it('Ranges merges what it is given and reports the covered parts of a range', () => {
+    const r = new Ranges();
+    r.add(100, 50);
+    r.add(140, 20);
+    r.add(300, 10);
+    r.seal();
+    expect(r.toJSON()).toEqual([{ start: 100, length: 60 }, { start: 300, length: 10 }]);
+    expect(r.covered(0, 1000)).toEqual([[100, 160], [300, 310]]);
+    expect(r.covered(150, 305)).toEqual([[150, 160], [300, 305]]);
+    expect(r.covered(160, 300)).toEqual([]);
+  });
+});
