@@ -596,7 +596,7 @@ function result(best: Fit, second: Fit | undefined, members: readonly ByteSource
   const explainedShare = best.consistent / Math.max(1, best.consistent + best.inconsistent);
   const anchored = best.explained.filter((e) => e > 0).length / members.length;
   const margin = second && best.score > 0 ? Math.max(0, 1 - Math.max(0, second.score) / best.score) : second ? 0 : 1;
-  det.confidence = Math.round(100 * explainedShare * (0.5 + 0.5 * anchored) * (0.5 + 0.5 * margin)) / 100;
+  det.confidence = Math.min(1, Math.round(100 * explainedShare * (0.5 + 0.5 * anchored) * (0.5 + 0.5 * margin)) / 100);
   if (second) det.evidence.push(`next best: ${hypText(second.hyp)} (score ${second.score} against ${best.score})`);
   return det;
 }

@@ -186,21 +186,35 @@ export async function damageReport(layer: DiskLayer, signal?: AbortSignal): Prom
 
 /** Distinct reasons kept per merged run (a long run over many reused blocks may have one each). */
 const MAX_RUN_REASONS = 16;
+/** Said last when a merged run had more causes than it lists. */
+const MORE_REASONS = 'and other reasons of the same kinds';
+
+/** A reason with its numbers blanked: per-grain reasons that differ only by offset are one kind. */
+const reasonKind = (r: string) => r.replace(/0x[0-9a-f]+|\d+/gi, '#');
 
 /**
  * Appends disk bytes [offset, offset + length) to `runs` in sectors: adjacent to the last run, it
  * extends that run (one range, whatever the reasons) and adds its reason to the run's `reasons`.
+ * Past MAX_RUN_REASONS, only a reason of a kind not listed yet is added (a lost grain table after
+ * many lost grains stays visible), up to twice that bound.
  */
-function appendRun(runs: { sector: number; sectors: number; reason: string; reasons: string[] }[], offset: number, length: number, reason: string): void {
+export function appendRun(runs: { sector: number; sectors: number; reason: string; reasons: string[] }[], offset: number, length: number, reason: string): void {
   const prev = runs[runs.length - 1];
   const sector = offset / 512;
   const sectors = Math.ceil(length / 512);
   if (prev && prev.sector + prev.sectors === sector) {
     prev.sectors += sectors;
-    if (prev.reasons.includes(reason)) return;
-    if (prev.reasons.length < MAX_RUN_REASONS) prev.reasons.push(reason);
-    else if (prev.reasons.length === MAX_RUN_REASONS) prev.reasons.push('and other reasons');
-    prev.reason = prev.reasons.join('; ');
+    const list = prev.reasons;
+    if (list.includes(reason)) return;
+    const more = list[list.length - 1] === MORE_REASONS;
+    const named = more ? list.length - 1 : list.length;
+    if (named < MAX_RUN_REASONS) list.splice(named, 0, reason);
+    else {
+      const kind = reasonKind(reason);
+      if (named < 2 * MAX_RUN_REASONS && !list.some((r) => reasonKind(r) === kind)) list.splice(named, 0, reason);
+      if (!more) list.push(MORE_REASONS);
+    }
+    prev.reason = list.join('; ');
   } else runs.push({ sector, sectors, reason, reasons: [reason] });
 }
 
