@@ -17,6 +17,8 @@ export interface GrainDamageMap {
   lost: Uint32Array;
   /** Never written in the delta: read from the parent, as they always were. */
   parent: Uint32Array;
+  /** Marked zero in the delta (a zeroed grain): read as zeros, the parent is not consulted. */
+  zero: Uint32Array;
 }
 
 /** Cells of a candidate's grain map. */
@@ -29,7 +31,7 @@ export async function grainDamageMap(c: Candidate, signal?: AbortSignal): Promis
   const buckets = Math.max(1, Math.min(GRAIN_BUCKETS, totalGrains));
   const per = Math.max(1, Math.ceil(totalGrains / buckets));
   const nb = Math.max(1, Math.ceil(totalGrains / per));
-  const m: GrainDamageMap = { buckets: nb, grainsPerBucket: per, totalGrains, grainBytes: g, recovered: new Uint32Array(nb), guessed: new Uint32Array(nb), lost: new Uint32Array(nb), parent: new Uint32Array(nb) };
+  const m: GrainDamageMap = { buckets: nb, grainsPerBucket: per, totalGrains, grainBytes: g, recovered: new Uint32Array(nb), guessed: new Uint32Array(nb), lost: new Uint32Array(nb), parent: new Uint32Array(nb), zero: new Uint32Array(nb) };
   // 256 grain tables per call: bounded by the GD, like the core's damage report.
   const step = 256 * 4096 * g;
   for (let pos = 0; pos < c.capacityBytes; pos += step) {
@@ -39,7 +41,7 @@ export async function grainDamageMap(c: Candidate, signal?: AbortSignal): Promis
       for (const p of parts) {
         const first = Math.floor(p.offset / g);
         const end = Math.min(totalGrains, Math.ceil((p.offset + p.length) / g));
-        addToBuckets(e.kind === 'data' ? (p.reason === null ? m.recovered : m.guessed) : e.kind === 'missing' ? m.lost : m.parent, per, first, end);
+        addToBuckets(e.kind === 'data' ? (p.reason === null ? m.recovered : m.guessed) : e.kind === 'missing' ? m.lost : e.kind === 'zero' ? m.zero : m.parent, per, first, end);
       }
     }
   }
