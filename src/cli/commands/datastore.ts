@@ -136,7 +136,11 @@ const CHUNK = 8 * 1024 * 1024;
 async function cat(ds: Datastore, positional: string[], out: string, io: CliIO, signal: AbortSignal): Promise<number> {
   if (positional.length !== 1) throw new UserError('usage: cat --image DUMP [...] PATH --out FILE');
   const src = await ds.openFile(positional[0]!);
-  const [{ NodeFileSink }, { nativeSha256 }] = await Promise.all([import('../../platform/node/file-sink.js'), import('../../platform/node/native-hash.js')]);
+  const [{ NodeFileSink }, { nativeSha256 }, { nativeIsZero }] = await Promise.all([
+    import('../../platform/node/file-sink.js'),
+    import('../../platform/node/native-hash.js'),
+    import('../../platform/node/native-zero.js'),
+  ]);
   const progress = progressLines(io);
   throwIfAborted(signal);
   const sink = await NodeFileSink.create(out);
@@ -163,7 +167,9 @@ async function cat(ds: Datastore, positional: string[], out: string, io: CliIO, 
       reading = k + 1 < chunks ? start(k + 1) : null;
       h.update(b);
       await writing;
-      writing = sink.write(k * CHUNK, b);
+      // An all-zero chunk stays a hole (the final truncate gives the file its length): a thin
+      // flat VMDK is mostly holes, and writing them would fill the disk with zeros.
+      writing = nativeIsZero(b) ? Promise.resolve() : sink.write(k * CHUNK, b);
       progress({ phase: 'copy', done: k * CHUNK + b.length, total: src.size });
     }
     await writing;
