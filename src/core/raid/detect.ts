@@ -417,6 +417,14 @@ async function check(f: Fit, members: readonly ByteSource[], scans: MemberScan[]
     }
   }
   const complete = f.roles.filter((r) => r !== null).length === h.disks || h.level === 'raid1';
+  // RAID 6 with one member missing keeps one redundancy: a missing P leaves Q to check, a missing Q
+  // leaves P, a missing data chunk is rebuilt from P and Q checks it. Without this the roles of the
+  // present members are checked by nothing but their landmarks.
+  let lost = -1;
+  if (h.level === 'raid6' && !complete) {
+    const free = Array.from({ length: h.disks }, (_, r) => r).filter((r) => !f.roles.includes(r));
+    if (free.length === 1) lost = free[0]!;
+  }
   for (const row of wanted) {
     throwIfAborted(signal);
     const chunks = await readRow(f, members, row, len);
@@ -430,26 +438,31 @@ async function check(f: Fit, members: readonly ByteSource[], scans: MemberScan[]
       continue;
     }
     const pr = parityRow(g, row);
-    if (complete) {
+    if (complete || lost >= 0) {
       const acc = new Uint8Array(len);
-      for (const d of [...pr.data, pr.p]) xorInto(acc, chunks[d]!);
-      isZero(acc) ? good++ : bad++;
-      if (h.level === 'raid6') {
-        const q = chunks[pr.q]!.slice();
-        pr.data.forEach((d, k) => gfMulXor(q, chunks[d]!, gfMulTable(gfPow2(pr.qSlot[k]!))));
+      const row = chunks.slice();
+      for (const d of [...pr.data, pr.p]) if (d !== lost) xorInto(acc, row[d]!);
+      // A missing data chunk is what P leaves over; with P or data missing, P checks nothing.
+      if (lost >= 0 && lost !== pr.q) {
+        if (lost !== pr.p) row[lost] = acc;
+      } else isZero(acc) ? good++ : bad++;
+      if (h.level === 'raid6' && lost !== pr.q) {
+        const q = row[pr.q]!.slice();
+        pr.data.forEach((d, k) => gfMulXor(q, row[d]!, gfMulTable(gfPow2(pr.qSlot[k]!))));
         isZero(q) ? good++ : bad++;
       }
     }
-    // A row whose only data is one chunk holds it twice: there and as P; P must be one of the two.
+    // A row whose only data is one chunk holds it twice: there and as P (and as Q on RAID 6 when its
+    // syndrome slot is 0, so with a member missing the two seen may be the data and Q); P or Q must be one of the two.
     if (nonzero.length === 2 && same(nonzero[0]!, nonzero[1]!)) {
       const disks = chunks.map((c, d) => (c && !isZero(c) ? d : -1)).filter((d) => d >= 0);
-      if (disks.length === 2) disks.includes(pr.p) ? dupAgree++ : dupDisagree++;
+      if (disks.length === 2) disks.includes(pr.p) || disks.includes(pr.q) ? dupAgree++ : dupDisagree++;
     }
   }
   f.notes.push(
     h.level === 'raid1' || h.level === 'raid10'
       ? `mirror check: ${good} of ${good + bad} sampled nonzero rows equal on both copies`
-      : `${complete ? `parity check: ${good} of ${good + bad} sampled checks hold${h.level === 'raid6' ? ' (P and Q)' : ''}; ` : ''}rows whose lone data chunk equals P: ${dupAgree} agree, ${dupDisagree} disagree`,
+      : `${complete || lost >= 0 ? `parity check: ${good} of ${good + bad} sampled checks hold${h.level === 'raid6' ? (lost >= 0 ? ' (P or Q, member missing: its chunks rebuilt from P)' : ' (P and Q)') : ''}; ` : ''}rows whose lone data chunk equals P: ${dupAgree} agree, ${dupDisagree} disagree`,
   );
   if (copyAgree + copyDisagree) f.notes.push(`landmarks read as parity copies: ${copyAgree} match their data chunk, ${copyDisagree} do not`);
   if (bad > Math.max(1, (good + bad) * 0.1) || dupDisagree > Math.max(1, dupAgree * 0.2) || copyDisagree > copyAgree) return false;
