@@ -19,6 +19,7 @@ function level(name: string, n: number, R: number, freePerCluster: (c: number) =
   const clusters = Math.ceil(n / R);
   return {
     name,
+    v6: true, // ESXi's layout is VMFS6: counts come per cluster, not from VMFS3/5 bitmaps
     h: { R, C: clusters, groupOffset: 0x10000, S: 0, G: 0, numResources: n, numGroups: 1, flags: extra.flags ?? 0, childMetaOffset: extra.childMetaOffset ?? 0 },
     usedClusters: clusters,
     totalClusters: clusters,
