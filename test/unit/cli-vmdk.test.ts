@@ -106,7 +106,11 @@ describe('vmfs-rescue vmdk CLI', () => {
     expect(runCli(['vmdk', 'info', path.join(tmp.dir, 'nope.vmdk')]).code).toBe(1);
     const g = runCli(['vmdk', 'info', path.join(tmp.dir, 'garbage.vmdk')]);
     expect(g.code).toBe(2);
-    expect(g.stderr.trim().split('\n')).toHaveLength(1);
+    // The error in one line and what to do next in another: no stack trace.
+    const lines = g.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^vmfs-rescue: .*garbage\.vmdk: /);
+    expect(lines[1]).toMatch(/^vmfs-rescue: what to do next: /);
     expect(runCli(['vmdk', 'info', disk, '--bogus']).code).toBe(1);
     expect(runCli(['vmdk', 'export', disk, '--out', path.join(tmp.dir, 'x.img'), '--format', 'qcow2']).code).toBe(1);
     expect(runCli(['vmdk', 'export', disk, '--format', 'raw']).code).toBe(1);
