@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openGuestFs, readPartitions } from '../../src/core/guest/index.js';
@@ -8,6 +8,7 @@ import type { GuestFs } from '../../src/core/guest/types.js';
 import { MemorySource } from '../../src/core/io/byte-source.js';
 import { DEMO_GUEST } from '../../src/core/synth/demo-guest-layout.js';
 import { buildDemo, type Demo } from '../../src/core/synth/demo.js';
+import { demoDiskThroughQemu } from '../helpers/demo-chain.js';
 import { makeTempDir, oracleAvailable, run } from '../helpers/tools.js';
 
 /**
@@ -45,18 +46,7 @@ describe.skipIf(!have)('demo guest file systems (e2fsck, ntfs-3g)', () => {
   beforeAll(async () => {
     demo = await buildDemo();
     tmp = makeTempDir('demo-guest-');
-    const { capacity, lostRuns } = demo.expected;
-    base = new Uint8Array(capacity);
-    demo.baseFill(base, 0);
-    const pre = demo.preRevert;
-    writeFileSync(path.join(tmp.dir, 'demo-vm.vmdk'), pre.baseDescriptor);
-    writeFileSync(path.join(tmp.dir, 'demo-vm-flat.vmdk'), base);
-    writeFileSync(path.join(tmp.dir, 'demo-vm-000001.vmdk'), pre.deltaDescriptor);
-    writeFileSync(path.join(tmp.dir, pre.deltaFileName), pre.deltaBytes);
-    const raw = path.join(tmp.dir, 'chain.raw');
-    run('qemu-img', ['convert', '-O', 'raw', path.join(tmp.dir, 'demo-vm-000001.vmdk'), raw]);
-    recovered = new Uint8Array(readFileSync(raw));
-    for (const l of lostRuns) recovered.set(base.subarray(l.sector * 512, (l.sector + l.sectors) * 512), l.sector * 512);
+    ({ base, disk: recovered } = demoDiskThroughQemu(demo, tmp.dir));
     expect(createHash('sha256').update(recovered).digest('hex')).toBe(demo.expected.sha256);
   });
   afterAll(() => tmp?.cleanup());

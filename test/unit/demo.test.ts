@@ -1,4 +1,4 @@
-import { closeSync, ftruncateSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { createSha256 } from '../../src/core/hash/sha256.js';
 import { recoveredDisk, pickCandidate, scanForDeltas } from '../../src/core/recovery/index.js';
 import { buildDemo, type Demo } from '../../src/core/synth/demo.js';
 import { openDatastore } from '../../src/core/vmfs/index.js';
+import { demoDiskThroughQemu } from '../helpers/demo-chain.js';
 import { makeTempDir, oracleAvailable, run } from '../helpers/tools.js';
 
 /**
@@ -110,19 +111,9 @@ describe.skipIf(!oracleAvailable('qemu-img'))('demo prediction checked by qemu-i
   it('the pre-revert chain through qemu-img, lost runs from the base, hashes to the predicted sha256', () => {
     const tmp = makeTempDir('demo-qemu-');
     try {
-      const { capacity, lostRuns, sha256 } = demo.expected;
-      const pre = demo.preRevert;
-      const base = new Uint8Array(capacity);
-      demo.baseFill(base, 0);
-      writeFileSync(path.join(tmp.dir, 'demo-vm.vmdk'), pre.baseDescriptor);
-      writeFileSync(path.join(tmp.dir, 'demo-vm-flat.vmdk'), base);
-      writeFileSync(path.join(tmp.dir, 'demo-vm-000001.vmdk'), pre.deltaDescriptor);
-      writeFileSync(path.join(tmp.dir, pre.deltaFileName), pre.deltaBytes);
-      const raw = path.join(tmp.dir, 'chain.raw');
-      run('qemu-img', ['convert', '-O', 'raw', path.join(tmp.dir, 'demo-vm-000001.vmdk'), raw]);
-      const disk = readFileSync(raw);
+      const { capacity, sha256 } = demo.expected;
+      const { disk } = demoDiskThroughQemu(demo, tmp.dir);
       expect(disk.length).toBe(capacity);
-      for (const l of lostRuns) disk.set(base.subarray(l.sector * 512, (l.sector + l.sectors) * 512), l.sector * 512);
       expect(createHash('sha256').update(disk).digest('hex')).toBe(sha256);
     } finally {
       tmp.cleanup();

@@ -6,7 +6,7 @@ import { refuseOutputsOnInputs } from '../../platform/node/output-guard.js';
 import { parseArgs, requireOption, type CliIO } from '../args.js';
 import { withSigint } from '../interrupt.js';
 import { progressLines } from '../progress-lines.js';
-import { MEMBER_FLAGS } from '../open-datastore.js';
+import { inputFiles, MEMBER_FLAGS } from '../open-datastore.js';
 import { detectionText, openMembers, RaidUndecidedError, resolveRaid, withRaidLun } from '../raid-members.js';
 
 /**
@@ -70,24 +70,21 @@ async function detect(a: ReturnType<typeof parseArgs>, io: CliIO): Promise<numbe
 
 const CHUNK = 8 * 1024 * 1024;
 
-const isZero = (b: Uint8Array) => {
-  const w = new Uint32Array(b.buffer, b.byteOffset, b.length >> 2);
-  for (let i = 0; i < w.length; i++) if (w[i]) return false;
-  for (let i = w.length << 2; i < b.length; i++) if (b[i]) return false;
-  return true;
-};
-
 /** Writes the LUN to --out (all-zero chunks left as holes), then its sha256 as the last stdout line. */
 async function assemble(a: ReturnType<typeof parseArgs>, io: CliIO): Promise<number> {
   const out = requireOption(a, 'out');
   if ((await stat(out).catch(() => null))?.isDirectory()) throw new UserError(`--out names a folder, not a file: ${out}`);
-  await refuseOutputsOnInputs([{ path: out, role: '--out' }], (a.options.get('member') ?? []).map((p) => ({ path: p, role: '--member' })));
+  await refuseOutputsOnInputs([{ path: out, role: '--out' }], inputFiles(a));
   return withSigint((signal) =>
     withRaidLun(
       a,
       io,
       async (lun) => {
-        const [{ NodeFileSink }, { nativeSha256 }] = await Promise.all([import('../../platform/node/file-sink.js'), import('../../platform/node/native-hash.js')]);
+        const [{ NodeFileSink }, { nativeSha256 }, { nativeIsZero }] = await Promise.all([
+          import('../../platform/node/file-sink.js'),
+          import('../../platform/node/native-hash.js'),
+          import('../../platform/node/native-zero.js'),
+        ]);
         const progress = progressLines(io);
         const sink = await NodeFileSink.create(out);
         const h = nativeSha256();
@@ -98,7 +95,7 @@ async function assemble(a: ReturnType<typeof parseArgs>, io: CliIO): Promise<num
             const b = buf.subarray(0, Math.min(CHUNK, lun.size - off));
             await readInto(lun, off, b);
             h.update(b);
-            if (!isZero(b)) await sink.write(off, b);
+            if (!nativeIsZero(b)) await sink.write(off, b);
             progress({ phase: 'assemble', done: off + b.length, total: lun.size });
           }
           await sink.truncate(lun.size);

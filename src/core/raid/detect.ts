@@ -1,5 +1,6 @@
 import { RescueError, throwIfAborted, UserError } from '../errors.js';
 import type { ByteSource } from '../io/byte-source.js';
+import { isAllZero } from '../util/struct.js';
 import { scanMembers, type MemberScan, type ScanProgress } from './detect-scan.js';
 import { gfMulTable, gfMulXor, gfPow2, xorInto } from './gf256.js';
 import { VOLUME_IN_PARTITION } from './landmarks.js';
@@ -360,10 +361,6 @@ async function readRow(f: Fit, members: readonly ByteSource[], row: number, len:
   return byDisk;
 }
 
-const isZero = (b: Uint8Array) => {
-  for (let i = 0; i < b.length; i++) if (b[i]) return false;
-  return true;
-};
 const same = (a: Uint8Array, b: Uint8Array) => {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -430,7 +427,7 @@ async function check(f: Fit, members: readonly ByteSource[], scans: MemberScan[]
     const chunks = await readRow(f, members, row, len);
     if (!chunks) continue;
     const present = chunks.filter((c): c is Uint8Array => c !== null);
-    const nonzero = present.filter((c) => !isZero(c));
+    const nonzero = present.filter((c) => !isAllZero(c));
     if (nonzero.length === 0) continue;
     if (h.level === 'raid1' || h.level === 'raid10') {
       const pairs = h.level === 'raid1' ? [present] : Array.from({ length: h.disks / 2 }, (_, k) => [chunks[2 * k], chunks[2 * k + 1]].filter((c): c is Uint8Array => c !== null));
@@ -445,17 +442,17 @@ async function check(f: Fit, members: readonly ByteSource[], scans: MemberScan[]
       // A missing data chunk is what P leaves over; with P or data missing, P checks nothing.
       if (lost >= 0 && lost !== pr.q) {
         if (lost !== pr.p) row[lost] = acc;
-      } else isZero(acc) ? good++ : bad++;
+      } else isAllZero(acc) ? good++ : bad++;
       if (h.level === 'raid6' && lost !== pr.q) {
         const q = row[pr.q]!.slice();
         pr.data.forEach((d, k) => gfMulXor(q, row[d]!, gfMulTable(gfPow2(pr.qSlot[k]!))));
-        isZero(q) ? good++ : bad++;
+        isAllZero(q) ? good++ : bad++;
       }
     }
     // A row whose only data is one chunk holds it twice: there and as P (and as Q on RAID 6 when its
     // syndrome slot is 0, so with a member missing the two seen may be the data and Q); P or Q must be one of the two.
     if (nonzero.length === 2 && same(nonzero[0]!, nonzero[1]!)) {
-      const disks = chunks.map((c, d) => (c && !isZero(c) ? d : -1)).filter((d) => d >= 0);
+      const disks = chunks.map((c, d) => (c && !isAllZero(c) ? d : -1)).filter((d) => d >= 0);
       if (disks.length === 2) disks.includes(pr.p) || disks.includes(pr.q) ? dupAgree++ : dupDisagree++;
     }
   }
