@@ -42,22 +42,35 @@ export async function withDatastore<T>(input: string[] | Args, cmd: string, io: 
 /** Opens the `--image` dumps as sources, runs `fn` and closes them whatever happens. */
 export async function withImages<T>(images: string[], cmd: string, fn: (sources: NodeFileSource[]) => Promise<T>): Promise<T> {
   if (images.length === 0) throw new UserError(`${cmd} needs --image DUMP (repeat it for every LUN of a spanned volume) or --member FILE for each member of a RAID`);
-  const sources: NodeFileSource[] = [];
+  const sources = await openInputs(images, '--image');
   try {
-    for (const img of images) {
-      try {
-        sources.push(await NodeFileSource.open(img));
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        const why = code ? FS_ERRORS[code] : undefined;
-        if (why) throw new UserError(`cannot open --image ${img}: ${why}`);
-        throw e;
-      }
-    }
     return await fn(sources);
   } finally {
     await Promise.all(sources.map((s) => s.close().catch(() => {})));
   }
+}
+
+/**
+ * Opens input files read-only; a file that cannot be opened is a UserError naming its flag and
+ * why, and the ones already opened are closed.
+ */
+export async function openInputs(paths: string[], flag: string): Promise<NodeFileSource[]> {
+  const out: NodeFileSource[] = [];
+  try {
+    for (const p of paths) {
+      try {
+        out.push(await NodeFileSource.open(p));
+      } catch (e) {
+        const why = FS_ERRORS[(e as NodeJS.ErrnoException).code ?? ''];
+        if (why) throw new UserError(`cannot open ${flag} ${p}: ${why}`);
+        throw e;
+      }
+    }
+  } catch (e) {
+    await Promise.all(out.map((s) => s.close().catch(() => {})));
+    throw e;
+  }
+  return out;
 }
 
 async function openByVolume(sources: ByteSource[], id: string, io: CliIO, signal?: AbortSignal): Promise<Datastore> {

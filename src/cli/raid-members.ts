@@ -4,9 +4,9 @@ import type { ByteSource } from '../core/io/byte-source.js';
 import { detectRaid, RaidUndecidedError, toRaidConfig, type RaidDetection, type RaidOverrides } from '../core/raid/detect.js';
 import { hasParity, isStriped, PARITY_LAYOUTS, RAID_LEVELS, type ParityLayout, type RaidLevel } from '../core/raid/layout.js';
 import { openRaid } from '../core/raid/raid-source.js';
-import { NodeFileSource } from '../platform/node/file-source.js';
+import type { NodeFileSource } from '../platform/node/file-source.js';
 import { option, type Args, type CliIO } from './args.js';
-import { FS_ERRORS } from './fs-errors.js';
+import { openInputs } from './open-datastore.js';
 
 /**
  * `--member` (repeated) and the RAID overrides (MEMBER_FLAGS in open-datastore.ts), shared by `raid detect|assemble` and every
@@ -90,23 +90,9 @@ function givenDetection(ov: RaidOverrides, sources: ByteSource[], paths: string[
   };
 }
 
-export async function openMembers(paths: string[]): Promise<NodeFileSource[]> {
-  const out: NodeFileSource[] = [];
-  try {
-    for (const p of paths) {
-      try {
-        out.push(await NodeFileSource.open(p));
-      } catch (e) {
-        const why = FS_ERRORS[(e as NodeJS.ErrnoException).code ?? ''];
-        if (why) throw new UserError(`cannot open --member ${p}: ${why}`);
-        throw e;
-      }
-    }
-  } catch (e) {
-    await Promise.all(out.map((s) => s.close().catch(() => {})));
-    throw e;
-  }
-  return out;
+/** Opens the `--member` dumps (closed again if one fails to open). */
+export function openMembers(paths: string[]): Promise<NodeFileSource[]> {
+  return openInputs(paths, '--member');
 }
 
 export async function resolveRaid(sources: NodeFileSource[], paths: string[], a: Args, io: CliIO, signal?: AbortSignal): Promise<RaidDetection> {
