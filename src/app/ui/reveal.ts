@@ -26,11 +26,11 @@ export function reveal(node: HTMLElement, key: unknown): { update(key: unknown):
   return { update: show, destroy: () => cancelAnimationFrame(frame) };
 }
 
-/** The step view (data-step) holding `node`, when it is hidden inside the shown workspace. */
+/** The step view (data-view-step) holding `node`, when it is hidden inside the shown workspace. */
 function hiddenStep(node: HTMLElement): string | null {
   if (node.closest('[data-workspace][hidden]')) return null;
-  const view = node.closest<HTMLElement>('[data-step]');
-  return view?.hidden ? (view.dataset.step ?? null) : null;
+  const view = node.closest<HTMLElement>('[data-view-step]');
+  return view?.hidden ? (view.dataset.viewStep ?? null) : null;
 }
 
 export async function revealNow(node: HTMLElement): Promise<void> {
@@ -45,9 +45,12 @@ export async function revealNow(node: HTMLElement): Promise<void> {
   if (!node.matches('a[href], button, input, select, textarea, [tabindex]')) node.tabIndex = -1;
   node.focus({ preventScroll: true });
   // Instant, not smooth: the result must be in view at once (and for reduced-motion users). The
-  // page does not scroll, so this moves only the pane that holds the node.
+  // page does not scroll, so this moves only the pane that holds the node; an area that shows
+  // whole already stays where it is, another comes to the top of its pane (it may still grow).
   const pane = scrollParent(node);
-  node.scrollIntoView({ block: pane && node.offsetHeight > pane.clientHeight * 0.6 ? 'start' : 'nearest' });
+  const r = node.getBoundingClientRect();
+  const p = pane?.getBoundingClientRect() ?? { top: 0, bottom: innerHeight };
+  if (r.top < p.top || r.bottom > p.bottom) node.scrollIntoView({ block: 'start' });
 }
 
 /** The nearest ancestor that scrolls vertically. */
