@@ -3,15 +3,9 @@ import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
 import type { ChainLinkInfo } from '../../core/vmdk/types.js';
 import type { VolumeInfo, VolumeUsage } from '../../core/vmfs/index.js';
-import type {
-  AllocationSummary,
-  ChainExportResult,
-  DatastoreWorkerApi,
-  DirListing,
-  DsEntry,
-  ExportDestination,
-  FileExportResult,
-} from '../../workers/datastore.worker.js';
+import type { DatastoreWorkerApi } from '../../workers/datastore.worker.js';
+import type { ExportDestination } from '../../workers/common.js';
+import type { AllocationSummary, ChainExportResult, DirListing, DsEntry, FileExportResult } from '../../workers/datastore.api.js';
 import { errName, oneLine } from './errors.js';
 import { rememberSession, stampOf } from './sessions.js';
 import { canPickFiles, canSaveFile, downloadFromOpfs, pickExportDestination, pickFiles, pickSaveFile, suggestedName } from './pickers.js';

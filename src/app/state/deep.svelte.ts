@@ -1,6 +1,6 @@
 import * as Comlink from 'comlink';
 import type { Progress } from '../../core/progress.js';
-import type { DeepVolumeView } from '../../workers/deep-api.js';
+import type { DeepVolumeView } from '../../workers/datastore.api.js';
 import { datastore, worker } from './datastore.svelte.js';
 import { errName, oneLine } from './errors.js';
 

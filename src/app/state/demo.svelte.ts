@@ -1,5 +1,6 @@
 import * as Comlink from 'comlink';
-import type { DemoBuild, DemoWorkerApi } from '../../workers/demo.worker.js';
+import type { DemoWorkerApi } from '../../workers/demo.worker.js';
+import type { DemoBuild } from '../../workers/demo.api.js';
 import { datastore } from './datastore.svelte.js';
 
 /**
