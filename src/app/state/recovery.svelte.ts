@@ -1,14 +1,18 @@
-import * as Comlink from 'comlink';
 import { del, get, set, update } from 'idb-keyval';
 import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
 import { mergeCarved, mergeCarvedRejected, mergeCarvedTexts, type CarvedHeader, type CarvedText, type FreeRange, type RangeEvidence } from '../../core/recovery/free-ranges.js';
-import type { CarveWorkerApi } from '../../workers/carve.worker.js';
 import { runLanes, type Lane } from './scan-lanes.js';
-import type { CandidateView, DatastoreWorkerApi, DeltaRecoveryResult, ExportDestination, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.worker.js';
-import type { GuestApi } from '../../workers/guest-api.js';
-import type { FileComparison } from '../../workers/guest-compare.js';
-import { datastore, worker } from './datastore.svelte.js';
+import type { ExportDestination } from '../../workers/common.js';
+import type { CandidateView, DeltaRecoveryResult, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.api.js';
+import type { GuestApi } from '../../workers/guest.api.js';
+import type { FileComparison } from '../../workers/guest.api.js';
+import { datastoreWorker, progressCallback, startCarveWorker, startDatastoreLane, type CarveRemote } from '../workers/app-workers.js';
+import type { StartedWorker } from '../workers/bridge.js';
+import { datastore } from './datastore.svelte.js';
+
+/** The datastore worker, through the bridge (it holds the open dump and its scan). */
+const worker = () => datastoreWorker.remote;
 import { carrySelection, defaultParent, PARENT_UNCHOSEN } from './candidate-selection.js';
 import { oneLine } from './errors.js';
 import { canPickDirectory, downloadBlob, downloadFromOpfs, pickDirectory, pickExportDestination } from './pickers.js';
@@ -54,8 +58,8 @@ const MAX_WORKERS = 16;
 
 /** A carve worker of the pool: `ready` once it holds the dump files. */
 interface Carver {
-  worker: Worker;
-  remote: Comlink.Remote<CarveWorkerApi>;
+  worker: StartedWorker<CarveRemote>;
+  remote: CarveRemote;
   ready: Promise<unknown>;
 }
 
@@ -156,7 +160,7 @@ export class RecoveryState {
   /** The datastore open this state belongs to (see DatastoreState.opened). */
   private openId = -1;
   /** Carve workers of the running split scan (terminated on cancel and at the end). */
-  private pool: Worker[] = [];
+  private pool: StartedWorker<unknown>[] = [];
   /** Carve workers started before the click for the open dump (see prewarm), taken by its next scan. */
   private warm: { openId: number; carvers: Carver[] } | null = null;
   private cancelRequested = false;
@@ -357,7 +361,7 @@ export class RecoveryState {
       const carved = mergeCarved(Object.values(s.done));
       final = true; // no provisional list from now on (a build of one would cancel this one)
       const tBuild = performance.now();
-      const r = await worker().scanLostFrom(carved, Comlink.proxy((p: Progress) => void (this.scanProgress = track(p))), mergeCarvedTexts(Object.values(s.done)), mergeCarvedRejected(Object.values(s.done)));
+      const r = await worker().scanLostFrom(carved, progressCallback((p: Progress) => void (this.scanProgress = track(p))), mergeCarvedTexts(Object.values(s.done)), mergeCarvedRejected(Object.values(s.done)));
       timed('candidates', tBuild);
       timedSteps('candidates', tBuild, r);
       await del(key).catch(() => {});
@@ -380,8 +384,8 @@ export class RecoveryState {
   private startCarvers(count: number, files: File[]): Carver[] {
     const out: Carver[] = [];
     for (let k = 1; k <= count; k++) {
-      const worker = new Worker(new URL('../../workers/carve.worker.ts', import.meta.url), { type: 'module', name: `carve-${k}` });
-      const remote = Comlink.wrap<CarveWorkerApi>(worker);
+      const worker = startCarveWorker(`carve-${k}`);
+      const remote = worker.remote;
       const t0 = performance.now();
       const ready = remote.init(files, datastore.dumpRaid).then(() => timed(`open-${k}`, t0));
       ready.catch(() => {}); // a lane that takes this carver awaits it
@@ -408,21 +412,21 @@ export class RecoveryState {
     const jobs = carvers.length ? await Promise.race([worker().scanJobs(s.ranges), stopped]) : null;
     timed('jobs', tJobs);
     const progress = (idx: number) =>
-      Comlink.proxy((p: Progress) => {
+      progressCallback((p: Progress) => {
         inFlight.set(idx, p.done);
         report();
       });
     const lanes: Lane<RangeEvidence>[] = [];
-    const dsWorkers: Worker[] = [];
+    const dsWorkers: StartedWorker<unknown>[] = [];
     lanes.push({ ready: lane0Ready, run: (i) => worker().carveRange(s.ranges[i]!, progress(i), delayMs) });
     if (jobs) for (const c of carvers.slice(0, Math.max(0, todo.length - 1))) lanes.push({ ready: c.ready, run: (i) => c.remote.carve(jobs[i]!, progress(i), delayMs) });
     else {
       for (let k = 1; k <= Math.min(carvers.length, todo.length - 1); k++) {
         const t0 = performance.now();
-        const w = new Worker(new URL('../../workers/datastore.worker.ts', import.meta.url), { type: 'module', name: `carve-ds-${k}` });
+        const w = startDatastoreLane(`carve-ds-${k}`);
         this.pool.push(w);
         dsWorkers.push(w);
-        const remote = Comlink.wrap<DatastoreWorkerApi>(w);
+        const remote = w.remote;
         lanes.push({ ready: remote.open(files, datastore.dumpRaid).then(() => timed(`open-ds-${k}`, t0)), run: (i) => remote.carveRange(s.ranges[i]!, progress(i), delayMs) });
       }
     }
@@ -462,7 +466,7 @@ export class RecoveryState {
 
   private stopLanes: (() => void) | null = null;
 
-  private stopWorkers(ws: readonly Worker[]): void {
+  private stopWorkers(ws: readonly StartedWorker<unknown>[]): void {
     for (const w of ws) w.terminate();
     this.pool = this.pool.filter((w) => !ws.includes(w));
   }
@@ -546,8 +550,8 @@ export class RecoveryState {
       return;
     }
     if (!dest) return;
-    const outcome = await this.runExport(async (onProgress) => {
-      const r = await worker().recover(c.id, this.parent || null, format, dest, name, onProgress);
+    const outcome = await this.runExport(async (onProgress, signal) => {
+      const r = await datastoreWorker.call((w) => w.recover(c.id, this.parent || null, format, dest, name, onProgress), { signal, cancel: (w) => w.cancel() });
       if (r.destination === 'opfs') await downloadFromOpfs(r.opfsFiles);
       this.recovered = r;
       this.exportOutcome = {
@@ -589,21 +593,22 @@ export class RecoveryState {
       return;
     }
     if (!dest) return;
-    await this.runExport(async (onProgress) => {
+    await this.runExport(async (onProgress, signal) => {
       const name = `${c.id}-restored.vmdk`;
-      const r = await worker().recoverDelta(c.id, this.parent || null, dest, name, onProgress);
+      const r = await datastoreWorker.call((w) => w.recoverDelta(c.id, this.parent || null, dest, name, onProgress), { signal, cancel: (w) => w.cancel() });
       if (r.destination === 'opfs') await downloadFromOpfs(r.files);
       this.deltaResult = r;
     });
   }
 
   /** One export at a time, its progress with rate and ETA; a cancel is a notice, not an error. */
-  private async runExport(run: (onProgress: (p: Progress) => void) => Promise<void>): Promise<'done' | 'cancelled' | { error: string }> {
+  private async runExport(run: (onProgress: (p: Progress) => void, signal: AbortSignal) => Promise<void>): Promise<'done' | 'cancelled' | { error: string }> {
     this.exporting = true;
     this.exportProgress = null;
     const track = rateTracker(() => true);
+    const abort = (this.exportAbort = new AbortController());
     try {
-      await run(Comlink.proxy((p: Progress) => void (this.exportProgress = track(p))));
+      await run(progressCallback((p: Progress) => void (this.exportProgress = track(p))), abort.signal);
       return 'done';
     } catch (e) {
       if (cancelled(e)) {
@@ -618,8 +623,11 @@ export class RecoveryState {
     }
   }
 
+  private exportAbort: AbortController | null = null;
+
+  /** Cancels the running export (the worker removes a partial output first). */
   cancelExport(): void {
-    void worker().cancel();
+    this.exportAbort?.abort();
   }
 
   async downloadReport(): Promise<void> {
