@@ -2,7 +2,7 @@ import * as Comlink from 'comlink';
 import { UserError } from '../core/errors.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { carveJob, type CarveJob } from '../core/recovery/carve-job.js';
-import type { RangeEvidence } from '../core/recovery/free-ranges.js';
+import { PROBE_WINDOW, type RangeEvidence } from '../core/recovery/free-ranges.js';
 import { BlobSource } from '../platform/browser/blob-source.js';
 import { guarded, holdFor, Jobs } from './common.js';
 
@@ -14,6 +14,7 @@ import { guarded, holdFor, Jobs } from './common.js';
 
 let files: BlobSource[] = [];
 const jobs = new Jobs<'carve'>();
+let window = PROBE_WINDOW;
 
 const api = {
   /** The picked dump files, in the order the jobs name them (no read is made). */
@@ -26,10 +27,18 @@ const api = {
     return guarded(async () => {
       if (!files.length) throw new UserError('no dump file given to the carve worker');
       const signal = jobs.start('carve');
-      const r = await carveJob(files, job, { signal, onProgress: throttle(onProgress, 150) });
+      const r = await carveJob(files, job, { signal, onProgress: throttle(onProgress, 150) }, () => window);
       await holdFor(delayMs, signal);
       return r;
     });
+  },
+
+  /**
+   * Reads kept in flight from now on (PROBE_WINDOW when not set): a few while the datastore
+   * worker's metadata pass runs, so its reads do not queue behind a full window of block heads.
+   */
+  pace(inFlight: number): void {
+    window = Math.max(1, Math.min(PROBE_WINDOW, Math.floor(inFlight) || PROBE_WINDOW));
   },
 
   cancel(): void {

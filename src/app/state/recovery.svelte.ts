@@ -1,7 +1,7 @@
 import * as Comlink from 'comlink';
 import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
-import { mergeCarved, mergeCarvedRejected, mergeCarvedTexts, type CarvedHeader, type CarvedText } from '../../core/recovery/free-ranges.js';
+import { mergeCarved, mergeCarvedRejected, mergeCarvedTexts, PROBE_WINDOW, type CarvedHeader, type CarvedText } from '../../core/recovery/free-ranges.js';
 import type { CarveWorkerApi } from '../../workers/carve.worker.js';
 import { runSplitScan, type RangeStatus, type SavedScan, type ScanLane } from '../scan/split-scan.js';
 import { hasSavedScan, idbResumeStore, scanKey } from '../scan/resume-store.js';
@@ -50,6 +50,8 @@ const cancelled = (e: unknown): boolean => (e as { name?: string })?.name === 'C
 
 /** Free-space ranges per worker on a fresh scan (finer ranges: better balance and finer resume). */
 const RANGES_PER_WORKER = 8;
+/** Block-head reads a carve worker keeps in flight while the early list is built (PROBE_WINDOW after). */
+const EARLY_WINDOW = 4;
 const MAX_WORKERS = 16;
 
 /** A carve worker of the pool: `ready` once it holds the dump files. */
@@ -289,6 +291,12 @@ export class RecoveryState {
     this.warm = null;
     const carvers = warm ?? this.startCarvers(n - 1, files);
     this.pool.push(...carvers.map((c) => c.worker));
+    // The carve workers keep few reads in flight until the early list is out: the metadata pass's
+    // reads would otherwise each wait behind a full window of block heads in the browser.
+    for (const c of carvers) void c.remote.pace(EARLY_WINDOW);
+    void lane0Ready.finally(() => {
+      for (const c of carvers) void c.remote.pace(PROBE_WINDOW);
+    });
     const store = idbResumeStore(key);
     const abort = new AbortController();
     this.abortScan = abort;
