@@ -362,7 +362,7 @@ export class RecoveryState {
       const worker = new Worker(new URL('../../workers/carve.worker.ts', import.meta.url), { type: 'module', name: `carve-${k}` });
       const remote = Comlink.wrap<CarveWorkerApi>(worker);
       const t0 = performance.now();
-      const ready = remote.init(files).then(() => timed(`open-${k}`, t0));
+      const ready = remote.init(files, datastore.dumpRaid).then(() => timed(`open-${k}`, t0));
       ready.catch(() => {}); // a lane that takes this carver awaits it
       out.push({ worker, remote, ready });
     }
@@ -397,7 +397,7 @@ export class RecoveryState {
         // heap) while candidates are built. Carve workers are ended once the list is shown (scan's
         // finally): ending one releases every Blob its reads sliced, which keeps the browser's IO
         // thread busy for a while and would hold up the candidates' reads.
-        lanes.push({ ready: remote.open(files).then(() => timed(`open-ds-${k}`, t0)), carve: (_i, range, onProgress) => remote.carveRange(range, proxied(onProgress), delayMs), stop: stop(w), done: stop(w) });
+        lanes.push({ ready: remote.open(files, datastore.dumpRaid).then(() => timed(`open-ds-${k}`, t0)), carve: (_i, range, onProgress) => remote.carveRange(range, proxied(onProgress), delayMs), stop: stop(w), done: stop(w) });
       }
     }
     return lanes;
