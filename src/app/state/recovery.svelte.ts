@@ -383,7 +383,7 @@ export class RecoveryState {
       const worker = new Worker(new URL('../../workers/carve.worker.ts', import.meta.url), { type: 'module', name: `carve-${k}` });
       const remote = Comlink.wrap<CarveWorkerApi>(worker);
       const t0 = performance.now();
-      const ready = remote.init(files).then(() => timed(`open-${k}`, t0));
+      const ready = remote.init(files, datastore.dumpRaid).then(() => timed(`open-${k}`, t0));
       ready.catch(() => {}); // a lane that takes this carver awaits it
       out.push({ worker, remote, ready });
     }
@@ -423,7 +423,7 @@ export class RecoveryState {
         this.pool.push(w);
         dsWorkers.push(w);
         const remote = Comlink.wrap<DatastoreWorkerApi>(w);
-        lanes.push({ ready: remote.open(files).then(() => timed(`open-ds-${k}`, t0)), run: (i) => remote.carveRange(s.ranges[i]!, progress(i), delayMs) });
+        lanes.push({ ready: remote.open(files, datastore.dumpRaid).then(() => timed(`open-ds-${k}`, t0)), run: (i) => remote.carveRange(s.ranges[i]!, progress(i), delayMs) });
       }
     }
     let saving: Promise<void> = Promise.resolve();

@@ -18,10 +18,10 @@ export const MAP_WIDTH = 512;
 export { suggestedName };
 
 /**
- * The app's one piece of state: what was picked, which file is the top, the opened chain, its grain
+ * The VMDK-files workflow's state: what was picked, which file is the top, the opened chain, its grain
  * map and the export job. Components read these fields and call the methods; the worker does the work.
  */
-export class Session {
+export class VmdkChainState {
   input = $state.raw<PickedInput | null>(null);
   scan = $state.raw<PickedScan | null>(null);
   top = $state<string | null>(null);
