@@ -104,6 +104,8 @@ interface Fit {
   notes: string[];
   /** Members whose landmarks fit another free role as well. */
   unsure: number[];
+  /** The hypothesis had more role assignments than were kept: its alternatives are not all known. */
+  truncated: boolean;
   score: number;
 }
 
@@ -118,6 +120,8 @@ const CHECK_BYTES = 64 * 1024;
 /** Distinct arrays whose rows are checked (best fits first). */
 const FITS_CHECKED = 24;
 const CHECK_BUDGET = 28 * 1024 * 1024;
+/** Bytes of check reads kept for the next fits, all members together. */
+const CACHE_LIMIT = 64 * 1024 * 1024;
 /** Role assignments kept per hypothesis. */
 const MAX_ASSIGNMENTS = 12;
 
@@ -276,7 +280,7 @@ function fit(h: Hyp, obs: Obs[][], sizes: number[], ov: RaidOverrides): Fit[] {
       const c = chosen[m]! >= 0 ? opts[chosen[m]!]! : null;
       if (c && h.level !== 'raid1' && opts.some((o) => o !== c && o.count >= c.count && !taken.has(roleOf(o.key)))) unsure.push(m);
     });
-    fits.push({ hyp: h, roles, offsets, explained, consistent, inconsistent, notes: [], unsure, score: asData + (consistent - asData) / 4 - 10 * inconsistent });
+    fits.push({ hyp: h, roles, offsets, explained, consistent, inconsistent, notes: [], unsure, truncated: picks.length >= MAX_ASSIGNMENTS, score: asData + (consistent - asData) / 4 - 10 * inconsistent });
   }
   return fits;
 }
@@ -365,11 +369,12 @@ function complete(f: Fit, scans: MemberScan[], ov: RaidOverrides, given: number)
 
 /**
  * The checks' reads: the fits checked share most rows (same offsets, same stripe), so reads are
- * cached, and each member gives the checks at most CHECK_BUDGET bytes (with the scan's 228 MiB,
+ * cached (up to CACHE_LIMIT), and each member gives the checks at most CHECK_BUDGET bytes (with the scan's 228 MiB,
  * 256 MiB in all); past it a read answers null and the row is not checked.
  */
 class CheckReader {
   private readonly cache = new Map<string, Uint8Array>();
+  private cached = 0;
   private readonly spent: number[];
   constructor(private readonly members: readonly ByteSource[]) {
     this.spent = members.map(() => 0);
@@ -381,7 +386,10 @@ class CheckReader {
     if (this.spent[m]! + len > CHECK_BUDGET) return null;
     this.spent[m]! += len;
     const b = await this.members[m]!.read(at, len);
-    this.cache.set(key, b);
+    if (this.cached + len <= CACHE_LIMIT) {
+      this.cache.set(key, b);
+      this.cached += len;
+    }
     return b;
   }
 }
@@ -635,7 +643,7 @@ export async function detectRaid(members: readonly ByteSource[], opts: DetectOpt
   // of that hypothesis was checked on rows (P and Q over-determine a RAID 6 row with one member
   // missing) and failed.
   const alternatives = completed.filter((f) => f !== best && sameHyp(f.hyp, best.hyp) && !sameArray(f, best, lunSize, given));
-  if (best.unsure.length && alternatives.some((f) => !failed.has(f))) {
+  if (best.unsure.length && (best.truncated || alternatives.some((f) => !failed.has(f)))) {
     throw undecided(
       `${hypText(best.hyp)} fits, but the landmarks of member(s) ${best.unsure.map((m) => m + 1).join(', ')} fit another role of a missing member as well, and the rows cannot tell (give --order)`,
       checked.map((f) => `${hypText(f.hyp)} (score ${f.score})`),
