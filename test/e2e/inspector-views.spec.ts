@@ -88,7 +88,8 @@ test('allocation map zoom and owner, hex view at a block, theme toggle, 1024 px 
       await canvas.scrollIntoViewIfNeeded();
       const box = (await canvas.boundingBox())!;
       const size = await canvas.evaluate((c: HTMLCanvasElement) => ({ w: c.width, h: c.height }));
-      return { x: box.x + (((i % 64) * 9 + 4) * box.width) / size.w, y: box.y + ((Math.floor(i / 64) * 9 + 4) * box.height) / size.h };
+      const rel = { x: (((i % 64) * 9 + 4) * box.width) / size.w, y: ((Math.floor(i / 64) * 9 + 4) * box.height) / size.h };
+      return { x: box.x + rel.x, y: box.y + rel.y, rel };
     };
     const at = await cellAt();
     await page.mouse.move(at.x, at.y);
@@ -147,7 +148,7 @@ test('allocation map zoom and owner, hex view at a block, theme toggle, 1024 px 
     await page.keyboard.press('-');
     await expect(zoom).not.toHaveAttribute('data-per-cell', '1');
     // Ctrl + wheel zooms in again around the pointer.
-    await canvas.hover({ position: { x: at.x - box.x, y: at.y - box.y } });
+    await canvas.hover({ position: at.rel });
     await page.keyboard.down('Control');
     await page.mouse.wheel(0, -100);
     await page.keyboard.up('Control');
