@@ -1,10 +1,10 @@
-import * as Comlink from 'comlink';
-import type { RaidDetection, RaidOverrides } from '../../core/raid/detect.js';
-import { hasParity, isStriped, type ParityLayout, type RaidLevel } from '../../core/raid/layout.js';
-import type { RaidOutcome, RaidProgress, RaidWorkerApi } from '../../workers/raid.api.js';
+import type { RaidDetection } from '../../core/raid/detect.js';
+import type { RaidOutcome, RaidProgress } from '../../workers/raid.api.js';
+import { progressCallback, raidWorker } from '../workers/app-workers.js';
 import { datastore } from './datastore.svelte.js';
 import { errName, oneLine } from './errors.js';
 import { canPickFiles, pickDirectory, pickFiles } from './pickers.js';
+import { formOf, overridesOf, type RaidForm } from './raid-form.js';
 import { ui } from './ui.svelte.js';
 
 /**
@@ -13,67 +13,8 @@ import { ui } from './ui.svelte.js';
  * datastore (the parameters go with the files to every worker that reads the dump).
  */
 
-let remote: Comlink.Remote<RaidWorkerApi> | null = null;
-
-function raidWorker(): Comlink.Remote<RaidWorkerApi> {
-  if (!remote) {
-    const w = new Worker(new URL('../../workers/raid.worker.ts', import.meta.url), { type: 'module', name: 'raid' });
-    remote = Comlink.wrap<RaidWorkerApi>(w);
-  }
-  return remote;
-}
-
 /** Folder entries past this many are not taken as members (a wrongly picked folder stays quick). */
 const MAX_FOLDER_FILES = 64;
-
-/** The parameters as the form holds them; `role` and `offset` per given member (role null: not placed). */
-export interface RaidForm {
-  level: RaidLevel;
-  disks: number;
-  stripeBytes: number;
-  layout: ParityLayout;
-  parityDelay: number;
-  roles: (number | null)[];
-  offsets: number[];
-}
-
-/** The form of a detection (what the user then edits). */
-export function formOf(d: RaidDetection): RaidForm {
-  return {
-    level: d.level,
-    disks: d.disks,
-    stripeBytes: d.stripeBytes ?? 65536,
-    layout: d.layout ?? 'left-symmetric',
-    parityDelay: d.parityDelay ?? 1,
-    roles: d.members.map((m) => m.role),
-    offsets: d.members.map((m) => m.offsetBytes),
-  };
-}
-
-/** md raid_disk slots of the form's members (raid10: a column's two copies take slots 2k and 2k + 1); null = missing. */
-export function orderOf(f: RaidForm): (number | null)[] {
-  const slots = f.level === 'raid10' ? f.disks : f.level === 'raid1' ? f.roles.length : f.disks;
-  const order = new Array<number | null>(Math.max(slots, 0)).fill(null);
-  f.roles.forEach((r, i) => {
-    if (r === null) return;
-    const slot = f.level === 'raid10' ? (order[2 * r] === null ? 2 * r : 2 * r + 1) : f.level === 'raid1' ? i : r;
-    if (slot >= 0 && slot < order.length && order[slot] === null) order[slot] = i;
-  });
-  return order;
-}
-
-/** Every parameter of the form as overrides (what "Open with these parameters" gives). */
-export function overridesOf(f: RaidForm, only?: ReadonlySet<keyof RaidForm>): RaidOverrides {
-  const want = (k: keyof RaidForm) => !only || only.has(k);
-  const ov: RaidOverrides = {};
-  if (want('level')) ov.level = f.level;
-  if (isStriped(f.level) && want('stripeBytes')) ov.stripeBytes = f.stripeBytes;
-  if (hasParity(f.level) && want('layout')) ov.layout = f.layout;
-  if (hasParity(f.level) && want('parityDelay')) ov.parityDelay = f.parityDelay;
-  if (want('roles') || want('disks')) ov.order = orderOf(f);
-  if (want('offsets')) ov.offsets = new Map(f.offsets.map((o, i) => [i, o]));
-  return ov;
-}
 
 export class RaidState {
   files = $state.raw<File[]>([]);
@@ -139,7 +80,9 @@ export class RaidState {
     this.progress = null;
     const ov = this.form && this.changed.size ? overridesOf(this.form, this.changed) : {};
     try {
-      const out = await raidWorker().detect(this.files, ov, Comlink.proxy((p: RaidProgress) => (this.progress = p)));
+      const abort = (this.abort = new AbortController());
+      const onProgress = progressCallback((p: RaidProgress) => (this.progress = p));
+      const out = await raidWorker.call<RaidOutcome>((w) => w.detect(this.files, ov, onProgress), { signal: abort.signal, cancel: (w) => w.cancel() });
       this.outcome = out;
       if (out.kind === 'detected') {
         this.array = out.detection;
@@ -156,11 +99,14 @@ export class RaidState {
     } finally {
       this.busy = false;
       this.progress = null;
+      this.abort = null;
     }
   }
 
+  private abort: AbortController | null = null;
+
   cancel(): void {
-    void raidWorker().cancel();
+    this.abort?.abort();
   }
 
   /** A starting point for parameters the user enters: RAID 5, members in the order given, no offsets. */
@@ -182,7 +128,7 @@ export class RaidState {
     this.error = null;
     this.notice = null;
     try {
-      this.array = await raidWorker().given(this.files, overridesOf(this.form));
+      this.array = await raidWorker.call((w) => w.given(this.files, overridesOf(this.form!)));
       this.changed = new Set();
     } catch (e) {
       this.error = oneLine(e);
