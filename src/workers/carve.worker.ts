@@ -1,8 +1,9 @@
 import * as Comlink from 'comlink';
 import { UserError } from '../core/errors.js';
 import { throttle, type Progress } from '../core/progress.js';
-import { carveJob, type CarveJob } from '../core/recovery/carve-job.js';
-import { PROBE_WINDOW, type RangeEvidence } from '../core/recovery/free-ranges.js';
+import { carveJob } from '../core/recovery/carve-job.js';
+import { PROBE_WINDOW } from '../core/recovery/free-ranges.js';
+import type { CarveJob, RangeEvidence } from './carve.api.js';
 import type { ByteSource } from '../core/io/byte-source.js';
 import type { RaidDetection } from '../core/raid/detect.js';
 import { dumpSources } from './raid-lun.js';

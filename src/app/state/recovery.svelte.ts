@@ -1,14 +1,17 @@
-import * as Comlink from 'comlink';
 import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
 import { mergeCarved, mergeCarvedRejected, mergeCarvedTexts, PROBE_WINDOW, type CarvedHeader, type CarvedText } from '../../core/recovery/free-ranges.js';
-import type { CarveWorkerApi } from '../../workers/carve.worker.js';
 import { runSplitScan, type RangeStatus, type SavedScan, type ScanLane } from '../scan/split-scan.js';
 import { hasSavedScan, idbResumeStore, scanKey } from '../scan/resume-store.js';
-import type { CandidateView, DatastoreWorkerApi, DeltaRecoveryResult, ExportDestination, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.worker.js';
-import type { GuestApi } from '../../workers/guest-api.js';
-import type { FileComparison } from '../../workers/guest-compare.js';
-import { datastore, worker } from './datastore.svelte.js';
+import type { ExportDestination } from '../../workers/common.js';
+import type { CandidateView, DeltaRecoveryResult, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.api.js';
+import type { FileComparison, GuestApi } from '../../workers/guest.api.js';
+import { datastoreWorker, progressCallback, startCarveWorker, startDatastoreLane, type CarveRemote } from '../workers/app-workers.js';
+import type { StartedWorker } from '../workers/bridge.js';
+import { datastore } from './datastore.svelte.js';
+
+/** The datastore worker, through the bridge (it holds the open dump and its scan). */
+const worker = () => datastoreWorker.remote;
 import { carrySelection, defaultParent, PARENT_UNCHOSEN } from './candidate-selection.js';
 import { oneLine } from './errors.js';
 import { canPickDirectory, downloadBlob, downloadFromOpfs, pickDirectory, pickExportDestination } from './pickers.js';
@@ -56,8 +59,8 @@ const MAX_WORKERS = 16;
 
 /** A carve worker of the pool: `ready` once it holds the dump files. */
 interface Carver {
-  worker: Worker;
-  remote: Comlink.Remote<CarveWorkerApi>;
+  worker: StartedWorker<CarveRemote>;
+  remote: CarveRemote;
   ready: Promise<unknown>;
 }
 
@@ -131,7 +134,7 @@ export class RecoveryState {
   /** The datastore open this state belongs to (see DatastoreState.opened). */
   private openId = -1;
   /** Carve workers of the running split scan (terminated on cancel and at the end). */
-  private pool: Worker[] = [];
+  private pool: StartedWorker<unknown>[] = [];
   /** Carve workers started before the click for the open dump (see prewarm), taken by its next scan. */
   private warm: { openId: number; carvers: Carver[] } | null = null;
   private cancelRequested = false;
@@ -335,7 +338,7 @@ export class RecoveryState {
       const carved = mergeCarved(Object.values(s.done));
       final = true; // no provisional list from now on (a build of one would cancel this one)
       const tBuild = performance.now();
-      const r = await worker().scanLostFrom(carved, Comlink.proxy((p: Progress) => void (this.scanProgress = track(p))), mergeCarvedTexts(Object.values(s.done)), mergeCarvedRejected(Object.values(s.done)));
+      const r = await worker().scanLostFrom(carved, progressCallback((p: Progress) => void (this.scanProgress = track(p))), mergeCarvedTexts(Object.values(s.done)), mergeCarvedRejected(Object.values(s.done)));
       timed('candidates', tBuild);
       timedSteps('candidates', tBuild, r);
       await store.clear().catch(() => {});
@@ -359,8 +362,8 @@ export class RecoveryState {
   private startCarvers(count: number, files: File[]): Carver[] {
     const out: Carver[] = [];
     for (let k = 1; k <= count; k++) {
-      const worker = new Worker(new URL('../../workers/carve.worker.ts', import.meta.url), { type: 'module', name: `carve-${k}` });
-      const remote = Comlink.wrap<CarveWorkerApi>(worker);
+      const worker = startCarveWorker(`carve-${k}`);
+      const remote = worker.remote;
       const t0 = performance.now();
       const ready = remote.init(files, datastore.dumpRaid).then(() => timed(`open-${k}`, t0));
       ready.catch(() => {}); // a lane that takes this carver awaits it
@@ -383,16 +386,16 @@ export class RecoveryState {
     aborted.catch(() => {});
     const jobs = carvers.length && todo.length > 1 ? await Promise.race([worker().scanJobs(saved.ranges), aborted]) : null;
     timed('jobs', tJobs);
-    const proxied = (f: (p: Progress) => void) => Comlink.proxy(f);
+    const proxied = (f: (p: Progress) => void) => progressCallback(f);
     const lanes: ScanLane[] = [{ ready: o.lane0Ready, carve: (_i, range, onProgress) => worker().carveRange(range, proxied(onProgress), delayMs), stop: () => void worker().cancelScan() }];
-    const stop = (w: Worker) => () => this.stopWorkers([w]);
+    const stop = (w: StartedWorker<unknown>) => () => this.stopWorkers([w]);
     if (jobs) for (const c of carvers.slice(0, Math.max(0, todo.length - 1))) lanes.push({ ready: c.ready, carve: (i, _range, onProgress) => c.remote.carve(jobs[i]!, proxied(onProgress), delayMs), stop: stop(c.worker) });
     else {
       for (let k = 1; k <= Math.min(carvers.length, todo.length - 1); k++) {
         const t0 = performance.now();
-        const w = new Worker(new URL('../../workers/datastore.worker.ts', import.meta.url), { type: 'module', name: `carve-ds-${k}` });
+        const w = startDatastoreLane(`carve-ds-${k}`);
         this.pool.push(w);
-        const remote = Comlink.wrap<DatastoreWorkerApi>(w);
+        const remote = w.remote;
         // Done with its ranges, a datastore worker goes: it holds its own datastore (metadata cache,
         // heap) while candidates are built. Carve workers are ended once the list is shown (scan's
         // finally): ending one releases every Blob its reads sliced, which keeps the browser's IO
@@ -406,7 +409,7 @@ export class RecoveryState {
   /** Aborts the running split scan (cancel). */
   private abortScan: AbortController | null = null;
 
-  private stopWorkers(ws: readonly Worker[]): void {
+  private stopWorkers(ws: readonly StartedWorker<unknown>[]): void {
     for (const w of ws) w.terminate();
     this.pool = this.pool.filter((w) => !ws.includes(w));
   }
@@ -489,8 +492,8 @@ export class RecoveryState {
       return;
     }
     if (!dest) return;
-    const outcome = await this.runExport(async (onProgress) => {
-      const r = await worker().recover(c.id, this.parent || null, format, dest, name, onProgress);
+    const outcome = await this.runExport(async (onProgress, signal) => {
+      const r = await datastoreWorker.call((w) => w.recover(c.id, this.parent || null, format, dest, name, onProgress), { signal, cancel: (w) => w.cancel() });
       if (r.destination === 'opfs') await downloadFromOpfs(r.opfsFiles);
       this.recovered = r;
       this.exportOutcome = {
@@ -532,21 +535,22 @@ export class RecoveryState {
       return;
     }
     if (!dest) return;
-    await this.runExport(async (onProgress) => {
+    await this.runExport(async (onProgress, signal) => {
       const name = `${c.id}-restored.vmdk`;
-      const r = await worker().recoverDelta(c.id, this.parent || null, dest, name, onProgress);
+      const r = await datastoreWorker.call((w) => w.recoverDelta(c.id, this.parent || null, dest, name, onProgress), { signal, cancel: (w) => w.cancel() });
       if (r.destination === 'opfs') await downloadFromOpfs(r.files);
       this.deltaResult = r;
     });
   }
 
   /** One export at a time, its progress with rate and ETA; a cancel is a notice, not an error. */
-  private async runExport(run: (onProgress: (p: Progress) => void) => Promise<void>): Promise<'done' | 'cancelled' | { error: string }> {
+  private async runExport(run: (onProgress: (p: Progress) => void, signal: AbortSignal) => Promise<void>): Promise<'done' | 'cancelled' | { error: string }> {
     this.exporting = true;
     this.exportProgress = null;
     const track = rateTracker(() => true);
+    const abort = (this.exportAbort = new AbortController());
     try {
-      await run(Comlink.proxy((p: Progress) => void (this.exportProgress = track(p))));
+      await run(progressCallback((p: Progress) => void (this.exportProgress = track(p))), abort.signal);
       return 'done';
     } catch (e) {
       if (cancelled(e)) {
@@ -561,8 +565,11 @@ export class RecoveryState {
     }
   }
 
+  private exportAbort: AbortController | null = null;
+
+  /** Cancels the running export (the worker removes a partial output first). */
   cancelExport(): void {
-    void worker().cancel();
+    this.exportAbort?.abort();
   }
 
   async downloadReport(): Promise<void> {
