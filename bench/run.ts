@@ -7,6 +7,7 @@ import { vmdkExportBrowserBench } from './vmdk-export-browser.js';
 import { sha256Bench } from './sha256.js';
 import { cliStartupBench } from './cli-startup.js';
 import { datastoreOpenBench } from './datastore-open.js';
+import { datastoreOpenBrowserBench } from './datastore-open-browser.js';
 import { deepScanBench } from './deep-scan.js';
 import { raidDetectBench } from './raid-detect.js';
 
@@ -25,6 +26,7 @@ const BENCHES: Bench[] = [
   sha256Bench,
   cliStartupBench,
   datastoreOpenBench,
+  datastoreOpenBrowserBench,
   deepScanBench,
   raidDetectBench,
   { name: 'datastore-read', description: 'read a 16 GiB file out of a dump vs dd of its byte range', run: () => benchDatastoreRead() },
