@@ -2,7 +2,7 @@ import { UnsupportedError } from '../errors.js';
 import { SECTOR } from '../util/struct.js';
 import { NO_PARENT_CID, serializeDescriptor } from '../vmdk/descriptor.js';
 
-/** What an exported descriptor says; the text is serializeDescriptor's (vmdk-format.md §2.7 / §7.1). */
+/** What an exported descriptor says; the text is serializeDescriptor's (docs/format-notes.md "VMDK text descriptor"). */
 export interface DescriptorSpec {
   createType: 'monolithicFlat' | 'monolithicSparse' | 'streamOptimized' | 'vmfs';
   capacityBytes: number;

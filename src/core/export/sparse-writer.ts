@@ -6,7 +6,7 @@ import { GrainAssembler } from './grain-assembler.js';
 import { ceilDiv, DESCRIPTOR_SECTORS, embeddedDescriptor, GRAIN_SECTORS, GTES_PER_GT, roundUp } from './kdmv-layout.js';
 import { Appender, QueuedSink } from './sink-queue.js';
 
-/** Where everything of a monolithicSparse file goes (sectors), per vmdk-format.md §7.2. */
+/** Where everything of a monolithicSparse file goes (sectors), as docs/format-notes.md "Hosted sparse (KDMV) and streamOptimized" says. */
 export function sparseLayout(capacityBytes: number) {
   const capacity = capacityBytes / SECTOR;
   const grains = ceilDiv(capacity, GRAIN_SECTORS);

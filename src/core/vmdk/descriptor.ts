@@ -2,10 +2,10 @@ import { CorruptError } from '../errors.js';
 import type { Descriptor, DescriptorExtent } from './types.js';
 
 /**
- * The VMDK text descriptor (vmdk-format.md §2): a separate small file or text embedded in a
+ * The VMDK text descriptor (docs/format-notes.md "VMDK text descriptor"): a separate small file or text embedded in a
  * KDMV file. Parsing is by line shape (header `key=value`, extent lines starting with an access
  * word, `ddb.key = "value"`), keys compared case-insensitively, so descriptors written by
- * VMware, qemu and VirtualBox all read. Serialising follows VMware's exact spelling (§2.7).
+ * VMware, qemu and VirtualBox all read. Serialising follows VMware's exact spelling (same section).
  */
 
 /** Real descriptors are < 4 KiB; twoGbMaxExtent* with thousands of extents stay far below this. */

@@ -24,7 +24,7 @@ export interface VolumeIdentity {
 const PES_PER_MAP = 8192;
 /** PE maps (bitmap + table pairs) per header: 8 fit between the LVM header and the volume data. */
 const MAPS_PER_HEADER = 8;
-/** Offset of the first PE bitmap from its (device or extended) header, LVM3/4/5 (docs §2.4). */
+/** Offset of the first PE bitmap from its (device or extended) header, LVM3/4/5 (docs/format-notes.md "VMFS structures the reader cites"). */
 const MAP_PAIRS_REL = 0x80200;
 const PAIR_SIZE = 1024 + PES_PER_MAP * 128;
 /** Room for one extended header and its map pairs, rounded up to whole MiB. */

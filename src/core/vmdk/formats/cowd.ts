@@ -5,7 +5,7 @@ import type { DiskLayer } from '../types.js';
 import { GRAIN_PARENT, GRAIN_ZERO, GrainMapLayer, ReasonList, type DirectoryLayout, type TableState } from './grain-map.js';
 
 /**
- * vmfsSparse ("COWD", `-delta.vmdk`) extent reader. See docs/vmdk-format.md §4.
+ * vmfsSparse ("COWD", `-delta.vmdk`) extent reader. See docs/format-notes.md "COWD (vmfsSparse)".
  * Checked against qemu's reader (block/vmdk.c, vmdk_open_vmfs_sparse): the header fields after
  * the magic are version, flags, numSectors, grainSize, gdOffset, numGDEntries, freeSector; every
  * GT has 4096 u32 entries whatever the grain size.

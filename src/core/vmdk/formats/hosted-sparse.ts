@@ -8,7 +8,7 @@ import type { DiskFormat, DiskLayer, LayerExtent } from '../types.js';
 import { COMPRESS_DEFLATE, GD_AT_END, KDMV_FLAGS, KDMV_HEADER, KDMV_MAGIC, KDMV_MARKER, MARKER_FOOTER, NEWLINE_CHECK } from './kdmv-header.js';
 
 /**
- * Hosted sparse extent, "KDMV" (vmdk-format.md §3): monolithicSparse, twoGbMaxExtentSparse
+ * Hosted sparse extent, "KDMV" (docs/format-notes.md "Hosted sparse (KDMV) and streamOptimized"): monolithicSparse, twoGbMaxExtentSparse
  * pieces and — with compressed grains — streamOptimized. One GD of u32 sector pointers to GTs of
  * u32 sector pointers to grains. The header struct lives in kdmv-header.ts (shared with the writers).
  */

@@ -1,7 +1,7 @@
 import { defineStruct, putU16, putU32, putU64, SECTOR } from '../../util/struct.js';
 
 /**
- * The hosted sparse ("KDMV") header (vmdk-format.md §3.1) and stream markers (§3.6), declared
+ * The hosted sparse ("KDMV") header and stream markers (docs/format-notes.md "Hosted sparse (KDMV) and streamOptimized"), declared
  * once: the reader (hosted-sparse.ts) parses with it, the export writers encode with it.
  * Offsets and sizes are sectors.
  */

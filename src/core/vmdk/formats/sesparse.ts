@@ -5,7 +5,7 @@ import type { DiskLayer } from '../types.js';
 import { GRAIN_PARENT, GRAIN_ZERO, GrainMapLayer, ReasonList, type DirectoryLayout, type TableState } from './grain-map.js';
 
 /**
- * seSparse (`-sesparse.vmdk`) extent reader. See docs/vmdk-format.md §5. Offsets and sizes in
+ * seSparse (`-sesparse.vmdk`) extent reader. See docs/format-notes.md "seSparse". Offsets and sizes in
  * the headers are sectors. Checked against qemu's reader (block/vmdk.c, vmdk_open_se_sparse and
  * get_cluster_offset) and against qemu-img reading files made by test/builders/sesparse.ts.
  */
