@@ -67,7 +67,7 @@ export async function createSparseWriter(ctx: WriterContext): Promise<DiskWriter
 
   const flushGt = async () => {
     if (gtIndex >= 0 && gtDirty) {
-      // Both copies are identical (§3.4); the grains they point to were appended before (same queue).
+      // Both copies are identical (docs/format-notes.md, KDMV); the grains they point to were appended before (same queue).
       await q.write((L.rgtStart + 4 * gtIndex) * SECTOR, gt);
       await q.write((L.gtStart + 4 * gtIndex) * SECTOR, gt);
       gt = new Uint8Array(GTES_PER_GT * 4);

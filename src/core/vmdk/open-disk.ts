@@ -24,7 +24,7 @@ export interface OpenedDisk {
 
 const COWD_MAGIC = 0x44574f43; // "COWD"
 const SESPARSE_MAGIC = 0xcafebabe;
-/** createTypes whose data is a raw LUN, never in a datastore dump (§2.3). */
+/** createTypes whose data is a raw LUN, never in a datastore dump (docs/format-notes.md "VMDK text descriptor"). */
 const RDM_CREATE_TYPES = new Set(['vmfsrawdevicemap', 'vmfspassthroughrawdevicemap', 'vmfsrdm', 'vmfsrdmp', 'vmfsraw']);
 
 function isCowd(head: Uint8Array): boolean {

@@ -39,7 +39,7 @@ export const NEWLINE_CHECK = [0x0a, 0x20, 0x0d, 0x0a] as const;
 /** compressAlgorithm 1: deflate (zlib streams). */
 export const COMPRESS_DEFLATE = 1;
 
-/** One metadata marker sector of a stream (§3.6): u64 val, u32 size = 0, u32 type, zero padding. */
+/** One metadata marker sector of a stream: u64 val, u32 size = 0, u32 type, zero padding. */
 export const KDMV_MARKER = defineStruct('KDMV marker', 0x200, {
   val: [0x00, 'u64n'],
   size: [0x08, 'u32'],
