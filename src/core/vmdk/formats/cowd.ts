@@ -31,7 +31,8 @@ export const COWD_HEADER = defineStruct('COWD header', 0x800, {
 });
 
 /** "COWD" as stored (qemu compares the first four bytes big-endian against 'C','O','W','D'). */
-const COWD_MAGIC = 0x44574f43;
+/** "COWD", the first u32 of a vmfsSparse file. */
+export const COWD_MAGIC = 0x44574f43;
 export const COWD_GT_ENTRIES = 4096;
 const GT_BYTES = COWD_GT_ENTRIES * 4;
 const HEADER_SECTORS = COWD_HEADER.size / SECTOR;

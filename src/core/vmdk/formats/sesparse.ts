@@ -48,6 +48,8 @@ export const SESPARSE_VOLATILE_HEADER = defineStruct('seSparse volatile header',
 });
 
 export const SESPARSE_MAGIC = 0xcafebaben;
+/** The magic's low u32 (the high one is 0), as a header's first four bytes read. */
+export const SESPARSE_MAGIC_LO = 0xcafebabe;
 export const SESPARSE_VOLATILE_MAGIC = 0xcafecafen;
 export const SESPARSE_VERSION = 0x0000000200000001n;
 const GRAIN_SECTORS = 8;
@@ -59,7 +61,7 @@ const MAX_CAPACITY_SECTORS = 2 ** 37;
 const GDE_ALLOCATED_HI = 0x10000000;
 
 export function isSeSparseHeader(head: Uint8Array): boolean {
-  return head.length >= 16 && u32(head, 0) === 0xcafebabe && u32(head, 4) === 0;
+  return head.length >= 16 && u32(head, 0) === SESPARSE_MAGIC_LO && u32(head, 4) === 0;
 }
 
 /** Opens one SESPARSE extent file as a layer whose capacity comes from its header. */
