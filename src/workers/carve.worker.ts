@@ -3,7 +3,9 @@ import { UserError } from '../core/errors.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { carveJob } from '../core/recovery/carve-job.js';
 import type { CarveJob, RangeEvidence } from './carve.api.js';
-import { BlobSource } from '../platform/browser/blob-source.js';
+import type { ByteSource } from '../core/io/byte-source.js';
+import type { RaidDetection } from '../core/raid/detect.js';
+import { dumpSources } from './raid-lun.js';
 import { guarded, holdFor, Jobs } from './common.js';
 
 /**
@@ -12,13 +14,13 @@ import { guarded, holdFor, Jobs } from './common.js';
  * it starts at once and its module is small.
  */
 
-let files: BlobSource[] = [];
+let files: ByteSource[] = [];
 const jobs = new Jobs<'carve'>();
 
 const api = {
-  /** The picked dump files, in the order the jobs name them (no read is made). */
-  init(picked: File[]): void {
-    files = picked.map((f) => new BlobSource(f, f.name));
+  /** The picked dump files, in the order the jobs name them, or the RAID members with the array's parameters (no read is made). */
+  init(picked: File[], raid: RaidDetection | null = null): void {
+    files = dumpSources(picked, raid);
   },
 
   /** One job; `delayMs` is the page's test hook (?scanRangeDelayMs=), as in the datastore worker's carveRange. */

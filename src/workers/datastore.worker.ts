@@ -3,6 +3,8 @@ import { RescueError, UserError } from '../core/errors.js';
 import { copySourceToSink } from '../core/export/copy-source.js';
 import { exportDisk, hashDisk, type ExportFormat } from '../core/export/export-disk.js';
 import { writeWhole, type ByteSink } from '../core/io/byte-sink.js';
+import type { ByteSource } from '../core/io/byte-source.js';
+import type { RaidDetection } from '../core/raid/detect.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { openChain } from '../core/vmdk/chain.js';
 import { carveJobs, type CarveJob } from '../core/recovery/carve-job.js';
@@ -13,7 +15,6 @@ import { linkRoles, vmdkRole } from '../core/vmdk/roles.js';
 import { candidateInfo, grainDamageMap, recoveryReport, type GrainDamageMap } from '../core/recovery/index.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
 import { openDatastore, summarizeAllocation, type Datastore, type DirEntry, type VolumeInfo, type VolumeUsage } from '../core/vmfs/index.js';
-import { BlobSource } from '../platform/browser/blob-source.js';
 import { createFileSink, opfsExportDir, WritableStreamSink } from '../platform/browser/sinks.js';
 import { exportTarget, guarded, holdFor, Jobs, type ExportDestination } from './common.js';
 import { createGuestApi } from './guest-methods.js';
@@ -23,6 +24,7 @@ import { createInspectorApi } from './inspector-methods.js';
 import { createDeletedApi } from './deleted-methods.js';
 import { createDeepApi } from './deep-methods.js';
 import type { AllocationSummary, CandidateView, CarvedRejected, ChainExportResult, DeltaRecoveryResult, DirListing, DsEntry, FileExportResult, LookInsideResult, ParentOption, RecoveryResult, ScanView } from './datastore.api.js';
+import { dumpSources } from './raid-lun.js';
 import { DeepDatastore } from '../core/vmfs/deep/open.js';
 
 /**
@@ -37,7 +39,7 @@ const MAX_PEEK_DIRS = 256;
 
 let ds: Datastore | null = null;
 /** The picked dump files ds was opened over, in their order (carve jobs name them by index). */
-let roots: BlobSource[] = [];
+let roots: ByteSource[] = [];
 let chain: DiskChain | null = null;
 let scanned: ScanResult | null = null;
 /** The last recovery of each candidate (for the report's hashes and output). */
@@ -112,8 +114,8 @@ function requireLookDisk(): DiskChain {
 }
 
 const api = {
-  /** Opens the volume on the picked dumps (one per LUN of a spanned volume, any order). */
-  open(files: File[]): Promise<VolumeInfo> {
+  /** Opens the volume on the picked dumps (one per LUN of a spanned volume, any order), or on the LUN of RAID members (`raid`). */
+  open(files: File[], raid: RaidDetection | null = null): Promise<VolumeInfo> {
     return guarded(async () => {
       jobs.abort('export', 'chain', 'scan', 'carve', 'deleted');
       ds = null;
@@ -121,7 +123,7 @@ const api = {
       scanned = null;
       recoveries.clear();
       if (!files.length) throw new UserError('no dump file picked');
-      roots = files.map((f) => new BlobSource(f, f.name));
+      roots = dumpSources(files, raid);
       ds = await openDatastore(roots);
       return ds.info;
     });

@@ -1,6 +1,7 @@
 import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
 import type { ChainLinkInfo } from '../../core/vmdk/types.js';
+import type { RaidDetection } from '../../core/raid/detect.js';
 import type { VolumeInfo, VolumeUsage } from '../../core/vmfs/index.js';
 import type { ExportDestination } from '../../workers/common.js';
 import type { AllocationSummary, ChainExportResult, DirListing, DsEntry, FileExportResult, FileStart, OwnersAnswer, WindowCounts } from '../../workers/datastore.api.js';
@@ -55,6 +56,8 @@ export class DatastoreState {
   notice = $state<string | null>(null);
   /** The File objects of the open dump (the recovery scan's carve workers open them too). */
   dumpFiles: File[] = [];
+  /** When dumpFiles are RAID members: the array's parameters (every worker that opens the dump gets them). */
+  dumpRaid: RaidDetection | null = null;
   /** The files last picked, even when they did not open (the deep scan searches them). */
   pickedFiles = $state.raw<File[]>([]);
 
@@ -104,18 +107,21 @@ export class DatastoreState {
    * Opens the dump. `handles` (from the open picker or a reopened session) let the recent list
    * reopen it after a reload; `remember: false` keeps it off that list (the generated demo).
    */
-  async openFiles(files: File[], opts: { handles?: FileSystemFileHandle[]; remember?: boolean } = {}): Promise<void> {
+  async openFiles(files: File[], opts: { handles?: FileSystemFileHandle[]; remember?: boolean; raid?: RaidDetection | null } = {}): Promise<void> {
     if (files.length === 0) return;
-    this.pickedFiles = [...files];
+    const raid = opts.raid ?? null;
+    // RAID members are not LUN dumps: the deep scan must not search them one by one.
+    this.pickedFiles = raid ? [] : [...files];
     this.clear(files);
     this.opening = true;
     try {
-      this.volume = await dsCall((w) => w.open(files));
+      this.volume = await dsCall((w) => w.open(files, raid));
       this.dumpFiles = [...files];
+      this.dumpRaid = raid;
       this.opened++;
       if (opts.remember !== false) {
         const v = this.volume;
-        void rememberSession({ kind: 'datastore', handles: opts.handles ? [...opts.handles] : null, files: files.map(stampOf), label: v.label || null, uuid: v.uuid });
+        void rememberSession({ kind: 'datastore', handles: opts.handles ? [...opts.handles] : null, files: files.map(stampOf), label: v.label || null, uuid: v.uuid, ...(raid ? { raid } : {}) });
       }
     } catch (e) {
       this.fail(e);
@@ -133,6 +139,7 @@ export class DatastoreState {
     this.clear(files);
     this.volume = info;
     this.dumpFiles = [...files];
+    this.dumpRaid = null;
     this.opened++;
     await this.browse('/');
     void this.loadUsageAndMap();

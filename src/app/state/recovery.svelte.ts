@@ -394,7 +394,7 @@ export class RecoveryState {
       const worker = startCarveWorker(`carve-${k}`);
       const remote = worker.remote;
       const t0 = performance.now();
-      const ready = remote.init(files).then(() => timed(`open-${k}`, t0));
+      const ready = remote.init(files, datastore.dumpRaid).then(() => timed(`open-${k}`, t0));
       ready.catch(() => {}); // a lane that takes this carver awaits it
       out.push({ worker, remote, ready });
     }
@@ -434,7 +434,7 @@ export class RecoveryState {
         this.pool.push(w);
         dsWorkers.push(w);
         const remote = w.remote;
-        lanes.push({ ready: remote.open(files).then(() => timed(`open-ds-${k}`, t0)), run: (i) => remote.carveRange(s.ranges[i]!, progress(i), delayMs) });
+        lanes.push({ ready: remote.open(files, datastore.dumpRaid).then(() => timed(`open-ds-${k}`, t0)), run: (i) => remote.carveRange(s.ranges[i]!, progress(i), delayMs) });
       }
     }
     let saving: Promise<void> = Promise.resolve();

@@ -2,6 +2,7 @@ import * as Comlink from 'comlink';
 import type { CarveWorkerApi } from '../../workers/carve.worker.js';
 import type { DatastoreWorkerApi } from '../../workers/datastore.worker.js';
 import type { DemoWorkerApi } from '../../workers/demo.worker.js';
+import type { RaidWorkerApi } from '../../workers/raid.api.js';
 import type { VmdkWorkerApi } from '../../workers/vmdk.worker.js';
 import { WorkerBridge, type StartedWorker } from './bridge.js';
 
@@ -33,6 +34,12 @@ export const vmdkWorker = new WorkerBridge<VmdkRemote>({
 export const demoWorker = new WorkerBridge<Comlink.Remote<DemoWorkerApi>>({
   start: () => started<DemoWorkerApi>(new Worker(new URL('../../workers/demo.worker.ts', import.meta.url), { type: 'module', name: 'demo' })),
   idleMs: 0,
+});
+
+/** RAID detection over the member dumps: holds nothing between calls, so it ends once idle a while. */
+export const raidWorker = new WorkerBridge<Comlink.Remote<RaidWorkerApi>>({
+  start: () => started<RaidWorkerApi>(new Worker(new URL('../../workers/raid.worker.ts', import.meta.url), { type: 'module', name: 'raid' })),
+  idleMs: 60_000,
 });
 
 /** A carve worker of the split scan (the scan's pool owns it and ends it). */

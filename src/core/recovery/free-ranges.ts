@@ -120,7 +120,8 @@ export async function planFreeRanges(ds: Datastore, count: number, tapered = fal
  * Reads kept in flight: a sliding window, not batches, so one slow read does not idle the rest
  * (each read is an IPC round trip for a browser Blob). Memory is WINDOW × HEADER_PROBE_BYTES.
  */
-const WINDOW = 32;
+export const PROBE_WINDOW = 32;
+const WINDOW = PROBE_WINDOW;
 
 /**
  * Checks the start of every FREE block in the range for a delta header. Reads HEADER_PROBE_BYTES
