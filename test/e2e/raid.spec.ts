@@ -2,7 +2,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { buildArray, rowMap, type ArraySpec } from '../builders/raid.js';
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
 import { makeTempDir, oracleAvailable } from '../helpers/tools.js';
-import { hashOpfsFile, saveIntoOpfs, watchNetwork } from './helpers.js';
+import { copyIntoOpfs, hashOpfsFile, pickerFromOpfs, saveIntoOpfs, watchNetwork } from './helpers.js';
 import { axeSerious, SCREENSHOT_DIR } from './ui-checks.js';
 import path from 'node:path';
 
@@ -190,5 +190,28 @@ test.describe('open RAID members', () => {
     const view = page.getByTestId('ds-view');
     await expect(view.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
     await expect(view.locator('[data-testid="ds-entry"][data-name="vm1"]')).toBeVisible({ timeout: 60_000 });
+  });
+
+  test('picked with the open picker (handles), the array is a recent session that reopens as the same array after a reload', async ({ page }) => {
+    test.setTimeout(300_000);
+    await pickerFromOpfs(page, 'raid-in', members.map((m) => path.basename(m)));
+    await page.goto('/');
+    await copyIntoOpfs(page, 'raid-in', members);
+    await page.goto('/');
+    await page.getByTestId('raid-open').click();
+    await expect(page.getByTestId('raid-detected')).toBeVisible({ timeout: 90_000 });
+    await expectDetected(page, spec, members.map((m) => path.basename(m)), members.map((m) => path.basename(m)));
+    await page.getByTestId('raid-open-datastore').click();
+    await expect(page.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
+    await expect(page.getByTestId('recent-session').first()).toContainText('RAID members (raid5)');
+    await page.reload();
+    await expect(page.getByTestId('ds-version')).toHaveCount(0);
+    const entry = page.getByTestId('recent-session').first();
+    await expect(entry).toContainText('RAID members (raid5)');
+    await entry.getByTestId('recent-reopen').click();
+    const view = page.getByTestId('ds-view');
+    await expect(view.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
+    await expect(view.locator('[data-testid="ds-entry"][data-name="vm1"]')).toBeVisible({ timeout: 60_000 });
+    await page.evaluate(() => navigator.storage.getDirectory().then((r) => r.removeEntry('raid-in', { recursive: true }).catch(() => {})));
   });
 });
