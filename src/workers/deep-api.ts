@@ -1,7 +1,7 @@
 import { throttle, type Progress } from '../core/progress.js';
 import type { ByteSource } from '../core/io/byte-source.js';
 import { findDeepVolumes, openDeepVolume, type DeepFindResult } from '../core/vmfs/deep/open.js';
-import type { MapRun } from '../core/vmfs/deep/scan.js';
+import type { DeepScanState, MapRun } from '../core/vmfs/deep/scan.js';
 import type { Datastore, VolumeInfo } from '../core/vmfs/index.js';
 import { BlobSource } from '../platform/browser/blob-source.js';
 import { guarded } from './common.js';
@@ -30,13 +30,24 @@ export interface DeepVolumeView {
 
 export function createDeepApi(adopt: (roots: BlobSource[], ds: Datastore) => void, start: () => AbortSignal, stop: () => void) {
   let found: { roots: BlobSource[]; result: DeepFindResult } | null = null;
+  /** Where the last scan stopped (cancel, error), for these files: a later scan can go on from it. */
+  let stopped: { key: string; state: DeepScanState } | null = null;
+  const keyOf = (files: File[]) => files.map((f) => `${f.name}\u0000${f.size}\u0000${f.lastModified}`).join('\u0001');
   return {
-    /** Searches the dumps for every volume (streamed, cancellable); the previous ones can then be opened. */
-    deepScan(files: File[], onProgress?: (p: Progress) => void): Promise<DeepVolumeView[]> {
+    /**
+     * Searches the dumps for every volume (streamed, cancellable); the previous ones can then be
+     * opened. `resume`: go on from where the last scan of the same files stopped, if it did.
+     */
+    deepScan(files: File[], onProgress?: (p: Progress) => void, resume = false): Promise<DeepVolumeView[]> {
       return guarded(async () => {
         const signal = start();
         const roots = files.map((f) => new BlobSource(f, f.name));
-        const result = await findDeepVolumes(roots as ByteSource[], { signal, onProgress: throttle(onProgress, 150) });
+        const key = keyOf(files);
+        const from = resume && stopped?.key === key ? stopped.state : undefined;
+        const result = await findDeepVolumes(roots as ByteSource[], {
+          signal, onProgress: throttle(onProgress, 150), ...(from ? { resume: from } : {}),
+          onCheckpoint: (state) => (stopped = state.next.pass < 2 ? { key, state } : null),
+        });
         found = { roots, result };
         return result.volumes.map((v) => ({
           uuid: v.uuid, uuidFromMetadata: v.uuidFromMetadata, label: v.label, version: v.version, blockSize: v.blockSize,
@@ -48,6 +59,12 @@ export function createDeepApi(adopt: (roots: BlobSource[], ds: Datastore) => voi
 
     cancelDeepScan(): void {
       stop();
+    },
+
+    /** Bytes done and in all when the last scan of these files stopped before its end, else null. */
+    deepScanStopped(files: File[]): { done: number; total: number } | null {
+      if (stopped?.key !== keyOf(files)) return null;
+      return { done: stopped.state.bytesScanned, total: files.reduce((s, f) => s + f.size, 0) };
     },
 
     /** Opens a volume the last deep scan found as the open datastore (listing, map, export as usual). */

@@ -14,6 +14,8 @@ export class DeepState {
   progress = $state.raw<Progress | null>(null);
   opening = $state<string | null>(null);
   error = $state<string | null>(null);
+  /** Where the last scan of these dumps stopped (cancelled), so it can be resumed. */
+  stopped = $state.raw<{ done: number; total: number } | null>(null);
   /** UUID of the deep-scan volume shown in the datastore view, if any. */
   openedUuid = $state<string | null>(null);
 
@@ -22,17 +24,20 @@ export class DeepState {
     return datastore.pickedFiles;
   }
 
-  async scan(): Promise<void> {
+  /** `resume`: go on from where the last scan of the same dumps stopped. */
+  async scan(resume = false): Promise<void> {
     const files = this.files;
     if (files.length === 0 || this.busy) return;
     this.busy = true;
     this.error = null;
     this.volumes = null;
     this.progress = null;
+    this.stopped = null;
     try {
-      this.volumes = await worker().deepScan(files, Comlink.proxy((p: Progress) => (this.progress = p)));
+      this.volumes = await worker().deepScan(files, Comlink.proxy((p: Progress) => (this.progress = p)), resume);
     } catch (e) {
       this.error = errName(e) === 'CancelledError' ? 'Deep scan cancelled.' : oneLine(e);
+      this.stopped = await worker().deepScanStopped(files).catch(() => null);
     } finally {
       this.busy = false;
     }
