@@ -27,6 +27,8 @@ export async function deepInfo(images: string[], json: boolean, io: CliIO, resum
         state: v.state,
         source: v.sourceName,
         ...(v.lvmUuid ? { lvmUuid: v.lvmUuid } : {}),
+        // Spanned: every extent's dump and where its device starts there (the head: the origin).
+        ...(v.extents ? { extents: v.extents.map((x) => ({ source: x.sourceName, offsetBytes: x.partition })) } : {}),
         geometry: v.geometry,
         evidence: v.evidence,
         map: v.map,
