@@ -11,7 +11,7 @@ import type { FileResolver } from '../../vmdk/types.js';
 import { VolumeResolver } from '../volume-resolver.js';
 import { currentFootprint, overwrittenRanges, Ranges } from './footprint.js';
 import { joinTailExtents, type SpannedVolume } from './spanned.js';
-import { deepScan, type DeepScanOptions, type DeepScanResult, type OriginEvidence } from './scan.js';
+import { DEFAULT_ZONE, deepScan, type DeepScanOptions, type DeepScanResult, type OriginEvidence } from './scan.js';
 import { descriptorOf, userFds, volumesOf, type CurrentVolume, type DeepVolume, type VolumeGeometry } from './volumes.js';
 
 /** A deep-search listing entry: the usual entry plus the bytes of it the current volume now uses. */
@@ -42,7 +42,7 @@ function currentOrigin(ds: Datastore): { source: number; origin: number } | null
  * Deep volume search over the dumps: the current datastore (if one opens), the landmark scan,
  * and every volume rebuilt from it, current and previous.
  */
-export async function findDeepVolumes(sources: readonly ByteSource[], opts: DeepScanOptions = {}): Promise<DeepFindResult> {
+export async function findDeepVolumes(sources: readonly ByteSource[], opts: DeepScanOptions & { wanted?: string } = {}): Promise<DeepFindResult> {
   let current: Datastore | null = null;
   let currentError: string | undefined;
   try {
@@ -51,7 +51,6 @@ export async function findDeepVolumes(sources: readonly ByteSource[], opts: Deep
     if (!(e instanceof RescueError) || e.kind === 'cancelled') throw e;
     currentError = e.message;
   }
-  const scan = await deepScan(sources, opts);
   let cur: CurrentVolume | null = null;
   let written: Ranges | null = null;
   let currentReachable: Set<number> | null = null;
@@ -70,6 +69,16 @@ export async function findDeepVolumes(sources: readonly ByteSource[], opts: Deep
       reachable: fp.reachable,
     };
   }
+  const wanted = opts.wanted;
+  const zone = opts.resume?.metadataZone ?? opts.metadataZone ?? DEFAULT_ZONE;
+  const scan = await deepScan(sources, {
+    ...opts,
+    // One volume wanted (--volume): once the metadata zone holds it, with at least half a zone of
+    // it inside the zone (VMFS keeps its metadata in a volume's first GiBs), the rest is data.
+    ...(wanted !== undefined ? {
+      stopAfterZone: (z: DeepScanResult) => volumesOf(z, cur).volumes.some((v) => idMatches(v, wanted) && v.originBytes + zone / 2 <= Math.min(zone, sources[v.source]!.size)),
+    } : {}),
+  });
   const { volumes, evidence } = volumesOf(scan, cur);
   if (current && at && !volumes.some((v) => v.state === 'current')) {
     // A current volume always shows, even if the scan saw too little of it.
@@ -113,8 +122,10 @@ export function sameUuid(a: string, b: string): boolean {
   return a.trim().toLowerCase() === b.trim().toLowerCase();
 }
 
+const idMatches = (v: DeepVolume, id: string) => sameUuid(v.uuid, id) || (v.lvmUuid !== undefined && sameUuid(v.lvmUuid, id));
+
 export function pickVolume(volumes: readonly DeepVolume[], id: string): DeepVolume {
-  const hits = volumes.filter((v) => sameUuid(v.uuid, id) || (v.lvmUuid !== undefined && sameUuid(v.lvmUuid, id)));
+  const hits = volumes.filter((v) => idMatches(v, id));
   // A UUID shared by the current volume and a previous one at another place: the current one.
   const v = hits.find((x) => x.state === 'current') ?? hits[0];
   if (!v) throw new UserError(`no volume ${id} on these dumps (deep search found: ${volumes.map((x) => `${x.uuid} (${x.state})`).join(', ') || 'none'})`);
@@ -194,7 +205,7 @@ async function openInner(sources: readonly ByteSource[], v: DeepVolume, current:
  * and overwrittenBytes on every entry.
  */
 export async function openDeepVolume(sources: readonly ByteSource[], id: string, opts: DeepScanOptions & { found?: DeepFindResult } = {}): Promise<DeepDatastore> {
-  const found = opts.found ?? (await findDeepVolumes(sources, opts));
+  const found = opts.found ?? (await findDeepVolumes(sources, { ...opts, wanted: id }));
   const v = pickVolume(found.volumes, id);
   if (v.state === 'current' && found.current) return new DeepDatastore(found.current, v, true, [], null);
   const e = found.evidence.get(v);

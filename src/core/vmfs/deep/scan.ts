@@ -16,6 +16,11 @@ export interface DeepScanOptions extends JobOptions, DeepScanResumeOptions {
   metadataZone?: number;
   /** Called once the metadata zone of every dump is done, with what it found. */
   onZoneDone?: (r: DeepScanResult) => void;
+  /**
+   * Asked once the metadata zone is done: true ends the search there (the result then covers the
+   * zone only; bytesScanned says how much was read).
+   */
+  stopAfterZone?: (r: DeepScanResult) => boolean;
   /** Bytes scanned per read (default CHUNK); for measurements. */
   chunkBytes?: number;
 }
@@ -295,7 +300,13 @@ export async function deepScan(sources: readonly ByteSource[], opts: DeepScanOpt
   const phases = ['deep: metadata zone', 'deep: full pass'];
   try {
     for (let pass = next.pass; pass < 2; pass++) {
-      if (pass === 1) opts.onZoneDone?.(c.result(sources, done));
+      if (pass === 1) {
+        opts.onZoneDone?.(c.result(sources, done));
+        if (opts.stopAfterZone?.(c.result(sources, done))) {
+          checkpoint(); // a later run with this state goes on with the full pass
+          return c.result(sources, done);
+        }
+      }
       for (let i = pass === next.pass ? next.source : 0; i < sources.length; i++) {
         const r = passRange(sources[i]!.size, zone, pass);
         const start = pass === next.pass && i === next.source ? Math.max(r.start, next.pos) : r.start;
