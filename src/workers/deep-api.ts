@@ -2,6 +2,7 @@ import { throttle, type Progress } from '../core/progress.js';
 import type { ByteSource } from '../core/io/byte-source.js';
 import { findDeepVolumes, openDeepVolume, type DeepFindResult } from '../core/vmfs/deep/open.js';
 import type { DeepScanState, MapRun } from '../core/vmfs/deep/scan.js';
+import type { DeepVolume } from '../core/vmfs/deep/volumes.js';
 import type { Datastore, VolumeInfo } from '../core/vmfs/index.js';
 import { BlobSource } from '../platform/browser/blob-source.js';
 import { guarded } from './common.js';
@@ -38,22 +39,24 @@ export function createDeepApi(adopt: (roots: BlobSource[], ds: Datastore) => voi
      * Searches the dumps for every volume (streamed, cancellable); the previous ones can then be
      * opened. `resume`: go on from where the last scan of the same files stopped, if it did.
      */
-    deepScan(files: File[], onProgress?: (p: Progress) => void, resume = false): Promise<DeepVolumeView[]> {
+    deepScan(files: File[], onProgress?: (p: Progress) => void, resume = false, onZoneVolumes?: (v: DeepVolumeView[]) => void): Promise<DeepVolumeView[]> {
       return guarded(async () => {
         const signal = start();
         const roots = files.map((f) => new BlobSource(f, f.name));
         const key = keyOf(files);
+        const view = (v: DeepVolume): DeepVolumeView => ({
+          uuid: v.uuid, uuidFromMetadata: v.uuidFromMetadata, label: v.label, version: v.version, blockSize: v.blockSize,
+          originBytes: v.originBytes, sizeBytes: v.sizeBytes, state: v.state, sourceName: v.sourceName, dumpSize: roots[v.source]!.size,
+          evidence: v.evidence, geometryFrom: v.geometry.from, map: v.map,
+        });
         const from = resume && stopped?.key === key ? stopped.state : undefined;
         const result = await findDeepVolumes(roots as ByteSource[], {
           signal, onProgress: throttle(onProgress, 150), ...(from ? { resume: from } : {}),
           onCheckpoint: (state) => (stopped = state.next.pass < 2 ? { key, state } : null),
+          ...(onZoneVolumes ? { onZoneVolumes: (vs: DeepVolume[]) => onZoneVolumes(vs.map(view)) } : {}),
         });
         found = { roots, result };
-        return result.volumes.map((v) => ({
-          uuid: v.uuid, uuidFromMetadata: v.uuidFromMetadata, label: v.label, version: v.version, blockSize: v.blockSize,
-          originBytes: v.originBytes, sizeBytes: v.sizeBytes, state: v.state, sourceName: v.sourceName, dumpSize: roots[v.source]!.size,
-          evidence: v.evidence, geometryFrom: v.geometry.from, map: v.map,
-        }));
+        return result.volumes.map(view);
       });
     },
 

@@ -15,8 +15,11 @@ describe('deep scan resume in the app worker', () => {
     const file = new File([img], 'lun.img');
     let ac = new AbortController();
     const api = createDeepApi(() => {}, () => (ac = new AbortController()).signal, () => ac.abort());
-    const whole = await api.deepScan([file]);
+    let early: unknown[] | null = null;
+    const whole = await api.deepScan([file], undefined, false, (v) => (early = v));
     expect(whole.length).toBeGreaterThan(0);
+    // The metadata zone's volumes come first (here the zone is the whole dump: the same ones).
+    expect(early).toEqual(whole);
     expect(api.deepScanStopped([file])).toBeNull();
 
     let calls = 0;

@@ -10,6 +10,8 @@ import { errName, oneLine } from './errors.js';
  */
 export class DeepState {
   volumes = $state.raw<DeepVolumeView[] | null>(null);
+  /** While the scan runs: the volumes the metadata zone gave (first results, before the full pass). */
+  early = $state.raw<DeepVolumeView[] | null>(null);
   busy = $state(false);
   progress = $state.raw<Progress | null>(null);
   opening = $state<string | null>(null);
@@ -33,13 +35,20 @@ export class DeepState {
     this.volumes = null;
     this.progress = null;
     this.stopped = null;
+    this.early = null;
     try {
-      this.volumes = await worker().deepScan(files, Comlink.proxy((p: Progress) => (this.progress = p)), resume);
+      this.volumes = await worker().deepScan(
+        files,
+        Comlink.proxy((p: Progress) => (this.progress = p)),
+        resume,
+        Comlink.proxy((v: DeepVolumeView[]) => (this.early = v)),
+      );
     } catch (e) {
       this.error = errName(e) === 'CancelledError' ? 'Deep scan cancelled.' : oneLine(e);
       this.stopped = await worker().deepScanStopped(files).catch(() => null);
     } finally {
       this.busy = false;
+      this.early = null;
     }
   }
 

@@ -42,7 +42,10 @@ function currentOrigin(ds: Datastore): { source: number; origin: number } | null
  * Deep volume search over the dumps: the current datastore (if one opens), the landmark scan,
  * and every volume rebuilt from it, current and previous.
  */
-export async function findDeepVolumes(sources: readonly ByteSource[], opts: DeepScanOptions & { wanted?: string } = {}): Promise<DeepFindResult> {
+export async function findDeepVolumes(
+  sources: readonly ByteSource[],
+  opts: DeepScanOptions & { wanted?: string; onZoneVolumes?: (v: DeepVolume[]) => void } = {},
+): Promise<DeepFindResult> {
   let current: Datastore | null = null;
   let currentError: string | undefined;
   try {
@@ -73,6 +76,12 @@ export async function findDeepVolumes(sources: readonly ByteSource[], opts: Deep
   const zone = opts.resume?.metadataZone ?? opts.metadataZone ?? DEFAULT_ZONE;
   const scan = await deepScan(sources, {
     ...opts,
+    // First results: the volumes of the metadata zone, before the full pass (their sizes and
+    // spans are settled after it).
+    onZoneDone: (z) => {
+      opts.onZoneDone?.(z);
+      opts.onZoneVolumes?.(volumesOf(z, cur).volumes);
+    },
     // One volume wanted (--volume): once the metadata zone holds it, with at least half a zone of
     // it inside the zone (VMFS keeps its metadata in a volume's first GiBs), the rest is data.
     ...(wanted !== undefined ? {
