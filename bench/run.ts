@@ -9,6 +9,7 @@ import { cliStartupBench } from './cli-startup.js';
 import { datastoreOpenBench } from './datastore-open.js';
 import { deepScanBench } from './deep-scan.js';
 import { raidDetectBench } from './raid-detect.js';
+import { raidDetectBrowserBench } from './raid-detect-browser.js';
 
 /**
  * `npm run bench [-- --json] [NAME...]`: runs the registered benches (all, or those named).
@@ -27,6 +28,7 @@ const BENCHES: Bench[] = [
   datastoreOpenBench,
   deepScanBench,
   raidDetectBench,
+  raidDetectBrowserBench,
   { name: 'datastore-read', description: 'read a 16 GiB file out of a dump vs dd of its byte range', run: () => benchDatastoreRead() },
 ];
 

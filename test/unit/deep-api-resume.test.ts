@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createDeepApi } from '../../src/workers/deep-api.js';
+import { createDeepApi } from '../../src/workers/deep-methods.js';
 import { fd5 } from '../helpers/deep-landmarks.js';
 
 /**
