@@ -41,6 +41,8 @@ export interface DeepVolume {
   evidence: { fds: number; orphanFds?: number; clusterHeaders: Record<string, number>; fsDescriptor: boolean; lvmHeader: boolean; directories: number };
   /** Dump ranges where this origin's metadata lies. */
   map: MapRun[];
+  /** A volume spanned over several dumps: each extent's dump and partition offset, the head first. */
+  extents?: { source: number; sourceName: string; partition: number }[];
 }
 
 const MIN_BLOCK = 0x10000;
