@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
 
@@ -109,13 +110,30 @@ export function rssSampler(chromiumPath: string): { stop: () => RssFigures } {
   };
 }
 
-async function waitForServer(url: string, server: ChildProcess, ms: number): Promise<void> {
+/** Rejects when something already listens on 127.0.0.1:`port` (a server left by an earlier run would be measured instead of this build). */
+function checkPortFree(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new Error(e.code === 'EADDRINUSE' ? `port ${port} is in use (a server left by an earlier run?): stop it or set BENCH_PORT / PW_PORT to a free port` : `port ${port}: ${e.message}`)),
+    );
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve()));
+  });
+}
+
+/** Waits until `url` serves this build's index.html (`index`), from our `server` and not another. */
+async function waitForServer(url: string, server: ChildProcess, index: string, ms: number): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (server.exitCode !== null) throw new Error(`vite preview exited (${server.exitCode})`);
     try {
-      if ((await fetch(url)).ok) return;
-    } catch {
+      const r = await fetch(url);
+      if (r.ok) {
+        if ((await r.text()) === index) return;
+        throw new Error(`${url} serves another build than ${index.length} bytes of this one's index.html`);
+      }
+    } catch (e) {
+      if ((e as Error).message.includes('serves another build')) throw e;
       // not up yet
     }
     await new Promise((r) => setTimeout(r, 250));
@@ -125,7 +143,8 @@ async function waitForServer(url: string, server: ChildProcess, ms: number): Pro
 
 /**
  * Serves the production build in `dist` (built there first when it holds no index.html) with
- * `vite preview` on `port`; stop() ends that server.
+ * `vite preview` on `port`; stop() ends that server. Refuses a port that is already taken, and
+ * checks that what answers serves this build's index.html.
  */
 export async function startPreview(dist: string, port: number, log: (l: string) => void): Promise<{ origin: string; stop: () => void }> {
   if (!existsSync(path.join(dist, 'index.html'))) {
@@ -133,13 +152,15 @@ export async function startPreview(dist: string, port: number, log: (l: string) 
     const b = spawnSync(path.join(root, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { cwd: root, env: { ...process.env, VMFS_RESCUE_DIST: dist }, encoding: 'utf8' });
     if (b.status !== 0) throw new Error(`vite build failed: ${b.stderr}`);
   }
+  await checkPortFree(port);
+  const index = readFileSync(path.join(dist, 'index.html'), 'utf8');
   const server = spawn(path.join(root, 'node_modules/.bin/vite'), ['preview', '--port', String(port), '--strictPort', '--host', '127.0.0.1'], { cwd: root, env: { ...process.env, VMFS_RESCUE_DIST: dist }, stdio: 'ignore' });
   const stop = () => {
     if (server.exitCode === null) server.kill('SIGTERM');
   };
   const origin = `http://127.0.0.1:${port}`;
   try {
-    await waitForServer(origin + '/', server, 60_000);
+    await waitForServer(origin + '/', server, index, 60_000);
   } catch (e) {
     stop();
     throw e;

@@ -10,6 +10,7 @@ import { datastoreOpenBench } from './datastore-open.js';
 import { datastoreOpenBrowserBench } from './datastore-open-browser.js';
 import { deepScanBench } from './deep-scan.js';
 import { raidDetectBench } from './raid-detect.js';
+import { raidDetectBrowserBench } from './raid-detect-browser.js';
 
 /**
  * `npm run bench [-- --json] [NAME...]`: runs the registered benches (all, or those named).
@@ -29,6 +30,7 @@ const BENCHES: Bench[] = [
   datastoreOpenBrowserBench,
   deepScanBench,
   raidDetectBench,
+  raidDetectBrowserBench,
   { name: 'datastore-read', description: 'read a 16 GiB file out of a dump vs dd of its byte range', run: () => benchDatastoreRead() },
 ];
 

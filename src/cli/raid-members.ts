@@ -2,7 +2,8 @@ import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { ByteSource } from '../core/io/byte-source.js';
 import { detectRaid, RaidUndecidedError, toRaidConfig, type RaidDetection, type RaidOverrides } from '../core/raid/detect.js';
-import { hasParity, isStriped, PARITY_LAYOUTS, RAID_LEVELS, type ParityLayout, type RaidLevel } from '../core/raid/layout.js';
+import { givenDetection } from '../core/raid/given.js';
+import { PARITY_LAYOUTS, RAID_LEVELS, type ParityLayout, type RaidLevel } from '../core/raid/layout.js';
 import { openRaid } from '../core/raid/raid-source.js';
 import type { NodeFileSource } from '../platform/node/file-source.js';
 import { option, type Args, type CliIO } from './args.js';
@@ -63,33 +64,6 @@ export function raidOverrides(a: Args, paths: string[]): RaidOverrides {
   return ov;
 }
 
-/** The flags say everything: no detection needed. */
-function givenDetection(ov: RaidOverrides, sources: ByteSource[], paths: string[]): RaidDetection | null {
-  const level = ov.level;
-  if (!level) return null;
-  if (isStriped(level) && !ov.stripeBytes) return null;
-  if (hasParity(level) && (!ov.layout || !ov.parityDelay)) return null;
-  if (level !== 'raid1' && !ov.order) return null;
-  if (paths.some((_, i) => !ov.offsets?.has(i))) return null;
-  const order = ov.order ?? paths.map((_, i) => i);
-  const disks = order.length;
-  return {
-    level,
-    stripeBytes: isStriped(level) ? ov.stripeBytes! : null,
-    layout: hasParity(level) ? ov.layout! : null,
-    parityDelay: hasParity(level) ? ov.parityDelay! : null,
-    disks,
-    members: paths.map((p, i) => {
-      const k = order.indexOf(i);
-      return { index: i, name: sources[i]!.name, role: level === 'raid10' ? k >> 1 : k, offsetBytes: ov.offsets!.get(i)!, landmarks: 0 };
-    }),
-    missing: order.filter((x) => x === null).length,
-    sizeBytes: 0,
-    confidence: 1,
-    evidence: ['every parameter given on the command line (nothing detected)'],
-  };
-}
-
 /** Opens the `--member` dumps (closed again if one fails to open). */
 export function openMembers(paths: string[]): Promise<NodeFileSource[]> {
   return openInputs(paths, '--member');
@@ -97,10 +71,9 @@ export function openMembers(paths: string[]): Promise<NodeFileSource[]> {
 
 export async function resolveRaid(sources: NodeFileSource[], paths: string[], a: Args, io: CliIO, signal?: AbortSignal): Promise<RaidDetection> {
   const ov = raidOverrides(a, paths);
-  const given = givenDetection(ov, sources, paths);
+  const given = givenDetection(ov, sources);
   if (given) {
-    const { arrayCapacity } = await import('../core/raid/raid-source.js');
-    given.sizeBytes = arrayCapacity(toRaidConfig(given, sources));
+    given.evidence = ['every parameter given on the command line (nothing detected)'];
     return given;
   }
   let last = -1;

@@ -58,6 +58,25 @@ describe('ByteSource layers', () => {
     expect(got.buffer.byteLength).toBe(4096);
   });
 
+  it('cache reads a sequential pass in growing spans, random reads one block each, same bytes', async () => {
+    const data = bytes(200 * 4096 + 100);
+    const reads: number[] = [];
+    const inner = new MemorySource(data);
+    const counted = { size: inner.size, name: 'm', read: (o: number, l: number) => (reads.push(l), inner.read(o, l)) };
+    const c = new CachedSource(counted, 4096, 64);
+    for (let o = 0; o < data.length; o += 1000) {
+      const l = Math.min(1000, data.length - o);
+      expect(Array.from(await c.read(o, l)), `offset ${o}`).toEqual(Array.from(data.subarray(o, o + l)));
+    }
+    // 201 blocks: spans of 1, 2, 4, 8 and then 16 blocks (capped by a quarter of the cache).
+    expect(reads.length).toBeLessThan(20);
+    expect(Math.max(...reads)).toBe(16 * 4096);
+    reads.length = 0;
+    const r = new CachedSource(counted, 4096, 64);
+    for (const b of [50, 10, 90, 30, 70]) expect(Array.from(await r.read(b * 4096 + 7, 9))).toEqual(Array.from(data.subarray(b * 4096 + 7, b * 4096 + 16)));
+    expect(reads).toEqual([4096, 4096, 4096, 4096, 4096]);
+  });
+
   it('zero source is zeros', async () => {
     expect((await new ZeroSource(10).read(2, 5)).every((v) => v === 0)).toBe(true);
   });

@@ -1,4 +1,5 @@
 import { get, update } from 'idb-keyval';
+import type { RaidDetection } from '../../core/raid/detect.js';
 import type { PickedInput } from '../../platform/browser/file-set-resolver.js';
 
 /**
@@ -32,13 +33,15 @@ export interface SessionRecord {
   uuid: string | null;
   /** VMDK: the chain top that was open. */
   top: string | null;
+  /** Datastore on RAID members: the array's parameters (the files are the members). */
+  raid?: RaidDetection;
   /** Date.now() of the last open. */
   openedAt: number;
 }
 
 /** What the caller knows when something was opened. */
 export type SessionInput = Omit<SessionRecord, 'v' | 'id' | 'openedAt' | 'directory' | 'handles' | 'label' | 'uuid' | 'top'> &
-  Partial<Pick<SessionRecord, 'directory' | 'handles' | 'label' | 'uuid' | 'top'>>;
+  Partial<Pick<SessionRecord, 'directory' | 'handles' | 'label' | 'uuid' | 'top' | 'raid'>>;
 
 export const MAX_SESSIONS = 8;
 const KEY = 'vmfs-rescue:sessions';

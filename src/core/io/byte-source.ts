@@ -137,6 +137,9 @@ export class ExtentSource implements ByteSource {
   }
 }
 
+/** Most blocks one read-ahead of CachedSource spans (1 MiB of 64 KiB blocks). */
+const MAX_AHEAD = 16;
+
 /**
  * A bounded LRU cache of aligned blocks in front of a slow source (metadata reads through a
  * VMFS file, grain tables). Large reads bypass the cache so bulk copies do not evict metadata.
@@ -154,6 +157,10 @@ export class CachedSource implements ByteSource {
     this.name = inner.name;
   }
 
+  /** The block a sequential pass would miss next, and how many blocks the last miss read. */
+  private nextMiss = -1;
+  private ahead = 1;
+
   private block(index: number): Promise<Uint8Array> {
     const hit = this.cache.get(index);
     if (hit) {
@@ -161,16 +168,27 @@ export class CachedSource implements ByteSource {
       this.cache.set(index, hit);
       return hit;
     }
+    // Read-ahead: a miss right after the previous miss's blocks is a sequential pass (a metadata
+    // walk over .fdc.sf), so the span read doubles each time up to MAX_AHEAD blocks. Each read is a
+    // round trip for a browser Blob, and waits behind every other read in flight.
+    this.ahead = index === this.nextMiss ? Math.min(this.ahead * 2, MAX_AHEAD, Math.max(1, this.maxBlocks >> 2)) : 1;
+    const total = Math.ceil(this.size / this.blockSize);
+    let n = 1;
+    while (n < this.ahead && index + n < total && !this.cache.has(index + n)) n++;
+    this.nextMiss = index + n;
     const start = index * this.blockSize;
-    // A view into a larger buffer (a slice of a big read below us) is copied, so a cached block pins only itself.
-    const p = this.inner.read(start, Math.min(this.blockSize, this.size - start)).then((b) => (b.byteLength < b.buffer.byteLength ? b.slice() : b));
-    this.cache.set(index, p);
-    p.catch(() => this.cache.delete(index));
-    if (this.cache.size > this.maxBlocks) {
-      const oldest = this.cache.keys().next().value as number;
-      this.cache.delete(oldest);
+    const span = this.inner.read(start, Math.min(n * this.blockSize, this.size - start));
+    let first!: Promise<Uint8Array>;
+    for (let k = 0; k < n; k++) {
+      const o = k * this.blockSize;
+      // A view into a larger buffer (a slice of a big read below us) is copied, so a cached block pins only itself.
+      const p = span.then((b) => (n === 1 && b.byteLength === b.buffer.byteLength ? b : b.slice(o, Math.min(o + this.blockSize, b.byteLength))));
+      if (k === 0) first = p;
+      this.cache.set(index + k, p);
+      p.catch(() => this.cache.delete(index + k));
     }
-    return p;
+    while (this.cache.size > this.maxBlocks) this.cache.delete(this.cache.keys().next().value as number);
+    return first;
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
