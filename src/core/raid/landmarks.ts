@@ -47,7 +47,7 @@ export interface LunFacts {
   partitionOffset?: number;
 }
 
-/** Where volume byte 0 sits in a VMFS partition: after the 16 MiB LVM reserve and the 1 MiB LVM header (vmfs-tools, docs/vmfs-format.md). */
+/** Where volume byte 0 sits in a VMFS partition: after the 16 MiB LVM reserve and the 1 MiB LVM header (docs/format-notes.md "VMFS geometry the builder and RAID detection use"). */
 export const VOLUME_IN_PARTITION = 0x1100000;
 /** The LVM header is at partition + 1 MiB, i.e. 16 MiB before volume byte 0. */
 const LVM_IN_VOLUME = 0x100000 - VOLUME_IN_PARTITION;

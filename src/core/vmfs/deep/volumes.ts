@@ -118,7 +118,7 @@ export function rebuildGeometry(e: OriginEvidence, trustDescriptor = true): Volu
     C = desc.fdcClustersPerGroup;
     from.fdcClustersPerGroup = 'descriptor';
   } else {
-    // FDC cluster 0 item r lies at fdcBase + groupOffset + C × H + r × fdSize (docs §6).
+    // FDC cluster 0 item r lies at fdcBase + groupOffset + C × H + r × fdSize (docs/format-notes.md "VMFS structures the reader cites").
     const cv = new Map<number, number>();
     for (const f of fds) {
       if (((f.address >>> 6) & 0xffff) !== 0) continue;
