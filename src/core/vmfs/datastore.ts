@@ -5,7 +5,7 @@ import { scanDump, noVmfs, type PartitionCandidate } from './device-scan.js';
 import { HashedDir, readLinearDir, type RawDirEntry } from './directory.js';
 import { ZLA_RESIDENT } from './address.js';
 import { addressingOf, fileTypeOf, type FileDescriptor } from './fd.js';
-import { readFds } from './fd-batch.js';
+import { forEachFd } from './fd-batch.js';
 import { formatFdAddress, parsePathOrFd } from './fd-address.js';
 import { VmfsFileSource } from './file-source.js';
 import { SYSTEM_FD, VmfsFs } from './filesystem.js';
@@ -265,25 +265,23 @@ class VmfsDatastore implements Datastore {
     const dir = await this.fs.fd(addr);
     if (dir.type !== 'directory') throw new UserError(`not a directory: ${typeof p === 'string' ? p : formatFdAddress(addr)}`);
     const raw = await this.rawEntries(dir);
-    const fds = await readFds(this.fs, raw.map((e) => e.fdAddress));
-    const out: DirEntry[] = [];
-    for (let k = 0; k < raw.length; k++) {
-      const e = raw[k]!;
-      const base: DirEntry = {
-        name: e.name,
-        type: fileTypeOf(e.typeCode, 0),
-        fdAddress: e.fdAddress,
-        fdAddressText: formatFdAddress(e.fdAddress),
-        generation: e.generation,
-        size: 0,
-        allocatedBytes: 0,
-        mtime: 0,
-        ctime: 0,
-        mode: 0,
-        uid: 0,
-        gid: 0,
-      };
-      const fd = fds[k]!;
+    const out: DirEntry[] = raw.map((e) => ({
+      name: e.name,
+      type: fileTypeOf(e.typeCode, 0),
+      fdAddress: e.fdAddress,
+      fdAddressText: formatFdAddress(e.fdAddress),
+      generation: e.generation,
+      size: 0,
+      allocatedBytes: 0,
+      mtime: 0,
+      ctime: 0,
+      mode: 0,
+      uid: 0,
+      gid: 0,
+    }));
+    // Each FD is read once, into a shared buffer: only its fields are kept.
+    await forEachFd(this.fs, raw.map((e) => e.fdAddress), (k, fd) => {
+      const base = out[k]!;
       if (fd instanceof RescueError) base.error = fd.message;
       else {
         base.type = fd.type;
@@ -295,8 +293,7 @@ class VmfsDatastore implements Datastore {
         base.uid = fd.uid;
         base.gid = fd.gid;
       }
-      out.push(base);
-    }
+    });
     return out;
   }
 

@@ -1,21 +1,24 @@
 import { RescueError } from '../errors.js';
-import { readInto } from '../io/read-into.js';
+import { bulkBuffer, readInto } from '../io/read-into.js';
 import { decodeFd } from './address.js';
 import { parseFd, type FileDescriptor } from './fd.js';
 import type { VmfsFs } from './filesystem.js';
 
-/** Largest read readFds makes, and the widest gap between two FDs that one read still spans. */
-const SPAN_MAX = 1 << 20;
+/** Largest read forEachFd makes, and the widest gap between two FDs that one read still spans. */
+const SPAN_MAX = 256 * 1024;
 const GAP_MAX = 64 * 1024;
 
 /**
  * The FDs of many addresses (a directory listing) in a few large reads: each FD's volume offset
  * as fs.fd finds it, then FDs that lie close together read in one span and parsed in place (no
- * copy, no per-FD read through the block cache). Each result is the FD or the RescueError that
- * fs.fd gives for that address; an FD whose offset or span cannot be read is left to fs.fd.
+ * copy, no per-FD read through the block cache). `visit(i, fd)` gets each address's FD, or the
+ * RescueError that fs.fd gives for it (an FD whose offset or span cannot be read is left to
+ * fs.fd), once, in no particular order. The spans share one buffer, so an FD passed to `visit`
+ * (its raw bytes and slots are views of that buffer) is valid during the call only: keep the
+ * fields, not the FD (a fresh buffer per span would cost more in page faults than the reads).
  */
-export async function readFds(fs: VmfsFs, addresses: readonly number[]): Promise<(FileDescriptor | RescueError)[]> {
-  const out: (FileDescriptor | RescueError | undefined)[] = new Array(addresses.length);
+export async function forEachFd(fs: VmfsFs, addresses: readonly number[], visit: (i: number, fd: FileDescriptor | RescueError) => void): Promise<void> {
+  const done = new Uint8Array(addresses.length);
   const fdSize = fs.L.fdSize;
   const placed: { i: number; at: number }[] = [];
   // Within one file block of .fdc.sf, FDs lie as they lie in the file: one fs.fdVolOffset per block
@@ -50,31 +53,35 @@ export async function readFds(fs: VmfsFs, addresses: readonly number[]): Promise
     if (at >= 0 && at + fdSize <= fs.vol.size) placed.push({ i, at });
   }
   placed.sort((x, y) => x.at - y.at);
+  let buf: Uint8Array | undefined;
   for (let k = 0; k < placed.length; ) {
     const start = placed[k]!.at;
     let end = start + fdSize;
     let m = k + 1;
     while (m < placed.length && placed[m]!.at + fdSize - start <= SPAN_MAX && placed[m]!.at - end <= GAP_MAX) end = Math.max(end, placed[m++]!.at + fdSize);
-    // A fresh buffer per span: the FDs parsed from it keep views of their bytes.
-    const buf = new Uint8Array(end - start);
-    const ok = await readInto(fs.vol, start, buf).then(() => true, (e: unknown) => rescueOr(e, false));
+    // Page-aligned at an FD boundary (readInto's bulkBuffer), so VMFS3/5 slot views are aligned too.
+    buf ??= bulkBuffer(SPAN_MAX + fdSize);
+    const span = buf.subarray(0, end - start);
+    const ok = await readInto(fs.vol, start, span).then(() => true, (e: unknown) => rescueOr(e, false));
     if (ok) {
       for (let j = k; j < m; j++) {
         const { i, at } = placed[j]!;
+        let fd: FileDescriptor | RescueError;
         try {
-          out[i] = parseFd(buf.subarray(at - start, at - start + fdSize), addresses[i]!, at, fs.L, fs.d.majorVersion, fs.name);
+          fd = parseFd(span.subarray(at - start, at - start + fdSize), addresses[i]!, at, fs.L, fs.d.majorVersion, fs.name);
         } catch (e) {
-          out[i] = rescueOr(e, e as RescueError);
+          fd = rescueOr(e, e as RescueError);
         }
+        done[i] = 1;
+        visit(i, fd);
       }
     }
     k = m;
   }
   // Whatever is left (a bad address, an unmapped FD, a failed read) gets fs.fd's own answer.
   for (let i = 0; i < addresses.length; i++) {
-    if (out[i] === undefined) out[i] = await fs.fd(addresses[i]!).catch((e: unknown) => rescueOr(e, e as RescueError));
+    if (!done[i]) visit(i, await fs.fd(addresses[i]!).catch((e: unknown) => rescueOr(e, e as RescueError)));
   }
-  return out as (FileDescriptor | RescueError)[];
 }
 
 /** `v` when `e` is a RescueError (bad metadata: that entry's answer, or left to fs.fd), else `e` rethrown. */

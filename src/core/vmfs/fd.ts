@@ -143,22 +143,8 @@ export function parseFd(raw: Uint8Array, address: number, volOffset: number, L: 
   const nbAt = mb + FD_META.fields.numBlocks[0];
   const nbHi = u32(raw, nbAt + 4);
   const numBlocks = nbHi >= 2 ** 21 ? Number.MAX_SAFE_INTEGER : nbHi * 2 ** 32 + u32(raw, nbAt);
-  // The slot array is decoded on first use: listings and stats never need it.
-  let slots: [Uint32Array, Uint32Array] | null = null;
-  const decodeSlots = (): [Uint32Array, Uint32Array] => {
-    if (slots) return slots;
-    const lo = new Uint32Array(L.fdSlots);
-    const hi = new Uint32Array(L.fdSlots);
-    if (zla !== ZLA_RESIDENT && typeCode !== FD_TYPE.rdm) {
-      const w = L.addrWidth;
-      for (let i = 0; i < L.fdSlots; i++) {
-        lo[i] = u32(raw, L.fdSlotsOffset + i * w);
-        if (w === 8) hi[i] = u32(raw, L.fdSlotsOffset + i * 8 + 4);
-      }
-    }
-    return (slots = [lo, hi]);
-  };
-  return {
+  const noAddresses = zla === ZLA_RESIDENT || typeCode === FD_TYPE.rdm;
+  const fd: FileDescriptor = {
     address,
     volOffset,
     raw,
@@ -178,14 +164,50 @@ export function parseFd(raw: Uint8Array, address: number, volOffset: number, L: 
     zla,
     tbzBlocks: m(M.tbzHi) * 2 ** 32 + m(M.tbzLo),
     shift,
-    get slotsLo() {
-      return decodeSlots()[0];
-    },
-    get slotsHi() {
-      return decodeSlots()[1];
-    },
+    slotsLo: ZERO,
+    slotsHi: ZERO,
   };
+  if (noAddresses) {
+    fd.slotsLo = fd.slotsHi = zeroSlots(L.fdSlots);
+    return fd;
+  }
+  const at = raw.byteOffset + L.fdSlotsOffset;
+  if (L.addrWidth === 4 && (at & 3) === 0 && LITTLE_ENDIAN) {
+    // VMFS3/5 addresses are 32-bit: the low halves are a view of the FD's own bytes (a listing
+    // parses thousands of FDs and reads no slot, so nothing is copied), the high halves zeros.
+    fd.slotsLo = new Uint32Array(raw.buffer, at, L.fdSlots);
+    fd.slotsHi = zeroSlots(L.fdSlots);
+    return fd;
+  }
+  // VMFS6 interleaves the halves of its 64-bit addresses: decoded on first use.
+  let slots: [Uint32Array, Uint32Array] | null = null;
+  const decodeSlots = (): [Uint32Array, Uint32Array] => {
+    if (slots) return slots;
+    const lo = new Uint32Array(L.fdSlots);
+    const hi = new Uint32Array(L.fdSlots);
+    const w = L.addrWidth;
+    for (let i = 0; i < L.fdSlots; i++) {
+      lo[i] = u32(raw, L.fdSlotsOffset + i * w);
+      if (w === 8) hi[i] = u32(raw, L.fdSlotsOffset + i * 8 + 4);
+    }
+    return (slots = [lo, hi]);
+  };
+  return Object.defineProperties(fd, {
+    slotsLo: { get: () => decodeSlots()[0], enumerable: true },
+    slotsHi: { get: () => decodeSlots()[1], enumerable: true },
+  });
 }
+
+const ZERO = new Uint32Array(0);
+/** All-zero slot halves shared per slot count (read-only by convention: no reader writes slots). */
+const ZERO_SLOTS = new Map<number, Uint32Array>();
+function zeroSlots(n: number): Uint32Array {
+  let z = ZERO_SLOTS.get(n);
+  if (!z) ZERO_SLOTS.set(n, (z = new Uint32Array(n)));
+  return z;
+}
+/** Typed-array views read in host byte order; VMFS is little-endian. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 const LOCK_TYPE = FD_LOCK.fields.type[0];
 /** FD_META's u32 field offsets, looked up once (a listing parses thousands of FDs). */

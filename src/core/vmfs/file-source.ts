@@ -48,7 +48,11 @@ export class VmfsFileSource implements ReadIntoSource {
     return out;
   }
 
-  /** Fills `dest` (bulk copies reuse one buffer): holes are zero-filled, data goes straight from the device. */
+  /**
+   * Fills `dest` (bulk copies and metadata passes reuse one buffer): holes are zero-filled, data
+   * goes straight from the device, never through the block cache: a caller with its own buffer
+   * reads each byte once, and copying it through cached blocks would cost more than the read.
+   */
   async readInto(offset: number, dest: Uint8Array): Promise<void> {
     const length = dest.length;
     checkRange(this, offset, length);
@@ -58,7 +62,7 @@ export class VmfsFileSource implements ReadIntoSource {
     for (const e of extents) {
       const part = dest.subarray(at, at + e.length);
       if (e.kind === 'zero') part.fill(0);
-      else await this.fill(e.volOffset, part);
+      else await readInto(this.fs.vol, e.volOffset, part);
       at += e.length;
     }
   }

@@ -80,9 +80,9 @@ if (PE.pOffset !== PE.volumeId + 4 || PE.lOffset !== PE.pOffset + 8 || PE.length
 const W_P = (PE.pOffset - PE.volumeId) / 4;
 const W_L = (PE.lOffset - PE.volumeId) / 4;
 const W_LEN = (PE.length - PE.volumeId) / 4;
-/** A high word below this keeps a u64 under 2^53: exact as a double. */
-const SAFE_HI = 2 ** 21;
 const PES_PER_MAP = 8192;
+/** PE entries per read (256 KiB): small enough to stay cached between the copy and the scan. */
+const PES_PER_READ = 2048;
 const PE_ENTRY_SIZE = 0x80;
 const SD_TABLE_BYTES = 32 * 256;
 /** Bounds on header counts: a 64 TiB volume of 256 MiB PEs has 262144 PEs. */
@@ -233,15 +233,20 @@ export async function readLvmDevice(dev: ByteSource): Promise<LvmDevice> {
         warnings.push(`${name}: PE table at ${hex(tableAt)} is past the end of the dump`);
         break outer;
       }
-      // One buffer for every table (a 64 TiB device has 32 of 1 MiB): no fresh array, no GC per map.
-      words ??= new Uint32Array(Math.ceil((TABLE_SHIFT + PES_PER_MAP * PE_ENTRY_SIZE) / 4));
-      const t = new Uint8Array(words.buffer, TABLE_SHIFT, n * PE_ENTRY_SIZE);
-      await readInto(dev, tableAt, t);
-      // An empty call first: the exit path then has type feedback when V8 optimizes the loop
-      // mid-table, instead of bailing out at the end of every table.
-      if (seen === 0) scanPeTable(words, t, 0, scan);
-      scanPeTable(words, t, n, scan);
-      seen += n;
+      // One small buffer for every piece of every table (a 64 TiB device has 32 tables of 1 MiB):
+      // it stays in the CPU cache between the copy and the scan, and a fresh buffer's page faults
+      // cost more than the copy itself.
+      words ??= new Uint32Array(Math.ceil((TABLE_SHIFT + PES_PER_READ * PE_ENTRY_SIZE) / 4));
+      for (let i = 0; i < n; i += PES_PER_READ) {
+        const k = Math.min(PES_PER_READ, n - i);
+        const t = new Uint8Array(words.buffer, TABLE_SHIFT, k * PE_ENTRY_SIZE);
+        await readInto(dev, tableAt + i * PE_ENTRY_SIZE, t);
+        // An empty call first: the exit path then has type feedback when V8 optimizes the loop
+        // mid-table, instead of bailing out at the end of every table.
+        if (seen === 0) scanPeTable(words, t, 0, scan);
+        scanPeTable(words, t, k, scan);
+        seen += k;
+      }
     }
   }
   closeRun(scan);
@@ -263,8 +268,8 @@ export async function readLvmDevice(dev: ByteSource): Promise<LvmDevice> {
 /**
  * The PE runs found so far and the state of the run being extended, numbers only (a typed array:
  * no object shape for V8 to migrate mid-loop): the index in `pes` of its first PE (-1: none), its
- * last PE's length, how many more PEs of that length followed, and the volumeId, pOffset and
- * lOffset that the next PE has if it continues the run.
+ * last PE's length, how many more PEs of that length followed, and the words (volumeId, then the
+ * low and high halves of pOffset, lOffset and length) that the next PE has if it continues the run.
  */
 interface PeScan {
   name: string;
@@ -274,59 +279,68 @@ interface PeScan {
 const S_RUN = 0;
 const S_LEN = 1;
 const S_MORE = 2;
-const S_VOL = 3;
-const S_P = 4;
-const S_L = 5;
+/** st[S_NEXT + j] = word j of the next entry's volumeId..length (W_* order); -1: no run to continue. */
+const S_NEXT = 3;
+const NEXT_WORDS = W_LEN + 2;
 
 function newPeScan(name: string): PeScan {
-  const st = new Float64Array(6);
-  st[S_RUN] = -1;
+  const st = new Float64Array(S_NEXT + NEXT_WORDS).fill(-1);
   return { name, pes: [], st };
 }
 
 /**
  * Folds the used entries of one PE table into runs. The usual layout, where each PE continues the
- * previous one, costs a few word loads and compares per entry (a 64 TiB device has 262144): a
- * synchronous loop over typed arrays that V8 optimizes early, no u64 parse, no boxed number kept.
+ * previous one, costs seven word compares per entry (a 64 TiB device has 262144 PEs): integers
+ * only, so the loop is cheap even before V8 optimizes it, no u64 parse, no boxed number kept.
  */
 function scanPeTable(w: Uint32Array, t: Uint8Array, n: number, s: PeScan): void {
   const st = s.st;
-  let run = st[S_RUN]!;
-  let len = st[S_LEN]!;
   let more = st[S_MORE]!;
-  let vol = st[S_VOL]!;
-  let p = st[S_P]!;
-  let l = st[S_L]!;
-  for (let i = 0; i < n; i++) {
-    const at = i * PE_ENTRY_SIZE;
-    if (t[at + PE.used] !== 1) continue;
-    const k = (TABLE_SHIFT + at + PE.volumeId) >>> 2;
-    const pHi = w[k + W_P + 1]!;
-    const lHi = w[k + W_L + 1]!;
-    const nHi = w[k + W_LEN + 1]!;
-    if (run >= 0 && w[k] === vol && pHi < SAFE_HI && lHi < SAFE_HI && nHi < SAFE_HI &&
-        pHi * 2 ** 32 + w[k + W_P]! === p && lHi * 2 ** 32 + w[k + W_L]! === l && nHi * 2 ** 32 + w[k + W_LEN]! === len) {
+  let vol = st[S_NEXT]!;
+  let pLo = st[S_NEXT + W_P]!;
+  let pHi = st[S_NEXT + W_P + 1]!;
+  let lLo = st[S_NEXT + W_L]!;
+  let lHi = st[S_NEXT + W_L + 1]!;
+  let nLo = st[S_NEXT + W_LEN]!;
+  let nHi = st[S_NEXT + W_LEN + 1]!;
+  for (let i = 0, k = (TABLE_SHIFT + PE.volumeId) >>> 2; i < n; i++, k += PE_ENTRY_SIZE >>> 2) {
+    if (t[i * PE_ENTRY_SIZE + PE.used] !== 1) continue;
+    if (w[k] === vol && w[k + W_P] === pLo && w[k + W_P + 1] === pHi && w[k + W_L] === lLo && w[k + W_L + 1] === lHi && w[k + W_LEN] === nLo && w[k + W_LEN + 1] === nHi) {
+      // Continues the run: the next one starts `length` further on, in both address spaces.
       more++;
-      p += len;
-      l += len;
+      pLo += nLo;
+      pHi += nHi;
+      if (pLo >= 2 ** 32) {
+        pLo -= 2 ** 32;
+        pHi++;
+      }
+      lLo += nLo;
+      lHi += nHi;
+      if (lLo >= 2 ** 32) {
+        lLo -= 2 ** 32;
+        lHi++;
+      }
       continue;
     }
-    st[S_RUN] = run;
     st[S_MORE] = more;
-    startRun(s, t, at);
-    run = st[S_RUN]!;
-    len = st[S_LEN]!;
+    startRun(s, t, i * PE_ENTRY_SIZE);
     more = st[S_MORE]!;
-    vol = st[S_VOL]!;
-    p = st[S_P]!;
-    l = st[S_L]!;
+    vol = st[S_NEXT]!;
+    pLo = st[S_NEXT + W_P]!;
+    pHi = st[S_NEXT + W_P + 1]!;
+    lLo = st[S_NEXT + W_L]!;
+    lHi = st[S_NEXT + W_L + 1]!;
+    nLo = st[S_NEXT + W_LEN]!;
+    nHi = st[S_NEXT + W_LEN + 1]!;
   }
-  st[S_RUN] = run;
-  st[S_LEN] = len;
   st[S_MORE] = more;
-  st[S_VOL] = vol;
-  st[S_P] = p;
-  st[S_L] = l;
+  st[S_NEXT] = vol;
+  st[S_NEXT + W_P] = pLo;
+  st[S_NEXT + W_P + 1] = pHi;
+  st[S_NEXT + W_L] = lLo;
+  st[S_NEXT + W_L + 1] = lHi;
+  st[S_NEXT + W_LEN] = nLo;
+  st[S_NEXT + W_LEN + 1] = nHi;
 }
 
 /** Ends the run being extended and starts one at the entry at `at` of table `t` (none if its length is 0). */
@@ -347,9 +361,20 @@ function startRun(s: PeScan, t: Uint8Array, at: number): void {
   st[S_RUN] = pes.length - 1;
   st[S_LEN] = length;
   st[S_MORE] = 0;
-  st[S_VOL] = volumeId;
-  st[S_P] = pOffset + length;
-  st[S_L] = lOffset + length;
+  const nextP = pOffset + length;
+  const nextL = lOffset + length;
+  // A run whose next PE would start past 2^53 is not continued (that PE fails its own u64 read).
+  if (!Number.isSafeInteger(nextP) || !Number.isSafeInteger(nextL)) {
+    st.fill(-1, S_NEXT);
+    return;
+  }
+  st[S_NEXT] = volumeId;
+  st[S_NEXT + W_P] = nextP % 2 ** 32;
+  st[S_NEXT + W_P + 1] = Math.floor(nextP / 2 ** 32);
+  st[S_NEXT + W_L] = nextL % 2 ** 32;
+  st[S_NEXT + W_L + 1] = Math.floor(nextL / 2 ** 32);
+  st[S_NEXT + W_LEN] = length % 2 ** 32;
+  st[S_NEXT + W_LEN + 1] = Math.floor(length / 2 ** 32);
 }
 
 /** Ends the run being extended: its first PE grows by the PEs that continued it. */
@@ -363,6 +388,7 @@ function closeRun(s: PeScan): void {
   }
   run.length = total;
   st[S_RUN] = -1;
+  st.fill(-1, S_NEXT);
 }
 
 /** One contiguous run of the logical volume: on a device, or a hole (device not supplied). */
