@@ -3,7 +3,7 @@ import path from 'node:path';
 import { chromium, type Page } from '@playwright/test';
 import { buildArray } from '../test/builders/raid.js';
 import { CHROMIUM_ARGS, rssSampler, startPreview } from './browser.js';
-import { benchLun, CASES, detectOnce, RAID_BENCH_DIR } from './raid-detect.js';
+import { benchLun, CASES, detectOnce, keptMembers, RAID_BENCH_DIR } from './raid-detect.js';
 import type { Bench, BenchResult } from './types.js';
 
 /**
@@ -62,7 +62,7 @@ export async function benchRaidDetectBrowser(log: (l: string) => void = () => {}
     for (const c of CASES.filter((x) => names.includes(x.name))) {
       log(`cutting ${c.name}`);
       const files = buildArray(lun, c.spec, RAID_BENCH_DIR, c.name);
-      const kept = files.filter((_, i) => i !== c.drop).reverse();
+      const kept = keptMembers(c, files);
       const page: number[] = [];
       const node: number[] = [];
       let note = '';

@@ -15,12 +15,19 @@ import type { Bench, BenchResult } from './types.js';
  */
 export const RAID_BENCH_DIR = process.env.BENCH_RAID_DIR ?? path.join(tmpdir(), 'vmfs-rescue-bench-raid');
 
-export const CASES: { name: string; spec: ArraySpec; drop?: number }[] = [
+export const CASES: { name: string; spec: ArraySpec; drop?: number[] }[] = [
   { name: 'raid5-4x1.5GiB-64K-left-symmetric', spec: { level: 'raid5', disks: 4, stripeBytes: 65536, layout: 'left-symmetric', offsets: [MiB, 512 * 1024, 2048, 0] } },
-  { name: 'raid5-4x1.5GiB-256K-right-asymmetric-1-missing', spec: { level: 'raid5', disks: 4, stripeBytes: 262144, layout: 'right-asymmetric', offsets: [0, 4096, MiB, 8192] }, drop: 1 },
+  { name: 'raid5-4x1.5GiB-256K-right-asymmetric-1-missing', spec: { level: 'raid5', disks: 4, stripeBytes: 262144, layout: 'right-asymmetric', offsets: [0, 4096, MiB, 8192] }, drop: [1] },
   { name: 'raid6-5x1.5GiB-64K-left-symmetric', spec: { level: 'raid6', disks: 5, stripeBytes: 65536, layout: 'left-symmetric', offsets: [0, 512, 1024, 1536, 2048] } },
   { name: 'raid10-4x2.25GiB-64K', spec: { level: 'raid10', disks: 4, stripeBytes: 65536, offsets: [0, 512, 0, 512] } },
+  { name: 'raid6-5x1.5GiB-64K-left-symmetric-1-missing', spec: { level: 'raid6', disks: 5, stripeBytes: 65536, layout: 'left-symmetric', offsets: [0, 512, 1024, 1536, 2048] }, drop: [0] },
+  { name: 'raid6-6x1.1GiB-32K-right-asymmetric-2-missing', spec: { level: 'raid6', disks: 6, stripeBytes: 32768, layout: 'right-asymmetric', offsets: [4096, 0, 512, 1024, 0, 2048] }, drop: [1, 4] },
 ];
+
+/** The member files a case gives detection: its dropped disks left out, the rest in reverse order (shuffled). */
+export function keptMembers(c: (typeof CASES)[number], files: string[]): string[] {
+  return files.filter((_, i) => !c.drop?.includes(i)).reverse();
+}
 
 /** The 4.5 GiB LUN the cases are cut from (built once, kept in BENCH_RAID_DIR or the temp folder). */
 export async function benchLun(log: (l: string) => void): Promise<string> {
@@ -65,7 +72,7 @@ export const raidDetectBench: Bench = {
     for (const c of CASES) {
       log(`cutting ${c.name}`);
       const files = buildArray(lun, c.spec, RAID_BENCH_DIR, c.name);
-      const kept = files.filter((_, i) => i !== c.drop).reverse();
+      const kept = keptMembers(c, files);
       const secs: number[] = [];
       let note = '';
       for (let r = 0; r < runs; r++) {

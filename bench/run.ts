@@ -7,6 +7,7 @@ import { vmdkExportBrowserBench } from './vmdk-export-browser.js';
 import { sha256Bench } from './sha256.js';
 import { cliStartupBench } from './cli-startup.js';
 import { datastoreOpenBench } from './datastore-open.js';
+import { datastoreOpenBrowserBench } from './datastore-open-browser.js';
 import { deepScanBench } from './deep-scan.js';
 import { raidDetectBench } from './raid-detect.js';
 import { raidDetectBrowserBench } from './raid-detect-browser.js';
@@ -26,6 +27,7 @@ const BENCHES: Bench[] = [
   sha256Bench,
   cliStartupBench,
   datastoreOpenBench,
+  datastoreOpenBrowserBench,
   deepScanBench,
   raidDetectBench,
   raidDetectBrowserBench,

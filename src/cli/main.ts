@@ -20,12 +20,12 @@ Usage:
   vmfs-rescue vmdk map FILE --json [--ignore-cid]
   vmfs-rescue vmdk export TOP.vmdk --out OUT --format raw|flat|sparse|stream [--ignore-cid] [--no-verify]
   vmfs-rescue vmdk snapshots FILE.vmsd [--json]
-  vmfs-rescue info --image DUMP [--image DUMP2 ...] [--deep] [--json]
-  vmfs-rescue ls   --image DUMP [...] [--volume UUID] [PATH] [-l] [--recursive] [--deleted] [--json]
-  vmfs-rescue cat  --image DUMP [...] [--volume UUID] PATH --out FILE
+  vmfs-rescue info --image DUMP [--image DUMP2 ...] [--deep [--resume STATE]] [--json]
+  vmfs-rescue ls   --image DUMP [...] [--volume UUID [--resume STATE]] [PATH] [-l] [--recursive] [--deleted] [--json]
+  vmfs-rescue cat  --image DUMP [...] [--volume UUID [--resume STATE]] PATH --out FILE
   vmfs-rescue map  --image DUMP [...] --json
-  vmfs-rescue scan --image DUMP [...] [--volume UUID] [--json]
-  vmfs-rescue recover --image DUMP [...] [--volume UUID] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]
+  vmfs-rescue scan --image DUMP [...] [--volume UUID [--resume STATE]] [--json]
+  vmfs-rescue recover --image DUMP [...] [--volume UUID [--resume STATE]] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]
   vmfs-rescue raid detect --member M1 --member M2 [...] [--json]
   vmfs-rescue raid assemble --member M1 [...] --out LUN.img
 
@@ -37,6 +37,8 @@ detected from the members. Override any detected value with --level raid0|raid1|
 PATH inside a datastore may be an FD address written <0x...>.
 info --deep searches the whole LUN for every VMFS volume that lived there (deleted, re-created);
 --volume UUID opens one of them (previous volumes keep unreached files under /lost+found).
+--resume STATE (with --deep or --volume) saves the search's state in STATE as it goes and when
+stopped; run again with the same STATE to go on where it stopped, or, once finished, to skip it.
 Progress goes to stderr. Exit codes: 0 ok, 1 usage or user error, 2 corrupt or unsupported input,
 130 interrupted by SIGINT (outputs left as they were). An output that is an input is refused.
 Options: --help, --version`;

@@ -9,6 +9,8 @@ import { FS_ERRORS } from './fs-errors.js';
 export interface OpenOptions {
   volume?: string;
   signal?: AbortSignal;
+  /** The deep search's state file (--resume). */
+  resume?: string;
 }
 
 /** Valued flags of the RAID members, for a datastore command's parseArgs. */
@@ -27,7 +29,7 @@ export function inputFiles(a: Args): { path: string; role: string }[] {
 export async function withDatastore<T>(input: string[] | Args, cmd: string, io: CliIO, fn: (ds: Datastore) => Promise<T>, opts: OpenOptions = {}): Promise<T> {
   const images = Array.isArray(input) ? input : (input.options.get('image') ?? []);
   const open = async (sources: ByteSource[]) => {
-    const ds = opts.volume !== undefined ? await openByVolume(sources, opts.volume, io, opts.signal) : await openDatastore(sources);
+    const ds = opts.volume !== undefined ? await openByVolume(sources, opts.volume, io, opts.signal, opts.resume) : await openDatastore(sources);
     for (const w of ds.info.warnings) io.err(`warning: ${w}`);
     return fn(ds);
   };
@@ -73,7 +75,7 @@ export async function openInputs(paths: string[], flag: string): Promise<NodeFil
   return out;
 }
 
-async function openByVolume(sources: ByteSource[], id: string, io: CliIO, signal?: AbortSignal): Promise<Datastore> {
-  const [{ openDeepVolume }, { progressLines }] = await Promise.all([import('../core/vmfs/deep/open.js'), import('./progress-lines.js')]);
-  return openDeepVolume(sources, id, { signal, onProgress: progressLines(io) });
+async function openByVolume(sources: ByteSource[], id: string, io: CliIO, signal?: AbortSignal, resume?: string): Promise<Datastore> {
+  const [{ openDeepVolume }, { progressLines }, { deepStateOptions }] = await Promise.all([import('../core/vmfs/deep/open.js'), import('./progress-lines.js'), import('./deep-state.js')]);
+  return openDeepVolume(sources, id, { signal, onProgress: progressLines(io), ...deepStateOptions(resume, sources, io) });
 }

@@ -20,8 +20,8 @@ export type RaidOutcome =
   | { kind: 'undecided'; reason: string; evidence: string[]; candidates: string[]; landmarks: { member: string; count: number }[] };
 
 export interface RaidWorkerApi {
-  /** Detects the array from the members (any order), `overrides` fixing what the user gave. */
-  detect(files: File[], overrides: RaidOverrides, onProgress?: (p: RaidProgress) => void): Promise<RaidOutcome>;
+  /** Detects the array from the members (any order), `overrides` fixing what the user gave; `holdMs` is the page's test hook (?raidHoldMs=: waits before reading, cancellable). */
+  detect(files: File[], overrides: RaidOverrides, onProgress?: (p: RaidProgress) => void, holdMs?: number): Promise<RaidOutcome>;
   /** The array exactly as given (every parameter set), checked to be readable: nothing is detected. */
   given(files: File[], overrides: RaidOverrides): Promise<RaidDetection>;
   cancel(): void;

@@ -5,7 +5,7 @@ import { detectRaid, RaidUndecidedError, toRaidConfig, type RaidOverrides } from
 import { givenDetection } from '../core/raid/given.js';
 import { openRaid } from '../core/raid/raid-source.js';
 import { BlobSource } from '../platform/browser/blob-source.js';
-import { guarded, Jobs } from './common.js';
+import { guarded, holdFor, Jobs } from './common.js';
 import type { RaidOutcome, RaidProgress, RaidWorkerApi } from './raid.api.js';
 
 /** Thin Comlink adapter over core/raid detection: the members are read here, off the main thread, and cancellable. */
@@ -14,9 +14,10 @@ const jobs = new Jobs<'detect'>();
 const sources = (files: File[]) => files.map((f) => new BlobSource(f, f.name));
 
 const api: RaidWorkerApi = {
-  detect(files: File[], overrides: RaidOverrides, onProgress?: (p: RaidProgress) => void): Promise<RaidOutcome> {
+  detect(files: File[], overrides: RaidOverrides, onProgress?: (p: RaidProgress) => void, holdMs = 0): Promise<RaidOutcome> {
     return guarded(async () => {
       const signal = jobs.start('detect');
+      await holdFor(holdMs, signal);
       const report = throttle(onProgress as ((p: { phase: string; done: number; total: number }) => void) | undefined, 150);
       try {
         const detection = await detectRaid(sources(files), { overrides, signal, onProgress: report });

@@ -179,3 +179,58 @@ export async function gotoStep(page: Page, id: string): Promise<void> {
   await b.click();
   await expect(b).toHaveAttribute('aria-current', 'step');
 }
+
+/** Copies local files into OPFS folder `folder` inside the page (all-zero MiB chunks stay holes). */
+export async function copyIntoOpfs(page: Page, folder: string, files: string[]): Promise<void> {
+  await page.evaluate(() => {
+    document.getElementById('e2e-src')?.remove();
+    document.body.append(Object.assign(document.createElement('input'), { type: 'file', multiple: true, id: 'e2e-src', hidden: true }));
+  });
+  await page.locator('#e2e-src').setInputFiles(files);
+  await page.evaluate(async (folder) => {
+    const input = document.getElementById('e2e-src') as HTMLInputElement;
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(folder, { create: true });
+    for (const f of [...(input.files ?? [])]) {
+      const w = await (await dir.getFileHandle(f.name, { create: true })).createWritable();
+      await w.truncate(f.size);
+      for (let off = 0; off < f.size; off += 1 << 20) {
+        const buf = await f.slice(off, off + (1 << 20)).arrayBuffer();
+        const words = new Uint32Array(buf, 0, buf.byteLength >>> 2);
+        let zero = new Uint8Array(buf, words.length * 4).every((b) => b === 0);
+        for (let i = 0; zero && i < words.length; i++) zero = words[i] === 0;
+        if (!zero) await w.write({ type: 'write', position: off, data: buf });
+      }
+      await w.close();
+    }
+    input.remove();
+  }, folder);
+}
+
+/**
+ * showOpenFilePicker hands back handles of OPFS files `names` in `folder` (kept across reloads).
+ * window.__denyRead makes read permission refused: queryPermission says 'prompt' and
+ * requestPermission 'denied' (counted in window.__permissionRequests).
+ */
+export async function pickerFromOpfs(page: Page, folder: string, names: string[]): Promise<void> {
+  await page.addInitScript(
+    ({ folder, names }) => {
+      const w = window as unknown as Record<string, unknown>;
+      w.showOpenFilePicker = async () => {
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(folder);
+        return Promise.all(names.map((n) => dir.getFileHandle(n)));
+      };
+      w.__permissionRequests = 0;
+      const proto = FileSystemHandle.prototype as unknown as Record<string, (this: unknown, d: unknown) => Promise<string>>;
+      const query = proto.queryPermission;
+      const request = proto.requestPermission;
+      proto.queryPermission = function (d) {
+        return w.__denyRead ? Promise.resolve('prompt') : query!.call(this, d);
+      };
+      proto.requestPermission = function (d) {
+        w.__permissionRequests = Number(w.__permissionRequests) + 1;
+        return w.__denyRead ? Promise.resolve('denied') : request!.call(this, d);
+      };
+    },
+    { folder, names },
+  );
+}

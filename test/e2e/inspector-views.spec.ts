@@ -83,9 +83,15 @@ test('allocation map zoom and owner, hex view at a block, theme toggle, 1024 px 
 
     // Hover the block's cell (64 cells of 8 px + 1 px gap per row).
     const i = block - first;
-    const box = (await canvas.boundingBox())!;
-    const size = await canvas.evaluate((c: HTMLCanvasElement) => ({ w: c.width, h: c.height }));
-    const at = { x: box.x + (((i % 64) * 9 + 4) * box.width) / size.w, y: box.y + ((Math.floor(i / 64) * 9 + 4) * box.height) / size.h };
+    // Where the cell is on screen now: the map sits in a scrolling pane, which other clicks may move.
+    const cellAt = async () => {
+      await canvas.scrollIntoViewIfNeeded();
+      const box = (await canvas.boundingBox())!;
+      const size = await canvas.evaluate((c: HTMLCanvasElement) => ({ w: c.width, h: c.height }));
+      const rel = { x: (((i % 64) * 9 + 4) * box.width) / size.w, y: ((Math.floor(i / 64) * 9 + 4) * box.height) / size.h };
+      return { x: box.x + rel.x, y: box.y + rel.y, rel };
+    };
+    const at = await cellAt();
     await page.mouse.move(at.x, at.y);
     const tip = view.getByTestId('ds-alloc-tooltip');
     await expect(tip).toHaveText(`Block ${block}: ${FILE} ${fdText}`, { timeout: 30_000 });
@@ -101,7 +107,8 @@ test('allocation map zoom and owner, hex view at a block, theme toggle, 1024 px 
     await expect(cellRow.locator('td').nth(3)).toHaveText('1');
 
     // Click: the hex view opens at the block; its bytes are the dump's bytes there, read in Node.
-    await page.mouse.click(at.x, at.y);
+    const again = await cellAt();
+    await page.mouse.click(again.x, again.y);
     const hex = view.getByTestId('hex-view');
     await expect(hex).toBeVisible();
     const shown = await shownBytes(hex, 16);
@@ -141,7 +148,7 @@ test('allocation map zoom and owner, hex view at a block, theme toggle, 1024 px 
     await page.keyboard.press('-');
     await expect(zoom).not.toHaveAttribute('data-per-cell', '1');
     // Ctrl + wheel zooms in again around the pointer.
-    await canvas.hover({ position: { x: at.x - box.x, y: at.y - box.y } });
+    await canvas.hover({ position: at.rel });
     await page.keyboard.down('Control');
     await page.mouse.wheel(0, -100);
     await page.keyboard.up('Control');

@@ -2,8 +2,9 @@ import { expect, test, type Page } from '@playwright/test';
 import { buildArray, rowMap, type ArraySpec } from '../builders/raid.js';
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
 import { makeTempDir, oracleAvailable } from '../helpers/tools.js';
-import { hashOpfsFile, saveIntoOpfs, watchNetwork } from './helpers.js';
-import { axeSerious } from './ui-checks.js';
+import { copyIntoOpfs, hashOpfsFile, pickerFromOpfs, saveIntoOpfs, watchNetwork } from './helpers.js';
+import { axeSerious, SCREENSHOT_DIR } from './ui-checks.js';
+import path from 'node:path';
 
 /**
  * "Open RAID members" end to end, against the production build: the recovery test's VMFS5 LUN (a
@@ -113,6 +114,7 @@ test.describe('open RAID members', () => {
     await expectDetected(page, spec, picked, members);
     await expectMap(page, spec, 4);
     expect(await axeSerious(page), 'axe serious/critical on the RAID view').toEqual([]);
+    await page.getByTestId('raid-detected').screenshot({ path: path.join(SCREENSHOT_DIR, 'raid-detected.png') });
 
     // Override the layout: the map follows it at once, and the array is not opened unchecked.
     await page.getByTestId('raid-set-layout').selectOption('left-asymmetric');
@@ -144,5 +146,72 @@ test.describe('open RAID members', () => {
     await expect(page.getByTestId('raid-map-disk').nth(2)).toContainText('missing');
     await expectMap(page, missingSpec, 4);
     await openScanExport(page);
+  });
+
+  test('nothing to go on: the refusal is shown with what was found; a cancelled detection leaves the parameters to enter, and the array opens as given', async ({ page }) => {
+    test.setTimeout(240_000);
+    await page.goto('/');
+    // All-zero members: no landmark, so detection refuses and says why.
+    const zero = (name: string) => ({ name, mimeType: 'application/octet-stream', buffer: Buffer.alloc(1024 * KiB) });
+    await page.getByTestId('raid-file-input').setInputFiles([zero('a.img'), zero('b.img'), zero('c.img')]);
+    await expect(page.getByTestId('raid-undecided')).toBeVisible({ timeout: 60_000 });
+    await expect(page.getByTestId('raid-reason')).toContainText('no VMFS or GPT landmark');
+    await expect(page.getByTestId('raid-reason')).not.toContainText('--'); // the app has no flags: the form's fields are named instead
+    await expect(page.getByTestId('raid-params')).toBeVisible();
+    await expect(page.getByTestId('raid-open-datastore')).toBeDisabled();
+    expect(await axeSerious(page), 'axe serious/critical on the refused RAID view').toEqual([]);
+    await page.getByTestId('raid-undecided').screenshot({ path: path.join(SCREENSHOT_DIR, 'raid-undecided.png') });
+
+    // Real members, detection held by the test hook and cancelled: the user enters the array.
+    await page.goto('/?raidHoldMs=60000');
+    const picked = [members[1]!, members[3]!, members[0]!, members[2]!];
+    await page.getByTestId('raid-file-input').setInputFiles(picked);
+    await expect(page.getByTestId('raid-status')).toBeVisible();
+    await page.getByTestId('raid-cancel').click();
+    await expect(page.getByTestId('raid-notice')).toHaveText('Detection cancelled.', { timeout: 30_000 });
+    await expect(page.getByTestId('raid-detected')).toHaveCount(0);
+    await page.getByTestId('raid-set-level').selectOption('raid5');
+    await page.getByTestId('raid-set-disks').fill(String(spec.disks));
+    await page.getByTestId('raid-set-disks').dispatchEvent('change');
+    await page.getByTestId('raid-set-stripe').selectOption(String(spec.stripeBytes));
+    await page.getByTestId('raid-set-layout').selectOption(spec.layout!);
+    for (let k = 0; k < picked.length; k++) {
+      const disk = members.indexOf(picked[k]!);
+      await page.getByTestId('raid-set-role').nth(k).selectOption(String(disk));
+      const off = page.getByTestId('raid-set-offset').nth(k);
+      await off.fill(String(spec.offsets[disk]));
+      await off.dispatchEvent('change');
+    }
+    await expectMap(page, spec, 4);
+    await page.getByTestId('raid-map').screenshot({ path: path.join(SCREENSHOT_DIR, 'raid-map.png') });
+    await page.getByTestId('raid-use-given').click();
+    await expect(page.getByTestId('raid-open-datastore')).toBeEnabled();
+    await page.getByTestId('raid-open-datastore').click();
+    const view = page.getByTestId('ds-view');
+    await expect(view.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
+    await expect(view.locator('[data-testid="ds-entry"][data-name="vm1"]')).toBeVisible({ timeout: 60_000 });
+  });
+
+  test('picked with the open picker (handles), the array is a recent session that reopens as the same array after a reload', async ({ page }) => {
+    test.setTimeout(300_000);
+    await pickerFromOpfs(page, 'raid-in', members.map((m) => path.basename(m)));
+    await page.goto('/');
+    await copyIntoOpfs(page, 'raid-in', members);
+    await page.goto('/');
+    await page.getByTestId('raid-open').click();
+    await expect(page.getByTestId('raid-detected')).toBeVisible({ timeout: 90_000 });
+    await expectDetected(page, spec, members.map((m) => path.basename(m)), members.map((m) => path.basename(m)));
+    await page.getByTestId('raid-open-datastore').click();
+    await expect(page.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
+    await expect(page.getByTestId('recent-session').first()).toContainText('RAID members (raid5)');
+    await page.reload();
+    await expect(page.getByTestId('ds-version')).toHaveCount(0);
+    const entry = page.getByTestId('recent-session').first();
+    await expect(entry).toContainText('RAID members (raid5)');
+    await entry.getByTestId('recent-reopen').click();
+    const view = page.getByTestId('ds-view');
+    await expect(view.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
+    await expect(view.locator('[data-testid="ds-entry"][data-name="vm1"]')).toBeVisible({ timeout: 60_000 });
+    await page.evaluate(() => navigator.storage.getDirectory().then((r) => r.removeEntry('raid-in', { recursive: true }).catch(() => {})));
   });
 });

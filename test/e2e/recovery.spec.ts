@@ -24,13 +24,14 @@ async function openDump(page: Page, dump: string, query = ''): Promise<void> {
 }
 
 /**
- * Opens the dump on the page as it is (after a reload, the URL and its test hooks stay). `idle`: no
- * scan is running then (false where a saved scan resumes by itself as soon as the dump is open).
+ * Opens the dump on the page as it is (after a reload, the URL and its test hooks stay). With
+ * `resuming`, an unfinished scan of this dump may already have started again by itself (Find is
+ * then disabled, however soon it is looked at).
  */
-async function pickDump(page: Page, dump: string, idle = true): Promise<void> {
+async function pickDump(page: Page, dump: string, resuming = false): Promise<void> {
   const view = await openDumpFiles(page, dump);
   await expect(view.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
-  if (idle) await expect(page.getByTestId('rec-find')).toBeEnabled();
+  if (!resuming) await expect(page.getByTestId('rec-find')).toBeEnabled();
 }
 
 /**
@@ -207,7 +208,7 @@ test.describe('find lost snapshots', () => {
     await expect(g).toHaveAttribute('data-done', /^([3-9]|1[0-2])$/, { timeout: 60_000 });
     const seen = Number(await g.getAttribute('data-done'));
     await page.reload();
-    await pickDump(page, d.dump, false);
+    await pickDump(page, d.dump, true);
     // No click: a started scan of the same image continues by itself, saying how far it had got.
     const resumed = page.getByTestId('rec-resumed');
     await gotoStep(page, 'find');

@@ -48,7 +48,8 @@ export class OverwriteFile implements PositionalWriter {
   }
 }
 
-function zero(file: string, at: number, len: number): void {
+/** Zeroes [at, at + len) of a dump in place (a wiped table or header). */
+export function zeroRange(file: string, at: number, len: number): void {
   const fd = openSync(file, constants.O_RDWR);
   try {
     const z = new Uint8Array(Math.min(len, MiB));
@@ -92,15 +93,15 @@ export async function buildDeepDumps(dir: string, version: 5 | 6): Promise<DeepD
     return p;
   };
   const wipeTables = (p: string) => {
-    zero(p, 0, 34 * 512);
-    zero(p, lun.size - 33 * 512, 33 * 512);
-    zero(p, lun.partitionOffset + 0x100000, MiB);
+    zeroRange(p, 0, 34 * 512);
+    zeroRange(p, lun.size - 33 * 512, 33 * 512);
+    zeroRange(p, lun.partitionOffset + 0x100000, MiB);
   };
   const a = copy('a');
   wipeTables(a);
   const b = copy('b');
   wipeTables(b);
-  zero(b, origin + 0x200000, 512);
+  zeroRange(b, origin + 0x200000, 512);
   const c = copy('c');
   const newManifest = await buildVmfsCore({
     version, name: `${name}-new`, label: `new-ds${version}`, seed: 90 + version, files: [], luns: [{ scheme: 'gpt', segments }], hasher: nodeSha256,

@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { CancelledError } from '../../src/core/errors.js';
 import { openDeepVolume, type DeepDatastore } from '../../src/core/vmfs/deep/open.js';
+import { deepScan, type DeepScanState } from '../../src/core/vmfs/deep/scan.js';
+import { Tripwire } from '../helpers/deep-landmarks.js';
 import { NodeFileSource } from '../../src/platform/node/file-source.js';
 import { buildDeepDumps, type DeepDumps } from '../helpers/deep-dumps.js';
 import { makeTempDir, oracleAvailable, run, runCli } from '../helpers/tools.js';
@@ -104,6 +108,14 @@ for (const version of [5, 6] as const) {
           expect(e!.size, m.path).toBe(m.size);
           expect(e!.name === m.name || e!.path === `/lost+found/0x${m.fdAddress.toString(16).padStart(8, '0')}`, m.path).toBe(true);
           if (variant !== 'c') expect(e!.path, m.path).toBe(m.path);
+          else {
+            // The re-format wrote a new root directory over the old one: each old top-level entry is
+            // /lost+found/<its FD>, and what lies below keeps the names its own directory blocks give.
+            const [, top, ...rest] = m.path.split('/');
+            const topFd = d.manifest.entries.find((x) => x.path === `/${top}`)!.fdAddress;
+            const lost = `/lost+found/0x${topFd.toString(16).padStart(8, '0')}`;
+            expect(e!.path, m.path).toBe([lost, ...rest].join('/'));
+          }
         }
 
         const src = await NodeFileSource.open(img);
@@ -146,6 +158,38 @@ for (const version of [5, 6] as const) {
         }
       }, 900_000);
     }
+
+    it('--resume: a search stopped half-way goes on from its saved state to the same volumes, and a finished one is reused by --volume', async () => {
+      const img = d.c;
+      const whole = runCli(['info', '--image', img, '--deep', '--json']);
+      expect(whole.code, whole.stderr).toBe(0);
+      // Stop the search at the middle of the dump (as SIGINT would) and keep the state it saves.
+      const src = await NodeFileSource.open(img);
+      const state = path.join(tmp.dir, 'deep-state.json');
+      try {
+        const ac = new AbortController();
+        let saved: DeepScanState | undefined;
+        const half = Math.floor(src.size / 2);
+        await expect(deepScan([new Tripwire(src, ac, half)], { signal: ac.signal, onCheckpoint: (s) => (saved = s) })).rejects.toBeInstanceOf(CancelledError);
+        expect(saved!.bytesScanned).toBeGreaterThan(0);
+        expect(saved!.bytesScanned).toBeLessThan(src.size);
+        writeFileSync(state, JSON.stringify(saved));
+      } finally {
+        await src.close();
+      }
+      const resumed = runCli(['info', '--image', img, '--deep', '--json', '--resume', state]);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(resumed.stderr).toMatch(/resuming from .*deep-state\.json \([0-9]+ of [0-9]+ bytes done\)/);
+      expect(JSON.parse(resumed.stdout)).toEqual(JSON.parse(whole.stdout));
+      const prev = (JSON.parse(whole.stdout) as { volumes: Vol[] }).volumes.find((v) => v.state === 'previous')!;
+      const ls = runCli(['ls', '--image', img, '--volume', prev.uuid, '--recursive', '--json']);
+      const lsSaved = runCli(['ls', '--image', img, '--volume', prev.uuid, '--recursive', '--json', '--resume', state]);
+      expect(lsSaved.code, lsSaved.stderr).toBe(0);
+      expect(lsSaved.stderr).toMatch(/using the finished search saved in/);
+      expect(JSON.parse(lsSaved.stdout)).toEqual(JSON.parse(ls.stdout));
+      // The state file is never one of the dumps.
+      expect(runCli(['info', '--image', img, '--deep', '--resume', img]).code).toBe(1);
+    }, 900_000);
 
     it('a dump with no VMFS at all: info --deep exits 2', () => {
       const empty = path.join(tmp.dir, 'empty.img');

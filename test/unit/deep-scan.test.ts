@@ -4,21 +4,7 @@ import { MemorySource } from '../../src/core/io/byte-source.js';
 import { Ranges } from '../../src/core/vmfs/deep/footprint.js';
 import { CHUNK, deepScan } from '../../src/core/vmfs/deep/scan.js';
 import { rebuildGeometry, toolVolumeId } from '../../src/core/vmfs/deep/volumes.js';
-
-/** A VMFS5 FD as docs/vmfs-format.md §7 lays it out: lock 0x10C00001 + own volume offset, metadata at +0x200. */
-function fd5(volOffset: number, address: number, type: number, blockSize: number, zla = 1): Uint8Array {
-  const b = new Uint8Array(2048);
-  const dv = new DataView(b.buffer);
-  dv.setUint32(0, 0x10c00001, true);
-  dv.setBigUint64(4, BigInt(volOffset), true);
-  dv.setUint32(0x200, address, true);
-  dv.setUint32(0x208, 1, true); // link count
-  dv.setUint32(0x20c, type, true);
-  dv.setBigUint64(0x21c, BigInt(blockSize), true);
-  dv.setUint32(0x244, zla, true);
-  dv.setUint32(0x264, 0x66646d64, true); // 'fdmd'
-  return b;
-}
+import { fd5 } from '../helpers/deep-landmarks.js';
 
 describe('deep scan', () => {
   it('finds an FD whose metadata lies across a read-chunk boundary, and the origin it implies', async () => {

@@ -111,3 +111,39 @@ describe('the app reaches workers through one bridge', () => {
     expect(bad).toEqual([]);
   });
 });
+
+describe('one tsconfig per environment', () => {
+  const ROOT = path.resolve(__dirname, '../..');
+  type Config = { extends?: string; compilerOptions?: { lib?: string[]; types?: string[] }; include?: string[] };
+  const load = (name: string): Required<Pick<Config, 'include'>> & { lib: string[]; types: string[] } => {
+    const c = JSON.parse(readFileSync(path.join(ROOT, name), 'utf8')) as Config;
+    const base = c.extends ? load(c.extends.replace(/^\.\//, '')) : { lib: [], types: [], include: [] };
+    return { lib: c.compilerOptions?.lib ?? base.lib, types: c.compilerOptions?.types ?? base.types, include: c.include ?? base.include };
+  };
+  const glob = (g: string) => new RegExp('^' + g.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\//g, '\0').replace(/\*/g, '[^/]*').replace(/\0/g, '(?:.*/)?') + '$');
+  const envs = {
+    'tsconfig.core.json': { dom: false, worker: false, node: false },
+    'tsconfig.app.json': { dom: true, worker: false, node: false },
+    'tsconfig.workers.json': { dom: false, worker: true, node: false },
+    'tsconfig.node.json': { dom: false, worker: false, node: true },
+  };
+
+  it('each environment gets only its own globals', () => {
+    for (const [name, want] of Object.entries(envs)) {
+      const c = load(name);
+      expect({ dom: c.lib.some((l) => /^DOM/i.test(l)), worker: c.lib.some((l) => /^WebWorker$/i.test(l)), node: c.types.includes('node') }, name).toEqual(want);
+    }
+  });
+
+  it('every source file of src/ is checked by one of them; platform/browser by both the app and the workers', () => {
+    const inc = Object.fromEntries(Object.keys(envs).map((n) => [n, load(n).include.map(glob)]));
+    const all = files(SRC).map((f) => path.relative(ROOT, f).split(path.sep).join('/'));
+    const unchecked = all.filter((f) => !f.endsWith('.d.ts') && !Object.values(inc).some((res) => res.some((r) => r.test(f))));
+    expect(all.length).toBeGreaterThan(100);
+    expect(unchecked).toEqual([]);
+    for (const f of all.filter((x) => x.startsWith('src/platform/browser/'))) {
+      expect(inc['tsconfig.app.json']!.some((r) => r.test(f)), f).toBe(true);
+      expect(inc['tsconfig.workers.json']!.some((r) => r.test(f)), f).toBe(true);
+    }
+  });
+});

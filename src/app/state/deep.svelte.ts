@@ -10,10 +10,14 @@ import { errName, oneLine } from './errors.js';
  */
 export class DeepState {
   volumes = $state.raw<DeepVolumeView[] | null>(null);
+  /** While the scan runs: the volumes the metadata zone gave (first results, before the full pass). */
+  early = $state.raw<DeepVolumeView[] | null>(null);
   busy = $state(false);
   progress = $state.raw<Progress | null>(null);
   opening = $state<string | null>(null);
   error = $state<string | null>(null);
+  /** Where the last scan of these dumps stopped (cancelled), so it can be resumed. */
+  stopped = $state.raw<{ done: number; total: number } | null>(null);
   /** UUID of the deep-scan volume shown in the datastore view, if any. */
   openedUuid = $state<string | null>(null);
 
@@ -22,21 +26,27 @@ export class DeepState {
     return datastore.pickedFiles;
   }
 
-  async scan(): Promise<void> {
+  /** `resume`: go on from where the last scan of the same dumps stopped. */
+  async scan(resume = false): Promise<void> {
     const files = this.files;
     if (files.length === 0 || this.busy) return;
     this.busy = true;
     this.error = null;
     this.volumes = null;
     this.progress = null;
+    this.stopped = null;
+    this.early = null;
     try {
       const abort = (this.abort = new AbortController());
       const onProgress = progressCallback((p: Progress) => (this.progress = p));
-      this.volumes = await dsCall((w) => w.deepScan(files, onProgress), { signal: abort.signal, cancel: (w) => w.cancelDeepScan() });
+      const onZoneVolumes = progressCallback((v: DeepVolumeView[]) => (this.early = v));
+      this.volumes = await dsCall((w) => w.deepScan(files, onProgress, resume, onZoneVolumes), { signal: abort.signal, cancel: (w) => w.cancelDeepScan() });
     } catch (e) {
       this.error = errName(e) === 'CancelledError' ? 'Deep scan cancelled.' : oneLine(e);
+      this.stopped = await dsCall((w) => w.deepScanStopped(files)).catch(() => null);
     } finally {
       this.busy = false;
+      this.early = null;
     }
   }
 

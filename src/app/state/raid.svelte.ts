@@ -13,6 +13,20 @@ import { ui } from './ui.svelte.js';
  * datastore (the parameters go with the files to every worker that reads the dump).
  */
 
+/** The test hook ?raidHoldMs=N: detection waits N ms (at most 60 s, cancellable) before it reads, so a test can cancel it. */
+function holdMs(): number {
+  const v = Number(new URLSearchParams(globalThis.location?.search ?? '').get('raidHoldMs'));
+  return Number.isFinite(v) && v > 0 ? Math.min(v, 60_000) : 0;
+}
+
+/** The form's names for the CLI flags detection's messages mention (the app has no flags). */
+const FIELD: Record<string, string> = { level: 'level', stripe: 'stripe', layout: 'layout', delay: 'parity delay', order: 'roles', offset: 'start offsets' };
+
+/** A refusal in the app's words: the "(give --flag ...)" hints become the form's fields. */
+export function appReason(reason: string): string {
+  return reason.replace(/\s*\(give --[^)]*\)/g, '').replace(/--(level|stripe|layout|delay|order|offset)\b/g, (_, f: string) => FIELD[f]!);
+}
+
 /** Folder entries past this many are not taken as members (a wrongly picked folder stays quick). */
 const MAX_FOLDER_FILES = 64;
 
@@ -82,8 +96,8 @@ export class RaidState {
     try {
       const abort = (this.abort = new AbortController());
       const onProgress = progressCallback((p: RaidProgress) => (this.progress = p));
-      const out = await raidWorker.call<RaidOutcome>((w) => w.detect(this.files, ov, onProgress), { signal: abort.signal, cancel: (w) => w.cancel() });
-      this.outcome = out;
+      const out = await raidWorker.call<RaidOutcome>((w) => w.detect(this.files, ov, onProgress, holdMs()), { signal: abort.signal, cancel: (w) => w.cancel() });
+      this.outcome = out.kind === 'undecided' ? { ...out, reason: appReason(out.reason) } : out;
       if (out.kind === 'detected') {
         this.array = out.detection;
         this.form = formOf(out.detection);
@@ -94,7 +108,7 @@ export class RaidState {
       }
     } catch (e) {
       if (errName(e) === 'CancelledError') this.notice = 'Detection cancelled.';
-      else this.error = oneLine(e);
+      else this.error = appReason(oneLine(e));
       this.form ??= this.blankForm();
     } finally {
       this.busy = false;
@@ -131,7 +145,7 @@ export class RaidState {
       this.array = await raidWorker.call((w) => w.given(this.files, overridesOf(this.form!)));
       this.changed = new Set();
     } catch (e) {
-      this.error = oneLine(e);
+      this.error = appReason(oneLine(e));
     }
   }
 

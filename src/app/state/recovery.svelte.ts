@@ -211,6 +211,13 @@ export class RecoveryState {
     return this.parent === PARENT_UNCHOSEN;
   }
 
+  /** False, saying why, while candidate `c`'s ambiguous parent awaits the user's choice. */
+  private parentChosen(c: CandidateView): boolean {
+    if (!this.parentUnchosen) return true;
+    this.error = `${c.id}: the parent is ambiguous; choose one of the ${c.parentAlternatives.length} disks listed first`;
+    return false;
+  }
+
   /**
    * Shows a candidate list: the early one from metadata (`provisional`) or the final one, which
    * replaces it keeping the selected candidate (and a parent the user chose) when its id is still
@@ -430,10 +437,7 @@ export class RecoveryState {
   async lookInside(): Promise<void> {
     const c = this.selected;
     if (!c || this.lookBusy) return;
-    if (this.parentUnchosen) {
-      this.error = `${c.id}: the parent is ambiguous; choose one of the ${c.parentAlternatives.length} disks listed first`;
-      return;
-    }
+    if (!this.parentChosen(c)) return;
     const parent = this.parent;
     this.error = null;
     this.lookBusy = true;
@@ -474,10 +478,7 @@ export class RecoveryState {
   async recover(format: ExportFormat, destination: WizardDestination = 'pick'): Promise<void> {
     const c = this.selected;
     if (!c || this.exporting) return;
-    if (this.parentUnchosen) {
-      this.error = `${c.id}: the parent is ambiguous; choose one of the ${c.parentAlternatives.length} disks listed first`;
-      return;
-    }
+    if (!this.parentChosen(c)) return;
     this.error = null;
     this.notice = null;
     this.recovered = null;
@@ -520,10 +521,7 @@ export class RecoveryState {
   async recoverDelta(): Promise<void> {
     const c = this.selected;
     if (!c || this.exporting) return;
-    if (this.parentUnchosen) {
-      this.error = `${c.id}: the parent is ambiguous; choose one of the ${c.parentAlternatives.length} disks listed first`;
-      return;
-    }
+    if (!this.parentChosen(c)) return;
     this.error = null;
     this.notice = null;
     this.deltaResult = null;

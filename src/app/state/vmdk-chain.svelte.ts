@@ -62,12 +62,7 @@ export class VmdkChainState {
     this.input = input;
     this.scan = null;
     this.top = null;
-    this.links = [];
-    this.map = null;
-    this.result = null;
-    this.error = null;
-    this.notice = null;
-    this.cidMismatch = false;
+    this.clearChain();
     this.busy = 'scan';
     try {
       const scan = await vmdkWorker.call((w) => w.scan(input));
@@ -86,6 +81,16 @@ export class VmdkChainState {
     await this.openTop();
   }
 
+  /** Forgets the opened chain, its map, the last export and any message. */
+  private clearChain(): void {
+    this.links = [];
+    this.map = null;
+    this.result = null;
+    this.error = null;
+    this.notice = null;
+    this.cidMismatch = false;
+  }
+
   async chooseTop(path: string): Promise<void> {
     this.top = path;
     await this.openTop();
@@ -93,12 +98,7 @@ export class VmdkChainState {
 
   async openTop(ignoreCid = false): Promise<void> {
     if (!this.input || !this.top) return;
-    this.links = [];
-    this.map = null;
-    this.result = null;
-    this.error = null;
-    this.notice = null;
-    this.cidMismatch = false;
+    this.clearChain();
     this.busy = 'open';
     try {
       const input = this.input;

@@ -12,13 +12,14 @@ import { inputFiles, MEMBER_FLAGS, withDatastore } from '../open-datastore.js';
  * Flags and JSON keys are a public contract (see src/cli/main.ts): extend, never rename.
  */
 export async function runDatastore(cmd: string, argv: string[], io: CliIO): Promise<number> {
-  const args = parseArgs(argv, ['image', 'out', 'volume', ...MEMBER_FLAGS], ['json', 'l', 'deleted', 'deep', 'recursive']);
+  const args = parseArgs(argv, ['image', 'out', 'volume', 'resume', ...MEMBER_FLAGS], ['json', 'l', 'deleted', 'deep', 'recursive']);
   const images = args.options.get('image') ?? [];
   const volume = option(args, 'volume');
+  const resume = args.options.has('resume') ? await (await import('../deep-state.js')).resumeOption(args, volume !== undefined || (cmd === 'info' && args.switches.has('deep'))) : undefined;
   const deep = () => import('./deep.js');
   if (cmd === 'info' && args.switches.has('deep')) {
     if (args.options.has('member')) throw new UserError('info --deep takes --image dumps; assemble RAID members first with raid assemble');
-    return (await deep()).deepInfo(images, args.switches.has('json'), io);
+    return (await deep()).deepInfo(images, args.switches.has('json'), io, resume);
   }
   if (cmd === 'cat') {
     const out = requireOption(args, 'out');
@@ -29,7 +30,7 @@ export async function runDatastore(cmd: string, argv: string[], io: CliIO): Prom
         const code = await cat(ds, args.positional, out, io, signal);
         if (volume !== undefined) await (await deep()).reportOverwritten(ds, args.positional[0]!, io);
         return code;
-      }, { volume, signal }),
+      }, { volume, signal, resume }),
     );
   }
   return withDatastore(args, cmd, io, async (ds) => {
@@ -51,7 +52,7 @@ export async function runDatastore(cmd: string, argv: string[], io: CliIO): Prom
       default:
         throw new UserError(`unknown command '${cmd}'`);
     }
-  }, { volume });
+  }, { volume, resume });
 }
 
 const iso = (t: number) => (t > 0 ? new Date(t * 1000).toISOString().replace('.000Z', 'Z') : '-');

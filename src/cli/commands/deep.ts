@@ -3,6 +3,7 @@ import type { Datastore, DirEntry } from '../../core/vmfs/index.js';
 import { DeepDatastore, findDeepVolumes } from '../../core/vmfs/deep/open.js';
 import type { CliIO } from '../args.js';
 import { withImages } from '../open-datastore.js';
+import { deepStateOptions } from '../deep-state.js';
 import { withSigint } from '../interrupt.js';
 import { progressLines } from '../progress-lines.js';
 
@@ -11,10 +12,10 @@ import { progressLines } from '../progress-lines.js';
  * search on the command line. JSON keys are public (see src/cli/main.ts).
  */
 
-export async function deepInfo(images: string[], json: boolean, io: CliIO): Promise<number> {
+export async function deepInfo(images: string[], json: boolean, io: CliIO, resume?: string): Promise<number> {
   return withImages(images, 'info --deep', (sources) =>
     withSigint(async (signal) => {
-      const r = await findDeepVolumes(sources, { signal, onProgress: progressLines(io) });
+      const r = await findDeepVolumes(sources, { signal, onProgress: progressLines(io), ...deepStateOptions(resume, sources, io) });
       const volumes = r.volumes.map((v) => ({
         uuid: v.uuid,
         uuidFromMetadata: v.uuidFromMetadata,
@@ -26,6 +27,8 @@ export async function deepInfo(images: string[], json: boolean, io: CliIO): Prom
         state: v.state,
         source: v.sourceName,
         ...(v.lvmUuid ? { lvmUuid: v.lvmUuid } : {}),
+        // Spanned: every extent's dump and where its device starts there (the head: the origin).
+        ...(v.extents ? { extents: v.extents.map((x) => ({ source: x.sourceName, offsetBytes: x.partition })) } : {}),
         geometry: v.geometry,
         evidence: v.evidence,
         map: v.map,

@@ -15,6 +15,7 @@ import { nodeExportTuning } from '../../platform/node/export-tuning.js';
 import { option, parseArgs, requireOption, type CliIO } from '../args.js';
 import { withSigint } from '../interrupt.js';
 import { progressLines } from '../progress-lines.js';
+import { resumeOption } from '../deep-state.js';
 import { inputFiles, MEMBER_FLAGS, withDatastore } from '../open-datastore.js';
 
 /**
@@ -28,7 +29,8 @@ const progressTo = (io: CliIO) => progressLines(io);
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 export async function runScan(argv: string[], io: CliIO): Promise<number> {
-  const a = parseArgs(argv, ['image', 'volume', ...MEMBER_FLAGS], ['json']);
+  const a = parseArgs(argv, ['image', 'volume', 'resume', ...MEMBER_FLAGS], ['json']);
+  const resume = await resumeOption(a, a.options.has('volume'));
   if (a.positional.length) throw new UserError('usage: scan --image DUMP [--image ...] [--volume UUID] [--json]');
   return withSigint((signal) => withDatastore(a, 'scan', io, async (ds) => {
       const r = await scanForDeltas(ds, { signal, onProgress: progressTo(io) });
@@ -49,11 +51,12 @@ export async function runScan(argv: string[], io: CliIO): Promise<number> {
       if (r.rejectedCount > 0) io.out(`${r.rejectedCount} remnant(s) rejected${r.rejectedCount > r.rejected.length ? ` (first ${r.rejected.length} listed)` : ''}`);
       for (const x of r.rejected) io.out(`    rejected ${x.kind} at volume 0x${x.volOffset.toString(16)}: ${x.reason}`);
       return 0;
-  }, { volume: option(a, 'volume'), signal }));
+  }, { volume: option(a, 'volume'), signal, resume }));
 }
 
 export async function runRecover(argv: string[], io: CliIO): Promise<number> {
-  const a = parseArgs(argv, ['image', 'candidate', 'out', 'format', 'parent', 'report', 'volume', ...MEMBER_FLAGS], ['no-verify']);
+  const a = parseArgs(argv, ['image', 'candidate', 'out', 'format', 'parent', 'report', 'volume', 'resume', ...MEMBER_FLAGS], ['no-verify']);
+  const resume = await resumeOption(a, a.options.has('volume'));
   if (a.positional.length) throw new UserError('usage: recover --image DUMP [...] [--volume UUID] --candidate ID --out FILE --format raw|flat|sparse|stream|delta [--parent PATH] [--report FILE.json]');
   const id = requireOption(a, 'candidate');
   const out = path.resolve(requireOption(a, 'out'));
@@ -105,7 +108,7 @@ export async function runRecover(argv: string[], io: CliIO): Promise<number> {
       for (const f of res.files) io.out(path.join(dir, f));
       io.out(res.sha256);
       return 0;
-    }, { volume: option(a, 'volume'), signal }),
+    }, { volume: option(a, 'volume'), signal, resume }),
   ).finally(() => staged.abort());
 }
 

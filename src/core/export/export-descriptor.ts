@@ -2,7 +2,7 @@ import { UnsupportedError } from '../errors.js';
 import { SECTOR } from '../util/struct.js';
 import { NO_PARENT_CID, serializeDescriptor } from '../vmdk/descriptor.js';
 
-/** What an exported descriptor says; the text is serializeDescriptor's (vmdk-format.md §2.7 / §7.1). */
+/** What an exported descriptor says; the text is serializeDescriptor's (docs/format-notes.md "VMDK text descriptor"). */
 export interface DescriptorSpec {
   createType: 'monolithicFlat' | 'monolithicSparse' | 'streamOptimized' | 'vmfs';
   capacityBytes: number;
@@ -19,7 +19,7 @@ export interface DescriptorSpec {
  */
 export function exportDescriptorText(d: DescriptorSpec): string {
   if (d.capacityBytes % SECTOR !== 0) throw new UnsupportedError(`capacity ${d.capacityBytes} is not a whole number of sectors`);
-  // qemu reads the extent name up to the next quote (§2.7): a name with one cannot be written.
+  // qemu reads the extent name up to the next quote (docs/format-notes.md "VMDK text descriptor"): a name with one cannot be written.
   if (/["\r\n]/.test(d.extentFile)) {
     throw new UnsupportedError(`cannot write a descriptor naming ${JSON.stringify(d.extentFile)}: quotes and newlines are not allowed in extent file names`);
   }

@@ -8,7 +8,7 @@ export function flatDataName(descriptorName: string): string {
   return descriptorName.toLowerCase().endsWith('.vmdk') ? `${descriptorName.slice(0, -5)}-flat.vmdk` : `${descriptorName}-flat.vmdk`;
 }
 
-/** monolithicFlat: a text descriptor plus a raw data file (FLAT extent at offset 0), §7.1. */
+/** monolithicFlat: a text descriptor plus a raw data file (FLAT extent at offset 0; docs/format-notes.md "Hosted sparse (KDMV) and streamOptimized"). */
 export async function createFlatWriter(ctx: WriterContext): Promise<DiskWriter> {
   const dataName = flatDataName(ctx.fileName);
   const dataFile = dataName.slice(dataName.lastIndexOf('/') + 1);

@@ -6,7 +6,7 @@ import { GrainAssembler } from './grain-assembler.js';
 import { ceilDiv, DESCRIPTOR_SECTORS, embeddedDescriptor, GRAIN_SECTORS, GTES_PER_GT, roundUp } from './kdmv-layout.js';
 import { Appender, QueuedSink } from './sink-queue.js';
 
-/** Where everything of a monolithicSparse file goes (sectors), per vmdk-format.md §7.2. */
+/** Where everything of a monolithicSparse file goes (sectors), as docs/format-notes.md "Hosted sparse (KDMV) and streamOptimized" says. */
 export function sparseLayout(capacityBytes: number) {
   const capacity = capacityBytes / SECTOR;
   const grains = ceilDiv(capacity, GRAIN_SECTORS);
@@ -67,7 +67,7 @@ export async function createSparseWriter(ctx: WriterContext): Promise<DiskWriter
 
   const flushGt = async () => {
     if (gtIndex >= 0 && gtDirty) {
-      // Both copies are identical (§3.4); the grains they point to were appended before (same queue).
+      // Both copies are identical (docs/format-notes.md, KDMV); the grains they point to were appended before (same queue).
       await q.write((L.rgtStart + 4 * gtIndex) * SECTOR, gt);
       await q.write((L.gtStart + 4 * gtIndex) * SECTOR, gt);
       gt = new Uint8Array(GTES_PER_GT * 4);

@@ -22,7 +22,7 @@ import { Appender, QueuedSink } from './sink-queue.js';
 const COMPRESS_AHEAD = 8;
 
 /**
- * streamOptimized (KDMV v3, flags 0x30001, §3.6/§7.3): header with GD_AT_END, descriptor, then in
+ * streamOptimized (KDMV v3, flags 0x30001; docs/format-notes.md "Hosted sparse (KDMV) and streamOptimized"): header with GD_AT_END, descriptor, then in
  * LBA order the compressed grain records; after each GT's grains a GT marker + GT; then GD marker
  * + GD, footer marker + footer (the header with the real gdOffset), end-of-stream marker last.
  * Only the GD stays in memory. The file is written strictly sequentially.

@@ -1,6 +1,7 @@
 import { throwIfAborted } from '../errors.js';
 import type { ByteSource } from '../io/byte-source.js';
-import { scanLandmarks, type Landmark, type LunFacts } from './landmarks.js';
+import { isAllZero } from '../util/struct.js';
+import { resolveDirectories, scanLandmarks, type DirClues, type Landmark, type LunFacts } from './landmarks.js';
 
 /**
  * The reading plan of detection: each member's head (4 MiB at a time, until enough landmarks are
@@ -12,6 +13,8 @@ export const HEAD_LIMIT = 224 * 1024 * 1024;
 export const TAIL_BYTES = 4 * 1024 * 1024;
 const BLOCK = 4 * 1024 * 1024;
 const FINGERPRINT_SPAN = 32 * 1024 * 1024;
+/** Zero-to-nonzero transitions kept per member. */
+export const MAX_RISES = 1 << 16;
 /** Landmarks that end a member's head read early. */
 const ENOUGH = 256;
 
@@ -20,6 +23,8 @@ export interface MemberScan {
   facts: LunFacts;
   /** Sector fingerprint -> first position (nonzero sectors of the first 32 MiB; fingerprints seen twice on one member are dropped). */
   prints: Map<number, number>;
+  /** Positions in the head where an all-zero sector is followed by a nonzero one (at most MAX_RISES): the statistics fallback's input. */
+  rises: number[];
   bytesRead: number;
 }
 
@@ -56,8 +61,21 @@ function fingerprintBlock(buf: Uint8Array, base: number, prints: Map<number, num
   }
 }
 
+/** Appends to `rises` the positions of `buf` (member bytes from `base`) where a nonzero sector follows a zero one; returns whether its last sector is zero. */
+function findRises(buf: Uint8Array, base: number, prevZero: boolean, rises: number[]): boolean {
+  for (let at = 0; at + 512 <= buf.length; at += 512) {
+    const zero = isAllZero(buf.subarray(at, at + 512));
+    if (!zero && prevZero && rises.length < MAX_RISES) rises.push(base + at);
+    prevZero = zero;
+  }
+  return prevZero;
+}
+
 export async function scanMembers(members: readonly ByteSource[], onProgress?: (p: ScanProgress) => void, signal?: AbortSignal): Promise<MemberScan[]> {
-  const scans: MemberScan[] = members.map(() => ({ landmarks: [], facts: {}, prints: new Map(), bytesRead: 0 }));
+  const scans: MemberScan[] = members.map(() => ({ landmarks: [], facts: {}, prints: new Map(), rises: [], bytesRead: 0 }));
+  const dirs: DirClues[] = members.map(() => ({ blocks: [], homes: new Map() }));
+  // Byte 0 is never a rise: what lies before a member's first sector is unknown.
+  const prevZero = members.map(() => false);
   const dupes = members.map(() => new Set<number>());
   const total = members.reduce((s, m) => s + Math.min(m.size, HEAD_LIMIT + TAIL_BYTES), 0);
   let done = 0;
@@ -73,7 +91,8 @@ export async function scanMembers(members: readonly ByteSource[], onProgress?: (
       active = true;
       const len = Math.min(BLOCK, headEnd[i]! - pos[i]!);
       const buf = await members[i]!.read(pos[i]!, len);
-      scanLandmarks(buf, pos[i]!, s.landmarks, s.facts);
+      scanLandmarks(buf, pos[i]!, s.landmarks, s.facts, dirs[i]);
+      prevZero[i] = findRises(buf, pos[i]!, prevZero[i]!, s.rises);
       if (pos[i]! < FINGERPRINT_SPAN) fingerprintBlock(buf.subarray(0, Math.min(len, FINGERPRINT_SPAN - pos[i]!)), pos[i]!, s.prints, dupes[i]!);
       pos[i]! += len;
       s.bytesRead += len;
@@ -88,10 +107,14 @@ export async function scanMembers(members: readonly ByteSource[], onProgress?: (
     throwIfAborted(signal);
     const from512 = from - (from % 512);
     const buf = await m.read(from512, m.size - from512);
-    scanLandmarks(buf, from512, scans[i]!.landmarks, scans[i]!.facts);
+    scanLandmarks(buf, from512, scans[i]!.landmarks, scans[i]!.facts, dirs[i]);
     scans[i]!.bytesRead += buf.length;
     done += buf.length;
     onProgress?.({ done: Math.min(done, total), total });
   }
+  resolveDirectories(
+    dirs,
+    scans.map((s) => s.landmarks),
+  );
   return scans;
 }

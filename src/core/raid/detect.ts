@@ -4,6 +4,7 @@ import { isAllZero } from '../util/struct.js';
 import { scanMembers, type MemberScan, type ScanProgress } from './detect-scan.js';
 import { gfMulTable, gfMulXor, gfPow2, xorInto } from './gf256.js';
 import { VOLUME_IN_PARTITION } from './landmarks.js';
+import { stripeFromRises, type StripeStat } from './stripe-stats.js';
 import {
   dataDiskOf,
   dataDisks,
@@ -103,6 +104,8 @@ interface Fit {
   notes: string[];
   /** Members whose landmarks fit another free role as well. */
   unsure: number[];
+  /** The hypothesis had more role assignments than were kept: its alternatives are not all known. */
+  truncated: boolean;
   score: number;
 }
 
@@ -114,7 +117,13 @@ const DELAYS = [...Array.from({ length: 16 }, (_, k) => k + 1), 32, 64, 128, MAX
 const FIT_SAMPLE = 192;
 const CHECK_ROWS = 48;
 const CHECK_BYTES = 64 * 1024;
-const FITS_CHECKED = 6;
+/** Distinct arrays whose rows are checked (best fits first). */
+const FITS_CHECKED = 24;
+const CHECK_BUDGET = 28 * 1024 * 1024;
+/** Bytes of check reads kept for the next fits, all members together. */
+const CACHE_LIMIT = 64 * 1024 * 1024;
+/** Role assignments kept per hypothesis. */
+const MAX_ASSIGNMENTS = 12;
 
 const hypText = (h: Hyp) =>
   `${h.level} of ${h.disks}${h.level === 'raid1' || h.level === 'jbod' ? '' : `, stripe ${h.stripe}`}${h.layout ? `, ${h.layout}` : ''}${h.layout && h.delay > 1 ? `, parity delay ${h.delay}` : ''}`;
@@ -173,7 +182,7 @@ const offOf = (key: number) => (key % 2 ** 36) * 512;
  * when its syndrome slot is 0), so a member can have several candidate (role, offset) pairs; the
  * pairs are then chosen so that no role is taken twice, data readings first.
  */
-function fit(h: Hyp, obs: Obs[][], sizes: number[], ov: RaidOverrides): Fit | null {
+function fit(h: Hyp, obs: Obs[][], sizes: number[], ov: RaidOverrides): Fit[] {
   const g = geometryOf(h);
   const fixedRole = (m: number) => {
     if (!ov.order) return undefined;
@@ -218,51 +227,62 @@ function fit(h: Hyp, obs: Obs[][], sizes: number[], ov: RaidOverrides): Fit | nu
       .filter(([k, v]) => v >= need && (fr === undefined || h.level === 'raid1' || roleOf(k) === fr) && (fo === undefined || offOf(k) === fo))
       .map(([key, count]) => ({ key, count, data: dataVotes.get(key) ?? 0 }))
       .sort((a, b) => b.data - a.data || b.count - a.count);
-    if (total > 0 && opts.length === 0) return null;
+    if (total > 0 && opts.length === 0) return [];
     options.push(opts);
   }
   // Choose one option per member so that roles stay unique (raid10: two per column).
   const cap = h.level === 'raid1' ? Infinity : h.level === 'raid10' ? 2 : 1;
   const used = new Map<number, number>();
   const pick: number[] = new Array<number>(obs.length).fill(-1);
-  const dfs = (m: number): boolean => {
-    if (m === obs.length) return true;
+  // Every assignment, not just the first: with a member missing, a member's landmarks may fit a data
+  // role and a parity role alike, and only the parity checks on rows tell them apart.
+  const picks: number[][] = [];
+  const dfs = (m: number): void => {
+    if (picks.length >= MAX_ASSIGNMENTS) return;
+    if (m === obs.length) {
+      picks.push(pick.slice());
+      return;
+    }
     if (options[m]!.length === 0) return dfs(m + 1);
     for (let i = 0; i < options[m]!.length; i++) {
       const r = h.level === 'raid1' ? -1 : roleOf(options[m]![i]!.key);
       if ((used.get(r) ?? 0) >= cap) continue;
       used.set(r, (used.get(r) ?? 0) + 1);
       pick[m] = i;
-      if (dfs(m + 1)) return true;
+      dfs(m + 1);
+      pick[m] = -1;
       used.set(r, used.get(r)! - 1);
     }
-    return false;
   };
-  if (!dfs(0)) return null;
-  const roles: (number | null)[] = [];
-  const offsets: (number | null)[] = [];
-  const explained: number[] = [];
-  let consistent = 0;
-  let inconsistent = 0;
-  let asData = 0;
-  for (let m = 0; m < obs.length; m++) {
-    const o = pick[m]! >= 0 ? options[m]![pick[m]!]! : null;
-    asData += o?.data ?? 0;
-    roles.push(o && h.level !== 'raid1' ? roleOf(o.key) : (fixedRole(m) ?? null));
-    offsets.push(o ? offOf(o.key) : (ov.offsets?.get(m) ?? null));
-    explained.push(o?.count ?? 0);
-    consistent += o?.count ?? 0;
-    inconsistent += o ? totals[m]! - o.count : 0;
+  dfs(0);
+  const fits: Fit[] = [];
+  for (const chosen of picks) {
+    const roles: (number | null)[] = [];
+    const offsets: (number | null)[] = [];
+    const explained: number[] = [];
+    let consistent = 0;
+    let inconsistent = 0;
+    let asData = 0;
+    for (let m = 0; m < obs.length; m++) {
+      const o = chosen[m]! >= 0 ? options[m]![chosen[m]!]! : null;
+      asData += o?.data ?? 0;
+      roles.push(o && h.level !== 'raid1' ? roleOf(o.key) : (fixedRole(m) ?? null));
+      offsets.push(o ? offOf(o.key) : (ov.offsets?.get(m) ?? null));
+      explained.push(o?.count ?? 0);
+      consistent += o?.count ?? 0;
+      inconsistent += o ? totals[m]! - o.count : 0;
+    }
+    if (consistent === 0) continue;
+    // A member whose landmarks fit as well on another free role (data here, a parity copy there) is not placed by them.
+    const taken = new Set(roles);
+    const unsure: number[] = [];
+    options.forEach((opts, m) => {
+      const c = chosen[m]! >= 0 ? opts[chosen[m]!]! : null;
+      if (c && h.level !== 'raid1' && opts.some((o) => o !== c && o.count >= c.count && !taken.has(roleOf(o.key)))) unsure.push(m);
+    });
+    fits.push({ hyp: h, roles, offsets, explained, consistent, inconsistent, notes: [], unsure, truncated: picks.length >= MAX_ASSIGNMENTS, score: asData + (consistent - asData) / 4 - 10 * inconsistent });
   }
-  if (consistent === 0) return null;
-  // A member whose landmarks fit as well on another free role (data here, a parity copy there) is not placed by them.
-  const taken = new Set(roles);
-  const unsure: number[] = [];
-  options.forEach((opts, m) => {
-    const chosen = pick[m]! >= 0 ? opts[pick[m]!]! : null;
-    if (chosen && h.level !== 'raid1' && opts.some((o) => o !== chosen && o.count >= chosen.count && !taken.has(roleOf(o.key)))) unsure.push(m);
-  });
-  return { hyp: h, roles, offsets, explained, consistent, inconsistent, notes: [], unsure, score: asData + (consistent - asData) / 4 - 10 * inconsistent };
+  return fits;
 }
 
 function* hypotheses(given: number, volBases: number[], ov: RaidOverrides): Generator<Hyp> {
@@ -347,8 +367,35 @@ function complete(f: Fit, scans: MemberScan[], ov: RaidOverrides, given: number)
   return f;
 }
 
+/**
+ * The checks' reads: the fits checked share most rows (same offsets, same stripe), so reads are
+ * cached (up to CACHE_LIMIT), and each member gives the checks at most CHECK_BUDGET bytes (with the scan's 228 MiB,
+ * 256 MiB in all); past it a read answers null and the row is not checked.
+ */
+class CheckReader {
+  private readonly cache = new Map<string, Uint8Array>();
+  private cached = 0;
+  private readonly spent: number[];
+  constructor(private readonly members: readonly ByteSource[]) {
+    this.spent = members.map(() => 0);
+  }
+  async read(m: number, at: number, len: number): Promise<Uint8Array | null> {
+    const key = `${m}:${at}:${len}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    if (this.spent[m]! + len > CHECK_BUDGET) return null;
+    this.spent[m]! += len;
+    const b = await this.members[m]!.read(at, len);
+    if (this.cached + len <= CACHE_LIMIT) {
+      this.cache.set(key, b);
+      this.cached += len;
+    }
+    return b;
+  }
+}
+
 /** Reads row `row` (a prefix of each chunk) of every placed member. */
-async function readRow(f: Fit, members: readonly ByteSource[], row: number, len: number): Promise<(Uint8Array | null)[] | null> {
+async function readRow(f: Fit, members: readonly ByteSource[], reader: CheckReader, row: number, len: number): Promise<(Uint8Array | null)[] | null> {
   const byDisk: (Uint8Array | null)[] = new Array<Uint8Array | null>(f.hyp.disks).fill(null);
   const h = f.hyp;
   const stripe = h.level === 'raid1' ? len : h.stripe;
@@ -356,7 +403,9 @@ async function readRow(f: Fit, members: readonly ByteSource[], row: number, len:
     const at = f.offsets[m]! + row * stripe;
     if (at + len > members[m]!.size) return null;
     const disk = h.level === 'raid10' ? 2 * f.roles[m]! + (byDisk[2 * f.roles[m]!] ? 1 : 0) : h.level === 'raid1' ? m : f.roles[m]!;
-    byDisk[disk] = await members[m]!.read(at, len);
+    const b = await reader.read(m, at, len);
+    if (!b) return null;
+    byDisk[disk] = b;
   }
   return byDisk;
 }
@@ -367,7 +416,7 @@ const same = (a: Uint8Array, b: Uint8Array) => {
 };
 
 /** Parity and mirror checks on sampled rows; adjusts the fit's score. Returns false when the rows contradict it. */
-async function check(f: Fit, members: readonly ByteSource[], scans: MemberScan[], signal?: AbortSignal): Promise<boolean> {
+async function check(f: Fit, members: readonly ByteSource[], reader: CheckReader, scans: MemberScan[], signal?: AbortSignal): Promise<boolean> {
   const h = f.hyp;
   if (h.level === 'raid0' || h.level === 'jbod') return true;
   const g = geometryOf(h);
@@ -408,7 +457,8 @@ async function check(f: Fit, members: readonly ByteSource[], scans: MemberScan[]
         const holder = f.roles.indexOf(role);
         if (holder < 0 || f.offsets[holder]! + x + 512 > members[holder]!.size) continue;
         // Parity copies a sector where the other data is zero there: the bytes that made it a landmark (magic, own address) must match.
-        const [a, b] = await Promise.all([members[m]!.read(o.pos, 12), members[holder]!.read(f.offsets[holder]! + x, 12)]);
+        const [a, b] = await Promise.all([reader.read(m, o.pos, 12), reader.read(holder, f.offsets[holder]! + x, 12)]);
+        if (!a || !b) continue;
         same(a, b) ? copyAgree++ : copyDisagree++;
       }
     }
@@ -424,7 +474,7 @@ async function check(f: Fit, members: readonly ByteSource[], scans: MemberScan[]
   }
   for (const row of wanted) {
     throwIfAborted(signal);
-    const chunks = await readRow(f, members, row, len);
+    const chunks = await readRow(f, members, reader, row, len);
     if (!chunks) continue;
     const present = chunks.filter((c): c is Uint8Array => c !== null);
     const nonzero = present.filter((c) => !isAllZero(c));
@@ -462,11 +512,14 @@ async function check(f: Fit, members: readonly ByteSource[], scans: MemberScan[]
       : `${complete || lost >= 0 ? `parity check: ${good} of ${good + bad} sampled checks hold${h.level === 'raid6' ? (lost >= 0 ? ' (P or Q, member missing: its chunks rebuilt from P)' : ' (P and Q)') : ''}; ` : ''}rows whose lone data chunk equals P: ${dupAgree} agree, ${dupDisagree} disagree`,
   );
   if (copyAgree + copyDisagree) f.notes.push(`landmarks read as parity copies: ${copyAgree} match their data chunk, ${copyDisagree} do not`);
-  if (bad > Math.max(1, (good + bad) * 0.1) || dupDisagree > Math.max(1, dupAgree * 0.2) || copyDisagree > copyAgree) return false;
+  if (bad > Math.max(1, (good + bad) * 0.1) || dupDisagree > Math.max(1, dupAgree * 0.2) || copyDisagree > Math.max(1, copyAgree)) return false;
   // A parity sector XORs several data sectors: three FDs at one offset make a false lock with a mixed address, so a few copies may not match.
   f.score += 4 * good + 2 * dupAgree + copyAgree - 2 * copyDisagree;
   return true;
 }
+
+const sameHyp = (a: Hyp, b: Hyp) =>
+  a.level === b.level && a.disks === b.disks && a.stripe === b.stripe && a.layout === b.layout && a.delay === b.delay && a.volBase === b.volBase;
 
 /** Two fits describe the same array when every sampled LUN chunk maps to the same member and place. */
 function sameArray(a: Fit, b: Fit, lunSize: number, given: number): boolean {
@@ -530,8 +583,7 @@ export async function detectRaid(members: readonly ByteSource[], opts: DetectOpt
       opts.onProgress?.({ phase: 'fit', done: tried, total: tried });
       await Promise.resolve();
     }
-    const f = fit(h, obs, sizes, ov);
-    if (f) fits.push(f);
+    fits.push(...fit(h, obs, sizes, ov));
   }
   // Fewer missing members and more explained landmarks first.
   const completed = fits
@@ -553,9 +605,12 @@ export async function detectRaid(members: readonly ByteSource[], opts: DetectOpt
     if (!distinct.some((d) => sameArray(d, f, lunSize, given))) distinct.push(f);
   }
   const checked: Fit[] = [];
+  const failed = new Set<Fit>();
+  const reader = new CheckReader(members);
   for (const f of distinct) {
-    opts.onProgress?.({ phase: 'check', done: checked.length, total: distinct.length });
-    if (await check(f, members, scans, opts.signal)) checked.push(f);
+    opts.onProgress?.({ phase: 'check', done: checked.length + failed.size, total: distinct.length });
+    if (await check(f, members, reader, scans, opts.signal)) checked.push(f);
+    else failed.add(f);
   }
   checked.sort((a, b) => b.score - a.score);
   if (checked.length === 0) throw undecided('the landmarks fit, but parity or mirror checks contradict every fitting layout', distinct.map((f) => hypText(f.hyp)));
@@ -566,18 +621,36 @@ export async function detectRaid(members: readonly ByteSource[], opts: DetectOpt
   const near = (a: number, b: number) => a >= b - Math.abs(b) * 0.1;
   const fewest = Math.min(...checked.filter((f) => near(f.score, top)).map((f) => f.hyp.disks));
   const pool = checked.filter((f) => f.hyp.disks === fewest);
-  const best = pool[0]!;
-  const second = pool[1];
+  let best = pool[0]!;
+  let second = pool[1];
+  let byStats: StripeStat | null = null;
   if (second && near(second.score, best.score)) {
+    // The landmarks and rows leave several arrays standing: where they differ in stripe size, the
+    // statistics of zero-to-nonzero transitions may pick one (reported, at a lower confidence).
+    const rivals = pool.filter((f) => near(f.score, best.score));
+    const fits = rivals.map((f) => ({ f, st: stripeFromRises(scans.map((s) => s.rises), f.offsets) })).filter((x) => x.st?.stripe === x.f.hyp.stripe);
+    const pick = fits.length === 1 ? fits[0]! : null;
+    if (pick && rivals.every((f) => f === pick.f || f.hyp.stripe !== pick.f.hyp.stripe)) {
+      byStats = pick.st;
+      second = rivals.find((f) => f !== pick.f);
+      best = pick.f;
+    }
+  }
+  if (!byStats && second && near(second.score, best.score)) {
     throw undecided(`the evidence fits more than one array: ${hypText(best.hyp)} or ${hypText(second.hyp)} (give --level, --stripe, --layout, --delay or --order)`, checked.map((f) => `${hypText(f.hyp)} (score ${f.score})`));
   }
-  if (best.unsure.length) {
+  // A member whose landmarks fit another role as well is placed only when every other assignment
+  // of that hypothesis was checked on rows (P and Q over-determine a RAID 6 row with one member
+  // missing) and failed.
+  const alternatives = completed.filter((f) => f !== best && sameHyp(f.hyp, best.hyp) && !sameArray(f, best, lunSize, given));
+  if (best.unsure.length && (best.truncated || alternatives.some((f) => !failed.has(f)))) {
     throw undecided(
-      `${hypText(best.hyp)} fits, but the landmarks of member(s) ${best.unsure.map((m) => m + 1).join(', ')} fit another role of a missing member as well (give --order)`,
+      `${hypText(best.hyp)} fits, but the landmarks of member(s) ${best.unsure.map((m) => m + 1).join(', ')} fit another role of a missing member as well, and the rows cannot tell (give --order)`,
       checked.map((f) => `${hypText(f.hyp)} (score ${f.score})`),
     );
   }
-  return result(best, second ?? checked.find((f) => f !== best), members, gptSize, evidence);
+  if (best.unsure.length) best.notes.push(`member(s) ${best.unsure.map((m) => m + 1).join(', ')}: the landmarks fit another role as well; the ${alternatives.length} other assignment(s) fail the parity check`);
+  return result(best, second ?? checked.find((f) => f !== best), members, gptSize, evidence, byStats);
 }
 
 function kindsText(s: MemberScan): string {
@@ -586,7 +659,7 @@ function kindsText(s: MemberScan): string {
   return by.size ? ` (${[...by].map(([k, v]) => `${k} ${v}`).join(', ')})` : '';
 }
 
-function result(best: Fit, second: Fit | undefined, members: readonly ByteSource[], gptSize: number | undefined, evidence: string[]): RaidDetection {
+function result(best: Fit, second: Fit | undefined, members: readonly ByteSource[], gptSize: number | undefined, evidence: string[], byStats: StripeStat | null): RaidDetection {
   const h = best.hyp;
   const det: RaidDetection = {
     level: h.level,
@@ -607,6 +680,13 @@ function result(best: Fit, second: Fit | undefined, members: readonly ByteSource
   const anchored = best.explained.filter((e) => e > 0).length / members.length;
   const margin = second && best.score > 0 ? Math.max(0, 1 - Math.max(0, second.score) / best.score) : second ? 0 : 1;
   det.confidence = Math.min(1, Math.round(100 * explainedShare * (0.5 + 0.5 * anchored) * (0.5 + 0.5 * margin)) / 100);
+  if (byStats) {
+    // The margin above is ~0 (the rivals fit alike); the statistic decided, and says how strongly.
+    det.confidence = Math.round(100 * Math.min(0.6, explainedShare * byStats.share * (1 - byStats.shareDouble / 2))) / 100;
+    det.evidence.push(
+      `stripe size from statistics, not landmarks (lower confidence): ${Math.round(100 * byStats.share)}% of ${byStats.rises} zero-to-nonzero transitions fall on ${byStats.stripe}-byte boundaries, ${Math.round(100 * byStats.shareDouble)}% on ${2 * byStats.stripe}-byte ones`,
+    );
+  }
   if (second) det.evidence.push(`next best: ${hypText(second.hyp)} (score ${second.score} against ${best.score})`);
   return det;
 }

@@ -10,7 +10,7 @@ import { rebuiltFile } from './rebuilt-file.js';
 import type { Candidate } from './candidate.js';
 
 /**
- * The rebuilt delta offered for use in place (issue 5 item 3): the delta file's bytes as found
+ * The rebuilt delta offered for use in place: the delta file's bytes as found
  * on the volume (lost blocks are NOT filled: they read as zeros, so a lost grain table makes its
  * grains read from the parent and a lost data grain reads as zeros) and a fresh descriptor whose
  * parentCID is the parent's CID, so VMware and qemu open it over the parent.

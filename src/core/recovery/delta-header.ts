@@ -1,5 +1,5 @@
-import { COWD_HEADER } from '../vmdk/formats/cowd.js';
-import { SESPARSE_CONST_HEADER, SESPARSE_GT_ENTRIES } from '../vmdk/formats/sesparse.js';
+import { COWD_GT_ENTRIES, COWD_HEADER, COWD_MAGIC } from '../vmdk/formats/cowd.js';
+import { SESPARSE_CONST_HEADER, SESPARSE_GT_ENTRIES, SESPARSE_MAGIC_LO } from '../vmdk/formats/sesparse.js';
 import { kdmvGeometry, parseKdmvHeader } from '../vmdk/formats/hosted-sparse.js';
 import { KDMV_MAGIC } from '../vmdk/formats/kdmv-header.js';
 import { RescueError } from '../errors.js';
@@ -8,8 +8,6 @@ import type { DeltaFormat, RemnantKind } from './types.js';
 
 /** Bytes read at a block start to recognise a delta header (the COWD header is 0x800). */
 export const HEADER_PROBE_BYTES = 0x800;
-const COWD_MAGIC = 0x44574f43;
-const COWD_GT_ENTRIES = 4096;
 const HEADER_SECTORS = 4;
 
 /** A delta header that passed the sanity checks, with the file extent it implies. */
@@ -54,7 +52,7 @@ export function probeHeaderRemnant(head: Uint8Array, maxFileSize: number): Delta
   const m = head.length >= 4 ? u32(head, 0) : 0;
   try {
     if (m === COWD_MAGIC) return head.length >= HEADER_PROBE_BYTES ? why('cowd-header', probeCowd(head, maxFileSize)) : null;
-    if (m === 0xcafebabe && head.length >= SESPARSE_CONST_HEADER.size && u32(head, 4) === 0) return why('sesparse-header', probeSeSparse(head, maxFileSize));
+    if (m === SESPARSE_MAGIC_LO && head.length >= SESPARSE_CONST_HEADER.size && u32(head, 4) === 0) return why('sesparse-header', probeSeSparse(head, maxFileSize));
     if (m === KDMV_MAGIC) return { kind: 'kdmv-header', reason: kdmvReason(head) };
   } catch (e) {
     if (!(e instanceof RescueError)) throw e;

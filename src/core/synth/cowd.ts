@@ -13,7 +13,7 @@ export interface CowdOutput {
  * Writes a vmfsSparse (COWD) delta the way ESXi lays it out: 2 KiB header, grain directory at
  * sector 4, then grain tables (4096 u32 entries, 32 sectors) and grains appended at freeSector in
  * the order they are first written. Written independently of the reader from the format notes
- * (docs/vmdk-format.md §4), so qemu-img is the judge of both.
+ * (docs/format-notes.md "COWD (vmfsSparse)"), so qemu-img is the judge of both.
  */
 export interface CowdBuildOptions {
   /** Where the delta file goes (positional writes; grain tables spill there and are read back). */

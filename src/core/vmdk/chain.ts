@@ -9,7 +9,7 @@ export const MAX_CHAIN_DEPTH = 64;
 
 /**
  * Opens `path` (a descriptor, a monolithic sparse file, a bare delta) and its parents, top first
- * (vmdk-format.md §2.6): follows parentFileNameHint (as given, then resolver.candidates), checks
+ * (docs/format-notes.md "VMDK chain links"): follows parentFileNameHint (as given, then resolver.candidates), checks
  * every child's parentCID against its parent's CID, refuses cycles and absurd depth, and notes
  * capacity differences (a smaller parent reads as zeros past its end).
  */

@@ -2,10 +2,10 @@ import { CorruptError } from '../errors.js';
 import type { Descriptor, DescriptorExtent } from './types.js';
 
 /**
- * The VMDK text descriptor (vmdk-format.md §2): a separate small file or text embedded in a
+ * The VMDK text descriptor (docs/format-notes.md "VMDK text descriptor"): a separate small file or text embedded in a
  * KDMV file. Parsing is by line shape (header `key=value`, extent lines starting with an access
  * word, `ddb.key = "value"`), keys compared case-insensitively, so descriptors written by
- * VMware, qemu and VirtualBox all read. Serialising follows VMware's exact spelling (§2.7).
+ * VMware, qemu and VirtualBox all read. Serialising follows VMware's exact spelling (same section).
  */
 
 /** Real descriptors are < 4 KiB; twoGbMaxExtent* with thousands of extents stay far below this. */
@@ -14,7 +14,7 @@ export const MAX_DESCRIPTOR_BYTES = 1024 * 1024;
 export const MAX_EXTENTS = 65536;
 
 export const NO_PARENT_CID = 'ffffffff';
-/** Seen in hand-made templates; means "unknown", never grounds to reject a link (§2.2). */
+/** Seen in hand-made templates; means "unknown", never grounds to reject a link (docs/format-notes.md "VMDK text descriptor"). */
 export const UNKNOWN_CID = 'fffffffe';
 
 const ACCESS = new Set(['RW', 'RDONLY', 'NOACCESS']);
@@ -181,7 +181,7 @@ export function descriptorSectors(desc: Descriptor): number {
 }
 
 /**
- * Writes a descriptor the way VMware does and qemu/libvmdk accept (§2.7, §7): no spaces around
+ * Writes a descriptor the way VMware does and qemu/libvmdk accept (docs/format-notes.md "VMDK text descriptor"): no spaces around
  * `=` in the header, `RW` extents, FLAT with its sector offset and VMFS without, a DDB section
  * always present, `ddb.key = "value"` with spaces. `desc.ddb` keys are written in the given
  * spelling (without the `ddb.` prefix).

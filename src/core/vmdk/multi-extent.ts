@@ -15,7 +15,7 @@ export interface PlacedExtent {
  * The concatenation of a descriptor's extents (twoGbMaxExtent*, custom multi-extent disks, and
  * single-extent descriptors too, so every descriptor disk has one shape). Each slot is as long as
  * its descriptor line says; where the extent's own capacity is shorter the rest is 'missing'
- * (reported), where it is longer the excess is ignored (vmdk-format.md §2.4: trust the smaller).
+ * (reported), where it is longer the excess is ignored (trust the smaller: docs/format-notes.md "VMDK text descriptor").
  */
 export class MultiExtentLayer implements DiskLayer {
   readonly capacity: number;

@@ -2,11 +2,11 @@ import { CorruptError, MissingFileError, RescueError } from '../errors.js';
 import { readUpTo, type ByteSource } from '../io/byte-source.js';
 import { SECTOR, u32 } from '../util/struct.js';
 import { decodeDescriptorBytes, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, parseDescriptor } from './descriptor.js';
-import { openCowdExtent } from './formats/cowd.js';
+import { isCowdHeader, openCowdExtent } from './formats/cowd.js';
 import { openFlatExtent, openZeroExtent, RdmLayer } from './formats/flat.js';
 import { isKdmvHeader, readEmbeddedDescriptorBytes, readKdmvHeader } from './formats/hosted-sparse.js';
 import { KDMV_FLAGS } from './formats/kdmv-header.js';
-import { isSeSparseHeader, openSeSparseExtent } from './formats/sesparse.js';
+import { isSeSparseHeader, openSeSparseExtent, SESPARSE_MAGIC_LO } from './formats/sesparse.js';
 import { openKdmvExtent } from './formats/stream-optimized.js';
 import { MultiExtentLayer, type PlacedExtent } from './multi-extent.js';
 import type { ChainLinkInfo, Descriptor, DescriptorExtent, DiskFormat, DiskLayer, FileResolver } from './types.js';
@@ -22,16 +22,11 @@ export interface OpenedDisk {
   warnings: string[];
 }
 
-const COWD_MAGIC = 0x44574f43; // "COWD"
-const SESPARSE_MAGIC = 0xcafebabe;
-/** createTypes whose data is a raw LUN, never in a datastore dump (§2.3). */
+/** createTypes whose data is a raw LUN, never in a datastore dump (docs/format-notes.md "VMDK text descriptor"). */
 const RDM_CREATE_TYPES = new Set(['vmfsrawdevicemap', 'vmfspassthroughrawdevicemap', 'vmfsrdm', 'vmfsrdmp', 'vmfsraw']);
 
-function isCowd(head: Uint8Array): boolean {
-  return head.length >= 4 && u32(head, 0) === COWD_MAGIC;
-}
 function isSeSparse(head: Uint8Array): boolean {
-  return isSeSparseHeader(head) || (head.length >= 8 && u32(head, 0) === SESPARSE_MAGIC && u32(head, 4) === 0);
+  return isSeSparseHeader(head) || (head.length >= 8 && u32(head, 0) === SESPARSE_MAGIC_LO && u32(head, 4) === 0);
 }
 
 /** Opens `path` through the resolver, then the candidates; MissingFileError names who wanted it. */
@@ -60,7 +55,7 @@ export async function openDisk(resolver: FileResolver, path: string, src?: ByteS
   if (!file) throw new MissingFileError(path);
   const head = await readUpTo(file, 0, SECTOR);
   if (isKdmvHeader(head)) return openKdmvDisk(file, path);
-  if (isCowd(head)) {
+  if (isCowdHeader(head)) {
     const layer = await openCowdExtent(file, path);
     return bare(path, layer, 'vmfsSparse', 'VMFSSPARSE');
   }
@@ -163,7 +158,7 @@ async function openExtent(resolver: FileResolver, descPath: string, e: Descripto
     case 'SPARSE': {
       // qemu also accepts a COWD file behind a SPARSE line; do the same.
       const head = await readUpTo(src, 0, 4);
-      if (isCowd(head)) return openCowdExtent(src, path);
+      if (isCowdHeader(head)) return openCowdExtent(src, path);
       return openKdmvExtent(src, path);
     }
   }

@@ -140,7 +140,8 @@ export function rankTops(files: PickedFile[]): { tops: string[]; suggestedTop: s
   const referenced = new Set<string>();
   for (const f of files) {
     if (f.parentHint) referenced.add(baseName(f.parentHint).toLowerCase());
-    for (const e of f.extentFiles) referenced.add(baseName(e).toLowerCase());
+    // A monolithicSparse file's embedded descriptor names the file itself as its extent: not a reference.
+    for (const e of f.extentFiles) if (baseName(e).toLowerCase() !== baseName(f.path).toLowerCase()) referenced.add(baseName(e).toLowerCase());
   }
   const byName = new Map(openable.map((f) => [baseName(f.path).toLowerCase(), f]));
   const depth = (f: PickedFile): number => {

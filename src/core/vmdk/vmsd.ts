@@ -1,7 +1,7 @@
 import { CorruptError } from '../errors.js';
 
 /**
- * The .vmsd snapshot database (vmdk-format.md §8.2) and the .vmx-style `key = "value"` text it
+ * The .vmsd snapshot database (docs/format-notes.md ".vmsd and .vmsn") and the .vmx-style `key = "value"` text it
  * shares with .vmx files. Keys are case-insensitive (normalised to lower case). Values may carry
  * VMware's `|XX` hex escapes (e.g. `|22` for a double quote), decoded here.
  */

@@ -3,7 +3,7 @@ import { readUpTo, type ByteSource } from '../io/byte-source.js';
 import { cString, defineStruct, hex, u32 } from '../util/struct.js';
 
 /**
- * .vmsn / .vmss checkpoint container (vmdk-format.md §8.3): a 12-byte header (magic, version,
+ * .vmsn / .vmss checkpoint container (docs/format-notes.md ".vmsd and .vmsn"): a 12-byte header (magic, version,
  * group count) and a table of 80-byte group descriptors (name[64], u64 position, u64 size), as
  * declared by crash-utility's vmware_vmss.h. No disk data lives here; we only want to know which
  * disks a snapshot used, so the embedded configuration's `<dev>.fileName = "…"` lines are found by

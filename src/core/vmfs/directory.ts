@@ -50,7 +50,7 @@ export async function readLinearDir(dir: ByteSource): Promise<RawDirEntry[]> {
   return out;
 }
 
-// ---- VMFS6 hashed directories (format doc §9.2) ----
+// ---- VMFS6 hashed directories (docs/format-notes.md "VMFS structures the reader cites") ----
 
 const DIR6_HEADER_BLOCK = 0x10000;
 const DIR6_VERSIONS = [0x00f50001, 0x00fdc001];

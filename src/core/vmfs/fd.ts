@@ -133,7 +133,7 @@ export function parseFd(raw: Uint8Array, address: number, volOffset: number, L: 
       if (length !== 0) throw new CorruptError(`${where}: FD ${hex(address, 8)} block size ${u64n(raw, bsAt)} is not a power of two`);
       blockSize = L.blockSize;
     }
-    // blockOffsetShift is honoured on VMFS6 (major > 19); VMFS3/5 use log2(blockSize) (format doc §7.3).
+    // blockOffsetShift is honoured on VMFS6 (major > 19); VMFS3/5 use log2(blockSize) (docs/format-notes.md "VMFS structures the reader cites").
     const bos = raw[mb + FD_META.fields.blockOffsetShift[0]]!;
     shift = majorVersion > 19 && bos > 0 && bos < 40 ? bos : Math.log2(blockSize);
   }

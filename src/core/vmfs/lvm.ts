@@ -199,7 +199,7 @@ export async function readLvmDevice(dev: ByteSource): Promise<LvmDevice> {
   }
   if (volumes.length === 0) throw new CorruptError(`${name}: LVM volume table holds no volume`);
 
-  // PE bitmap/table pairs: offsets from the rules of the header layout (see the format doc §2.4).
+  // PE bitmap/table pairs: offsets from the rules of the header layout (see docs/format-notes.md "VMFS structures the reader cites").
   const unused = (1024 - maxVols) * 512;
   const reserved = unused - SD_TABLE_BYTES;
   const bitmapRel = md + maxVols * 0x200 + reserved + SD_TABLE_BYTES;

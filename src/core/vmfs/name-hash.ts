@@ -1,6 +1,6 @@
 /**
  * VMFS6 directory name hash: ESXi's "HashQuads" variant of Bob Jenkins' public-domain lookup8
- * (64-bit), over a 256-byte key padded with a salt (format doc §9.2).
+ * (64-bit), over a 256-byte key padded with a salt (docs/format-notes.md "VMFS geometry the builder and RAID detection use").
  */
 const SALT_LO = 0x8e61b017n;
 const SALT = (0x739a75c2n << 32n) | SALT_LO;

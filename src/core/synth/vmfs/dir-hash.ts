@@ -1,5 +1,5 @@
 /**
- * VMFS6 directory name hash, written from the description in docs/vmfs-format.md §9.2 (the ESXi
+ * VMFS6 directory name hash, written from docs/format-notes.md "VMFS geometry the builder and RAID detection use" (the ESXi
  * "HashQuads" variant of Bob Jenkins' public-domain lookup8): 256-byte padded name, 32 u64 words,
  * a = b = 42, c = golden ratio, 10 rounds of 3 words, then c += 32 (words), a/b += words 30/31.
  */

@@ -1,6 +1,6 @@
 /**
  * Per-version constants and block-address encoders of the synthetic VMFS builder.
- * Sources: docs/vmfs-format.md, cross-checked against what debugvmfs (vmfs-tools 0.2.5, VMFS3/5)
+ * Sources: docs/format-notes.md "VMFS geometry the builder and RAID detection use", cross-checked against what debugvmfs (vmfs-tools 0.2.5, VMFS3/5)
  * and debugvmfs6 (vmfs6-tools 0.2.1) decode; where they differ, the builder stays inside the range
  * on which all of them agree (see the notes on each encoder).
  */

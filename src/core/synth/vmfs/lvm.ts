@@ -24,7 +24,7 @@ export interface VolumeIdentity {
 const PES_PER_MAP = 8192;
 /** PE maps (bitmap + table pairs) per header: 8 fit between the LVM header and the volume data. */
 const MAPS_PER_HEADER = 8;
-/** Offset of the first PE bitmap from its (device or extended) header, LVM3/4/5 (docs §2.4). */
+/** Offset of the first PE bitmap from its (device or extended) header, LVM3/4/5 (docs/format-notes.md "VMFS structures the reader cites"). */
 const MAP_PAIRS_REL = 0x80200;
 const PAIR_SIZE = 1024 + PES_PER_MAP * 128;
 /** Room for one extended header and its map pairs, rounded up to whole MiB. */
@@ -98,7 +98,7 @@ export function writeLvm(g: Geometry, ext: ExtentLayout, vol: VolumeIdentity, in
     const first = m * PES_PER_MAP;
     const n = Math.min(PES_PER_MAP, numPEs - first);
     const region = m < MAPS_PER_HEADER ? LVM_HEADER : extBase + (Math.floor(m / MAPS_PER_HEADER) - 1) * EXT_REGION;
-    // Map 0 at the geometry's offsets (LVM6 differs); further maps (VMFS5 only) at the §2.4 rule's.
+    // Map 0 at the geometry's offsets (LVM6 differs); further maps (VMFS5 only) by the PE-map rule (docs/format-notes.md "VMFS structures the reader cites").
     const bitmapAt = m === 0 ? ext.partOffset + g.peBitmap : ext.partOffset + region + MAP_PAIRS_REL + (m % MAPS_PER_HEADER) * PAIR_SIZE;
     const tableAt = m === 0 ? ext.partOffset + g.peTable : bitmapAt + 1024;
     const bm = new Uint8Array(Math.ceil(n / 8));

@@ -129,7 +129,7 @@ export class Resource {
   /**
    * Cluster headers of group grp: lock (magic, own vol offset), then at +0x200 (VMFS5) or
    * +mdAlignment (VMFS6): u32 cluster number, total, free, next free, bitmap with 1 = FREE
-   * (vmfs6-tools' layout); in ESXi's layout the 'rcmd' record (counts only, docs §5.4).
+   * (vmfs6-tools' layout); in ESXi's layout the 'rcmd' record (counts only, docs/format-notes.md "VMFS structures the reader cites").
    */
   groupHeaders(grp: number): Uint8Array {
     const H = this.g.clusterHeader;

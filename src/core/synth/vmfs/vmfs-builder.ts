@@ -685,7 +685,7 @@ export async function buildVmfs(opts: BuildOptions): Promise<Manifest> {
   }
 
   /**
-   * VMFS6 hashed directory (docs §9.2): 64 KiB header with '.', '..' and the hash table, then
+   * VMFS6 hashed directory (docs/format-notes.md "VMFS structures the reader cites"): 64 KiB header with '.', '..' and the hash table, then
    * directory block 0 = allocation map (4-bit entries, high nibble first), blocks 1.. = dirent
    * blocks of 14 × 0x120-byte slots. Names that collide in the hash table are refused (no link
    * groups are built).

@@ -5,7 +5,7 @@ import type { DiskLayer } from '../types.js';
 import { GRAIN_PARENT, GRAIN_ZERO, GrainMapLayer, ReasonList, type DirectoryLayout, type TableState } from './grain-map.js';
 
 /**
- * vmfsSparse ("COWD", `-delta.vmdk`) extent reader. See docs/vmdk-format.md §4.
+ * vmfsSparse ("COWD", `-delta.vmdk`) extent reader. See docs/format-notes.md "COWD (vmfsSparse)".
  * Checked against qemu's reader (block/vmdk.c, vmdk_open_vmfs_sparse): the header fields after
  * the magic are version, flags, numSectors, grainSize, gdOffset, numGDEntries, freeSector; every
  * GT has 4096 u32 entries whatever the grain size.
@@ -31,7 +31,8 @@ export const COWD_HEADER = defineStruct('COWD header', 0x800, {
 });
 
 /** "COWD" as stored (qemu compares the first four bytes big-endian against 'C','O','W','D'). */
-const COWD_MAGIC = 0x44574f43;
+/** "COWD", the first u32 of a vmfsSparse file. */
+export const COWD_MAGIC = 0x44574f43;
 export const COWD_GT_ENTRIES = 4096;
 const GT_BYTES = COWD_GT_ENTRIES * 4;
 const HEADER_SECTORS = COWD_HEADER.size / SECTOR;

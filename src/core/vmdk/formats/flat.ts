@@ -6,7 +6,7 @@ import { checkLayerRange } from './hosted-sparse.js';
 
 /**
  * FLAT / VMFS extents (raw sectors, byte = file[(offset + rel) × 512]) and ZERO extents
- * (vmdk-format.md §6). A flat file shorter than its extent (truncated dump) maps its missing
+ * (docs/format-notes.md "Hosted sparse (KDMV) and streamOptimized"). A flat file shorter than its extent (truncated dump) maps its missing
  * tail as 'missing', so reads go on and the damage is reported.
  */
 export class FlatLayer implements DiskLayer {

@@ -8,7 +8,7 @@ import type { DiskFormat, DiskLayer, LayerExtent } from '../types.js';
 import { COMPRESS_DEFLATE, GD_AT_END, KDMV_FLAGS, KDMV_HEADER, KDMV_MAGIC, KDMV_MARKER, MARKER_FOOTER, NEWLINE_CHECK } from './kdmv-header.js';
 
 /**
- * Hosted sparse extent, "KDMV" (vmdk-format.md §3): monolithicSparse, twoGbMaxExtentSparse
+ * Hosted sparse extent, "KDMV" (docs/format-notes.md "Hosted sparse (KDMV) and streamOptimized"): monolithicSparse, twoGbMaxExtentSparse
  * pieces and — with compressed grains — streamOptimized. One GD of u32 sector pointers to GTs of
  * u32 sector pointers to grains. The header struct lives in kdmv-header.ts (shared with the writers).
  */
@@ -62,7 +62,7 @@ export function parseKdmvHeader(bytes: Uint8Array, name: string): Parsed<typeof 
 
 /**
  * Reads and validates the header; when gdOffset is GD_AT_END (VMware stream layout), takes the
- * geometry from the footer header at size - 1024 (§3.6).
+ * geometry from the footer header at size - 1024 (see kdmv-header.ts).
  */
 export async function readKdmvHeader(src: ByteSource, name: string): Promise<KdmvHeader> {
   if (src.size < SECTOR) throw new CorruptError(`${name}: file is ${src.size} bytes, too short for a KDMV header`);
@@ -125,7 +125,7 @@ export function kdmvGeometry(h: Parsed<typeof KDMV_HEADER.fields>, name: string,
 
 /**
  * The embedded descriptor's bytes (descriptorOffset/descriptorSize of the header), or null when
- * the header has none. qemu only looks at sector 1; we honour the header like libvmdk (§2.7).
+ * the header has none. qemu only looks at sector 1; we honour the header like libvmdk (docs/format-notes.md "Hosted sparse (KDMV) and streamOptimized").
  */
 export async function readEmbeddedDescriptorBytes(src: ByteSource, header: KdmvHeader, name: string): Promise<Uint8Array | null> {
   if (header.descriptorOffset === 0 || header.descriptorSize === 0) return null;
@@ -188,7 +188,7 @@ export class KdmvLayer implements DiskLayer {
     return sector > 0 && sector * SECTOR + this.header.numGTEsPerGT * 4 <= this.src.size;
   }
 
-  /** Grain table `gdi`: primary pointer, else the redundant copy's (§3.4), else unallocated/missing. */
+  /** Grain table `gdi`: primary pointer, else the redundant copy's (docs/format-notes.md, KDMV), else unallocated/missing. */
   private gt(gdi: number): Promise<GtState> {
     const hit = this.gtCache.get(gdi);
     if (hit) return hit;

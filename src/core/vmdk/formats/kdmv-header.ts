@@ -1,7 +1,7 @@
 import { defineStruct, putU16, putU32, putU64, SECTOR } from '../../util/struct.js';
 
 /**
- * The hosted sparse ("KDMV") header (vmdk-format.md §3.1) and stream markers (§3.6), declared
+ * The hosted sparse ("KDMV") header and stream markers (docs/format-notes.md "Hosted sparse (KDMV) and streamOptimized"), declared
  * once: the reader (hosted-sparse.ts) parses with it, the export writers encode with it.
  * Offsets and sizes are sectors.
  */
@@ -39,7 +39,7 @@ export const NEWLINE_CHECK = [0x0a, 0x20, 0x0d, 0x0a] as const;
 /** compressAlgorithm 1: deflate (zlib streams). */
 export const COMPRESS_DEFLATE = 1;
 
-/** One metadata marker sector of a stream (§3.6): u64 val, u32 size = 0, u32 type, zero padding. */
+/** One metadata marker sector of a stream: u64 val, u32 size = 0, u32 type, zero padding. */
 export const KDMV_MARKER = defineStruct('KDMV marker', 0x200, {
   val: [0x00, 'u64n'],
   size: [0x08, 'u32'],

@@ -5,7 +5,7 @@ import type { DiskLayer } from '../types.js';
 import { GRAIN_PARENT, GRAIN_ZERO, GrainMapLayer, ReasonList, type DirectoryLayout, type TableState } from './grain-map.js';
 
 /**
- * seSparse (`-sesparse.vmdk`) extent reader. See docs/vmdk-format.md §5. Offsets and sizes in
+ * seSparse (`-sesparse.vmdk`) extent reader. See docs/format-notes.md "seSparse". Offsets and sizes in
  * the headers are sectors. Checked against qemu's reader (block/vmdk.c, vmdk_open_se_sparse and
  * get_cluster_offset) and against qemu-img reading files made by test/builders/sesparse.ts.
  */
@@ -48,6 +48,8 @@ export const SESPARSE_VOLATILE_HEADER = defineStruct('seSparse volatile header',
 });
 
 export const SESPARSE_MAGIC = 0xcafebaben;
+/** The magic's low u32 (the high one is 0), as a header's first four bytes read. */
+export const SESPARSE_MAGIC_LO = 0xcafebabe;
 export const SESPARSE_VOLATILE_MAGIC = 0xcafecafen;
 export const SESPARSE_VERSION = 0x0000000200000001n;
 const GRAIN_SECTORS = 8;
@@ -59,7 +61,7 @@ const MAX_CAPACITY_SECTORS = 2 ** 37;
 const GDE_ALLOCATED_HI = 0x10000000;
 
 export function isSeSparseHeader(head: Uint8Array): boolean {
-  return head.length >= 16 && u32(head, 0) === 0xcafebabe && u32(head, 4) === 0;
+  return head.length >= 16 && u32(head, 0) === SESPARSE_MAGIC_LO && u32(head, 4) === 0;
 }
 
 /** Opens one SESPARSE extent file as a layer whose capacity comes from its header. */

@@ -7,7 +7,7 @@ import { KdmvLayer, readKdmvHeader, type GrainMapper } from './hosted-sparse.js'
 import { KDMV_FLAGS } from './kdmv-header.js';
 
 /**
- * streamOptimized (vmdk-format.md §3.6): a KDMV extent whose grains are zlib streams. With the
+ * streamOptimized (docs/format-notes.md "Hosted sparse (KDMV) and streamOptimized"): a KDMV extent whose grains are zlib streams. With the
  * markers flag each grain record starts with u64 lba + u32 compressed size. Both VMware's layout
  * (GD at the end, read from the footer) and qemu's (GD/GT at the front) go through KdmvLayer;
  * only the GTE → bytes step differs, done here lazily: mapping never inflates, reading does.

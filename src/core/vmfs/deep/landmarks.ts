@@ -10,7 +10,7 @@ import { cString, u32 } from '../../util/struct.js';
  * Every parser bounds each number it uses and returns null for anything implausible.
  */
 
-/** Cluster-header lock types of the resource files (docs §5.3). */
+/** Cluster-header lock types of the resource files (docs/format-notes.md "VMFS structures the reader cites"). */
 export const CLUSTER_MAGIC: Readonly<Record<number, string>> = {
   0x10c00002: '.fbb.sf',
   0x10c00003: '.sbc.sf',
@@ -199,7 +199,7 @@ function parseLvmAt(b: Uint8Array, i: number, at: number): LvmLandmark | null {
   return { kind: 'lvm', at, partition: at - LVM_HEADER_OFFSET, major, dataOffset, deviceSize, lvUuid };
 }
 
-/** A VMFS3/5 linear directory begins with the '.' and '..' entries (140 bytes each, docs §9.1). */
+/** A VMFS3/5 linear directory begins with the '.' and '..' entries (140 bytes each, docs/format-notes.md "VMFS structures the reader cites"). */
 function parseDir5At(b: Uint8Array, i: number, at: number): DirLandmark | null {
   if (i + 0x8c * 2 > b.length) return null;
   const self = u32(b, i + 4);
@@ -210,7 +210,7 @@ function parseDir5At(b: Uint8Array, i: number, at: number): DirLandmark | null {
   return { kind: 'directory', at, layout: 5, self };
 }
 
-/** A VMFS6 hashed directory header: version word, '.' at 0x3B8 (docs §9.2). */
+/** A VMFS6 hashed directory header: version word, '.' at 0x3B8 (docs/format-notes.md "VMFS structures the reader cites"). */
 function parseDir6At(b: Uint8Array, i: number, at: number): DirLandmark | null {
   if (i + 0x3b8 + 0x20 > b.length) return null;
   const self = u32(b, i + 0x3b8 + 4);

@@ -10,7 +10,8 @@ import type { AllocationMap, Datastore, DirEntry, FileStat, PathOrFd, VolumeInfo
 import type { FileResolver } from '../../vmdk/types.js';
 import { VolumeResolver } from '../volume-resolver.js';
 import { currentFootprint, overwrittenRanges, Ranges } from './footprint.js';
-import { deepScan, type DeepScanOptions, type DeepScanResult, type OriginEvidence } from './scan.js';
+import { joinTailExtents, type SpannedVolume } from './spanned.js';
+import { DEFAULT_ZONE, deepScan, type DeepScanOptions, type DeepScanResult, type OriginEvidence } from './scan.js';
 import { descriptorOf, userFds, volumesOf, type CurrentVolume, type DeepVolume, type VolumeGeometry } from './volumes.js';
 
 /** A deep-search listing entry: the usual entry plus the bytes of it the current volume now uses. */
@@ -41,7 +42,10 @@ function currentOrigin(ds: Datastore): { source: number; origin: number } | null
  * Deep volume search over the dumps: the current datastore (if one opens), the landmark scan,
  * and every volume rebuilt from it, current and previous.
  */
-export async function findDeepVolumes(sources: readonly ByteSource[], opts: DeepScanOptions = {}): Promise<DeepFindResult> {
+export async function findDeepVolumes(
+  sources: readonly ByteSource[],
+  opts: DeepScanOptions & { wanted?: string; onZoneVolumes?: (v: DeepVolume[]) => void } = {},
+): Promise<DeepFindResult> {
   let current: Datastore | null = null;
   let currentError: string | undefined;
   try {
@@ -50,7 +54,6 @@ export async function findDeepVolumes(sources: readonly ByteSource[], opts: Deep
     if (!(e instanceof RescueError) || e.kind === 'cancelled') throw e;
     currentError = e.message;
   }
-  const scan = await deepScan(sources, opts);
   let cur: CurrentVolume | null = null;
   let written: Ranges | null = null;
   let currentReachable: Set<number> | null = null;
@@ -69,6 +72,22 @@ export async function findDeepVolumes(sources: readonly ByteSource[], opts: Deep
       reachable: fp.reachable,
     };
   }
+  const wanted = opts.wanted;
+  const zone = opts.resume?.metadataZone ?? opts.metadataZone ?? DEFAULT_ZONE;
+  const scan = await deepScan(sources, {
+    ...opts,
+    // First results: the volumes of the metadata zone, before the full pass (their sizes and
+    // spans are settled after it).
+    onZoneDone: (z) => {
+      opts.onZoneDone?.(z);
+      opts.onZoneVolumes?.(volumesOf(z, cur).volumes);
+    },
+    // One volume wanted (--volume): once the metadata zone holds it, with at least half a zone of
+    // it inside the zone (VMFS keeps its metadata in a volume's first GiBs), the rest is data.
+    ...(wanted !== undefined ? {
+      stopAfterZone: (z: DeepScanResult) => volumesOf(z, cur).volumes.some((v) => idMatches(v, wanted) && v.originBytes + zone / 2 <= Math.min(zone, sources[v.source]!.size)),
+    } : {}),
+  });
   const { volumes, evidence } = volumesOf(scan, cur);
   if (current && at && !volumes.some((v) => v.state === 'current')) {
     // A current volume always shows, even if the scan saw too little of it.
@@ -85,13 +104,20 @@ export async function findDeepVolumes(sources: readonly ByteSource[], opts: Deep
       map: [],
     });
   }
-  // A previous volume's size: its .fbb.sf counts blocks (when its system files still open).
+  // A previous volume's tail extents on other dumps (spanned), then its size: its .fbb.sf counts
+  // blocks (when its system files still open).
   for (const v of volumes) {
     if (v.state !== 'previous') continue;
+    const span = await spanOf(sources, v, volumes, scan);
+    if (span) {
+      v.extents = span.extents;
+      v.sizeBytes = span.sizeBytes;
+    }
     try {
-      const inner = await openInner(sources, v, current);
+      const inner = await openInner(sources, v, current, undefined, span);
       const cap = inner.info.capacity;
-      if (cap > 0) v.sizeBytes = Math.min(v.sizeBytes, cap);
+      // (A spanned volume's size is its LVM's: the bitmaps at its head may be a newer volume's.)
+      if (cap > 0 && !span) v.sizeBytes = Math.min(v.sizeBytes, cap);
       if (!v.label && v.uuidFromMetadata) v.label = inner.info.label;
     } catch (e) {
       if (!(e instanceof RescueError)) throw e;
@@ -105,8 +131,10 @@ export function sameUuid(a: string, b: string): boolean {
   return a.trim().toLowerCase() === b.trim().toLowerCase();
 }
 
+const idMatches = (v: DeepVolume, id: string) => sameUuid(v.uuid, id) || (v.lvmUuid !== undefined && sameUuid(v.lvmUuid, id));
+
 export function pickVolume(volumes: readonly DeepVolume[], id: string): DeepVolume {
-  const hits = volumes.filter((v) => sameUuid(v.uuid, id) || (v.lvmUuid !== undefined && sameUuid(v.lvmUuid, id)));
+  const hits = volumes.filter((v) => idMatches(v, id));
   // A UUID shared by the current volume and a previous one at another place: the current one.
   const v = hits.find((x) => x.state === 'current') ?? hits[0];
   if (!v) throw new UserError(`no volume ${id} on these dumps (deep search found: ${volumes.map((x) => `${x.uuid} (${x.state})`).join(', ') || 'none'})`);
@@ -152,17 +180,28 @@ class RebuiltVolumeSource implements ByteSource {
   }
 }
 
-async function openInner(sources: readonly ByteSource[], v: DeepVolume, current: Datastore | null, evidence?: OriginEvidence): Promise<Datastore> {
+/**
+ * The tail extents of a previous volume on the other dumps, when its LVM header is gone but
+ * theirs survive: by its LV UUID when it has one, else the tails no found volume heads.
+ */
+function spanOf(sources: readonly ByteSource[], v: DeepVolume, volumes: readonly DeepVolume[], scan: DeepScanResult): Promise<SpannedVolume | null> {
+  if (sources.length < 2 || v.state !== 'previous') return Promise.resolve(null);
+  const heads = new Set(volumes.map((x) => `${x.source}:${x.originBytes}`));
+  const taken = new Set(volumes.filter((x) => x !== v && x.lvmUuid).map((x) => x.lvmUuid!.toLowerCase()));
+  return joinTailExtents(sources, v.source, v.originBytes, v.lvmUuid, scan.lvm, (l) => !heads.has(`${l.source}:${l.partition + l.dataOffset}`) && !taken.has(l.lvUuid.toLowerCase()));
+}
+
+async function openInner(sources: readonly ByteSource[], v: DeepVolume, current: Datastore | null, evidence?: OriginEvidence, span?: SpannedVolume | null): Promise<Datastore> {
   const dump = sources[v.source]!;
   if (v.originBytes >= dump.size) throw new CorruptError(`${dump.name}: volume origin 0x${v.originBytes.toString(16)} past the dump end`);
-  const size = dump.size - v.originBytes;
-  const slice = new SliceSource(dump, v.originBytes, size, `${dump.name}@0x${v.originBytes.toString(16)}`);
+  const size = span ? span.sizeBytes : dump.size - v.originBytes;
+  const slice = span ? span.source : new SliceSource(dump, v.originBytes, size, `${dump.name}@0x${v.originBytes.toString(16)}`);
   // The descriptor on disk is used only when it is this volume's own (not a newer volume's at the same place).
   const own = v.uuidFromMetadata && (!current || !sameUuid(current.info.uuid, v.uuid) || v.state === 'current') && (!evidence || descriptorOf(evidence) !== null);
   const vol = own ? slice : new RebuiltVolumeSource(slice, synthDescriptor(v.geometry, v.label), slice.name);
   const part = { source: v.source, sourceName: dump.name, scheme: 'bare' as const, index: 0, offset: v.originBytes, length: size, type: 'deep', warnings: [] };
   try {
-    return await openVolumeAt(vol, [part], own ? [] : [`FS descriptor rebuilt from landmarks (${Object.entries(v.geometry.from).map(([k, x]) => `${k}: ${x}`).join('; ')})`]);
+    return await openVolumeAt(vol, [part], [...(span?.warnings ?? []), ...(own ? [] : [`FS descriptor rebuilt from landmarks (${Object.entries(v.geometry.from).map(([k, x]) => `${k}: ${x}`).join('; ')})`])]);
   } catch (e) {
     if (!(e instanceof RescueError)) throw e;
     throw new UnsupportedError(`volume ${v.uuid} at 0x${v.originBytes.toString(16)}: its system files do not open (${e.message}); reading a volume without them is not supported yet`);
@@ -175,11 +214,11 @@ async function openInner(sources: readonly ByteSource[], v: DeepVolume, current:
  * and overwrittenBytes on every entry.
  */
 export async function openDeepVolume(sources: readonly ByteSource[], id: string, opts: DeepScanOptions & { found?: DeepFindResult } = {}): Promise<DeepDatastore> {
-  const found = opts.found ?? (await findDeepVolumes(sources, opts));
+  const found = opts.found ?? (await findDeepVolumes(sources, { ...opts, wanted: id }));
   const v = pickVolume(found.volumes, id);
   if (v.state === 'current' && found.current) return new DeepDatastore(found.current, v, true, [], null);
   const e = found.evidence.get(v);
-  const inner = await openInner(sources, v, found.current, e);
+  const inner = await openInner(sources, v, found.current, e, await spanOf(sources, v, found.volumes, found.scan));
   const sharesOrigin = found.current !== null && found.volumes.some((x) => x.state === 'current' && x.source === v.source && x.originBytes === v.originBytes);
   const currentReach: ReadonlySet<number> = (sharesOrigin && found.currentReachable) || new Set<number>();
   const candidates = e ? userFds(e, v.geometry.fdSize).map((f) => f.address).filter((a) => !currentReach.has(a)) : [];

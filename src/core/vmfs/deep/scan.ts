@@ -1,4 +1,4 @@
-import { throwIfAborted } from '../../errors.js';
+import { CancelledError, throwIfAborted } from '../../errors.js';
 import type { ByteSource } from '../../io/byte-source.js';
 import { bulkBuffer, readInto } from '../../io/read-into.js';
 import { throttle, type JobOptions } from '../../progress.js';
@@ -11,11 +11,16 @@ import { LANDMARK_SPAN, parseLandmark, type DirLandmark, type FdLandmark, type F
  * Memory is bounded: counts per origin, capped FD lists, capped maps.
  */
 
-export interface DeepScanOptions extends JobOptions {
+export interface DeepScanOptions extends JobOptions, DeepScanResumeOptions {
   /** Bytes of each dump scanned first (default 8 GiB). */
   metadataZone?: number;
   /** Called once the metadata zone of every dump is done, with what it found. */
   onZoneDone?: (r: DeepScanResult) => void;
+  /**
+   * Asked once the metadata zone is done: true ends the search there (the result then covers the
+   * zone only; bytesScanned says how much was read).
+   */
+  stopAfterZone?: (r: DeepScanResult) => boolean;
   /** Bytes scanned per read (default CHUNK); for measurements. */
   chunkBytes?: number;
 }
@@ -129,6 +134,15 @@ class Collector {
     }
   }
 
+  /** Takes back what a checkpoint saved (deep copies: the state stays the caller's). */
+  restore(s: DeepScanResult): void {
+    for (const o of s.origins) this.byKey.set(`${o.source}:${o.origin}`, { ...o, fds: o.fds.slice(), map: o.map.map((m) => ({ ...m })), descriptors: o.descriptors.slice(), clusterHeaders: { ...o.clusterHeaders } });
+    this.lvm.push(...s.lvm);
+    this.dirs.push(...s.directories);
+    this.dirCount = s.directoryCount;
+    this.dropped = s.dropped;
+  }
+
   result(sources: readonly ByteSource[], bytesScanned: number): DeepScanResult {
     const origins = [...this.byKey.values()].map((e) => ({ ...e, fds: e.fds.slice(), map: e.map.slice(), descriptors: e.descriptors.slice(), clusterHeaders: { ...e.clusterHeaders } }));
     origins.sort((a, b) => a.source - b.source || a.origin - b.origin);
@@ -184,15 +198,50 @@ function nextInteresting(words: Int32Array, from: number, end: number, step: num
 }
 
 /**
+ * Where an interrupted scan goes on, and what it had found: a DeepScanResult plus the place to
+ * resume (`next`). Plain data (JSON-safe), so it can be saved and given back as opts.resume
+ * (see resume.ts for reading one back).
+ */
+export interface DeepScanState extends DeepScanResult {
+  format: typeof STATE_FORMAT;
+  metadataZone: number;
+  /** Pass 0 is the metadata zone, 1 the rest, 2 done; `pos` the next dump offset of `source` to scan. */
+  next: { pass: number; source: number; pos: number };
+}
+export const STATE_FORMAT = 'vmfs-rescue deep scan 1';
+export const DEFAULT_ZONE = 8 * 2 ** 30;
+/** Least time between two onCheckpoint calls while the scan runs. */
+const CHECKPOINT_MS = 10_000;
+
+export interface DeepScanResumeOptions {
+  /** A state from onCheckpoint: the scan goes on from there instead of starting over. */
+  resume?: DeepScanState;
+  /**
+   * Called with the scan's state every CHECKPOINT_MS, when it stops on cancel or on an error
+   * (before the error is thrown), and once done (next.pass 2).
+   */
+  onCheckpoint?: (s: DeepScanState) => void;
+}
+
+/** The two passes' ranges of one dump: the metadata zone, then the rest (sector-aligned ends). */
+function passRange(size: number, zone: number, pass: number): { start: number; end: number } {
+  const zoneEnd = Math.min(size, zone) - (Math.min(size, zone) % SECTOR);
+  return pass === 0 ? { start: 0, end: zoneEnd } : { start: zoneEnd, end: size - (size % SECTOR) };
+}
+
+/**
  * Scans `sources` for landmarks. Cancellable through opts.signal (CancelledError); progress in
- * bytes over all dumps, phases 'deep: metadata zone' then 'deep: full pass'.
+ * bytes over all dumps, phases 'deep: metadata zone' then 'deep: full pass'; resumable from a
+ * checkpoint (opts.resume).
  */
 export async function deepScan(sources: readonly ByteSource[], opts: DeepScanOptions = {}): Promise<DeepScanResult> {
-  const zone = opts.metadataZone ?? 8 * 2 ** 30;
+  const resume = opts.resume;
+  const zone = resume?.metadataZone ?? opts.metadataZone ?? DEFAULT_ZONE;
   const total = sources.reduce((s, x) => s + x.size, 0);
   const progress = throttle(opts.onProgress);
   const c = new Collector();
-  let done = 0;
+  if (resume) c.restore(resume);
+  let done = resume?.bytesScanned ?? 0;
   const chunk = opts.chunkBytes ?? CHUNK;
   if (chunk % 4096 !== 0 || chunk < 4 * LANDMARK_SPAN) throw new RangeError('deepScan: chunkBytes must be a multiple of 4096 and at least 4 landmark spans');
   // Reads start at page-aligned dump offsets and land page-aligned after a PREFIX: the sectors of
@@ -200,49 +249,78 @@ export async function deepScan(sources: readonly ByteSource[], opts: DeepScanOpt
   // the next chunk and scanned with it, so no byte is read twice.
   const bufs = [bulkBuffer(PREFIX + chunk + LANDMARK_SPAN), bulkBuffer(PREFIX + chunk + LANDMARK_SPAN)];
   let lastTurn = Date.now();
-  const pass = async (phase: string, ranges: { source: number; start: number; end: number }[]) => {
-    for (const r of ranges) {
-      const src = sources[r.source]!;
-      // The range's last chunk also reads LANDMARK_SPAN past its end, where the dump has it.
-      const lenAt = (pos: number) => (pos + chunk >= r.end ? Math.min(r.end - pos + LANDMARK_SPAN, src.size - pos) : chunk);
-      const read = (pos: number, k: number) => readChunk(src, pos, bufs[k % 2]!.subarray(PREFIX, PREFIX + lenAt(pos)));
-      let carry = 0;
-      let k = 0;
-      let pending: Promise<void> | null = r.start < r.end ? read(r.start, 0) : null;
-      for (let pos = r.start; pos < r.end; pos += chunk, k++) {
-        await pending;
-        throwIfAborted(opts.signal);
-        const cur = bufs[k % 2]!;
-        const prev = bufs[(k + 1) % 2]!;
-        if (carry > 0) cur.set(prev.subarray(PREFIX + chunk - carry, PREFIX + chunk), PREFIX - carry);
-        const last = pos + chunk >= r.end;
-        const next = pos + chunk;
-        // Large reads run while this chunk is scanned; small ones (synchronous in Node) come after
-        // it, so the chunk is scanned while it is still in the CPU cache.
-        const early = chunk > LATE_READ_MAX;
-        pending = !last && early ? read(next, k + 1) : null;
-        pending?.catch(() => {});
-        const scanned = last ? r.end - pos : chunk - LANDMARK_SPAN;
-        scanChunk(cur.subarray(PREFIX - carry, PREFIX + lenAt(pos)), carry + scanned, pos - carry, r.source, src.size, c);
-        carry = last ? 0 : chunk - scanned;
-        done += Math.min(chunk, r.end - pos);
-        progress({ phase, done, total });
-        if (!last && !early) pending = read(next, k + 1);
-        // A macrotask turn now and then keeps the job cancellable when reads complete synchronously
-        // (by time, not by count: a timer turn costs ~1 ms of wall time, 0.2 s per 2 GiB at 256 KiB).
-        if (Date.now() - lastTurn >= YIELD_MS) {
-          await new Promise<void>((res) => setTimeout(res, 0));
-          lastTurn = Date.now();
-        }
+  let lastCheckpoint = Date.now();
+  let next = resume?.next ?? { pass: 0, source: 0, pos: 0 };
+  const state = (): DeepScanState => ({ ...c.result(sources, done), format: STATE_FORMAT, metadataZone: zone, next: { ...next } });
+  const checkpoint = () => {
+    lastCheckpoint = Date.now();
+    opts.onCheckpoint?.(state());
+  };
+  const scanRange = async (phase: string, pass: number, source: number, start: number, end: number) => {
+    const src = sources[source]!;
+    // The range's last chunk also reads LANDMARK_SPAN past its end, where the dump has it.
+    const lenAt = (pos: number) => (pos + chunk >= end ? Math.min(end - pos + LANDMARK_SPAN, src.size - pos) : chunk);
+    const read = (pos: number, k: number) => readChunk(src, pos, bufs[k % 2]!.subarray(PREFIX, PREFIX + lenAt(pos)));
+    // A resumed range starts mid-page: read from the page, scan from `start`.
+    const first = start - (start % 4096);
+    let carry = 0;
+    let k = 0;
+    let pending: Promise<void> | null = start < end ? read(first, 0) : null;
+    for (let pos = first; pos < end; pos += chunk, k++) {
+      await pending;
+      if (opts.signal?.aborted) checkpoint();
+      throwIfAborted(opts.signal);
+      if (Date.now() - lastCheckpoint >= CHECKPOINT_MS) checkpoint();
+      const cur = bufs[k % 2]!;
+      const prev = bufs[(k + 1) % 2]!;
+      if (carry > 0) cur.set(prev.subarray(PREFIX + chunk - carry, PREFIX + chunk), PREFIX - carry);
+      const last = pos + chunk >= end;
+      const nextPos = pos + chunk;
+      // Large reads run while this chunk is scanned; small ones (synchronous in Node) come after
+      // it, so the chunk is scanned while it is still in the CPU cache.
+      const early = chunk > LATE_READ_MAX;
+      pending = !last && early ? read(nextPos, k + 1) : null;
+      pending?.catch(() => {});
+      const skip = pos === first ? start - first : 0;
+      const scanned = last ? end - pos : chunk - LANDMARK_SPAN;
+      scanChunk(cur.subarray(PREFIX - carry + skip, PREFIX + lenAt(pos)), carry + scanned - skip, pos - carry + skip, source, src.size, c);
+      carry = last ? 0 : chunk - scanned;
+      done += pos + scanned - next.pos;
+      next = { pass, source, pos: pos + scanned };
+      progress({ phase, done, total });
+      if (!last && !early) pending = read(nextPos, k + 1);
+      // A macrotask turn now and then keeps the job cancellable when reads complete synchronously
+      // (by time, not by count: a timer turn costs ~1 ms of wall time, 0.2 s per 2 GiB at 256 KiB).
+      if (Date.now() - lastTurn >= YIELD_MS) {
+        await new Promise<void>((res) => setTimeout(res, 0));
+        lastTurn = Date.now();
       }
     }
   };
-  const first = sources.map((s, i) => ({ source: i, start: 0, end: Math.min(s.size, zone) - (Math.min(s.size, zone) % SECTOR) }));
-  await pass('deep: metadata zone', first);
-  opts.onZoneDone?.(c.result(sources, done));
-  const rest = sources.map((s, i) => ({ source: i, start: first[i]!.end, end: s.size - (s.size % SECTOR) })).filter((r) => r.start < r.end);
-  await pass('deep: full pass', rest);
-  progress({ phase: 'deep: full pass', done: total, total });
+  const phases = ['deep: metadata zone', 'deep: full pass'];
+  try {
+    for (let pass = next.pass; pass < 2; pass++) {
+      if (pass === 1) {
+        opts.onZoneDone?.(c.result(sources, done));
+        if (opts.stopAfterZone?.(c.result(sources, done))) {
+          checkpoint(); // a later run with this state goes on with the full pass
+          return c.result(sources, done);
+        }
+      }
+      for (let i = pass === next.pass ? next.source : 0; i < sources.length; i++) {
+        const r = passRange(sources[i]!.size, zone, pass);
+        const start = pass === next.pass && i === next.source ? Math.max(r.start, next.pos) : r.start;
+        next = { pass, source: i, pos: start };
+        await scanRange(phases[pass]!, pass, i, start, r.end);
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof CancelledError)) checkpoint();
+    throw e;
+  }
+  next = { pass: 2, source: 0, pos: 0 };
+  progress({ phase: phases[1]!, done: total, total });
+  checkpoint();
   return c.result(sources, done);
 }
 

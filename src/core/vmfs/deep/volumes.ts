@@ -41,6 +41,8 @@ export interface DeepVolume {
   evidence: { fds: number; orphanFds?: number; clusterHeaders: Record<string, number>; fsDescriptor: boolean; lvmHeader: boolean; directories: number };
   /** Dump ranges where this origin's metadata lies. */
   map: MapRun[];
+  /** A volume spanned over several dumps: each extent's dump and partition offset, the head first. */
+  extents?: { source: number; sourceName: string; partition: number }[];
 }
 
 const MIN_BLOCK = 0x10000;
@@ -118,7 +120,7 @@ export function rebuildGeometry(e: OriginEvidence, trustDescriptor = true): Volu
     C = desc.fdcClustersPerGroup;
     from.fdcClustersPerGroup = 'descriptor';
   } else {
-    // FDC cluster 0 item r lies at fdcBase + groupOffset + C × H + r × fdSize (docs §6).
+    // FDC cluster 0 item r lies at fdcBase + groupOffset + C × H + r × fdSize (docs/format-notes.md "VMFS structures the reader cites").
     const cv = new Map<number, number>();
     for (const f of fds) {
       if (((f.address >>> 6) & 0xffff) !== 0) continue;
