@@ -25,8 +25,9 @@ import type { Bench, BenchResult } from './types.js';
  * to the first candidate shown (the early list from metadata: the dump's freed-FD delta); the
  * page's User Timing of each step (early, plan, worker open, each range, candidates) is logged.
  * Two references: Chromium's own floor for the same reads (the very block-head reads the scan makes,
- * as bare Blob reads in as many bare workers, in each read order the scan could choose, measured in
- * the same page before and after the scan: the fastest counts; see floorBest), and cat, run before and after the browser (both on a warm page cache, both
+ * as bare Blob reads in as many bare workers, in the read order the scan could choose that is
+ * fastest; see floorBest), measured in the same page right before each scan, in BENCH_SCAN_ROUNDS
+ * rounds (default 3, a fresh page each) whose medians are compared; and cat, run before and after the browser (both on a warm page cache, both
  * logged; the faster is the reference).
  * Peak RSS: VmHWM (/proc/<pid>/status) of the renderer process that hosts the page and its
  * dedicated workers; Chromium's own WebUI and spare renderers and its other processes (browser,
@@ -34,7 +35,7 @@ import type { Bench, BenchResult } from './types.js';
  *
  * Environment: BENCH_PORT or PW_PORT (default 4191) for vite preview, VMFS_RESCUE_DIST for the build (built
  * into a temporary folder when it holds no index.html), CHROMIUM_PATH (default /usr/bin/chromium),
- * BENCH_SCAN_KINDS (default "sparse,dense"; "dense" alone skips the sparse run), BENCH_SCAN_DIR (a
+ * BENCH_SCAN_KINDS (default "sparse,dense"; "dense" alone skips the sparse run), BENCH_SCAN_ROUNDS (default 3), BENCH_SCAN_DIR (a
  * folder kept between runs: the dense dump is built there once and reused, to repeat a measurement).
  */
 const GiB = 1024 * 1024 * 1024;
@@ -47,6 +48,7 @@ export async function benchRecoveryScanBrowser(log: (l: string) => void = () => 
   const port = Number(process.env.BENCH_PORT ?? process.env.PW_PORT ?? 4191);
   const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   const workers = Number(process.env.BENCH_SCAN_WORKERS ?? Math.min(4, availableParallelism()));
+  const rounds = Math.max(1, Number(process.env.BENCH_SCAN_ROUNDS ?? 3));
   const dist = path.resolve(root, process.env.VMFS_RESCUE_DIST ?? path.join(dir, 'dist'));
   let stopServer = () => {};
   try {
@@ -65,68 +67,77 @@ export async function benchRecoveryScanBrowser(log: (l: string) => void = () => 
       const cat1 = measure('sh', ['-c', 'cat "$1" > /dev/null', 'sh', dumpPath]);
 
       const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
-      let seconds: number;
+      const heads = await headOffsets(dumpPath);
       let rss: ReturnType<ReturnType<typeof rssSampler>['stop']>;
-      let found: string[];
-      let floorMs = 0;
-      let firstMs = NaN;
+      const scans: number[] = [];
+      const floors: number[] = [];
+      const firsts: number[] = [];
+      let variant: number | null = null;
       try {
         const sampler = rssSampler(chromiumPath);
-        const page = await browser.newPage();
-        await page.goto(`${origin}/?scanWorkers=${workers}`);
-        const tab = page.getByTestId('tab-datastore');
-        if ((await tab.count()) > 0) await tab.click();
-        await page.getByTestId('ds-file-input').setInputFiles(dumpPath);
-        await page.getByTestId('ds-version').filter({ hasText: 'VMFS-5' }).waitFor({ timeout: 300_000 });
-        await page.waitForFunction(() => !(document.querySelector('[data-testid="rec-find"]') as HTMLButtonElement | null)?.disabled, null, { timeout: 60_000 });
-        // The floor first, before the scan warms anything for it, and again after (the faster counts).
-        await hiddenFileInput(page, dumpPath);
-        const heads = await headOffsets(dumpPath);
-        const floor1 = await floorBest(page, workers, heads);
-        // Chromium releases the floor's Blob slices when its workers end: not on the scan's clock.
-        await page.waitForTimeout(3000);
-        await watchClickToShown(page, '[data-testid="rec-early-candidate"], [data-testid="rec-candidate"]');
-        await watchFinalList(page);
-        const t0 = performance.now();
-        await page.getByTestId('rec-find').click();
-        await page.locator('[data-testid="rec-candidate"], [data-testid="rec-none"], [data-testid="rec-error"]').first().waitFor({ timeout: 600_000 });
-        const harness = (performance.now() - t0) / 1000;
-        const err = await page.getByTestId('rec-error').count();
-        if (err > 0) throw new Error(`scan failed in the page: ${await page.getByTestId('rec-error').textContent()}`);
-        found = await page.getByTestId('rec-candidate').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-id') ?? ''));
-        const missing = dump.deltaBlocks.map((b) => `delta-${b}`).filter((id) => !found.includes(id));
-        if (missing.length) throw new Error(`scan found ${found.join(', ') || 'no candidate'}; missing ${missing.join(', ')}`);
-        const usedWorkers = await page.getByTestId('rec-ranges').getAttribute('data-workers').catch(() => null);
+        for (let round = 1; round <= rounds; round++) {
+          // A fresh page each round (the scan caches its metadata pass per opened datastore).
+          const page = await browser.newPage();
+          try {
+            await page.goto(`${origin}/?scanWorkers=${workers}`);
+            const tab = page.getByTestId('tab-datastore');
+            if ((await tab.count()) > 0) await tab.click();
+            await page.getByTestId('ds-file-input').setInputFiles(dumpPath);
+            await page.getByTestId('ds-version').filter({ hasText: 'VMFS-5' }).waitFor({ timeout: 300_000 });
+            await page.waitForFunction(() => !(document.querySelector('[data-testid="rec-find"]') as HTMLButtonElement | null)?.disabled, null, { timeout: 60_000 });
+            // The floor right before the scan, in the same page: every read order in the first round, the fastest of them after.
+            await hiddenFileInput(page, dumpPath);
+            const floor = await floorBest(page, workers, heads, variant);
+            variant = floor.variant;
+            floors.push(floor.ms);
+            log(`  round ${round}: Chromium floor, the scan's ${heads.length} block-head reads (${HEADER_PROBE_BYTES} B Blob slices) in ${workers} bare workers: ${floor.text}`);
+            // Chromium releases the floor's Blob slices when its workers end: not on the scan's clock.
+            await page.waitForTimeout(3000);
+            await watchClickToShown(page, '[data-testid="rec-early-candidate"], [data-testid="rec-candidate"]');
+            await watchFinalList(page);
+            const t0 = performance.now();
+            await page.getByTestId('rec-find').click();
+            await page.locator('[data-testid="rec-candidate"], [data-testid="rec-none"], [data-testid="rec-error"]').first().waitFor({ timeout: 600_000 });
+            const harness = (performance.now() - t0) / 1000;
+            const err = await page.getByTestId('rec-error').count();
+            if (err > 0) throw new Error(`scan failed in the page: ${await page.getByTestId('rec-error').textContent()}`);
+            const found = await page.getByTestId('rec-candidate').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-id') ?? ''));
+            const missing = dump.deltaBlocks.map((b) => `delta-${b}`).filter((id) => !found.includes(id));
+            if (missing.length) throw new Error(`scan found ${found.join(', ') || 'no candidate'}; missing ${missing.join(', ')}`);
+            const usedWorkers = await page.getByTestId('rec-ranges').getAttribute('data-workers').catch(() => null);
+            // The page's User Timing of each scan step (see timed() in src/app/state/recovery.svelte.ts).
+            const steps = await page.evaluate(() =>
+              performance
+                .getEntriesByType('measure')
+                .filter((m) => m.name.startsWith('vmfs-rescue:scan:'))
+                .map((m) => ({ name: m.name.slice('vmfs-rescue:scan:'.length), start: m.startTime, ms: m.duration })),
+            );
+            const inPage = await clickToShown(page);
+            firsts.push(inPage.shown - inPage.click);
+            // The page's own clock, as the floor's: the harness (Playwright's click and polling) adds to the Node-side figure.
+            scans.push((await page.evaluate(() => (window as unknown as { __benchFinal?: number }).__benchFinal ?? NaN)) - inPage.click);
+            log(`  round ${round}: candidates ${found.join(', ')}, workers ${usedWorkers ?? '?'}; in the page: click to first candidate shown ${Math.round(firsts[firsts.length - 1]!)} ms, to the final list ${Math.round(scans[scans.length - 1]!)} ms (${harness.toFixed(2)} s as Playwright saw it); load ${loadavg()}`);
+            const t = inPage.click;
+            const ranges = steps.filter((x) => x.name.startsWith('range-'));
+            log(`    steps (ms from the click, +duration): ${steps.filter((x) => !x.name.startsWith('range-')).map((x) => `${x.name} @${Math.round(x.start - t)} +${Math.round(x.ms)}`).join(', ')}`);
+            if (ranges.length) log(`    ${ranges.length} ranges: ${Math.round(Math.min(...ranges.map((x) => x.ms)))}..${Math.round(Math.max(...ranges.map((x) => x.ms)))} ms each`);
+          } finally {
+            await page.close();
+          }
+        }
         rss = sampler.stop();
-        log(`browser scan: candidates ${found.join(', ')}, workers ${usedWorkers ?? '?'}`);
-        // The page's User Timing of each scan step (see timed() in src/app/state/recovery.svelte.ts).
-        const steps = await page.evaluate(() =>
-          performance
-            .getEntriesByType('measure')
-            .filter((m) => m.name.startsWith('vmfs-rescue:scan:'))
-            .map((m) => ({ name: m.name.slice('vmfs-rescue:scan:'.length), start: m.startTime, ms: m.duration })),
-        );
-        const inPage = await clickToShown(page);
-        firstMs = inPage.shown - inPage.click;
-        // The page's own clock, as the floor's: the harness (Playwright's click and polling) adds to the Node-side figure.
-        seconds = ((await page.evaluate(() => (window as unknown as { __benchFinal?: number }).__benchFinal ?? NaN)) - inPage.click) / 1000;
-        log(`  in the page: click to first candidate shown ${Math.round(firstMs)} ms, to the final list ${Math.round(seconds * 1000)} ms (${harness.toFixed(2)} s as Playwright saw it)`);
-        const t = inPage.click;
-        const ranges = steps.filter((x) => x.name.startsWith('range-'));
-        log(`  steps (ms from the click, +duration): ${steps.filter((x) => !x.name.startsWith('range-')).map((x) => `${x.name} @${Math.round(x.start - t)} +${Math.round(x.ms)}`).join(', ')}`);
-        if (ranges.length) log(`  ${ranges.length} ranges: ${Math.round(Math.min(...ranges.map((x) => x.ms)))}..${Math.round(Math.max(...ranges.map((x) => x.ms)))} ms each`);
-        const floor2 = await floorBest(page, workers, heads);
-        floorMs = Math.min(floor1.ms, floor2.ms);
-        log(`  Chromium floor: the scan's ${heads.length} block-head reads (${HEADER_PROBE_BYTES} B Blob slices) in ${workers} bare workers: before the scan ${floor1.text}; after ${floor2.text}`);
       } finally {
         await browser.close();
       }
+      const seconds = median(scans) / 1000;
+      const floorMs = median(floors);
+      const firstMs = median(firsts);
       const cat2 = measure('sh', ['-c', 'cat "$1" > /dev/null', 'sh', dumpPath]);
       log(`cat: ${cat1.seconds.toFixed(2)} s before the browser run, ${cat2.seconds.toFixed(2)} s after (both warm; the faster one is the reference)`);
       log(`RSS: page renderer (page + its workers) peak ${Math.round(rss.pageMiB)} MiB (anonymous ${Math.round(rss.pageAnonMiB)} MiB); all renderers ${rss.each.join(' + ')} MiB (peak of their sum at one instant ${Math.round(rss.renderersPeakMiB)} MiB); other Chromium processes ${Math.round(rss.othersHwmMiB)} MiB`);
       const referenceSeconds = Math.min(cat1.seconds, cat2.seconds);
-      const load = readFileSync('/proc/loadavg', 'latin1').split(' ').slice(0, 3).join(' ');
-      log(`scan / Chromium floor: ${(seconds / (floorMs / 1000)).toFixed(2)}x; click to first candidate ${Math.round(firstMs)} ms; load average ${load}`);
+      const load = loadavg();
+      log(`scan / Chromium floor (medians of ${rounds} rounds): ${Math.round(seconds * 1000)} / ${Math.round(floorMs)} ms = ${(seconds / (floorMs / 1000)).toFixed(2)}x (per round ${scans.map((x, i) => (x / floors[i]!).toFixed(2)).join(', ')}); click to first candidate ${Math.round(firstMs)} ms (per round ${firsts.map(Math.round).join(', ')}); load average ${load}`);
       const dumpGiB = dump.size / GiB;
       const scanRate = dumpGiB / seconds;
       const catRate = dumpGiB / referenceSeconds;
@@ -139,7 +150,7 @@ export async function benchRecoveryScanBrowser(log: (l: string) => void = () => 
           referenceSeconds: floorMs / 1000,
           ratio: seconds / (floorMs / 1000),
           peakRssMiB: Math.round(rss.pageMiB),
-          notes: `target <= 1.15x; timed from the Find click to the final candidate list; floor ${Math.round(floorMs)} ms (faster of before and after the scan); load average ${load}`,
+          notes: `target <= 1.15x; timed from the Find click to the final candidate list; medians of ${rounds} rounds, each a fresh page: the floor right before the scan in it (per round: scan ${scans.map(Math.round).join(', ')} ms, floor ${floors.map(Math.round).join(', ')} ms); load average ${load}`,
         },
         {
           name: `recovery scan in Chromium: click to first candidate shown, ${dumpName}`,
@@ -148,7 +159,7 @@ export async function benchRecoveryScanBrowser(log: (l: string) => void = () => 
           referenceSeconds: null,
           ratio: null,
           peakRssMiB: Math.round(rss.pageMiB),
-          notes: `target < 1 s; the delta whose freed FD survives, listed from metadata while the free-space carve runs (final list after ${seconds.toFixed(2)} s); load average ${load}`,
+          notes: `target < 1 s; the delta whose freed FD survives, listed from metadata while the free-space carve runs; median of ${rounds} rounds (${firsts.map(Math.round).join(', ')} ms; final list after ${seconds.toFixed(2)} s); load average ${load}`,
         },
         {
           name: `recovery scan in Chromium (${workers} workers) of ${dumpGiB.toFixed(2)} GiB ${kind} VMFS5 dump (${Math.round((100 * dump.freeBlocks) / dump.totalBlocks)} % free)`,
@@ -196,18 +207,19 @@ async function headOffsets(dumpPath: string): Promise<number[]> {
  * slice().arrayBuffer()) of the page's #bench-floor file, split in `n` contiguous shares over `n`
  * bare workers, nothing else done, in each of the read orders the scan could use (a sliding window
  * of PROBE_WINDOW reads in flight, as the scan; batches of PROBE_WINDOW; a window of 8 and of 128):
- * the fastest counts. Milliseconds.
+ * the fastest counts (`only`: just that one, the fastest of an earlier round). Milliseconds.
  */
-async function floorBest(page: Page, n: number, heads: readonly number[]): Promise<{ ms: number; text: string }> {
+async function floorBest(page: Page, n: number, heads: readonly number[], only: number | null): Promise<{ ms: number; text: string; variant: number }> {
   const tries: [string, number, boolean][] = [
     [`window ${PROBE_WINDOW}`, PROBE_WINDOW, false],
     [`batches of ${PROBE_WINDOW}`, PROBE_WINDOW, true],
     ['window 8', 8, false],
     ['window 128', 128, false],
   ];
-  const ms: number[] = [];
-  for (const [, depth, batch] of tries) ms.push(await floorRun(page, n, heads, depth, batch));
-  return { ms: Math.min(...ms), text: tries.map(([name], i) => `${name} ${Math.round(ms[i]!)} ms`).join(', ') };
+  const ms: number[] = tries.map(() => Infinity);
+  for (let i = 0; i < tries.length; i++) if (only === null || only === i) ms[i] = await floorRun(page, n, heads, tries[i]![1], tries[i]![2]);
+  const best = ms.indexOf(Math.min(...ms));
+  return { ms: ms[best]!, variant: best, text: tries.flatMap(([name], i) => (Number.isFinite(ms[i]) ? [`${name} ${Math.round(ms[i]!)} ms`] : [])).join(', ') };
 }
 
 function floorRun(page: Page, n: number, heads: readonly number[], depth: number, batch: boolean): Promise<number> {
@@ -245,6 +257,13 @@ function floorRun(page: Page, n: number, heads: readonly number[], depth: number
     { n, heads: [...heads], depth, batch, len: HEADER_PROBE_BYTES },
   );
 }
+
+const median = (xs: readonly number[]): number => {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+const loadavg = (): string => readFileSync('/proc/loadavg', 'latin1').split(' ').slice(0, 3).join(' ');
 
 /** Records in the page (window.__benchFinal) when the final candidate list, or its absence, is first shown. */
 async function watchFinalList(page: Page): Promise<void> {

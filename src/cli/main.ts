@@ -133,6 +133,12 @@ if (isEntry) {
     err: (l) => process.stderr.write(l + '\n'),
     errIsTTY: Boolean(process.stderr.isTTY),
   };
+  // The reader went away (`vmfs-rescue ls -l … | head`): stop quietly, as Unix tools do, not with
+  // an unhandled EPIPE and a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
   main(process.argv.slice(2), io).then((code) => {
     process.exitCode = code;
   });

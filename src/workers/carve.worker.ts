@@ -1,8 +1,9 @@
 import * as Comlink from 'comlink';
 import { UserError } from '../core/errors.js';
 import { throttle, type Progress } from '../core/progress.js';
-import { carveJob, type CarveJob } from '../core/recovery/carve-job.js';
-import type { RangeEvidence } from '../core/recovery/free-ranges.js';
+import { carveJob } from '../core/recovery/carve-job.js';
+import { PROBE_WINDOW } from '../core/recovery/free-ranges.js';
+import type { CarveJob, RangeEvidence } from './carve.api.js';
 import type { ByteSource } from '../core/io/byte-source.js';
 import type { RaidDetection } from '../core/raid/detect.js';
 import { dumpSources } from './raid-lun.js';
@@ -16,6 +17,7 @@ import { guarded, holdFor, Jobs } from './common.js';
 
 let files: ByteSource[] = [];
 const jobs = new Jobs<'carve'>();
+let window = PROBE_WINDOW;
 
 const api = {
   /** The picked dump files, in the order the jobs name them, or the RAID members with the array's parameters (no read is made). */
@@ -28,10 +30,18 @@ const api = {
     return guarded(async () => {
       if (!files.length) throw new UserError('no dump file given to the carve worker');
       const signal = jobs.start('carve');
-      const r = await carveJob(files, job, { signal, onProgress: throttle(onProgress, 150) });
+      const r = await carveJob(files, job, { signal, onProgress: throttle(onProgress, 150) }, () => window);
       await holdFor(delayMs, signal);
       return r;
     });
+  },
+
+  /**
+   * Reads kept in flight from now on (PROBE_WINDOW when not set): a few while the datastore
+   * worker's metadata pass runs, so its reads do not queue behind a full window of block heads.
+   */
+  pace(inFlight: number): void {
+    window = Math.max(1, Math.min(PROBE_WINDOW, Math.floor(inFlight) || PROBE_WINDOW));
   },
 
   cancel(): void {

@@ -1,28 +1,29 @@
 import * as Comlink from 'comlink';
-import { RescueError, throwIfAborted, UserError } from '../core/errors.js';
+import { RescueError, UserError } from '../core/errors.js';
 import { copySourceToSink } from '../core/export/copy-source.js';
-import { exportDisk, hashDisk, type ExportFormat, type ExportResult } from '../core/export/export-disk.js';
+import { exportDisk, hashDisk, type ExportFormat } from '../core/export/export-disk.js';
 import { writeWhole, type ByteSink } from '../core/io/byte-sink.js';
-import { readUpTo, type ByteSource } from '../core/io/byte-source.js';
+import type { ByteSource } from '../core/io/byte-source.js';
 import type { RaidDetection } from '../core/raid/detect.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { openChain } from '../core/vmdk/chain.js';
 import { carveJobs, type CarveJob } from '../core/recovery/carve-job.js';
 import { mapBounded } from '../core/util/map-bounded.js';
-import { buildCandidates, carveFreeRange, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CandidateInfo, type CarvedHeader, type CarvedText, type Evidence, type FreeRange, type FreeRangePlan, type RangeEvidence, type RejectedRemnant, type ScanResult, type VolumeSummary } from '../core/recovery/index.js';
-import { decodeDescriptorBytes, descriptorSectors, looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, parseDescriptor } from '../core/vmdk/descriptor.js';
+import { buildCandidates, carveFreeRange, parentOptions, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CarvedHeader, type CarvedText, type FreeRange, type FreeRangePlan, type RangeEvidence, type ScanResult } from '../core/recovery/index.js';
 import { DiskChain } from '../core/vmdk/disk-chain.js';
-import { linkRoles, vmdkRole, type VmdkRole } from '../core/vmdk/roles.js';
+import { linkRoles, vmdkRole } from '../core/vmdk/roles.js';
 import { candidateInfo, grainDamageMap, recoveryReport, type GrainDamageMap } from '../core/recovery/index.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
-import { openDatastore, type Datastore, type DirEntry, type FileType, type VolumeInfo, type VolumeUsage } from '../core/vmfs/index.js';
+import { openDatastore, summarizeAllocation, type Datastore, type DirEntry, type VolumeInfo, type VolumeUsage } from '../core/vmfs/index.js';
 import { createFileSink, opfsExportDir, WritableStreamSink } from '../platform/browser/sinks.js';
 import { exportTarget, guarded, holdFor, Jobs, type ExportDestination } from './common.js';
-import { createGuestApi } from './guest-api.js';
-import { compareGuestFile, type FileComparison } from './guest-compare.js';
-import { createInspectorApi } from './block-owner.js';
-import { createDeletedApi } from './deleted-api.js';
-import { createDeepApi } from './deep-api.js';
+import { createGuestApi } from './guest-methods.js';
+import { compareGuestFile } from './guest-compare.js';
+import type { FileComparison } from './guest.api.js';
+import { createInspectorApi } from './inspector-methods.js';
+import { createDeletedApi } from './deleted-methods.js';
+import { createDeepApi } from './deep-methods.js';
+import type { AllocationSummary, CandidateView, CarvedRejected, ChainExportResult, DeltaRecoveryResult, DirListing, DsEntry, FileExportResult, LookInsideResult, ParentOption, RecoveryResult, ScanView } from './datastore.api.js';
 import { dumpSources } from './raid-lun.js';
 import { DeepDatastore } from '../core/vmfs/deep/open.js';
 
@@ -32,128 +33,9 @@ import { DeepDatastore } from '../core/vmfs/deep/open.js';
  * chains and exports. All parsing happens here, off the main thread.
  */
 
-export type { VmdkRole };
-
-export interface DsEntry {
-  name: string;
-  path: string;
-  type: FileType;
-  size: number;
-  allocated: number;
-  fdAddress: string;
-  mtime: number;
-  /** FD change time: the time `debugvmfs ls -l` prints. */
-  ctime: number;
-  error?: string;
-  vmdk?: VmdkRole;
-  /** Directories: holds a .vmx or .vmdk (looked at for the first MAX_PEEK_DIRS folders only). */
-  vmFolder?: boolean;
-  /** Deep-scan volumes: bytes of the file a newer volume now uses. */
-  overwrittenBytes?: number;
-}
-
-export interface DirListing {
-  path: string;
-  entries: DsEntry[];
-  /** The folder holds a .vmx: a VM's home folder. */
-  vmFolder: boolean;
-}
-
-export interface AllocationSummary {
-  blockSize: number;
-  totalBlocks: number;
-  freeBlocks: number;
-  basis: 'bitmap' | 'reachability';
-  buckets: number;
-  blocksPerBucket: number;
-  /** Per bucket, counts of blocks in each state; a block counts once (system > pointer > used > free). */
-  used: Uint32Array;
-  free: Uint32Array;
-  pointer: Uint32Array;
-  system: Uint32Array;
-  totals: { used: number; free: number; pointer: number; system: number };
-  /** Blocks each system file's data occupies. */
-  systemFiles: { file: string; blocks: number; firstBlock: number }[];
-  /** Resource files (.fbb .fdc .pbc .sbc ...): items held and free. */
-  resources: { name: string; total: number; free: number; itemSize: number }[];
-  /** Deep-scan volumes: per bucket, blocks a newer volume wrote over (counted on top of the states above). */
-  overwritten?: Uint32Array;
-}
-
-export type { ExportDestination };
-
-export interface FileExportResult {
-  path: string;
-  sha256: string;
-  bytes: number;
-  destination: 'file' | 'opfs';
-  /** Name written (the save dialog's choice, or the OPFS `exports` name for the download). */
-  fileName: string;
-}
-
-export interface ChainExportResult extends ExportResult {
-  destination: 'file' | 'directory' | 'opfs';
-  opfsFiles: string[];
-}
-
-export type { GrainDamageMap };
-
-/** A candidate as the page gets it: the scan's plain data plus the damage map for drawing. */
-export type CandidateView = CandidateInfo & { map: GrainDamageMap };
-
-/** A live descriptor on the volume that can serve as a parent. */
-export interface ParentOption {
-  path: string;
-  capacityBytes: number;
-  createType: string;
-  cid: string;
-}
-
-export interface ScanView {
-  volume: VolumeSummary;
-  candidates: CandidateView[];
-  unassembled: Evidence[];
-  /** Remnants that did not parse (first MAX_REJECTED) and how many there were. */
-  rejected: RejectedRemnant[];
-  rejectedCount: number;
-  warnings: string[];
-  parents: ParentOption[];
-  /** How long each step of building this list took in the worker, ms (the page logs them as User Timing). */
-  steps: { name: string; ms: number }[];
-}
-
-export interface RecoveryResult extends ExportResult {
-  candidateId: string;
-  parent: string | null;
-  format: ExportFormat;
-  destination: 'file' | 'directory' | 'opfs';
-  opfsFiles: string[];
-  warnings: string[];
-}
-
-/** A rebuilt delta written for use in place (descriptor + delta file as found, parentCID fixed). */
-export interface DeltaRecoveryResult {
-  candidateId: string;
-  parent: string;
-  parentCid: string;
-  /** Descriptor first, then the delta file. */
-  files: string[];
-  /** SHA-256 of the disk the pair gives over the parent (lost data grains read as zeros there). */
-  sha256: string;
-  dataSha256: string;
-  destination: 'directory' | 'opfs';
-  notes: string[];
-}
-
 /** Bounds on what one listing may cost: descriptors parsed and sub-folders peeked into. */
 const MAX_SNIFF = 512;
 const MAX_PEEK_DIRS = 256;
-const MAX_BUCKETS = 65536;
-/** Cells of a candidate's grain map, and bounds of the parent-descriptor walk. */
-const MAX_WALK_ENTRIES = 20000;
-const MAX_WALK_DEPTH = 8;
-/** Pointer-block resource files: their blocks are drawn as pointer blocks, other system files as system. */
-const POINTER_FILES = new Set(['.pbc.sf', '.pb2.sf']);
 
 let ds: Datastore | null = null;
 /** The picked dump files ds was opened over, in their order (carve jobs name them by index). */
@@ -172,41 +54,6 @@ function requireDs(): Datastore {
 }
 
 const joinPath = (dir: string, name: string): string => (dir === '/' ? `/${name}` : `${dir}/${name}`);
-
-/** Every live text descriptor on the volume (bounded walk): the choices of parent. */
-async function listDescriptors(d: Datastore, signal: AbortSignal): Promise<ParentOption[]> {
-  const out: ParentOption[] = [];
-  let seen = 0;
-  const walk = async (dir: string, depth: number): Promise<void> => {
-    if (depth > MAX_WALK_DEPTH) return;
-    let entries: DirEntry[];
-    try {
-      entries = await d.readdir(dir);
-    } catch (e) {
-      if (e instanceof RescueError && e.kind !== 'cancelled') return;
-      throw e;
-    }
-    for (const e of entries) {
-      throwIfAborted(signal);
-      if (++seen > MAX_WALK_ENTRIES) return;
-      if (e.name === '.' || e.name === '..' || e.error) continue;
-      const p = joinPath(dir, e.name);
-      if (e.type === 'directory') await walk(p, depth + 1);
-      else if (e.type === 'file' && /\.vmdk$/i.test(e.name) && e.size > 0 && e.size <= MAX_DESCRIPTOR_BYTES) {
-        try {
-          const bytes = await readUpTo(await d.openFile(p), 0, e.size);
-          if (!looksLikeDescriptor(bytes)) continue;
-          const desc = parseDescriptor(decodeDescriptorBytes(bytes, p), p);
-          out.push({ path: p, capacityBytes: descriptorSectors(desc) * 512, createType: desc.createType, cid: desc.cid });
-        } catch (err) {
-          if (!(err instanceof RescueError) || err.kind === 'cancelled') throw err;
-        }
-      }
-    }
-  };
-  await walk('/', 0);
-  return out;
-}
 
 function requireCandidate(id: string): Candidate {
   if (!scanned) throw new UserError('no scan for lost snapshots has run on this dump');
@@ -240,15 +87,13 @@ async function finishScan(d: Datastore, r: ScanResult, signal: AbortSignal, onPr
   });
   steps.push({ name: 'maps', ms: performance.now() - t });
   t = performance.now();
-  const parents = cache.parents ?? (cache.parents = await listDescriptors(d, signal));
+  const parents = cache.parents ?? (cache.parents = await parentOptions(d, signal));
   steps.push({ name: 'parents', ms: performance.now() - t });
   scanned = r;
   const view: ScanView = { volume: { ...r.volume }, candidates, unassembled: r.unassembled.map((e) => ({ ...e })), rejected: r.rejected.map((x) => ({ ...x })), rejectedCount: r.rejectedCount, warnings: [...r.warnings], parents: parents.map((p) => ({ ...p })), steps };
   return Comlink.transfer(view, candidates.flatMap((c) => [c.map.recovered.buffer, c.map.guessed.buffer, c.map.lost.buffer, c.map.parent.buffer]));
 }
 
-/** What the free-space pass rejected, merged over its ranges (mergeCarvedRejected). */
-type CarvedRejected = { rejected: RejectedRemnant[]; rejectedCount: number };
 const NONE_REJECTED: CarvedRejected = { rejected: [], rejectedCount: 0 };
 
 /** Candidates from the metadata passes and `carved` free-space evidence, with their maps (one such job at a time). */
@@ -293,74 +138,8 @@ const api = {
   allocationSummary(buckets: number): Promise<AllocationSummary> {
     return guarded(async () => {
       const d = requireDs();
-      const map = await d.allocationMap();
-      const total = map.totalBlocks;
-      const n = Math.max(1, Math.min(MAX_BUCKETS, Math.floor(buckets) || 1, total || 1));
-      const per = Math.max(1, Math.ceil(total / n));
-      const nb = Math.max(1, Math.ceil(total / per));
-      const used = new Uint32Array(nb);
-      const free = new Uint32Array(nb);
-      const pointer = new Uint32Array(nb);
-      const system = new Uint32Array(nb);
-      const add = (arr: Uint32Array, start: number, count: number) => {
-        const end = Math.min(total, start + count);
-        for (let s = Math.max(0, start); s < end; ) {
-          const b = Math.floor(s / per);
-          const stop = Math.min(end, (b + 1) * per);
-          arr[b]! += stop - s;
-          s = stop;
-        }
-      };
-      for (const r of map.runs) add(r.state === 'free' ? free : used, r.start, r.count);
-      const runs = map.runs;
-      const isFree = (b: number): boolean => {
-        let lo = 0;
-        let hi = runs.length - 1;
-        while (lo <= hi) {
-          const mid = (lo + hi) >>> 1;
-          const r = runs[mid]!;
-          if (b < r.start) hi = mid - 1;
-          else if (b >= r.start + r.count) lo = mid + 1;
-          else return r.state === 'free';
-        }
-        return false;
-      };
-      // System and pointer blocks are used blocks too: move them out of `used` so each block counts once.
-      const sysBlocks = new Map<string, { blocks: number; firstBlock: number }>();
-      const claimed = new Uint8Array(total > 0 ? Math.ceil(total / 8) : 0);
-      for (const r of map.systemRuns) {
-        const isPtr = POINTER_FILES.has(r.file);
-        const stat = sysBlocks.get(r.file) ?? { blocks: 0, firstBlock: r.start };
-        for (let b = Math.max(0, r.start); b < Math.min(total, r.start + r.count); b++) {
-          if (claimed[b >>> 3]! & (1 << (b & 7))) continue;
-          claimed[b >>> 3]! |= 1 << (b & 7);
-          const k = Math.floor(b / per);
-          (isPtr ? pointer : system)[k]! += 1;
-          const from = isFree(b) ? free : used; // a system block the bitmap calls free stays visible as system
-          if (from[k]! > 0) from[k]! -= 1;
-          stat.blocks++;
-        }
-        sysBlocks.set(r.file, stat);
-      }
-      const sum = (a: Uint32Array) => a.reduce((x, y) => x + y, 0);
-      const overwritten = d instanceof DeepDatastore ? new Uint32Array(nb) : null;
-      if (overwritten && d instanceof DeepDatastore) for (const r of d.overwrittenBlocks()) add(overwritten, r.start, r.count);
-      const summary: AllocationSummary = {
-        blockSize: map.blockSize,
-        totalBlocks: total,
-        freeBlocks: map.freeBlocks,
-        basis: map.basis,
-        buckets: nb,
-        blocksPerBucket: per,
-        used,
-        free,
-        pointer,
-        system,
-        totals: { used: sum(used), free: sum(free), pointer: sum(pointer), system: sum(system) },
-        systemFiles: [...sysBlocks].map(([file, s]) => ({ file, ...s })),
-        resources: map.resources.map((r) => ({ name: r.name, total: r.total, free: r.free, itemSize: r.itemSize })),
-        ...(overwritten ? { overwritten } : {}),
-      };
+      const summary = summarizeAllocation(await d.allocationMap(), buckets, d instanceof DeepDatastore ? d.overwrittenBlocks() : undefined);
+      const { used, free, pointer, system, overwritten } = summary;
       return Comlink.transfer(summary, [used.buffer, free.buffer, pointer.buffer, system.buffer, ...(overwritten ? [overwritten.buffer] : [])]);
     });
   },
@@ -597,7 +376,7 @@ const api = {
    * Opens the disk candidate `candidateId` gives over `parentPath` (as recover() would export it)
    * for the guest* methods: the user checks their files are there before exporting.
    */
-  lookInside(candidateId: string, parentPath: string | null): Promise<{ capacityBytes: number; parent: string | null; warnings: string[] }> {
+  lookInside(candidateId: string, parentPath: string | null): Promise<LookInsideResult> {
     return guarded(async () => {
       const d = requireDs();
       const c = requireCandidate(candidateId);

@@ -1,18 +1,12 @@
 import * as Comlink from 'comlink';
-import { buildDemo, type DemoExpected } from '../core/synth/demo.js';
+import { buildDemo } from '../core/synth/demo.js';
+import type { DemoBuild } from './demo.api.js';
 import type { ImagePart } from '../core/synth/paged-image.js';
 
 /**
  * Builds the demo datastore off the main thread (about a second of builder work and hashing) and
  * hands it back as a File, which the datastore worker then opens like any picked dump.
  */
-
-export interface DemoBuild {
-  file: File;
-  expected: DemoExpected;
-  vmDir: string;
-  buildMs: number;
-}
 
 const ZERO_MIB = 1 << 20;
 

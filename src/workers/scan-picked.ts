@@ -1,22 +1,11 @@
 import { probePickedFile, rankTops, type PickedFile } from '../core/vmdk/roles.js';
 import type { FileSetResolver } from '../platform/browser/file-set-resolver.js';
-
-export type { PickedFile, PickedKind } from '../core/vmdk/roles.js';
+import type { PickedScan } from './vmdk.api.js';
 
 /**
  * A quick look at the picked files to suggest the top of the chain, before the real chain opener
  * runs (core/vmdk/roles.ts reads each file's header and descriptor; a few KiB per file).
  */
-
-/** The picked files, what each is, and which can be the top of the chain. */
-export interface PickedScan {
-  files: PickedFile[];
-  /** Files that can be opened as a chain top (descriptors and hosted sparse files), best first. */
-  tops: string[];
-  suggestedTop: string | null;
-  /** The folder walk stopped early (too many files or folders too deep). */
-  truncatedListing: boolean;
-}
 
 /** Files beyond this many are listed but not probed (a wrongly picked huge folder stays fast). */
 const MAX_PROBED = 2000;

@@ -1,39 +1,20 @@
 import * as Comlink from 'comlink';
 import { CancelledError, RescueError } from '../core/errors.js';
-import { exportDisk, type ExportFormat, type ExportResult, type ExportTimings } from '../core/export/export-disk.js';
+import { exportDisk, type ExportFormat, type ExportTimings } from '../core/export/export-disk.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { openChain } from '../core/vmdk/chain.js';
 import type { DiskChain } from '../core/vmdk/disk-chain.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
 import { FileSetResolver, type PickedInput } from '../platform/browser/file-set-resolver.js';
 import { exportTarget, guarded, Jobs, type ExportDestination } from './common.js';
-import { createGuestApi } from './guest-api.js';
-import { scanPicked, type PickedScan } from './scan-picked.js';
+import { createGuestApi } from './guest-methods.js';
+import { scanPicked } from './scan-picked.js';
+import type { ExportSummary, GrainMapSummary, PickedScan } from './vmdk.api.js';
 
 /**
  * Thin Comlink adapter: the page calls these; all parsing, mapping and exporting run here, off the
  * main thread. Errors cross as plain Errors whose `name` is the RescueError class (the UI keys on it).
  */
-
-export interface GrainMapSummary {
-  layerPath: string;
-  capacity: number;
-  bucketBytes: number;
-  width: number;
-  /** Per bucket, 0–255: share of the bucket the top layer stores itself / marks zero / cannot read. */
-  data: Uint8Array;
-  zero: Uint8Array;
-  missing: Uint8Array;
-  totals: { data: number; zero: number; missing: number; parent: number };
-}
-
-export type { ExportDestination };
-
-export interface ExportSummary extends ExportResult {
-  destination: 'file' | 'directory' | 'opfs';
-  /** For 'opfs': names inside the OPFS `exports` folder, for the main thread to download. */
-  opfsFiles: string[];
-}
 
 /** Widest grain map drawn; also bounds the work of one grainMap() call. */
 const MAX_MAP_WIDTH = 4096;

@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
 import { makeTempDir } from '../helpers/tools.js';
-import { openDumpFiles } from './helpers.js';
+import { gotoStep, openDumpFiles } from './helpers.js';
 
 /**
  * Candidates from file-system metadata come before the free-space search ends: on a VMFS5 dump
@@ -35,6 +35,7 @@ test.describe('early candidates from metadata', () => {
     await expect(page.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
     await expect(page.getByTestId('rec-find')).toBeEnabled();
 
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     const early = page.getByTestId('rec-early-candidate');
     await expect(early.first()).toBeVisible({ timeout: 60_000 });
@@ -58,7 +59,9 @@ test.describe('early candidates from metadata', () => {
     await expect(sel).toHaveAttribute('data-id', d.candidateId);
     await expect(sel.getByTestId('rec-evidence').locator('li[data-kind="freed-fd"]')).not.toHaveCount(0);
     await expect(sel.getByTestId('rec-evidence').locator('li[data-kind="carved-header"]')).toHaveCount(0);
+    await gotoStep(page, 'check');
     await page.getByTestId('rec-parent').selectOption('');
+    await gotoStep(page, 'find');
 
     // The final list: both deltas, the carved one found by the free-space pass, the choices kept.
     const rows = page.getByTestId('rec-candidate');

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
 import { makeTempDir, oracleAvailable, sha256File } from '../helpers/tools.js';
-import { openDumpFiles, pickDirectoryInOpfs, PREVIEW_ORIGIN, saveIntoOpfs, watchNetwork } from './helpers.js';
+import { gotoStep, openDumpFiles, pickDirectoryInOpfs, PREVIEW_ORIGIN, saveIntoOpfs, watchNetwork } from './helpers.js';
 
 /**
  * The export wizard of a recovered disk: format, destination, progress with ETA, cancel, the
@@ -69,9 +69,11 @@ test.describe('export wizard', () => {
     await page.goto('/');
     const view = await openDumpFiles(page, d.dump);
     await expect(view.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     await expect(page.getByTestId('rec-selected')).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
     await expect(page.getByTestId('rec-parent')).toHaveValue(d.parentPath);
+    await gotoStep(page, 'export');
   }
 
   test('cancel mid-export leaves no output file, to a picked file or to browser storage', async ({ page, context }) => {

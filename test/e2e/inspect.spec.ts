@@ -3,7 +3,7 @@ import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { mbrEntry, noiseBytes } from '../builders/recovery/guest-delta.js';
 import { makeTempDir, oracleAvailable, run, sha256File } from '../helpers/tools.js';
-import { watchNetwork, withoutFilePickers, PREVIEW_ORIGIN } from './helpers.js';
+import { gotoStep, PREVIEW_ORIGIN, watchNetwork, withoutFilePickers } from './helpers.js';
 
 /**
  * "Look inside a disk" end to end: a monolithicFlat VMDK whose raw disk carries an MBR with an
@@ -114,6 +114,7 @@ test('look inside a disk: list ext4 and NTFS partitions, browse both, download a
   await page.goto('/');
   await page.getByTestId('file-input').setInputFiles(f.files.map((n) => path.join(f.dir, n)));
   await expect(page.getByTestId('chain-link')).toHaveCount(1, { timeout: 30_000 });
+  await gotoStep(page, 'check');
 
   const inspector = page.getByTestId('disk-inspector');
   const parts = inspector.getByTestId('gi-partitions');

@@ -56,7 +56,10 @@ test('keyboard only: demo, scan, candidate, parent, export with verify, report',
   const parent = (await guide.getAttribute('data-parent'))!;
   expect(expected).toMatch(/^[0-9a-f]{64}$/);
 
-  // Find lost snapshots.
+  // Find lost snapshots: the step navigation shows the Find view, its heading takes the focus.
+  await tabTo(page, 'step-find');
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#rec-h')).toBeFocused();
   await tabTo(page, 'rec-find');
   await page.keyboard.press('Enter');
   const rows = page.getByTestId('rec-candidate');
@@ -76,7 +79,10 @@ test('keyboard only: demo, scan, candidate, parent, export with verify, report',
   }
   await expect(sel).toHaveAttribute('data-id', candidate);
 
-  // Parent: a closed select changes with the arrows; leave the guessed one chosen.
+  // Parent, in the Check view: a closed select changes with the arrows; leave the guessed one chosen.
+  await tabTo(page, 'step-check');
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#rec-sel-h')).toBeFocused();
   await tabTo(page, 'rec-parent');
   const parentSel = sel.getByTestId('rec-parent');
   await expect(parentSel).toHaveValue(parent);
@@ -85,7 +91,10 @@ test('keyboard only: demo, scan, candidate, parent, export with verify, report',
   await page.keyboard.press('ArrowUp');
   await expect(parentSel).toHaveValue(parent);
 
-  // The wizard: format (raw is first), destination (the save dialog), Export.
+  // The wizard, in the Export view: format (raw is first), destination (the save dialog), Export.
+  await tabTo(page, 'step-export');
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#rec-exp-h')).toBeFocused();
   await tabTo(page, 'rec-format');
   await page.keyboard.press('Home');
   await expect(sel.getByTestId('rec-format')).toHaveValue('raw');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { buildScanBenchDump, type ScanBenchDump } from '../../bench/recovery-scan.js';
-import { openDumpFiles, traceMainThread, watchNetwork } from './helpers.js';
+import { gotoStep, openDumpFiles, traceMainThread, watchNetwork } from './helpers.js';
 
 /**
  * During a scan of a LARGE dump, no main-thread task uses over 200 ms of CPU. A sparse VMFS5 dump
@@ -42,6 +42,7 @@ test('no main-thread task over 200 ms while a 3 GiB dump is scanned; every delet
 
   const from = Date.now();
   const { tasks } = await traceMainThread(browser, page, async () => {
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     await expect(page.locator('[data-testid="rec-candidate"], [data-testid="rec-none"], [data-testid="rec-error"]').first()).toBeVisible({ timeout: 180_000 });
   });

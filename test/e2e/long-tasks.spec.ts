@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { hashOpfsFile, saveIntoOpfs, traceMainThread, watchNetwork, type MainThreadTask } from './helpers.js';
+import { gotoStep, hashOpfsFile, saveIntoOpfs, traceMainThread, type MainThreadTask, watchNetwork } from './helpers.js';
 
 /**
  * Heavy work stays off the main thread: while the demo's lost snapshots are searched for and the
@@ -45,12 +45,14 @@ test('no main-thread task over 200 ms of CPU while the demo is scanned and its d
 
   // The scan: Find lost snapshots until the candidate list is there.
   const scan = await traceMainThread(browser, page, async () => {
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     await expect(page.getByTestId('rec-candidate').first()).toHaveAttribute('data-id', candidate, { timeout: 30_000 });
   });
 
   // The export to a file (the save picker hands back an OPFS file).
   const sel = page.getByTestId('rec-selected');
+  await gotoStep(page, 'export');
   await sel.getByTestId('rec-format').selectOption('raw');
   const exp = await traceMainThread(browser, page, async () => {
     await sel.getByTestId('rec-export').click();

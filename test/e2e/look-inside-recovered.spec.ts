@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { buildGuestDeltaDump, P1_START, P2_START, type GuestDeltaDump } from '../builders/recovery/guest-delta.js';
 import { makeTempDir, oracleAvailable, sha256File } from '../helpers/tools.js';
-import { openDumpFiles, PREVIEW_ORIGIN, watchNetwork } from './helpers.js';
+import { gotoStep, openDumpFiles, PREVIEW_ORIGIN, watchNetwork } from './helpers.js';
 
 /**
  * Look inside a recovered disk: a VMFS5 dump whose VM disk holds an ext4 and an NTFS partition
@@ -45,11 +45,13 @@ test.describe('look inside a recovered disk', () => {
     const view = await openDumpFiles(page, d.dump);
     await expect(view.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
 
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     const sel = page.getByTestId('rec-selected');
     await expect(page.getByTestId('rec-candidate').first()).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
     await page.getByTestId('rec-candidate').first().getByRole('radio').check();
     await expect(sel).toHaveAttribute('data-id', d.candidateId);
+    await gotoStep(page, 'check');
     await sel.getByTestId('rec-parent').selectOption(d.parentPath);
     await expect(page.getByTestId('rec-error')).toHaveCount(0);
 

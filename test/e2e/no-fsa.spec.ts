@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { buildVmfs, standardBuild, type Manifest } from '../builders/vmfs/index.js';
 import { makeTempDir } from '../helpers/tools.js';
-import { openDumpFiles, watchNetwork } from './helpers.js';
+import { gotoStep, openDumpFiles, watchNetwork } from './helpers.js';
 
 /**
  * A browser without the File System Access API (Firefox, Safari): the three pickers are removed
@@ -61,9 +61,11 @@ test('without File System Access pickers: a dump opens through the file input, t
     const expected = (await guide.getAttribute('data-expected-sha256'))!;
     const candidate = (await guide.getAttribute('data-candidate'))!;
     expect(expected).toMatch(/^[0-9a-f]{64}$/);
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     await expect(page.getByTestId('rec-candidate').first()).toHaveAttribute('data-id', candidate, { timeout: 30_000 });
     const sel = page.getByTestId('rec-selected');
+    await gotoStep(page, 'export');
     await sel.getByTestId('rec-format').selectOption('raw');
     const download = page.waitForEvent('download', { timeout: 60_000 });
     await sel.getByTestId('rec-export').click();

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { watchNetwork } from './helpers.js';
+import { gotoStep, watchNetwork } from './helpers.js';
 
 /**
  * Offline use, against the production build: after the first load the service worker controls the
@@ -86,6 +86,7 @@ test('after the first load the app works offline: reload, then the demo finds th
   const guide = page.getByTestId('demo-guide');
   await expect(guide).toBeVisible({ timeout: 30_000 });
   const candidate = (await guide.getAttribute('data-candidate'))!;
+  await gotoStep(page, 'find');
   await page.getByTestId('rec-find').click();
   await expect(page.getByTestId('rec-candidate').first()).toHaveAttribute('data-id', candidate, { timeout: 30_000 });
   await expect(page.getByTestId('rec-error')).toHaveCount(0);

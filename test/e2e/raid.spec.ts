@@ -2,7 +2,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { buildArray, rowMap, type ArraySpec } from '../builders/raid.js';
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
 import { makeTempDir, oracleAvailable } from '../helpers/tools.js';
-import { copyIntoOpfs, hashOpfsFile, pickerFromOpfs, saveIntoOpfs, watchNetwork } from './helpers.js';
+import { copyIntoOpfs, gotoStep, hashOpfsFile, pickerFromOpfs, saveIntoOpfs, watchNetwork } from './helpers.js';
 import { axeSerious, SCREENSHOT_DIR } from './ui-checks.js';
 import path from 'node:path';
 
@@ -85,13 +85,16 @@ test.describe('open RAID members', () => {
     const view = page.getByTestId('ds-view');
     await expect(view.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
     await expect(view.locator('[data-testid="ds-entry"][data-name="vm1"]')).toBeVisible({ timeout: 60_000 });
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     const rows = page.getByTestId('rec-candidate');
     await expect(rows.first()).toBeVisible({ timeout: 120_000 });
     await expect(page.getByTestId('rec-error')).toHaveCount(0);
     const sel = page.getByTestId('rec-selected');
     await expect(sel).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
+    await gotoStep(page, 'check');
     await expect(sel.getByTestId('rec-parent')).toHaveValue(d.parentPath);
+    await gotoStep(page, 'export');
     await sel.getByTestId('rec-format').selectOption('raw');
     await sel.getByTestId('rec-export').click();
     await expect(sel.getByTestId('rec-sha256')).toHaveText(/^[0-9a-f]{64}$/, { timeout: 180_000 });

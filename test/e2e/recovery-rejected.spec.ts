@@ -4,7 +4,7 @@ import { expect, test } from '@playwright/test';
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
 import { addDecoys, type DecoyKind } from '../builders/recovery/decoys.js';
 import { makeTempDir } from '../helpers/tools.js';
-import { openDumpFiles } from './helpers.js';
+import { gotoStep, openDumpFiles } from './helpers.js';
 
 /**
  * Free space full of decoys in the app: the scan (split across carve workers) still ends with the
@@ -31,6 +31,7 @@ test.describe('find lost snapshots among decoys', () => {
     await page.goto('/');
     const view = await openDumpFiles(page, d.dump);
     await expect(view.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     const rows = page.getByTestId('rec-candidate');
     await expect(rows.first()).toBeVisible({ timeout: 120_000 });

@@ -5,7 +5,7 @@ import { buildDeletedChainDump, type DeletedChainDump } from '../builders/recove
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
 import { buildTwoVmDump, type TwoVmDump } from '../builders/recovery/two-vms.js';
 import { makeTempDir, oracleAvailable, runCli, sha256File } from '../helpers/tools.js';
-import { hashOpfsFile, openDumpFiles, saveIntoOpfs, watchNetwork } from './helpers.js';
+import { gotoStep, hashOpfsFile, openDumpFiles, saveIntoOpfs, watchNetwork } from './helpers.js';
 import { union } from '../helpers/lost-runs.js';
 
 /**
@@ -36,6 +36,7 @@ async function pickDump(page: Page, dump: string): Promise<void> {
  */
 async function exportRawChecked(page: Page, folder: string, sha256: string): Promise<{ size: number; sha256: string }> {
   const sel = page.getByTestId('rec-selected');
+  await gotoStep(page, 'export');
   await sel.getByTestId('rec-format').selectOption('raw');
   await sel.getByTestId('rec-export').click();
   await expect(sel.getByTestId('rec-sha256')).toHaveText(/^[0-9a-f]{64}$/, { timeout: 180_000 });
@@ -68,6 +69,7 @@ test.describe('find lost snapshots', () => {
     await openDump(page, d.dump);
     await page.evaluate(() => navigator.storage.getDirectory().then((r) => r.removeEntry('output', { recursive: true }).catch(() => {})));
 
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     const rows = page.getByTestId('rec-candidate');
     await expect(rows.first()).toBeVisible({ timeout: 120_000 });
@@ -88,6 +90,7 @@ test.describe('find lost snapshots', () => {
     expect(guessed).toBeGreaterThan(0);
     await expect(rows.first().getByTestId('rec-recoverable')).toHaveText(String(d.expectedRecoverableGrains - guessed));
     await expect(rows.first().getByTestId('rec-guessed')).toHaveText(String(guessed));
+    await gotoStep(page, 'check');
     await expect(sel.getByTestId('rec-map-canvas')).toBeVisible();
     await expect(sel.getByTestId('rec-map')).toContainText(`guessed: from blocks placed by contiguity, no FD or pointer block lists them (${guessed})`);
     await expect(sel.getByTestId('rec-guessed-run').first()).toBeVisible();
@@ -147,6 +150,7 @@ test.describe('find lost snapshots', () => {
     await expect(page.getByTestId('rec-notice')).toHaveText('Scan cancelled.', { timeout: 30_000 });
     await expect(page.getByTestId('rec-candidate')).toHaveCount(0);
     await expect(page.getByTestId('rec-error')).toHaveCount(0);
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     await expect(page.getByTestId('rec-candidate').first()).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
     expect(foreign).toEqual([]);
@@ -165,12 +169,14 @@ test.describe('find lost snapshots', () => {
   test('a scan split across several workers gives the same candidates as one worker', async ({ page }) => {
     test.setTimeout(180_000);
     await openDump(page, d.dump, '?scanWorkers=1&scanRanges=1');
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     await expect(page.getByTestId('rec-candidate').first()).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
     await expect(page.getByTestId('rec-ranges')).toHaveAttribute('data-workers', '1');
     const one = await candidateRows(page);
 
     await openDump(page, d.dump, '?scanWorkers=3&scanRanges=13');
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     await expect(page.getByTestId('rec-candidate').first()).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
     const g = page.getByTestId('rec-ranges');
@@ -185,12 +191,14 @@ test.describe('find lost snapshots', () => {
   test('a scan interrupted by a page reload resumes on reopening the same dump and ends with the same candidates', async ({ page }) => {
     test.setTimeout(240_000);
     await openDump(page, d.dump, '?scanWorkers=1&scanRanges=1');
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     await expect(page.getByTestId('rec-candidate').first()).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
     const reference = await candidateRows(page);
 
     const TOTAL = 16;
     await openDump(page, d.dump, `?scanWorkers=2&scanRanges=${TOTAL}&scanRangeDelayMs=500`);
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     const g = page.getByTestId('rec-ranges');
     await expect(g).toHaveAttribute('data-done', /^([3-9]|1[0-2])$/, { timeout: 60_000 });
@@ -199,6 +207,7 @@ test.describe('find lost snapshots', () => {
     await pickDump(page, d.dump);
     // No click: a started scan of the same image continues by itself, saying how far it had got.
     const resumed = page.getByTestId('rec-resumed');
+    await gotoStep(page, 'find');
     await expect(resumed).toBeVisible({ timeout: 60_000 });
     const from = Number(await g.getAttribute('data-resumed'));
     expect(from).toBeGreaterThanOrEqual(seen);
@@ -226,10 +235,12 @@ test.describe('find lost snapshots', () => {
     });
     await openDump(page, d.dump);
     await page.evaluate(() => navigator.storage.getDirectory().then((r) => r.removeEntry('delta-out', { recursive: true }).catch(() => {})));
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     const sel = page.getByTestId('rec-selected');
     await expect(sel).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
     await expect(sel.getByTestId('rec-parent')).toHaveValue(d.parentPath);
+    await gotoStep(page, 'export');
     await sel.getByTestId('rec-export-delta').click();
     await expect(sel.getByTestId('rec-delta-sha256')).toHaveText(/^[0-9a-f]{64}$/, { timeout: 120_000 });
     await expect(page.getByTestId('rec-error')).toHaveCount(0);
@@ -272,6 +283,7 @@ test.describe('find lost snapshots: a deleted two-level chain (case iv)', () => 
     const foreign = watchNetwork(context, origin);
     await saveIntoOpfs(page, 'output-chain', 'out.bin');
     await openDump(page, d.dump, '?scanWorkers=2');
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     const rows = page.getByTestId('rec-candidate');
     await expect(rows.first()).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
@@ -303,6 +315,7 @@ test.describe('find lost snapshots: two VMs with same-capacity disks, parent not
     const foreign = watchNetwork(context, origin);
     await saveIntoOpfs(page, 'output-twovm', 'out.bin');
     await openDump(page, d.dump);
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     const row = page.locator(`[data-testid="rec-candidate"][data-id="${d.candidateId}"]`);
     await expect(row).toBeVisible({ timeout: 120_000 });
@@ -311,6 +324,7 @@ test.describe('find lost snapshots: two VMs with same-capacity disks, parent not
     const sel = page.getByTestId('rec-selected');
     await expect(sel).toHaveAttribute('data-id', d.candidateId);
     const amb = sel.getByTestId('rec-parent-ambiguous');
+    await gotoStep(page, 'check');
     await expect(amb).toBeVisible();
     const alts = await amb.getByTestId('rec-parent-alternatives').locator('li').evaluateAll((ls) => ls.map((l) => ({ path: l.getAttribute('data-path'), score: Number(l.getAttribute('data-score')) })));
     const top = alts.filter((a) => a.score === alts[0]!.score).map((a) => a.path).sort();

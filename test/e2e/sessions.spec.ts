@@ -5,7 +5,7 @@ import { buildCowdDelta } from '../builders/cowd.js';
 import { buildFlatBase } from '../builders/delta-common.js';
 import { buildDeletedDeltaDump, type DeletedDeltaDump } from '../builders/recovery/deleted-delta.js';
 import { makeTempDir, oracleAvailable } from '../helpers/tools.js';
-import { copyIntoOpfs, pickerFromOpfs, showDatastoreView, watchNetwork } from './helpers.js';
+import { copyIntoOpfs, gotoStep, pickerFromOpfs, showDatastoreView, watchNetwork } from './helpers.js';
 
 /**
  * Recent sessions, against the production build: files opened through the open picker (here
@@ -45,6 +45,7 @@ test.describe('recent sessions: datastore dump', () => {
     await showDatastoreView(page);
     await page.getByTestId('ds-file-input').setInputFiles(d.dump);
     await expect(page.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     await expect(page.getByTestId('rec-candidate').first()).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
     const reference = await candidateRows(page);
@@ -56,6 +57,7 @@ test.describe('recent sessions: datastore dump', () => {
     await showDatastoreView(page);
     await page.getByTestId('ds-open').click();
     await expect(page.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
+    await gotoStep(page, 'find');
     await page.getByTestId('rec-find').click();
     const g = page.getByTestId('rec-ranges');
     await expect(g).toHaveAttribute('data-done', /^([3-9]|1[0-2])$/, { timeout: 60_000 });
@@ -84,6 +86,7 @@ test.describe('recent sessions: datastore dump', () => {
     await expect(page.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
     await expect(page.getByTestId('recent-message')).toContainText(/resumes from \d+ of 16 ranges/);
     const resumed = page.getByTestId('rec-resumed');
+    await gotoStep(page, 'find');
     await expect(resumed).toBeVisible({ timeout: 60_000 });
     const from = Number(await g.getAttribute('data-resumed'));
     expect(from).toBeGreaterThanOrEqual(seen);

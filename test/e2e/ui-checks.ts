@@ -47,11 +47,49 @@ export async function midWordBreaks(page: Page): Promise<string[]> {
   });
 }
 
-/** The page itself never scrolls (its panes do), in either direction. */
+/**
+ * The page itself never scrolls (its panes do), in either direction: the scrolling element is no
+ * taller or wider than the window, a scroll request leaves it where it was, and the view shown
+ * lies inside the window.
+ */
 export async function pageFits(page: Page): Promise<void> {
-  const s = await page.evaluate(() => ({ w: document.documentElement.scrollWidth, h: document.documentElement.scrollHeight, vw: innerWidth, vh: innerHeight }));
+  const s = await page.evaluate(() => {
+    const se = document.scrollingElement ?? document.documentElement;
+    se.scrollTop = 10_000;
+    se.scrollLeft = 10_000;
+    const moved = { top: se.scrollTop, left: se.scrollLeft };
+    se.scrollTop = 0;
+    se.scrollLeft = 0;
+    const view = [...document.querySelectorAll<HTMLElement>('.view, [data-workspace="open"] .pane')].find((v) => v.getClientRects().length > 0);
+    const r = view?.getBoundingClientRect();
+    return { w: se.scrollWidth, h: se.scrollHeight, vw: innerWidth, vh: innerHeight, moved, view: r ? { bottom: r.bottom, right: r.right } : null };
+  });
   expect(s.w, 'page width').toBeLessThanOrEqual(s.vw);
   expect(s.h, 'page height').toBeLessThanOrEqual(s.vh);
+  expect(s.moved, 'the page does not scroll').toEqual({ top: 0, left: 0 });
+  expect(s.view, 'a view is shown').not.toBeNull();
+  expect(s.view!.bottom, 'the view ends inside the window').toBeLessThanOrEqual(s.vh);
+  expect(s.view!.right, 'the view ends inside the window').toBeLessThanOrEqual(s.vw);
+}
+
+/**
+ * A pane of the view scrolls on its own: its content is taller than it, scrolling moves it, and
+ * the page stays put. The pane is scrolled back to where it was.
+ */
+export async function expectPaneScrolls(page: Page, testid: string): Promise<void> {
+  const r = await page.getByTestId(testid).evaluate((el) => {
+    const before = el.scrollTop;
+    el.scrollTop = before + 200;
+    const after = el.scrollTop;
+    el.scrollTop = before;
+    const se = document.scrollingElement ?? document.documentElement;
+    return { tall: el.scrollHeight > el.clientHeight, moved: after !== before, overflowY: getComputedStyle(el).overflowY, pageY: se.scrollTop, bottom: el.getBoundingClientRect().bottom, vh: innerHeight };
+  });
+  expect(r.overflowY, `${testid} scrolls`).toMatch(/auto|scroll/);
+  expect(r.tall, `${testid}: content taller than the pane`).toBe(true);
+  expect(r.moved, `${testid}: scrolling moves the pane`).toBe(true);
+  expect(r.pageY, 'the page did not scroll').toBe(0);
+  expect(r.bottom, `${testid} ends inside the window`).toBeLessThanOrEqual(r.vh);
 }
 
 /** All the per-view checks, then a screenshot named `${prefix}-${name}.png`. */

@@ -4,7 +4,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { buildCowdDelta } from '../builders/cowd.js';
 import { buildFlatBaseQemu } from '../builders/delta-common.js';
 import { makeTempDir, oracleAvailable, run, sha256File } from '../helpers/tools.js';
-import { hashOpfsFile, readOpfsFile, saveIntoOpfs, watchNetwork, withoutFilePickers, PREVIEW_ORIGIN } from './helpers.js';
+import { gotoStep, hashOpfsFile, readOpfsFile, saveIntoOpfs, watchNetwork, withoutFilePickers, PREVIEW_ORIGIN } from './helpers.js';
 
 /**
  * The browser slice end to end, against the production build served by `vite preview`:
@@ -172,6 +172,7 @@ test('open a COWD-over-flat chain through showOpenFilePicker, export raw through
   await page.getByTestId('pick-files').click();
   await expectChain(page, f);
 
+  await gotoStep(page, 'export');
   await page.getByTestId('export-format').selectOption('raw');
   await page.getByTestId('export').click();
   await expect(page.getByTestId('result-sha256')).toHaveText(f.expectedSha256, { timeout: 60_000 });
@@ -199,6 +200,7 @@ test('open through the fallback file input, export raw to browser storage and do
   await page.getByTestId('file-input').setInputFiles(f.files.map((n) => path.join(f.dir, n)));
   await expectChain(page, f);
 
+  await gotoStep(page, 'export');
   await page.getByTestId('export-format').selectOption('raw');
   const download = page.waitForEvent('download', { timeout: 60_000 });
   await page.getByTestId('export').click();
@@ -234,6 +236,7 @@ for (const format of ['sparse', 'stream', 'flat'] as const) {
     await clearOpfs(page);
     await page.getByTestId('file-input').setInputFiles(f.files.map((n) => path.join(f.dir, n)));
     await expectChain(page, f);
+    await gotoStep(page, 'export');
     await page.getByTestId('export-format').selectOption(format);
     await page.getByTestId('export').click();
     await expect(page.getByTestId('result-sha256')).toHaveText(f.expectedSha256, { timeout: 60_000 });
@@ -361,6 +364,7 @@ test('a long export shows progress and can be cancelled without leaving a file b
     await page.getByTestId('file-input').setInputFiles(names.map((n) => path.join(dir, n)));
     await expect(page.getByTestId('chain-link')).toHaveCount(2, { timeout: 30_000 });
     await expect(page.getByTestId('top-select')).toHaveValue(path.basename(top.descriptorPath));
+    await gotoStep(page, 'export');
     await page.getByTestId('export').click();
     await expect(page.getByTestId('progress')).toBeVisible();
     await expect(page.getByTestId('progress').locator('progress')).toHaveAttribute('max', String(big), { timeout: 10_000 });

@@ -1,14 +1,16 @@
 import { expect, test } from '@playwright/test';
 import { hashOpfsFile, saveIntoOpfs, watchNetwork } from './helpers.js';
-import { checkView, expectShownAndFocused } from './ui-checks.js';
+import { checkView, expectPaneScrolls, expectShownAndFocused } from './ui-checks.js';
 
 /**
  * The workflow layout as a newcomer meets it, at the two sizes the app must fit (1280×800 and
  * 1024×768), in both themes: the open page leads with the job, the demo goes Volume → Find lost
  * data → Check → Export with the step navigation saying where the user is and what is done; after
- * each action its result is inside the viewport and has the focus; on every view the page fits
- * the window (panes scroll, not the page), no word is broken across lines, axe finds no serious or
- * critical violation; a screenshot of each view is kept in test-results/screenshots/.
+ * each action its result is inside the viewport and has the focus; each step is a view of its own
+ * (the navigation switches views and moves the focus to the view's heading); on every view the
+ * page fits the window and does not scroll (the view's panes do), no word is broken across lines,
+ * axe finds no serious or critical violation; a screenshot of each view is kept in
+ * test-results/screenshots/.
  */
 
 for (const vp of [
@@ -48,6 +50,11 @@ for (const vp of [
     await expect(step('volume')).toHaveAttribute('aria-current', 'step');
     await expect(page.getByTestId('ds-alloc-canvas')).toBeVisible({ timeout: 30_000 });
     await expect(page.getByTestId('ds-dumps')).not.toContainText('bare at');
+    // The volume view: files in one pane, the volume's details (guide, facts, map, bytes) in the
+    // other, which scrolls on its own; only this step's view shows.
+    await expect(page.getByTestId('ds-files')).toBeInViewport();
+    await expectPaneScrolls(page, 'ds-side-pane');
+    await expect(page.locator('#rec-h')).toBeHidden();
     await checkView(page, info, size, '2-volume');
 
     // Inspect a chain of the volume: the chain shows in view, focused.
@@ -58,10 +65,15 @@ for (const vp of [
     await expectShownAndFocused(page, 'ds-chain', 'the chain of the inspected disk');
     await checkView(page, info, size, '2b-chain');
 
-    // Find lost data: from the step navigation, then the scan; its results in view and focused.
-    await step('find').click();
+    // Find lost data: from the step navigation (by keyboard: the view switches and its heading
+    // takes the focus), then the scan; its results in view and focused.
+    await step('find').focus();
+    await page.keyboard.press('Enter');
     await expect(step('find')).toHaveAttribute('aria-current', 'step');
     await expect(page.locator('#rec-h')).toBeInViewport();
+    await expect(page.locator('#rec-h')).toBeFocused();
+    await expect(page.getByTestId('ds-files')).toBeHidden();
+    await expect(step('volume')).toHaveAttribute('data-done', 'true');
     await page.getByTestId('rec-find').click();
     await expect(page.getByTestId('rec-candidate').first()).toHaveAttribute('data-id', candidate, { timeout: 60_000 });
     await expectShownAndFocused(page, 'rec-results', 'the scan results');
@@ -80,11 +92,14 @@ for (const vp of [
     await page.getByTestId('rec-look').click();
     await expect(page.getByTestId('rec-look-inside')).toBeVisible({ timeout: 60_000 });
     await expectShownAndFocused(page, 'rec-look-inside', 'the look inside');
+    await expectPaneScrolls(page, 'rec-check-pane');
     await checkView(page, info, size, '4b-look-inside');
 
     // Export: from the step navigation; the outcome in view and focused, with the demo's hash.
     await step('export').click();
     await expect(page.locator('#rec-exp-h')).toBeInViewport();
+    await expect(page.locator('#rec-exp-h')).toBeFocused();
+    await expect(page.getByTestId('rec-look-inside')).toBeHidden();
     await expect(step('export')).toHaveAttribute('aria-current', 'step');
     await page.getByTestId('rec-format').selectOption('raw');
     await page.getByTestId('rec-export').click();

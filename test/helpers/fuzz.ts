@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { expect } from 'vitest';
 import { RescueError } from '../../src/core/errors.js';
 
@@ -50,10 +51,17 @@ export function mutate(base: Uint8Array, r: () => number, regions: readonly [num
  * files or CI jobs compete for the cores, which wall time does. Whole-process CPU is not used on
  * Linux: it also counts libuv's I/O threads, whose system time for a page-cache miss on a loaded
  * CI machine once pushed a 100 ms case past 1 s. A case that waits instead of working (a hang on
- * a promise) is caught by a wall-clock guard at WALL_FACTOR × `ms`. A timer alone would not do:
- * it cannot fire while a CPU-bound loop awaits only resolved promises.
+ * a promise) is caught by a wall-clock guard at WALL_FACTOR × `ms`, stretched by how many runnable
+ * threads share each core (the load average per core, when above 1): at load 8 on 2 cores a
+ * thread gets a quarter of a core, so its wall time is four times its CPU time. A timer alone
+ * would not do: it cannot fire while a CPU-bound loop awaits only resolved promises.
  */
 const WALL_FACTOR = 5;
+
+/** The hang guard of a case with a CPU budget of `ms`: wall milliseconds, scaled by the load per core. */
+export function wallGuardMs(ms: number): number {
+  return Math.round(ms * WALL_FACTOR * Math.max(1, loadavg()[0]! / availableParallelism()));
+}
 
 /** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on every Linux ABI Node runs on). */
 const USER_HZ = 100;
@@ -74,7 +82,8 @@ export function parserCpuMs(): number {
 export async function fuzzCase<T>(label: string, seed: number, fn: () => Promise<T>, ms = 1000): Promise<'ok' | 'error'> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, rej) => {
-    timer = setTimeout(() => rej(new Error(`${label} seed ${seed}: no answer within ${ms * WALL_FACTOR} ms (wall clock)`)), ms * WALL_FACTOR);
+    const wall = wallGuardMs(ms);
+    timer = setTimeout(() => rej(new Error(`${label} seed ${seed}: no answer within ${wall} ms (wall clock)`)), wall);
   });
   const cpu0 = parserCpuMs();
   let outcome: 'ok' | 'error';

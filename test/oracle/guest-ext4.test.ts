@@ -5,7 +5,7 @@ import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ByteSource } from '../../src/core/io/byte-source.js';
 import { detectFs, inspectDisk, openGuestFs, readPartitions, type GuestFs } from '../../src/core/guest/index.js';
-import { createGuestApi } from '../../src/workers/guest-api.js';
+import { createGuestApi } from '../../src/workers/guest-methods.js';
 import { NodeFileSource } from '../../src/platform/node/file-source.js';
 import { makeTempDir, oracleAvailable, run, sha256File } from '../helpers/tools.js';
 

@@ -34,6 +34,29 @@ describe('deep scan', () => {
     expect(o?.fds.map((f) => f.address).sort((a, b) => a - b)).toEqual([0x00800044, 0x00c00044]);
   });
 
+  it('finds the same landmarks whatever the read size and wherever the metadata zone ends (every sector once, none across a seam lost)', async () => {
+    // FDs whose lock lies in each of the 12 sectors before a 64 KiB boundary (each with its own origin),
+    // so some straddle every read size below, and one in the dump's last sector (metadata past the end: none).
+    const img = new Uint8Array(16 << 20);
+    const placed: number[] = [];
+    for (let b = 1; b < 256; b++) {
+      const at = b * 0x10000 - 512 * (1 + (b % 12));
+      img.set(fd5(b * 2048, (((b & 0x3ff) << 6) | 4) >>> 0, 3, 1 << 20), at);
+      placed.push(at);
+    }
+    img.set(fd5(2048, 0x00400004, 3, 1 << 20).subarray(0, 512), img.length - 512);
+    const key = (r: Awaited<ReturnType<typeof deepScan>>) => JSON.stringify(r.origins.map((o) => [o.origin, o.fdCount, o.fds.map((f) => f.at)]));
+    const whole = await deepScan([new MemorySource(img, 'img')]);
+    expect(whole.origins.flatMap((o) => o.fds.map((f) => f.at)).sort((a, b) => a - b)).toEqual(placed);
+    for (const chunkBytes of [24576, 65536, 1 << 20]) {
+      for (const metadataZone of [3 * (1 << 20) + 512, 5 << 20]) {
+        const r = await deepScan([new MemorySource(img, 'img')], { chunkBytes, metadataZone });
+        expect(key(r), `chunk ${chunkBytes}, zone ${metadataZone}`).toBe(key(whole));
+        expect(r.bytesScanned).toBe(img.length);
+      }
+    }
+  });
+
   it('stops with a CancelledError when its signal fires', async () => {
     const ac = new AbortController();
     const p = deepScan([new MemorySource(new Uint8Array(64 << 20), 'zeros')], { signal: ac.signal, onProgress: () => ac.abort() });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CorruptError } from '../../src/core/errors.js';
-import { fuzzCase, parserCpuMs } from '../helpers/fuzz.js';
+import { fuzzCase, parserCpuMs, wallGuardMs } from '../helpers/fuzz.js';
 
 /** The fuzz harness's own guard must be able to fail, or every fuzz test passes vacuously. */
 describe('fuzzCase guard', () => {
@@ -14,6 +14,11 @@ describe('fuzzCase guard', () => {
       return x;
     };
     await expect(fuzzCase('burn', 1, burn, 200)).rejects.toThrow(/burn seed 1: used \d+ ms of CPU \(limit 200 ms\)/);
+  });
+
+  it('fails a case that never answers, after a wall-clock guard stretched by the load, not shortened', async () => {
+    expect(wallGuardMs(20)).toBeGreaterThanOrEqual(100);
+    await expect(fuzzCase('hang', 5, () => new Promise<never>(() => {}), 20)).rejects.toThrow(/hang seed 5: no answer within \d+ ms \(wall clock\)/);
   });
 
   it('does not count time spent waiting, and tells a typed error from an untyped one', async () => {

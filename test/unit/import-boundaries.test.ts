@@ -66,3 +66,48 @@ describe('import boundaries between the layers of src/', () => {
     });
   }
 });
+
+describe('the app reaches workers through one bridge', () => {
+  const rel = (f: string) => path.relative(SRC, f).split(path.sep).join('/');
+  const target = (f: string, spec: string) => path.relative(SRC, path.resolve(path.dirname(f), spec)).split(path.sep).join('/');
+  const app = files(path.join(SRC, 'app'));
+
+  it('only app/workers/app-workers.ts starts a Worker or imports comlink', () => {
+    const bad = app.filter((f) => {
+      const t = readFileSync(f, 'utf8');
+      return rel(f) !== 'app/workers/app-workers.ts' && (/\bnew Worker\(/.test(t) || importsOf(t).some((i) => i.spec === 'comlink'));
+    });
+    expect(app.length).toBeGreaterThan(0);
+    expect(bad.map(rel)).toEqual([]);
+  });
+
+  it('views (components) call state actions, never the bridge', () => {
+    const bad: string[] = [];
+    for (const f of app.filter((x) => rel(x).startsWith('app/components/')))
+      for (const { spec } of importsOf(readFileSync(f, 'utf8'))) if (spec.startsWith('.') && inside(target(f, spec), 'app/workers')) bad.push(`${rel(f)} -> ${spec}`);
+    expect(bad).toEqual([]);
+  });
+
+  it('the app imports values from a worker only out of its *.api.ts (types from anywhere in workers/)', () => {
+    const bad: string[] = [];
+    for (const f of app)
+      for (const { spec, typeOnly } of importsOf(readFileSync(f, 'utf8'))) {
+        if (!spec.startsWith('.') || typeOnly) continue;
+        const t = target(f, spec);
+        if (inside(t, 'workers') && !/\.api\.js$/.test(t)) bad.push(`${rel(f)} -> ${t}`);
+      }
+    expect(bad).toEqual([]);
+  });
+
+  it('workers/*.api.ts (transfer types) import only core and other *.api.ts', () => {
+    const apis = files(path.join(SRC, 'workers')).filter((f) => f.endsWith('.api.ts'));
+    expect(apis.map(rel)).toEqual(expect.arrayContaining(['workers/datastore.api.ts', 'workers/vmdk.api.ts', 'workers/demo.api.ts', 'workers/carve.api.ts']));
+    const bad: string[] = [];
+    for (const f of apis)
+      for (const { spec } of importsOf(readFileSync(f, 'utf8'))) {
+        const t = spec.startsWith('.') ? target(f, spec) : spec;
+        if (!inside(t, 'core') && !/^workers\/[^/]+\.api\.js$/.test(t)) bad.push(`${rel(f)} -> ${t}`);
+      }
+    expect(bad).toEqual([]);
+  });
+});

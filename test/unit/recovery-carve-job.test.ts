@@ -47,6 +47,21 @@ describe('carve jobs (free-space ranges as plain file reads)', () => {
     for (const n of [1, 3, 8]) expect(await sameAsOpened(ds, [src], n)).toBeGreaterThanOrEqual(2); // the delta and the foreign one
     const whole = await carveJob([src], (await carveJobs(ds, [{ startBlock: 0, endBlock: 1 << 30 }], [src]))![0]!);
     expect(whole.headers.map((h) => h.block)).toEqual(expect.arrayContaining([d.headerBlock, d.foreignHeaderBlock]));
+    // Paced (few reads in flight, then the full window, as a carve worker is while the early list
+    // is built): the same evidence, and never more reads in flight than the pace allows.
+    let inFlight = 0;
+    let most = 0;
+    let reads = 0;
+    const counted = { size: src.size, name: src.name, read: async (o: number, l: number) => { most = Math.max(most, ++inFlight); reads++; try { return await src.read(o, l); } finally { inFlight--; } } };
+    const paced = await carveJob([counted], (await carveJobs(ds, [{ startBlock: 0, endBlock: 1 << 30 }], [src]))![0]!, {}, () => (reads < 20 ? 3 : 32));
+    expect(paced).toEqual(whole);
+    expect(most).toBeLessThanOrEqual(32);
+    let early = 0;
+    inFlight = 0;
+    reads = 0;
+    const slow = { ...counted, read: async (o: number, l: number) => { if (reads < 19) early = Math.max(early, inFlight + 1); return counted.read(o, l); } };
+    await carveJob([slow], (await carveJobs(ds, [{ startBlock: 0, endBlock: 1 << 30 }], [src]))![0]!, {}, () => (reads < 20 ? 3 : 32));
+    expect(early).toBeLessThanOrEqual(3);
   });
 
   it('equal the opened datastore on a volume spanned over two dumps, reads going to both files', async () => {

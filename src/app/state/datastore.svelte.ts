@@ -1,18 +1,12 @@
-import * as Comlink from 'comlink';
 import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
 import type { ChainLinkInfo } from '../../core/vmdk/types.js';
 import type { RaidDetection } from '../../core/raid/detect.js';
 import type { VolumeInfo, VolumeUsage } from '../../core/vmfs/index.js';
-import type {
-  AllocationSummary,
-  ChainExportResult,
-  DatastoreWorkerApi,
-  DirListing,
-  DsEntry,
-  ExportDestination,
-  FileExportResult,
-} from '../../workers/datastore.worker.js';
+import type { ExportDestination } from '../../workers/common.js';
+import type { AllocationSummary, ChainExportResult, DirListing, DsEntry, FileExportResult, FileStart, OwnersAnswer, WindowCounts } from '../../workers/datastore.api.js';
+import { datastoreWorker, progressCallback, type DatastoreRemote } from '../workers/app-workers.js';
+import type { CallOptions } from '../workers/bridge.js';
 import { errName, oneLine } from './errors.js';
 import { rememberSession, stampOf } from './sessions.js';
 import { canPickFiles, canSaveFile, downloadFromOpfs, pickExportDestination, pickFiles, pickSaveFile, suggestedName } from './pickers.js';
@@ -20,15 +14,9 @@ import { canPickFiles, canSaveFile, downloadFromOpfs, pickExportDestination, pic
 /** Cells of the allocation map (one bucket of FS blocks each). */
 export const ALLOC_CELLS = 1024;
 
-let remote: Comlink.Remote<DatastoreWorkerApi> | null = null;
-
-/** The one datastore worker (created on first use; Vite bundles it as a same-origin module file). */
-export function worker(): Comlink.Remote<DatastoreWorkerApi> {
-  if (!remote) {
-    const w = new Worker(new URL('../../workers/datastore.worker.ts', import.meta.url), { type: 'module', name: 'datastore' });
-    remote = Comlink.wrap<DatastoreWorkerApi>(w);
-  }
-  return remote;
+/** A call to the datastore worker through the bridge (the state classes of the datastore views use it). */
+export function dsCall<T>(fn: (w: DatastoreRemote) => Promise<T>, o: CallOptions<DatastoreRemote> = {}): Promise<T> {
+  return datastoreWorker.call(fn, o);
 }
 
 
@@ -86,22 +74,22 @@ export class DatastoreState {
 
   /** Bytes of the logical volume (the hex view). */
   readVolume(offset: number, length: number): Promise<Uint8Array> {
-    return worker().readVolume(offset, length);
+    return dsCall((w) => w.readVolume(offset, length));
   }
 
   /** Where a file's bytes start on the volume (its first block, or its FD for resident data). */
-  fileStart(path: string): ReturnType<DatastoreWorkerApi['fileStart']> {
-    return worker().fileStart(path);
+  fileStart(path: string): Promise<FileStart> {
+    return dsCall((w) => w.fileStart(path));
   }
 
   /** Block counts of `cells` map cells of `perCell` blocks from block `first` (a zoomed map). */
-  allocationWindow(first: number, perCell: number, cells: number): ReturnType<DatastoreWorkerApi['allocationWindow']> {
-    return worker().allocationWindow(first, perCell, cells);
+  allocationWindow(first: number, perCell: number, cells: number): Promise<WindowCounts> {
+    return dsCall((w) => w.allocationWindow(first, perCell, cells));
   }
 
   /** Who owns blocks start..start+count-1 (at most `max` spans). */
-  blockOwners(start: number, count: number, max: number): ReturnType<DatastoreWorkerApi['blockOwners']> {
-    return worker().blockOwners(start, count, max);
+  blockOwners(start: number, count: number, max: number): Promise<OwnersAnswer> {
+    return dsCall((w) => w.blockOwners(start, count, max));
   }
 
   async pickAndOpen(): Promise<void> {
@@ -127,7 +115,7 @@ export class DatastoreState {
     this.clear(files);
     this.opening = true;
     try {
-      this.volume = await worker().open(files, raid);
+      this.volume = await dsCall((w) => w.open(files, raid));
       this.dumpFiles = [...files];
       this.dumpRaid = raid;
       this.opened++;
@@ -175,8 +163,8 @@ export class DatastoreState {
   private async loadUsageAndMap(): Promise<void> {
     this.mapBusy = true;
     try {
-      this.usage = await worker().usage();
-      this.alloc = await worker().allocationSummary(ALLOC_CELLS);
+      this.usage = await dsCall((w) => w.usage());
+      this.alloc = await dsCall((w) => w.allocationSummary(ALLOC_CELLS));
     } catch (e) {
       this.fail(e);
     } finally {
@@ -190,7 +178,7 @@ export class DatastoreState {
     this.listingBusy = true;
     this.error = null;
     try {
-      const l = await worker().readdir(path);
+      const l = await dsCall((w) => w.readdir(path));
       if (this.cwd === path) this.listing = l; // a later click wins
     } catch (e) {
       this.fail(e);
@@ -207,7 +195,8 @@ export class DatastoreState {
     this.error = null;
     this.notice = null;
     try {
-      this.chainLinks = await worker().openChainInDump(path, { ignoreCid });
+      this.chainAbort = new AbortController();
+      this.chainLinks = await dsCall((w) => w.openChainInDump(path, { ignoreCid }), { signal: this.chainAbort.signal, cancel: (w) => w.cancel() });
     } catch (e) {
       this.chainCidMismatch = errName(e) === 'CidMismatchError';
       this.fail(e);
@@ -230,8 +219,8 @@ export class DatastoreState {
       return;
     }
     if (!dest) return;
-    await this.runExport(entry.path, async (onProgress) => {
-      const r = await worker().exportFile(entry.path, dest, entry.name, onProgress);
+    await this.runExport(entry.path, async (onProgress, signal) => {
+      const r = await dsCall((w) => w.exportFile(entry.path, dest, entry.name, onProgress), { signal, cancel: (w) => w.cancel() });
       if (r.destination === 'opfs') await downloadFromOpfs([r.fileName]);
       return { ...r, kind: 'file' as const };
     });
@@ -253,20 +242,21 @@ export class DatastoreState {
       return;
     }
     if (!dest) return;
-    await this.runExport(`${what} (merged)`, async (onProgress) => {
-      const r = await worker().exportChain(format, dest, name, onProgress);
+    await this.runExport(`${what} (merged)`, async (onProgress, signal) => {
+      const r = await dsCall((w) => w.exportChain(format, dest, name, onProgress), { signal, cancel: (w) => w.cancel() });
       if (r.destination === 'opfs') await downloadFromOpfs(r.opfsFiles);
       return { ...r, kind: 'chain' as const, what };
     });
   }
 
-  private async runExport(what: string, run: (onProgress: (p: Progress) => void) => Promise<DsExportResult>): Promise<void> {
+  private async runExport(what: string, run: (onProgress: (p: Progress) => void, signal: AbortSignal) => Promise<DsExportResult>): Promise<void> {
     this.exportJob = { what, progress: null };
+    const abort = (this.exportAbort = new AbortController());
     try {
-      const onProgress = Comlink.proxy((p: Progress) => {
+      const onProgress = progressCallback((p: Progress) => {
         if (this.exportJob) this.exportJob = { what, progress: p };
       });
-      this.result = await run(onProgress);
+      this.result = await run(onProgress, abort.signal);
     } catch (e) {
       this.fail(e);
     } finally {
@@ -274,9 +264,14 @@ export class DatastoreState {
     }
   }
 
+  /** Cancels the running export and chain open (the worker removes a partial output first). */
   cancel(): void {
-    void worker().cancel();
+    this.exportAbort?.abort();
+    this.chainAbort?.abort();
   }
+
+  private exportAbort: AbortController | null = null;
+  private chainAbort: AbortController | null = null;
 }
 
 export const datastore = new DatastoreState();

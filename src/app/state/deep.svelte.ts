@@ -1,7 +1,7 @@
-import * as Comlink from 'comlink';
 import type { Progress } from '../../core/progress.js';
-import type { DeepVolumeView } from '../../workers/deep-api.js';
-import { datastore, worker } from './datastore.svelte.js';
+import type { DeepVolumeView } from '../../workers/datastore.api.js';
+import { progressCallback } from '../workers/app-workers.js';
+import { datastore, dsCall } from './datastore.svelte.js';
 import { errName, oneLine } from './errors.js';
 
 /**
@@ -30,7 +30,9 @@ export class DeepState {
     this.volumes = null;
     this.progress = null;
     try {
-      this.volumes = await worker().deepScan(files, Comlink.proxy((p: Progress) => (this.progress = p)));
+      const abort = (this.abort = new AbortController());
+      const onProgress = progressCallback((p: Progress) => (this.progress = p));
+      this.volumes = await dsCall((w) => w.deepScan(files, onProgress), { signal: abort.signal, cancel: (w) => w.cancelDeepScan() });
     } catch (e) {
       this.error = errName(e) === 'CancelledError' ? 'Deep scan cancelled.' : oneLine(e);
     } finally {
@@ -38,15 +40,17 @@ export class DeepState {
     }
   }
 
+  private abort: AbortController | null = null;
+
   cancel(): void {
-    void worker().cancelDeepScan();
+    this.abort?.abort();
   }
 
   async open(uuid: string): Promise<void> {
     this.opening = uuid;
     this.error = null;
     try {
-      const info = await worker().openDeepVolume(uuid);
+      const info = await dsCall((w) => w.openDeepVolume(uuid));
       this.openedUuid = uuid;
       await datastore.showVolume(this.files, info);
     } catch (e) {

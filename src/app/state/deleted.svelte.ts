@@ -1,7 +1,7 @@
-import * as Comlink from 'comlink';
 import type { Progress } from '../../core/progress.js';
-import type { DeletedListing } from '../../workers/deleted-api.js';
-import { datastore, worker } from './datastore.svelte.js';
+import type { DeletedListing } from '../../workers/datastore.api.js';
+import { progressCallback } from '../workers/app-workers.js';
+import { datastore, dsCall } from './datastore.svelte.js';
 import { errName, oneLine } from './errors.js';
 
 /**
@@ -30,7 +30,8 @@ export class DeletedState {
     this.busy = true;
     this.error = null;
     try {
-      const r = await worker().listDeleted(Comlink.proxy((p: Progress) => void (this.progress = p)));
+      const onProgress = progressCallback((p: Progress) => void (this.progress = p));
+      const r = await dsCall((w) => w.listDeleted(onProgress));
       if (openId === this.openId) this.listing = r;
     } catch (e) {
       if (openId === this.openId) this.error = errName(e) === 'CancelledError' ? 'Cancelled.' : oneLine(e);

@@ -1,5 +1,5 @@
-import * as Comlink from 'comlink';
-import type { DemoBuild, DemoWorkerApi } from '../../workers/demo.worker.js';
+import type { DemoBuild } from '../../workers/demo.api.js';
+import { demoWorker } from '../workers/app-workers.js';
 import { datastore } from './datastore.svelte.js';
 
 /**
@@ -22,18 +22,19 @@ export class DemoState {
     if (this.building) return;
     this.building = true;
     this.error = null;
-    const w = new Worker(new URL('../../workers/demo.worker.ts', import.meta.url), { type: 'module', name: 'demo' });
     try {
-      const built = await Comlink.wrap<DemoWorkerApi>(w).build();
-      await datastore.openFiles([built.file], { remember: false }); // generated in the tab: nothing to reopen
-      if (datastore.volume) {
-        this.info = built;
-        this.openedAt = datastore.opened;
-      }
+      // The demo worker ends once idle, after the datastore worker has opened what it built.
+      await demoWorker.call(async (w) => {
+        const built = await w.build();
+        await datastore.openFiles([built.file], { remember: false }); // generated in the tab: nothing to reopen
+        if (datastore.volume) {
+          this.info = built;
+          this.openedAt = datastore.opened;
+        }
+      });
     } catch (e) {
       this.error = `The demo could not be built: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}. Reload the page and try again.`;
     } finally {
-      w.terminate();
       this.building = false;
     }
   }

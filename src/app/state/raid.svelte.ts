@@ -1,6 +1,6 @@
-import * as Comlink from 'comlink';
 import type { RaidDetection } from '../../core/raid/detect.js';
-import type { RaidOutcome, RaidProgress, RaidWorkerApi } from '../../workers/raid.api.js';
+import type { RaidOutcome, RaidProgress } from '../../workers/raid.api.js';
+import { progressCallback, raidWorker } from '../workers/app-workers.js';
 import { datastore } from './datastore.svelte.js';
 import { errName, oneLine } from './errors.js';
 import { canPickFiles, pickDirectory, pickFiles } from './pickers.js';
@@ -12,16 +12,6 @@ import { ui } from './ui.svelte.js';
  * progress and cancel), the parameters the user may change, and opening the array's LUN as the
  * datastore (the parameters go with the files to every worker that reads the dump).
  */
-
-let remote: Comlink.Remote<RaidWorkerApi> | null = null;
-
-function raidWorker(): Comlink.Remote<RaidWorkerApi> {
-  if (!remote) {
-    const w = new Worker(new URL('../../workers/raid.worker.ts', import.meta.url), { type: 'module', name: 'raid' });
-    remote = Comlink.wrap<RaidWorkerApi>(w);
-  }
-  return remote;
-}
 
 /** The test hook ?raidHoldMs=N: detection waits N ms (at most 60 s, cancellable) before it reads, so a test can cancel it. */
 function holdMs(): number {
@@ -104,7 +94,9 @@ export class RaidState {
     this.progress = null;
     const ov = this.form && this.changed.size ? overridesOf(this.form, this.changed) : {};
     try {
-      const out = await raidWorker().detect(this.files, ov, Comlink.proxy((p: RaidProgress) => (this.progress = p)), holdMs());
+      const abort = (this.abort = new AbortController());
+      const onProgress = progressCallback((p: RaidProgress) => (this.progress = p));
+      const out = await raidWorker.call<RaidOutcome>((w) => w.detect(this.files, ov, onProgress, holdMs()), { signal: abort.signal, cancel: (w) => w.cancel() });
       this.outcome = out.kind === 'undecided' ? { ...out, reason: appReason(out.reason) } : out;
       if (out.kind === 'detected') {
         this.array = out.detection;
@@ -121,11 +113,14 @@ export class RaidState {
     } finally {
       this.busy = false;
       this.progress = null;
+      this.abort = null;
     }
   }
 
+  private abort: AbortController | null = null;
+
   cancel(): void {
-    void raidWorker().cancel();
+    this.abort?.abort();
   }
 
   /** A starting point for parameters the user enters: RAID 5, members in the order given, no offsets. */
@@ -147,7 +142,7 @@ export class RaidState {
     this.error = null;
     this.notice = null;
     try {
-      this.array = await raidWorker().given(this.files, overridesOf(this.form));
+      this.array = await raidWorker.call((w) => w.given(this.files, overridesOf(this.form!)));
       this.changed = new Set();
     } catch (e) {
       this.error = appReason(oneLine(e));

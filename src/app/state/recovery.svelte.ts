@@ -1,14 +1,17 @@
-import * as Comlink from 'comlink';
-import { del, get, set, update } from 'idb-keyval';
 import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
-import { mergeCarved, mergeCarvedRejected, mergeCarvedTexts, type CarvedHeader, type CarvedText, type FreeRange, type RangeEvidence } from '../../core/recovery/free-ranges.js';
-import type { CarveWorkerApi } from '../../workers/carve.worker.js';
-import { runLanes, type Lane } from './scan-lanes.js';
-import type { CandidateView, DatastoreWorkerApi, DeltaRecoveryResult, ExportDestination, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.worker.js';
-import type { GuestApi } from '../../workers/guest-api.js';
-import type { FileComparison } from '../../workers/guest-compare.js';
-import { datastore, worker } from './datastore.svelte.js';
+import { mergeCarved, mergeCarvedRejected, mergeCarvedTexts, PROBE_WINDOW, type CarvedHeader, type CarvedText } from '../../core/recovery/free-ranges.js';
+import { runSplitScan, type RangeStatus, type SavedScan, type ScanLane } from '../scan/split-scan.js';
+import { hasSavedScan, idbResumeStore, scanKey } from '../scan/resume-store.js';
+import type { ExportDestination } from '../../workers/common.js';
+import type { CandidateView, DeltaRecoveryResult, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.api.js';
+import type { FileComparison, GuestApi } from '../../workers/guest.api.js';
+import { datastoreWorker, progressCallback, startCarveWorker, startDatastoreLane, type CarveRemote } from '../workers/app-workers.js';
+import type { StartedWorker } from '../workers/bridge.js';
+import { datastore } from './datastore.svelte.js';
+
+/** The datastore worker, through the bridge (it holds the open dump and its scan). */
+const worker = () => datastoreWorker.remote;
 import { carrySelection, defaultParent, PARENT_UNCHOSEN } from './candidate-selection.js';
 import { oneLine } from './errors.js';
 import { canPickDirectory, downloadBlob, downloadFromOpfs, pickDirectory, pickExportDestination } from './pickers.js';
@@ -50,12 +53,14 @@ const cancelled = (e: unknown): boolean => (e as { name?: string })?.name === 'C
 
 /** Free-space ranges per worker on a fresh scan (finer ranges: better balance and finer resume). */
 const RANGES_PER_WORKER = 8;
+/** Block-head reads a carve worker keeps in flight while the early list is built (PROBE_WINDOW after). */
+const EARLY_WINDOW = 4;
 const MAX_WORKERS = 16;
 
 /** A carve worker of the pool: `ready` once it holds the dump files. */
 interface Carver {
-  worker: Worker;
-  remote: Comlink.Remote<CarveWorkerApi>;
+  worker: StartedWorker<CarveRemote>;
+  remote: CarveRemote;
   ready: Promise<unknown>;
 }
 
@@ -93,35 +98,8 @@ function hooks(): { workers: number | null; ranges: number | null; delayMs: numb
   return { workers: num('scanWorkers'), ranges: num('scanRanges'), delayMs: Math.min(num('scanRangeDelayMs') ?? 0, 60_000) };
 }
 
-/** A scan saved in IndexedDB so it survives a reload: its ranges and the results of those done. */
-interface SavedScan {
-  v: 1;
-  ranges: FreeRange[];
-  freeBytes: number[];
-  /** Range index -> its evidence. */
-  done: Record<number, RangeEvidence>;
-}
-
-/** The image's identity: volume UUID and, per picked file, name, size and last change. */
-function scanKey(files: readonly { name: string; size: number; lastModified: number }[], uuid: string): string {
-  return `vmfs-rescue:scan:${uuid}:${files.map((f) => `${f.name}/${f.size}/${f.lastModified}`).join('|')}`;
-}
-
-/** How far an unfinished scan of this image got (the recent-sessions list shows it), or null. */
-export async function savedScanProgress(files: readonly { name: string; size: number; lastModified: number }[], uuid: string): Promise<{ done: number; total: number } | null> {
-  const saved = await get<SavedScan>(scanKey(files, uuid)).catch(() => undefined);
-  if (!saved || saved.v !== 1 || !Array.isArray(saved.ranges) || !saved.done) return null;
-  return { done: Object.keys(saved.done).length, total: saved.ranges.length };
-}
-
-/** What the page shows of a split scan: ranges done, worker count, and a resume. */
-export interface RangeStatus {
-  done: number;
-  total: number;
-  workers: number;
-  /** Ranges already done when this scan resumed (0: a fresh scan). */
-  resumedFrom: number;
-}
+export { savedScanProgress } from '../scan/resume-store.js';
+export type { RangeStatus } from '../scan/split-scan.js';
 
 /**
  * State of "Find lost snapshots" on the open datastore: the scan (progress, cancel), its
@@ -156,7 +134,7 @@ export class RecoveryState {
   /** The datastore open this state belongs to (see DatastoreState.opened). */
   private openId = -1;
   /** Carve workers of the running split scan (terminated on cancel and at the end). */
-  private pool: Worker[] = [];
+  private pool: StartedWorker<unknown>[] = [];
   /** Carve workers started before the click for the open dump (see prewarm), taken by its next scan. */
   private warm: { openId: number; carvers: Carver[] } | null = null;
   private cancelRequested = false;
@@ -211,8 +189,7 @@ export class RecoveryState {
     const files = datastore.dumpFiles;
     const uuid = datastore.volume?.uuid;
     if (!files.length || !uuid) return;
-    const saved = await get<SavedScan>(scanKey(files, uuid)).catch(() => undefined);
-    if (!saved || saved.v !== 1 || openId !== this.openId || this.scanning) return;
+    if (!(await hasSavedScan(files, uuid)) || openId !== this.openId || this.scanning) return;
     await this.scan();
   }
 
@@ -317,59 +294,64 @@ export class RecoveryState {
     this.warm = null;
     const carvers = warm ?? this.startCarvers(n - 1, files);
     this.pool.push(...carvers.map((c) => c.worker));
+    // The carve workers keep few reads in flight until the early list is out: the metadata pass's
+    // reads would otherwise each wait behind a full window of block heads in the browser.
+    for (const c of carvers) void c.remote.pace(EARLY_WINDOW);
+    void lane0Ready.finally(() => {
+      for (const c of carvers) void c.remote.pace(PROBE_WINDOW);
+    });
+    const store = idbResumeStore(key);
+    const abort = new AbortController();
+    this.abortScan = abort;
+    const started = new Map<number, number>();
     try {
-      let saved = await get<SavedScan>(key).catch(() => undefined);
-      if (saved && (saved.v !== 1 || !Array.isArray(saved.ranges) || saved.ranges.length !== saved.freeBytes?.length)) saved = undefined;
-      const resumed = saved ? Object.keys(saved.done).length : 0;
-      if (!saved) {
-        const tPlan = performance.now();
-        // Tapered: the ranges taken last are short, so the workers finish close together.
-        const plan = await worker().scanPlan(h.ranges || n * RANGES_PER_WORKER, true);
-        timed('plan', tPlan);
-        saved = { v: 1, ranges: plan.ranges, freeBytes: plan.freeBytes, done: {} };
-        await set(key, saved).catch(() => {}); // no IndexedDB (private mode): the scan runs, only resume is lost
-      }
-      if (openId !== this.openId) return;
-      const s = saved;
-      evidence = () => [mergeCarved(Object.values(s.done)), mergeCarvedTexts(Object.values(s.done))];
-      const total = s.freeBytes.reduce((a, b) => a + b, 0);
-      const todo = s.ranges.map((_, i) => i).filter((i) => !s.done[i]);
-      this.ranges = { done: resumed, total: s.ranges.length, workers: Math.min(n, Math.max(1, todo.length)), resumedFrom: resumed };
-      let doneBytes = todo.length === s.ranges.length ? 0 : s.freeBytes.reduce((a, b, i) => a + (s.done[i] ? b : 0), 0);
-      const inFlight = new Map<number, number>();
-      const report = () => {
-        let d = doneBytes;
-        for (const v of inFlight.values()) d += v;
-        this.scanProgress = track({ phase: 'carve free space', done: d, total });
-      };
-      report();
+      if (this.cancelRequested) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
       const tPool = performance.now();
-      if (todo.length > 0) await this.runPool(files, s, todo, key, carvers, h.delayMs, lane0Ready, inFlight, report, (i) => {
-        doneBytes += s.freeBytes[i]!;
-        this.ranges = { ...this.ranges!, done: this.ranges!.done + 1 };
-        // A rebuild for a header not listed yet, unless the final list comes next anyway.
-        const listed = new Set(this.result?.candidates.map((c) => c.headerVolOffset) ?? []);
-        const bs = this.result?.volume.blockSize ?? 0;
-        if (this.ranges!.done < this.ranges!.total && s.done[i]!.headers.some((x) => !listed.has(x.block * bs))) void provisional();
+      const s = await runSplitScan({
+        store,
+        signal: abort.signal,
+        plan: async () => {
+          const tPlan = performance.now();
+          // Tapered: the ranges taken last are short, so the workers finish close together.
+          const plan = await worker().scanPlan(h.ranges || n * RANGES_PER_WORKER, true);
+          timed('plan', tPlan);
+          return plan;
+        },
+        lanes: (saved, todo) => this.scanLanes({ files, saved, todo, carvers, delayMs: h.delayMs, lane0Ready, signal: abort.signal }),
+        onStatus: (st) => {
+          if (openId === this.openId) this.ranges = st;
+        },
+        onProgress: (done, total) => void (this.scanProgress = track({ phase: 'carve free space', done, total })),
+        onRangeStart: (i) => void started.set(i, performance.now()),
+        onRangeDone: (i, saved) => {
+          timed(`range-${i}`, started.get(i)!);
+          evidence = () => [mergeCarved(Object.values(saved.done)), mergeCarvedTexts(Object.values(saved.done))];
+          // A rebuild for a header not listed yet, unless the final list comes next anyway.
+          const listed = new Set(this.result?.candidates.map((c) => c.headerVolOffset) ?? []);
+          const bs = this.result?.volume.blockSize ?? 0;
+          if (this.ranges!.done < this.ranges!.total && saved.done[i]!.headers.some((x) => !listed.has(x.block * bs))) void provisional();
+        },
       });
       timed('pool', tPool);
+      if (openId !== this.openId) return;
       if (this.cancelRequested) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
       const carved = mergeCarved(Object.values(s.done));
       final = true; // no provisional list from now on (a build of one would cancel this one)
       const tBuild = performance.now();
-      const r = await worker().scanLostFrom(carved, Comlink.proxy((p: Progress) => void (this.scanProgress = track(p))), mergeCarvedTexts(Object.values(s.done)), mergeCarvedRejected(Object.values(s.done)));
+      const r = await worker().scanLostFrom(carved, progressCallback((p: Progress) => void (this.scanProgress = track(p))), mergeCarvedTexts(Object.values(s.done)), mergeCarvedRejected(Object.values(s.done)));
       timed('candidates', tBuild);
       timedSteps('candidates', tBuild, r);
-      await del(key).catch(() => {});
+      await store.clear().catch(() => {});
       if (openId !== this.openId) return;
       this.showList(r, false);
       timed('total', tScan);
     } catch (e) {
       if (cancelled(e) || this.cancelRequested) {
         this.notice = 'Scan cancelled.';
-        await del(key).catch(() => {});
+        await store.clear().catch(() => {});
       } else this.error = oneLine(e);
     } finally {
+      this.abortScan = null;
       this.stopPool();
       this.scanning = false;
       this.scanProgress = null;
@@ -380,8 +362,8 @@ export class RecoveryState {
   private startCarvers(count: number, files: File[]): Carver[] {
     const out: Carver[] = [];
     for (let k = 1; k <= count; k++) {
-      const worker = new Worker(new URL('../../workers/carve.worker.ts', import.meta.url), { type: 'module', name: `carve-${k}` });
-      const remote = Comlink.wrap<CarveWorkerApi>(worker);
+      const worker = startCarveWorker(`carve-${k}`);
+      const remote = worker.remote;
       const t0 = performance.now();
       const ready = remote.init(files, datastore.dumpRaid).then(() => timed(`open-${k}`, t0));
       ready.catch(() => {}); // a lane that takes this carver awaits it
@@ -391,85 +373,49 @@ export class RecoveryState {
   }
 
   /**
-   * Runs the ranges `todo` over the datastore worker (lane 0, once `lane0Ready`) and the carve
-   * workers, saving each result as it lands. Carve workers take the ranges as carve jobs (plain
-   * reads in the files); when the datastore worker makes none (a layering carve jobs do not map),
-   * each other lane opens the dump in a datastore worker of its own instead.
+   * The lanes of a split scan: the datastore worker (once `lane0Ready`) and the carve workers,
+   * which take the ranges as carve jobs (plain reads in the files); when the datastore worker makes
+   * none (a layering carve jobs do not map), each other lane opens the dump in a datastore worker
+   * of its own instead, ended once every range is done.
    */
-  private async runPool(files: File[], s: SavedScan, todo: number[], key: string, carvers: Carver[], delayMs: number, lane0Ready: Promise<void>, inFlight: Map<number, number>, report: () => void, onDone: (i: number) => void): Promise<void> {
-    const cancelledError = () => Object.assign(new Error('cancelled'), { name: 'CancelledError' });
-    if (this.cancelRequested) throw cancelledError(); // Cancel clicked while the plan was being made
-    // A terminated worker never answers: cancel rejects every lane through this promise.
-    let stop!: (e: Error) => void;
-    const stopped = new Promise<never>((_, reject) => (stop = reject));
-    stopped.catch(() => {});
-    this.stopLanes = () => stop(cancelledError());
+  private async scanLanes(o: { files: File[]; saved: SavedScan; todo: readonly number[]; carvers: Carver[]; delayMs: number; lane0Ready: Promise<void>; signal: AbortSignal }): Promise<ScanLane[]> {
+    const { files, saved, todo, carvers, delayMs } = o;
     const tJobs = performance.now();
-    const jobs = carvers.length ? await Promise.race([worker().scanJobs(s.ranges), stopped]) : null;
+    const cancelledError = () => Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+    const aborted = new Promise<never>((_, reject) => o.signal.addEventListener('abort', () => reject(cancelledError()), { once: true }));
+    aborted.catch(() => {});
+    const jobs = carvers.length && todo.length > 1 ? await Promise.race([worker().scanJobs(saved.ranges), aborted]) : null;
     timed('jobs', tJobs);
-    const progress = (idx: number) =>
-      Comlink.proxy((p: Progress) => {
-        inFlight.set(idx, p.done);
-        report();
-      });
-    const lanes: Lane<RangeEvidence>[] = [];
-    const dsWorkers: Worker[] = [];
-    lanes.push({ ready: lane0Ready, run: (i) => worker().carveRange(s.ranges[i]!, progress(i), delayMs) });
-    if (jobs) for (const c of carvers.slice(0, Math.max(0, todo.length - 1))) lanes.push({ ready: c.ready, run: (i) => c.remote.carve(jobs[i]!, progress(i), delayMs) });
+    const proxied = (f: (p: Progress) => void) => progressCallback(f);
+    const lanes: ScanLane[] = [{ ready: o.lane0Ready, carve: (_i, range, onProgress) => worker().carveRange(range, proxied(onProgress), delayMs), stop: () => void worker().cancelScan() }];
+    const stop = (w: StartedWorker<unknown>) => () => this.stopWorkers([w]);
+    if (jobs) for (const c of carvers.slice(0, Math.max(0, todo.length - 1))) lanes.push({ ready: c.ready, carve: (i, _range, onProgress) => c.remote.carve(jobs[i]!, proxied(onProgress), delayMs), stop: stop(c.worker) });
     else {
       for (let k = 1; k <= Math.min(carvers.length, todo.length - 1); k++) {
         const t0 = performance.now();
-        const w = new Worker(new URL('../../workers/datastore.worker.ts', import.meta.url), { type: 'module', name: `carve-ds-${k}` });
+        const w = startDatastoreLane(`carve-ds-${k}`);
         this.pool.push(w);
-        dsWorkers.push(w);
-        const remote = Comlink.wrap<DatastoreWorkerApi>(w);
-        lanes.push({ ready: remote.open(files, datastore.dumpRaid).then(() => timed(`open-ds-${k}`, t0)), run: (i) => remote.carveRange(s.ranges[i]!, progress(i), delayMs) });
+        const remote = w.remote;
+        // Done with its ranges, a datastore worker goes: it holds its own datastore (metadata cache,
+        // heap) while candidates are built. Carve workers are ended once the list is shown (scan's
+        // finally): ending one releases every Blob its reads sliced, which keeps the browser's IO
+        // thread busy for a while and would hold up the candidates' reads.
+        lanes.push({ ready: remote.open(files, datastore.dumpRaid).then(() => timed(`open-ds-${k}`, t0)), carve: (_i, range, onProgress) => remote.carveRange(range, proxied(onProgress), delayMs), stop: stop(w), done: stop(w) });
       }
     }
-    let saving: Promise<void> = Promise.resolve();
-    const started = new Map<number, number>();
-    const timedLanes = lanes.map((l) => ({ ready: l.ready, run: (i: number) => (started.set(i, performance.now()), inFlight.set(i, 0), l.run(i)) }));
-    const landed = (idx: number, ev: RangeEvidence) => {
-      timed(`range-${idx}`, started.get(idx)!);
-      s.done[idx] = ev;
-      // Saved in order behind the lane's next range (an IndexedDB write per range would idle the
-      // worker), and counted done once saved: a reload then resumes from at least what was shown.
-      saving = saving
-        .then(() => update<SavedScan>(key, (cur) => (cur && cur.v === 1 ? { ...cur, done: { ...cur.done, [idx]: ev } } : s)))
-        .catch(() => {})
-        .then(() => {
-          inFlight.delete(idx);
-          onDone(idx);
-          report();
-        });
-    };
-    let ok = false;
-    try {
-      await runLanes(todo, timedLanes, landed, stopped, () => this.cancelRequested);
-      await saving;
-      ok = true;
-    } finally {
-      // Datastore workers that carved are done: each holds its own datastore (metadata cache, heap)
-      // while candidates are built. Carve workers are ended once the list is shown (scan's finally):
-      // ending one releases every Blob its reads sliced, which keeps the browser's IO thread busy for
-      // a while and would hold up the candidates' reads.
-      if (ok) this.stopWorkers(dsWorkers);
-      else this.stopPool();
-      // A lane failed or was cancelled: lane 0's range may still be running in the datastore worker.
-      if (!ok) void worker().cancelScan();
-    }
+    return lanes;
   }
 
-  private stopLanes: (() => void) | null = null;
+  /** Aborts the running split scan (cancel). */
+  private abortScan: AbortController | null = null;
 
-  private stopWorkers(ws: readonly Worker[]): void {
+  private stopWorkers(ws: readonly StartedWorker<unknown>[]): void {
     for (const w of ws) w.terminate();
     this.pool = this.pool.filter((w) => !ws.includes(w));
   }
 
   private stopPool(): void {
-    this.stopLanes?.();
-    this.stopLanes = null;
+    this.abortScan?.abort();
     for (const w of this.pool) w.terminate();
     this.pool = [];
   }
@@ -546,8 +492,8 @@ export class RecoveryState {
       return;
     }
     if (!dest) return;
-    const outcome = await this.runExport(async (onProgress) => {
-      const r = await worker().recover(c.id, this.parent || null, format, dest, name, onProgress);
+    const outcome = await this.runExport(async (onProgress, signal) => {
+      const r = await datastoreWorker.call((w) => w.recover(c.id, this.parent || null, format, dest, name, onProgress), { signal, cancel: (w) => w.cancel() });
       if (r.destination === 'opfs') await downloadFromOpfs(r.opfsFiles);
       this.recovered = r;
       this.exportOutcome = {
@@ -589,21 +535,22 @@ export class RecoveryState {
       return;
     }
     if (!dest) return;
-    await this.runExport(async (onProgress) => {
+    await this.runExport(async (onProgress, signal) => {
       const name = `${c.id}-restored.vmdk`;
-      const r = await worker().recoverDelta(c.id, this.parent || null, dest, name, onProgress);
+      const r = await datastoreWorker.call((w) => w.recoverDelta(c.id, this.parent || null, dest, name, onProgress), { signal, cancel: (w) => w.cancel() });
       if (r.destination === 'opfs') await downloadFromOpfs(r.files);
       this.deltaResult = r;
     });
   }
 
   /** One export at a time, its progress with rate and ETA; a cancel is a notice, not an error. */
-  private async runExport(run: (onProgress: (p: Progress) => void) => Promise<void>): Promise<'done' | 'cancelled' | { error: string }> {
+  private async runExport(run: (onProgress: (p: Progress) => void, signal: AbortSignal) => Promise<void>): Promise<'done' | 'cancelled' | { error: string }> {
     this.exporting = true;
     this.exportProgress = null;
     const track = rateTracker(() => true);
+    const abort = (this.exportAbort = new AbortController());
     try {
-      await run(Comlink.proxy((p: Progress) => void (this.exportProgress = track(p))));
+      await run(progressCallback((p: Progress) => void (this.exportProgress = track(p))), abort.signal);
       return 'done';
     } catch (e) {
       if (cancelled(e)) {
@@ -618,8 +565,11 @@ export class RecoveryState {
     }
   }
 
+  private exportAbort: AbortController | null = null;
+
+  /** Cancels the running export (the worker removes a partial output first). */
   cancelExport(): void {
-    void worker().cancel();
+    this.exportAbort?.abort();
   }
 
   async downloadReport(): Promise<void> {

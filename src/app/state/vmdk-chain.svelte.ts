@@ -1,15 +1,16 @@
-import * as Comlink from 'comlink';
 import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
 import type { ChainLinkInfo } from '../../core/vmdk/types.js';
 import type { PickedInput } from '../../platform/browser/file-set-resolver.js';
-import type { PickedScan } from '../../workers/scan-picked.js';
-import type { ExportDestination, ExportSummary, GrainMapSummary } from '../../workers/vmdk.worker.js';
+import type { PickedScan } from '../../workers/vmdk.api.js';
+import type { ExportDestination } from '../../workers/common.js';
+import type { ExportSummary, GrainMapSummary } from '../../workers/vmdk.api.js';
 import type { WizardDestination } from '../components/export/types.js';
 import { errName, oneLine } from './errors.js';
 import { downloadFromOpfs, pickExportDestination, suggestedName } from './pickers.js';
 import { rememberVmdkSession } from './sessions.js';
-import { vmdkWorker } from './worker-client.js';
+import { progressCallback, vmdkWorker, type VmdkRemote } from '../workers/app-workers.js';
+import type { GuestApi } from '../../workers/guest.api.js';
 
 /** Bucket count of the grain map (one per canvas pixel column at the default width). */
 export const MAP_WIDTH = 512;
@@ -69,7 +70,7 @@ export class VmdkChainState {
     this.cidMismatch = false;
     this.busy = 'scan';
     try {
-      const scan = await vmdkWorker().scan(input);
+      const scan = await vmdkWorker.call((w) => w.scan(input));
       this.scan = scan;
       this.top = scan.suggestedTop;
       if (!scan.suggestedTop) {
@@ -100,7 +101,9 @@ export class VmdkChainState {
     this.cidMismatch = false;
     this.busy = 'open';
     try {
-      this.links = await vmdkWorker().open(this.input, this.top, { ignoreCid });
+      const input = this.input;
+      const top = this.top;
+      this.links = await this.job((w) => w.open(input, top, { ignoreCid }));
       void rememberVmdkSession(this.input, this.top);
     } catch (e) {
       this.cidMismatch = errName(e) === 'CidMismatchError';
@@ -115,7 +118,7 @@ export class VmdkChainState {
   async loadMap(width = MAP_WIDTH): Promise<void> {
     this.busy = 'map';
     try {
-      this.map = await vmdkWorker().grainMap(width);
+      this.map = await this.job((w) => w.grainMap(width));
     } catch (e) {
       if (errName(e) !== 'CancelledError') this.fail(e);
     } finally {
@@ -146,10 +149,10 @@ export class VmdkChainState {
     this.busy = 'export';
     this.progress = { phase: 'starting', done: 0, total: 0 };
     try {
-      const onProgress = Comlink.proxy((p: Progress) => {
+      const onProgress = progressCallback((p: Progress) => {
         this.progress = p;
       });
-      const result = await vmdkWorker().export(format, dest, name, onProgress);
+      const result = await this.job((w) => w.export(format, dest, name, onProgress));
       this.result = result;
       if (result.destination === 'opfs') await downloadFromOpfs(result.opfsFiles);
     } catch (e) {
@@ -160,7 +163,20 @@ export class VmdkChainState {
     }
   }
 
+  /** The chain's guest file systems, for the disk inspector ("look inside"). */
+  guestApi(): GuestApi {
+    return vmdkWorker.remote;
+  }
+
+  private abort: AbortController | null = null;
+
+  /** A call Cancel can stop: the chain open, its map and the export (one job at a time in the worker). */
+  private job<T>(fn: (w: VmdkRemote) => Promise<T>): Promise<T> {
+    const abort = (this.abort = new AbortController());
+    return vmdkWorker.call(fn, { signal: abort.signal, cancel: (w) => w.cancel() });
+  }
+
   cancel(): void {
-    void vmdkWorker().cancel();
+    this.abort?.abort();
   }
 }

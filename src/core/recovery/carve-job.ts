@@ -70,8 +70,8 @@ export async function carveJobs(ds: Datastore, ranges: readonly FreeRange[], roo
   return jobs;
 }
 
-/** Carves one job over the dump files (same order as when the job was made). */
-export async function carveJob(files: readonly ByteSource[], job: CarveJob, opts: JobOptions = {}): Promise<RangeEvidence> {
+/** Carves one job over the dump files (same order as when the job was made); `window`: reads in flight (see probeHeads). */
+export async function carveJob(files: readonly ByteSource[], job: CarveJob, opts: JobOptions = {}, window?: () => number): Promise<RangeEvidence> {
   const bs = job.blockSize;
   if (!Number.isSafeInteger(bs) || bs <= 0 || !Array.isArray(job.runs)) throw new UserError('invalid carve job');
   const count = job.runs.reduce((n, r) => n + r.count, 0);
@@ -89,5 +89,5 @@ export async function carveJob(files: readonly ByteSource[], job: CarveJob, opts
     const src = at ? files[at.file] : undefined;
     return src ? readHead(src, at!.offset) : null;
   };
-  return probeHeads(job.range, bs, job.volumeSize, count, blocks(), head, opts);
+  return probeHeads(job.range, bs, job.volumeSize, count, blocks(), head, opts, window);
 }

@@ -161,7 +161,17 @@ export async function readHead(src: ByteSource, at: number): Promise<Uint8Array 
  * read by `head`: null = unreadable), WINDOW reads in flight, each looked at for a delta header
  * (that fits a volume of `volSize` bytes) or descriptor / .vmsd text.
  */
-export async function probeHeads(range: FreeRange, bs: number, volSize: number, count: number, blocks: Iterable<number>, head: (b: number) => Promise<Uint8Array | null> | null, opts: JobOptions = {}): Promise<RangeEvidence> {
+export async function probeHeads(
+  range: FreeRange,
+  bs: number,
+  volSize: number,
+  count: number,
+  blocks: Iterable<number>,
+  head: (b: number) => Promise<Uint8Array | null> | null,
+  opts: JobOptions = {},
+  /** Reads to keep in flight, asked before each read (a carve worker yields to the metadata pass's reads at first). */
+  window: () => number = () => WINDOW,
+): Promise<RangeEvidence> {
   const total = count * bs;
   const headers: CarvedHeader[] = [];
   const texts: CarvedText[] = [];
@@ -190,7 +200,7 @@ export async function probeHeads(range: FreeRange, bs: number, volSize: number, 
     const h = head(b);
     h?.catch(() => {}); // awaited in look(); a cancel may leave some unread
     pending.push({ block: b, head: h });
-    if (pending.length >= WINDOW) {
+    while (pending.length >= Math.max(1, window())) {
       await breathe();
       throwIfAborted(opts.signal);
       await look();

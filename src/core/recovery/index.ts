@@ -25,3 +25,4 @@ export { rebuiltDelta, type RebuiltDelta } from './delta-export.js';
 export { candidateInfo, candidateTotals, recoveryReport, scanJson, type ReportOutput } from './report.js';
 export { grainDamageMap, GRAIN_BUCKETS, type GrainDamageMap } from './grain-damage-map.js';
 export { surveyLive, type LiveDisk } from './parent-guess.js';
+export { parentOptions, type ParentOption } from './parent-options.js';

@@ -96,22 +96,54 @@ export async function checkCowdTables(vol: ByteSource, plan: BlockPlan, h: Delta
   const gdLen = h.gdEntries * 4;
   if (h.gdOffset + gdLen > h.fileSize) return { fit, checked };
   const gd = await file.read(h.gdOffset, gdLen);
-  const bs = plan.blockSize;
+  const tables: { t: number; at: number }[] = [];
   for (let t = 0; t < h.gdEntries; t++) {
     const gde = u32(gd, t * 4);
     if (gde <= 1) continue;
     const at = gde * 512;
     if (at + COWD_TABLE_BYTES > h.fileSize) continue;
-    const first = Math.floor(at / bs);
-    const last = Math.floor((at + COWD_TABLE_BYTES - 1) / bs);
-    let known = true;
-    for (let i = first; i <= last; i++) if (plan.lost.has(i) || plan.volOffsets[i]! < 0) known = false;
-    if (!known) continue; // already lost: the damage layer reports the whole table
+    tables.push({ t, at });
+  }
+  for await (const { t, at, bytes } of tablesAhead(file, plan, tables, COWD_TABLE_BYTES)) {
     checked++;
-    if (cowdTableFits(await file.read(at, COWD_TABLE_BYTES), firstData, endSector) >= 0) fit++;
+    if (cowdTableFits(bytes, firstData, endSector) >= 0) fit++;
     else misfit(plan, t, at, COWD_TABLE_BYTES, markMisfits, rejected);
   }
   return { fit, checked };
+}
+
+/** Grain-table reads kept in flight by tablesAhead (each is a round trip for a browser Blob). */
+const TABLES_AHEAD = 16;
+
+/**
+ * The `tables` (`bytes` each, read through `file`) whose blocks the plan places and has not marked
+ * lost, in order, TABLES_AHEAD reads in flight. Whether a table is placed is decided as it comes up
+ * (a misfit before it may have marked its block lost meanwhile), not when its read is started.
+ */
+async function* tablesAhead(file: ByteSource, plan: BlockPlan, tables: readonly { t: number; at: number }[], bytes: number): AsyncGenerator<{ t: number; at: number; bytes: Uint8Array }> {
+  const bs = plan.blockSize;
+  const placed = (at: number) => {
+    for (let i = Math.floor(at / bs); i <= Math.floor((at + bytes - 1) / bs); i++) if (plan.lost.has(i) || plan.volOffsets[i]! < 0) return false;
+    return true; // else already lost: the damage layer reports the whole table
+  };
+  const reads = new Map<number, Promise<Uint8Array>>();
+  let next = 0;
+  try {
+    for (let k = 0; k < tables.length; k++) {
+      for (; next < tables.length && next < k + TABLES_AHEAD; next++) {
+        if (!placed(tables[next]!.at)) continue;
+        const p = file.read(tables[next]!.at, bytes);
+        p.catch(() => {}); // awaited below, or dropped with its table
+        reads.set(next, p);
+      }
+      const r = reads.get(k);
+      reads.delete(k);
+      if (!r || !placed(tables[k]!.at)) continue;
+      yield { ...tables[k]!, bytes: await r };
+    }
+  } finally {
+    reads.clear();
+  }
 }
 
 /** checkCowdTables or checkSeSparseTables, by the header's format. */
@@ -139,19 +171,17 @@ export async function checkSeSparseTables(vol: ByteSource, plan: BlockPlan, h: D
   const gdLen = h.gdEntries * 8;
   if (h.gdOffset + gdLen > h.fileSize) return { fit, checked };
   const gd = await file.read(h.gdOffset, gdLen);
-  const bs = plan.blockSize;
   const grains = Math.floor(h.grainsSectors / 8);
+  const tables: { t: number; at: number }[] = [];
   for (let t = 0; t < h.gdEntries; t++) {
     if (u32(gd, t * 8 + 4) !== SESPARSE_GDE_ALLOCATED_HI) continue;
     const at = h.gtOffset + u32(gd, t * 8) * SESPARSE_TABLE_BYTES;
     if (at + SESPARSE_TABLE_BYTES > h.fileSize) continue;
-    const first = Math.floor(at / bs);
-    const last = Math.floor((at + SESPARSE_TABLE_BYTES - 1) / bs);
-    let known = true;
-    for (let i = first; i <= last; i++) if (plan.lost.has(i) || plan.volOffsets[i]! < 0) known = false;
-    if (!known) continue;
+    tables.push({ t, at });
+  }
+  for await (const { t, at, bytes } of tablesAhead(file, plan, tables, SESPARSE_TABLE_BYTES)) {
     checked++;
-    if (seSparseTableFits(await file.read(at, SESPARSE_TABLE_BYTES), grains) >= 0) fit++;
+    if (seSparseTableFits(bytes, grains) >= 0) fit++;
     else misfit(plan, t, at, SESPARSE_TABLE_BYTES, markMisfits, rejected);
   }
   return { fit, checked };

@@ -48,3 +48,4 @@ export { dataBlockOf, fdItems, fdParentDir, pointerBlockInUse, pointerBlockItems
 export { readLinearDir } from './directory.js';
 export { fileVolumeRuns } from './allocation.js';
 export { fsOf } from './datastore.js';
+export { summarizeAllocation, MAX_BUCKETS as MAX_ALLOCATION_BUCKETS, type AllocationSummary } from './allocation-summary.js';

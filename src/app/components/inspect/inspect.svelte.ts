@@ -1,5 +1,5 @@
 import type { GuestEntry, InspectedPartition } from '../../../core/guest/index.js';
-import type { GuestApi } from '../../../workers/guest-api.js';
+import type { GuestApi } from '../../../workers/guest.api.js';
 import { oneLine } from '../../state/errors.js';
 import { HexViewState } from '../../state/hex-view.svelte.js';
 

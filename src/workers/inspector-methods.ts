@@ -1,29 +1,19 @@
 import * as Comlink from 'comlink';
 import { UserError } from '../core/errors.js';
 import { readUpTo } from '../core/io/byte-source.js';
-import { BlockIndex, type OwnerQuery, type WindowCounts } from '../core/vmfs/block-owners.js';
+import { BlockIndex, type WindowCounts } from '../core/vmfs/block-owners.js';
 import { fileStart, type FileStart } from '../core/vmfs/file-start.js';
 import type { Datastore } from '../core/vmfs/index.js';
 import { guarded } from './common.js';
+import { MAX_VOLUME_READ, type OwnersAnswer } from './datastore.api.js';
 
 /**
  * The inspector's worker methods (allocation map zoom and hover, hex view): spread into the
  * datastore worker's api. The block → owner index is built on the first hover and kept per volume.
  */
 
-export type { OwnerQuery, OwnerSpan, WindowCounts } from '../core/vmfs/block-owners.js';
-
-/** Largest read the hex view may ask for in one call. */
-export const MAX_VOLUME_READ = 64 * 1024;
 const MAX_WINDOW_CELLS = 65536;
 const MAX_SPANS = 64;
-
-export interface OwnersAnswer extends OwnerQuery {
-  /** The tree walk behind the owners saw every live file (false: past its bounds, some owners read as unknown). */
-  complete: boolean;
-}
-
-export type { FileStart } from '../core/vmfs/file-start.js';
 
 /** Per volume: block states (zoom windows need only these) and, on the first owner question, the tree walk. */
 const indexes = new WeakMap<Datastore, { states: Promise<BlockIndex>; owners: Promise<BlockIndex> | null }>();

@@ -1,31 +1,14 @@
 import * as Comlink from 'comlink';
 import { UserError } from '../core/errors.js';
-import { inspectDisk, openGuestFs, type GuestEntry, type GuestFs, type InspectedPartition } from '../core/guest/index.js';
+import { inspectDisk, openGuestFs, type GuestFs, type InspectedPartition } from '../core/guest/index.js';
 import type { ByteSource } from '../core/io/byte-source.js';
 import { guarded } from './common.js';
+import { DISK_READ_MAX, GUEST_CHUNK, type GuestApi } from './guest.api.js';
 
 /**
  * "Look inside a disk", worker side: a worker that holds a disk (the opened chain, a recovered
  * disk) spreads these methods into its Comlink API, e.g. `...createGuestApi(() => requireChain())`.
- * The page only ever receives listings and bounded chunks of file content.
  */
-export interface GuestApi {
-  /** The partition table and what each partition holds; `diskBytes` is the disk's size. */
-  guestInspect(): Promise<{ scheme: string; warnings: string[]; partitions: InspectedPartition[]; diskBytes: number }>;
-  guestReaddir(partition: number, path: string): Promise<GuestEntry[]>;
-  guestReadlink(partition: number, path: string): Promise<string>;
-  /** Up to GUEST_CHUNK bytes of a file from `offset` (fewer at its end); transferred, not copied. */
-  guestRead(partition: number, path: string, offset: number): Promise<Uint8Array>;
-  /** Raw disk bytes for the sector hex view: up to DISK_READ_MAX from `offset` (fewer at the end). */
-  guestReadDisk(offset: number, length: number): Promise<Uint8Array>;
-}
-
-/** Largest raw disk read the hex view may ask for in one call. */
-export const DISK_READ_MAX = 64 * 1024;
-
-/** Largest chunk of file content sent to the page per call. */
-export const GUEST_CHUNK = 8 * 1024 * 1024;
-
 export function createGuestApi(getDisk: () => ByteSource): GuestApi {
   let disk: ByteSource | null = null;
   let parts: InspectedPartition[] = [];

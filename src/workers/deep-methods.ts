@@ -1,32 +1,15 @@
 import { throttle, type Progress } from '../core/progress.js';
 import type { ByteSource } from '../core/io/byte-source.js';
 import { findDeepVolumes, openDeepVolume, type DeepFindResult } from '../core/vmfs/deep/open.js';
-import type { MapRun } from '../core/vmfs/deep/scan.js';
 import type { Datastore, VolumeInfo } from '../core/vmfs/index.js';
 import { BlobSource } from '../platform/browser/blob-source.js';
 import { guarded } from './common.js';
+import type { DeepVolumeView } from './datastore.api.js';
 
 /**
  * "Deep scan" for the datastore worker's api (the CLI's `info --deep` and `--volume`): every VMFS
  * volume that lived on the picked dumps, and opening one of them as the worker's datastore.
  */
-
-export interface DeepVolumeView {
-  uuid: string;
-  uuidFromMetadata: boolean;
-  label: string;
-  version: number;
-  blockSize: number;
-  originBytes: number;
-  sizeBytes: number;
-  state: 'current' | 'previous';
-  sourceName: string;
-  dumpSize: number;
-  evidence: { fds: number; orphanFds?: number; clusterHeaders: Record<string, number>; fsDescriptor: boolean; lvmHeader: boolean; directories: number };
-  geometryFrom: Record<string, string>;
-  /** Dump ranges holding this volume's metadata. */
-  map: MapRun[];
-}
 
 export function createDeepApi(adopt: (roots: BlobSource[], ds: Datastore) => void, start: () => AbortSignal, stop: () => void) {
   let found: { roots: BlobSource[]; result: DeepFindResult } | null = null;

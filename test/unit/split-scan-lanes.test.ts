@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runLanes, type Lane } from '../../src/app/state/scan-lanes.js';
+import { runLanes, type Lane } from '../../src/app/scan/lanes.js';
 
 /** A lane whose items take `ms` each and fail at item `fail` (no assertion depends on how long they take). */
 function lane(name: string, ready: Promise<unknown>, ms: number, log: string[], fail?: number): Lane<string> {
