@@ -169,17 +169,6 @@ interface TraceEvent {
   args?: { name?: string };
 }
 
-/**
- * Shows a workflow step's view through the step navigation (each step is a view of its own; the
- * others are hidden), once the step can be reached.
- */
-export async function gotoStep(page: Page, id: string): Promise<void> {
-  const b = page.getByTestId(`step-${id}`);
-  await expect(b).not.toHaveAttribute('aria-disabled', 'true', { timeout: 60_000 });
-  await b.click();
-  await expect(b).toHaveAttribute('aria-current', 'step');
-}
-
 /** Copies local files into OPFS folder `folder` inside the page (all-zero MiB chunks stay holes). */
 export async function copyIntoOpfs(page: Page, folder: string, files: string[]): Promise<void> {
   await page.evaluate(() => {
@@ -233,4 +222,15 @@ export async function pickerFromOpfs(page: Page, folder: string, names: string[]
     },
     { folder, names },
   );
+}
+
+/**
+ * Shows a workflow step's view through the step navigation (each step is a view of its own; the
+ * others are hidden), once the step can be reached.
+ */
+export async function gotoStep(page: Page, id: string): Promise<void> {
+  const b = page.getByTestId(`step-${id}`);
+  await expect(b).not.toHaveAttribute('aria-disabled', 'true', { timeout: 60_000 });
+  await b.click();
+  await expect(b).toHaveAttribute('aria-current', 'step');
 }

@@ -92,6 +92,7 @@ test.describe('open RAID members', () => {
     await expect(page.getByTestId('rec-error')).toHaveCount(0);
     const sel = page.getByTestId('rec-selected');
     await expect(sel).toHaveAttribute('data-id', d.candidateId, { timeout: 120_000 });
+    await gotoStep(page, 'check');
     await expect(sel.getByTestId('rec-parent')).toHaveValue(d.parentPath);
     await gotoStep(page, 'export');
     await sel.getByTestId('rec-format').selectOption('raw');
