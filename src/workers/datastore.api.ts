@@ -4,7 +4,7 @@ import type { DeletedFile, TextRemnant } from '../core/recovery/deleted-files.js
 import type { MapRun } from '../core/vmfs/deep/scan.js';
 import type { OwnerQuery } from '../core/vmfs/block-owners.js';
 import type { VmdkRole } from '../core/vmdk/roles.js';
-import type { AllocationSummary, FileType } from '../core/vmfs/index.js';
+import type { AllocationSummary } from '../core/vmfs/index.js';
 
 /**
  * What the datastore worker (datastore.worker.ts and the method groups it spreads in) sends the
@@ -15,30 +15,8 @@ export type { AllocationSummary, GrainDamageMap, ParentOption, VmdkRole, Deleted
 export type { OwnerQuery, OwnerSpan, WindowCounts } from '../core/vmfs/block-owners.js';
 export type { FileStart } from '../core/vmfs/file-start.js';
 
-export interface DsEntry {
-  name: string;
-  path: string;
-  type: FileType;
-  size: number;
-  allocated: number;
-  fdAddress: string;
-  mtime: number;
-  /** FD change time: the time `debugvmfs ls -l` prints. */
-  ctime: number;
-  error?: string;
-  vmdk?: VmdkRole;
-  /** Directories: holds a .vmx or .vmdk (looked at for the first MAX_PEEK_DIRS folders only). */
-  vmFolder?: boolean;
-  /** Deep-scan volumes: bytes of the file a newer volume now uses. */
-  overwrittenBytes?: number;
-}
-
-export interface DirListing {
-  path: string;
-  entries: DsEntry[];
-  /** The folder holds a .vmx: a VM's home folder. */
-  vmFolder: boolean;
-}
+/** A folder entry and listing as the file browser gets them (core/vmfs/folder-listing.ts). */
+export type { FolderEntry as DsEntry, FolderListing as DirListing } from '../core/vmfs/folder-listing.js';
 
 export interface FileExportResult {
   path: string;

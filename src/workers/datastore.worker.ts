@@ -1,5 +1,5 @@
 import * as Comlink from 'comlink';
-import { RescueError, UserError } from '../core/errors.js';
+import { UserError } from '../core/errors.js';
 import { copySourceToSink } from '../core/export/copy-source.js';
 import { exportDisk, hashDisk, type ExportFormat } from '../core/export/export-disk.js';
 import { writeWhole, type ByteSink } from '../core/io/byte-sink.js';
@@ -11,19 +11,18 @@ import { carveJobs, type CarveJob } from '../core/recovery/carve-job.js';
 import { mapBounded } from '../core/util/map-bounded.js';
 import { buildCandidates, carveFreeRange, parentOptions, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CarvedHeader, type CarvedText, type FreeRange, type FreeRangePlan, type RangeEvidence, type ScanResult } from '../core/recovery/index.js';
 import { DiskChain } from '../core/vmdk/disk-chain.js';
-import { linkRoles, vmdkRole } from '../core/vmdk/roles.js';
 import { candidateInfo, grainDamageMap, recoveryReport, type GrainDamageMap } from '../core/recovery/index.js';
 import type { ChainLinkInfo } from '../core/vmdk/types.js';
-import { openDatastore, summarizeAllocation, type Datastore, type DirEntry, type VolumeInfo, type VolumeUsage } from '../core/vmfs/index.js';
+import { listFolder, openDatastore, summarizeAllocation, type Datastore, type VolumeInfo, type VolumeUsage } from '../core/vmfs/index.js';
 import { createFileSink, opfsExportDir, WritableStreamSink } from '../platform/browser/sinks.js';
 import { exportTarget, guarded, holdFor, Jobs, type ExportDestination } from './common.js';
 import { createGuestApi } from './guest-methods.js';
-import { compareGuestFile } from './guest-compare.js';
+import { compareGuestFile } from '../core/guest/compare.js';
 import type { FileComparison } from './guest.api.js';
 import { createInspectorApi } from './inspector-methods.js';
 import { createDeletedApi } from './deleted-methods.js';
 import { createDeepApi } from './deep-methods.js';
-import type { AllocationSummary, CandidateView, CarvedRejected, ChainExportResult, DeltaRecoveryResult, DirListing, DsEntry, FileExportResult, LookInsideResult, ParentOption, RecoveryResult, ScanView } from './datastore.api.js';
+import type { AllocationSummary, CandidateView, CarvedRejected, ChainExportResult, DeltaRecoveryResult, DirListing, FileExportResult, LookInsideResult, ParentOption, RecoveryResult, ScanView } from './datastore.api.js';
 import { dumpSources } from './raid-lun.js';
 import { DeepDatastore } from '../core/vmfs/deep/open.js';
 
@@ -33,9 +32,6 @@ import { DeepDatastore } from '../core/vmfs/deep/open.js';
  * chains and exports. All parsing happens here, off the main thread.
  */
 
-/** Bounds on what one listing may cost: descriptors parsed and sub-folders peeked into. */
-const MAX_SNIFF = 512;
-const MAX_PEEK_DIRS = 256;
 
 let ds: Datastore | null = null;
 /** The picked dump files ds was opened over, in their order (carve jobs name them by index). */
@@ -53,7 +49,6 @@ function requireDs(): Datastore {
   return ds;
 }
 
-const joinPath = (dir: string, name: string): string => (dir === '/' ? `/${name}` : `${dir}/${name}`);
 
 function requireCandidate(id: string): Candidate {
   if (!scanned) throw new UserError('no scan for lost snapshots has run on this dump');
@@ -146,48 +141,7 @@ const api = {
 
   /** A folder's entries ('.' and '..' left out), with VMDK chain roles recognised. */
   readdir(path: string): Promise<DirListing> {
-    return guarded(async () => {
-      const d = requireDs();
-      const raw: DirEntry[] = await d.readdir(path);
-      const dir = path === '' ? '/' : path;
-      const entries: DsEntry[] = raw
-        .filter((e) => e.name !== '.' && e.name !== '..')
-        .map((e) => ({
-          name: e.name,
-          path: joinPath(dir, e.name),
-          type: e.type,
-          size: e.size,
-          allocated: e.allocatedBytes,
-          fdAddress: e.fdAddressText,
-          mtime: e.mtime,
-          ctime: e.ctime,
-          ...(e.error ? { error: e.error } : {}),
-          ...('overwrittenBytes' in e && typeof e.overwrittenBytes === 'number' && e.overwrittenBytes > 0 ? { overwrittenBytes: e.overwrittenBytes } : {}),
-        }));
-      let sniffed = 0;
-      let peeked = 0;
-      for (const e of entries) {
-        if (e.error) continue;
-        if (e.type === 'file' && /\.vmdk$/i.test(e.name) && sniffed < MAX_SNIFF) {
-          sniffed++;
-          try {
-            e.vmdk = await vmdkRole(await d.openFile(e.path), e.size, e.path);
-          } catch (err) {
-            if (!(err instanceof RescueError)) throw err;
-            e.vmdk = { kind: 'data', error: err.message };
-          }
-        } else if (e.type === 'directory' && peeked < MAX_PEEK_DIRS) {
-          peeked++;
-          try {
-            e.vmFolder = (await d.readdir(e.path)).some((x) => /\.(vmx|vmdk)$/i.test(x.name));
-          } catch (err) {
-            if (!(err instanceof RescueError)) throw err;
-          }
-        }
-      }
-      linkRoles(entries);
-      return { path: dir, entries, vmFolder: entries.some((e) => /\.vmx$/i.test(e.name)) };
-    });
+    return guarded(() => listFolder(requireDs(), path));
   },
 
   /** Copies one file out of the volume: a file from showSaveFilePicker, or OPFS (then downloaded by the page). */

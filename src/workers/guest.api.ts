@@ -22,18 +22,5 @@ export const DISK_READ_MAX = 64 * 1024;
 /** Largest chunk of file content sent to the page per call. */
 export const GUEST_CHUNK = 8 * 1024 * 1024;
 
-/** Bytes of each version of a compared guest file sent to the page (the start of the file). */
-export const COMPARE_HEAD = 64 * 1024;
-
-export type FileVersion = { size: number; head: Uint8Array } | { missing: string };
-
-/** One guest file read from the recovered disk and from its parent alone (guest-compare.ts). */
-export interface FileComparison {
-  partition: number;
-  path: string;
-  recovered: FileVersion;
-  /** null: the recovered disk has no parent (nothing to compare with). */
-  base: FileVersion | null;
-  /** Both exist and their first COMPARE_HEAD bytes and sizes are the same. */
-  same: boolean;
-}
+/** One guest file read from the recovered disk and from its parent alone (core/guest/compare.ts). */
+export { COMPARE_HEAD, type FileComparison, type FileVersion } from '../core/guest/compare.js';

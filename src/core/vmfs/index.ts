@@ -48,4 +48,5 @@ export { dataBlockOf, fdItems, fdParentDir, pointerBlockInUse, pointerBlockItems
 export { readLinearDir } from './directory.js';
 export { fileVolumeRuns } from './allocation.js';
 export { fsOf } from './datastore.js';
+export { listFolder, MAX_SNIFF, MAX_PEEK_DIRS, type FolderEntry, type FolderListing } from './folder-listing.js';
 export { summarizeAllocation, MAX_BUCKETS as MAX_ALLOCATION_BUCKETS, type AllocationSummary } from './allocation-summary.js';

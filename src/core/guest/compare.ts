@@ -1,12 +1,26 @@
-import { isRescueError } from '../core/errors.js';
-import { inspectDisk, openGuestFs } from '../core/guest/index.js';
-import type { ByteSource } from '../core/io/byte-source.js';
-import { COMPARE_HEAD, type FileComparison, type FileVersion } from './guest.api.js';
+import { isRescueError } from '../errors.js';
+import type { ByteSource } from '../io/byte-source.js';
+import { inspectDisk, openGuestFs } from './index.js';
 
 /**
  * One guest file read from two disks: the recovered one (candidate over its parent) and the parent
- * alone (the base as the snapshot froze it), so the page can show both versions side by side.
+ * alone (the base as the snapshot froze it), so a user sees both versions side by side.
  */
+
+/** Bytes of each version of a compared file kept (the start of the file). */
+export const COMPARE_HEAD = 64 * 1024;
+
+export type FileVersion = { size: number; head: Uint8Array } | { missing: string };
+
+export interface FileComparison {
+  partition: number;
+  path: string;
+  recovered: FileVersion;
+  /** null: the recovered disk has no parent (nothing to compare with). */
+  base: FileVersion | null;
+  /** Both exist and their first COMPARE_HEAD bytes and sizes are the same. */
+  same: boolean;
+}
 
 async function version(disk: ByteSource, partition: number, path: string): Promise<FileVersion> {
   try {
