@@ -14,7 +14,7 @@ import { buildScanBenchDump, densify, type ScanBenchDump } from './recovery-scan
 import type { Bench, BenchResult } from './types.js';
 
 /**
- * Issue 5 in Chromium: "Find lost snapshots" over the same sparse 8.25 GiB VMFS5 dump as
+ * In Chromium: "Find lost snapshots" over the same sparse 8.25 GiB VMFS5 dump as
  * bench/recovery-scan.ts, in the production build served by `vite preview` on its own port, the
  * dump opened through the file input, the free-space scan split across the worker pool
  * (?scanWorkers=N, N = min(4, cores) unless BENCH_SCAN_WORKERS says otherwise), against

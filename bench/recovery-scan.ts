@@ -14,7 +14,7 @@ import { measure, warm } from './measure.js';
 import type { Bench, BenchResult } from './types.js';
 
 /**
- * Issue 5: the deleted-delta scan (`scan --image DUMP --json`, freed FDs + freed PBs + header
+ * The deleted-delta scan (`scan --image DUMP --json`, freed FDs + freed PBs + header
  * carving over every free block) on a VMFS5 dump of 8.25 GiB with more than half of it free,
  * against `cat DUMP > /dev/null` in the same run, both on a warm page cache, ours as a child
  * process (the compiled CLI) for its own peak RSS; the goal (>= 2x cat's throughput) is with the

@@ -11,7 +11,7 @@ import type { Bench, BenchResult } from './types.js';
 import { allocatedMiB, buildChain, CAPACITY, GiB } from './vmdk-export.js';
 
 /**
- * Issue 3 in Chromium: the COWD-over-flat chain of bench/vmdk-export.ts opened in the production
+ * In Chromium: the COWD-over-flat chain of bench/vmdk-export.ts opened in the production
  * build (vite preview on its own port) through the VMDK view's file input, exported as raw to the
  * file the save-picker override hands out in OPFS (a FileSystemWritableFileStream, as with a real
  * save dialog), with the app's verify pass, against `qemu-img convert -O raw` of the same chain

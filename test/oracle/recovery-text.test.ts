@@ -9,7 +9,7 @@ import { NodeFileSource } from '../../src/platform/node/file-source.js';
 import { makeTempDir, oracleAvailable, run, runCli, sha256File } from '../helpers/tools.js';
 
 /**
- * Issue 5 items 1b and 2: a deleted delta whose parent only text remnants tell (two live disks of
+ * A deleted delta whose parent only text remnants tell (two live disks of
  * the same capacity; the decoy is what a guess without evidence picks). The deleted descriptor is
  * in a freed sub-block (read by debugvmfs before it was deleted), or at the start of a free block,
  * or gone (only the live and a stale carved .vmsd name the parent). Expected values: CIDs the

@@ -8,7 +8,7 @@ import { recoverRawChecked } from '../helpers/recover-cli.js';
 import { expectRanksFirst } from '../helpers/rank.js';
 
 /**
- * Recovery of a deleted seSparse delta on VMFS6 from its freed metadata (issue 5 item 1e): a freed
+ * Recovery of a deleted seSparse delta on VMFS6 from its freed metadata: a freed
  * but intact FD (direct slots or through a pointer block held in a 64 KiB sub-block) and, with the
  * FD zeroed, the freed pointer block. The delta's blocks are not contiguous, so header carving
  * alone cannot rebuild it. The builder checks the pre-revert volume with debugvmfs6 (the delta is

@@ -238,7 +238,7 @@ describe.skipIf(!ok)('recovery of a deleted seSparse delta on VMFS6 (case v)', (
 });
 
 /**
- * `recover --format delta` (issue 5 item 3): the rebuilt delta as found plus a descriptor with
+ * `recover --format delta`: the rebuilt delta as found plus a descriptor with
  * parentCID = the parent's CID, used in place beside the parent's files copied out with `cat`.
  * qemu-img converting that descriptor must give: with no lost grains, exactly the pre-revert disk
  * (our `recover` output); with lost grains, the pre-revert disk where a lost grain TABLE reads the

@@ -10,8 +10,7 @@ import { deltaDescriptorText, flatDescriptor, writeBase } from './deleted-delta.
 import { checkRootFd, fdcLocator, openVolume, type VolumeIo } from './volume-io.js';
 
 /**
- * A VMFS5 dump where only text remnants tell which disk a deleted delta sat on (issue 5 items 1b
- * and 2): two live flat disks of the same capacity (/vm2/vm2.vmdk listed first, a decoy, and
+ * A VMFS5 dump where only text remnants tell which disk a deleted delta sat on: two live flat disks of the same capacity (/vm2/vm2.vmdk listed first, a decoy, and
  * /vm1/vm1.vmdk, the real parent), a live /vm1/vm1.vmsd whose current snapshot froze vm1.vmdk, a
  * stale copy of that .vmsd at the start of a free block, and the deleted delta contiguous in free
  * blocks with its FD gone. No live delta names a parent and no freed FD gives a folder.
