@@ -85,6 +85,8 @@ export async function benchRecoveryScanBrowser(log: (l: string) => void = () => 
             await page.getByTestId('ds-file-input').setInputFiles(dumpPath);
             await page.getByTestId('ds-version').filter({ hasText: 'VMFS-5' }).waitFor({ timeout: 300_000 });
             await page.waitForFunction(() => !(document.querySelector('[data-testid="rec-find"]') as HTMLButtonElement | null)?.disabled, null, { timeout: 60_000 });
+            // Each workflow step is a view of its own: Find lost snapshots sits in the Find view.
+            await page.getByTestId('step-find').click();
             // The floor right before the scan, in the same page: every read order in the first round, the fastest of them after.
             await hiddenFileInput(page, dumpPath);
             const floor = await floorBest(page, workers, heads, variant);

@@ -64,6 +64,7 @@ async function exportOnce(origin: string, profile: string, chromiumPath: string,
     await page.evaluate(async (f) => (await navigator.storage.getDirectory()).removeEntry(f, { recursive: true }).catch(() => {}), OUT_FOLDER);
     await page.getByTestId('file-input').setInputFiles(inputs);
     await page.getByTestId('chain-link').nth(1).waitFor({ timeout: 120_000 });
+    await page.getByTestId('step-export').click(); // the export panel is the Export step's view
     await page.getByTestId('export-format').selectOption('raw');
     const dest = await page.getByTestId('export').getAttribute('data-destination');
     if (dest !== 'pick') throw new Error(`export destination is ${dest}, expected the save dialog ('pick')`);
