@@ -11,7 +11,7 @@ describe('deep scan', () => {
     const img = new Uint8Array(CHUNK + 0x100000);
     // The FD's lock is the last sector of the first chunk; its metadata is in the next one.
     const at = CHUNK - 512;
-    const origin = 0x80000 + (at % 2048); // FDs sit at 2 KiB-aligned volume offsets
+    const origin = 0x20000 + (at % 2048); // FDs sit at 2 KiB-aligned volume offsets (origin below at)
     img.set(fd5(at - origin, 0x00c00044, 3, 1 << 20), at);
     img.set(fd5(at - origin - 2048, 0x00800044, 3, 1 << 20), at - 2048);
     const r = await deepScan([new MemorySource(img, 'img')]);
