@@ -1,3 +1,5 @@
+import { cancelledError } from '../workers/bridge.js';
+
 /**
  * The split scan's scheduling, apart from workers and Comlink: ranges taken one at a time from a
  * shared queue by lanes (carve workers) that may start at different times, so a lane that starts
@@ -29,7 +31,7 @@ export function runLanes<T>(todo: readonly number[], lanes: readonly Lane<T>[], 
     const lane = async (l: Lane<T>) => {
       await l.ready;
       for (let i = queue.shift(); i !== undefined && !failed; i = queue.shift()) {
-        if (stopped()) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+        if (stopped()) throw cancelledError();
         const r = await l.run(i);
         if (failed) return;
         onResult(i, r);

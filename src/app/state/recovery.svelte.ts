@@ -7,7 +7,7 @@ import type { ExportDestination } from '../../workers/common.js';
 import type { CandidateView, DeltaRecoveryResult, ParentOption, RecoveryResult, ScanView } from '../../workers/datastore.api.js';
 import type { FileComparison, GuestApi } from '../../workers/guest.api.js';
 import { datastoreWorker, progressCallback, startCarveWorker, startDatastoreLane, type CarveRemote } from '../workers/app-workers.js';
-import type { StartedWorker } from '../workers/bridge.js';
+import { cancelledError, type StartedWorker } from '../workers/bridge.js';
 import { datastore } from './datastore.svelte.js';
 
 /** The datastore worker, through the bridge (it holds the open dump and its scan). */
@@ -312,7 +312,7 @@ export class RecoveryState {
     this.abortScan = abort;
     const started = new Map<number, number>();
     try {
-      if (this.cancelRequested) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+      if (this.cancelRequested) throw cancelledError();
       const tPool = performance.now();
       const s = await runSplitScan({
         store,
@@ -341,7 +341,7 @@ export class RecoveryState {
       });
       timed('pool', tPool);
       if (openId !== this.openId) return;
-      if (this.cancelRequested) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+      if (this.cancelRequested) throw cancelledError();
       const carved = mergeCarved(Object.values(s.done));
       final = true; // no provisional list from now on (a build of one would cancel this one)
       const tBuild = performance.now();
@@ -388,7 +388,6 @@ export class RecoveryState {
   private async scanLanes(o: { files: File[]; saved: SavedScan; todo: readonly number[]; carvers: Carver[]; delayMs: number; lane0Ready: Promise<void>; signal: AbortSignal }): Promise<ScanLane[]> {
     const { files, saved, todo, carvers, delayMs } = o;
     const tJobs = performance.now();
-    const cancelledError = () => Object.assign(new Error('cancelled'), { name: 'CancelledError' });
     const aborted = new Promise<never>((_, reject) => o.signal.addEventListener('abort', () => reject(cancelledError()), { once: true }));
     aborted.catch(() => {});
     const jobs = carvers.length && todo.length > 1 ? await Promise.race([worker().scanJobs(saved.ranges), aborted]) : null;
