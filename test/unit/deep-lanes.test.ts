@@ -36,7 +36,7 @@ function images(): Uint8Array[] {
 const dumps = () => images().map((img, d) => new MemorySource(img, `d${d}`));
 
 /** A lane in this thread that finishes its segments after a random delay (out of order). */
-function fakeLane(sources: ByteSource[], seed: number, fail?: { source: number; start: number }): DeepScanLane & { segments: number } {
+function fakeLane(sources: ByteSource[], seed: number, fail?: { source: number; start: number; error?: Error }): DeepScanLane & { segments: number } {
   let x = seed;
   const rand = () => ((x = (x * 1103515245 + 12345) >>> 0) % 7) + 1;
   const bufs = rangeBuffers(CHUNK);
@@ -48,7 +48,7 @@ function fakeLane(sources: ByteSource[], seed: number, fail?: { source: number; 
       lane.segments++;
       const p = busy.then(async () => {
         await new Promise((r) => setTimeout(r, rand()));
-        if (fail && fail.source === source && fail.start === start) throw new CorruptError('lane read failed');
+        if (fail && fail.source === source && fail.start === start) throw fail.error ?? new CorruptError('lane read failed');
         const c = new Collector();
         await scanDumpRange(sources[source]!, source, start, end, c, { chunk: CHUNK, bufs });
         return c.result([], end - start);
@@ -98,6 +98,14 @@ describe('deep search lanes', () => {
     await expect(p).rejects.toThrow(/lane read failed/);
     const alone = await deepScan(src, { segmentBytes: SEG, metadataZone: 4 * SEG + 512 });
     expect(await deepScan(src, { segmentBytes: SEG, resume: saved! })).toEqual(alone);
+  });
+
+  it('a lane whose thread dies (not an error of the dump) leaves its segments to this thread: same result', async () => {
+    const src = dumps();
+    const alone = await deepScan(src, { segmentBytes: SEG, metadataZone: 4 * SEG + 512 });
+    const dying = fakeLane(src, 4, { source: 0, start: 2 * SEG, error: new Error('worker exited (code 1)') });
+    expect(await deepScan(src, { segmentBytes: SEG, metadataZone: 4 * SEG + 512, lanes: [dying, fakeLane(src, 9)] })).toEqual(alone);
+    expect(dying.segments).toBeGreaterThan(0);
   });
 
   it('Node worker-thread lanes give the one-lane result on a file dump', async () => {

@@ -1,4 +1,4 @@
-import { CancelledError, throwIfAborted } from '../../errors.js';
+import { RescueError, throwIfAborted } from '../../errors.js';
 import type { ByteSource } from '../../io/byte-source.js';
 import { throttle, type JobOptions } from '../../progress.js';
 import { Collector, type DeepScanResult } from './collector.js';
@@ -174,19 +174,33 @@ export async function deepScan(sources: readonly ByteSource[], opts: DeepScanOpt
     if (opts.signal?.aborted) stop.abort();
     let failure: unknown;
     const run = async (lane: DeepScanLane | null) => {
+      // This runner's own buffers once its lane is gone (this thread's lane has `bufs`).
+      let own: [Uint8Array, Uint8Array] | null = null;
       while (taken < segs.length && !stop.signal.aborted) {
         const k = taken++;
         const sg = segs[k]!;
         if (lane) {
-          const r = await lane.scan(sg.source, sg.start, sg.end, stop.signal);
-          ahead += sg.end - sg.start;
-          results[k] = r;
-        } else if (k === merged) {
+          try {
+            const r = await lane.scan(sg.source, sg.start, sg.end, stop.signal);
+            ahead += sg.end - sg.start;
+            results[k] = r;
+            mergeReady();
+            continue;
+          } catch (e) {
+            // A thread that could not start or died: its segments are scanned here. What the dump
+            // itself causes (a read past its end) is the scan's error.
+            if (e instanceof RescueError) throw e;
+            lane = null;
+            own = rangeBuffers(chunk);
+          }
+        }
+        const b = own ?? bufs;
+        if (k === merged) {
           // Next in dump order: straight into `c`, with `next` moved chunk by chunk, so a
           // checkpoint taken at any moment (cancel included) is exact.
           let at = sg.start;
           await scanDumpRange(sources[sg.source]!, sg.source, sg.start, sg.end, c, {
-            chunk, bufs, signal: stop.signal, turn,
+            chunk, bufs: b, signal: stop.signal, turn,
             onChunk: (to) => {
               done += to - at;
               at = to;
@@ -199,7 +213,7 @@ export async function deepScan(sources: readonly ByteSource[], opts: DeepScanOpt
           const sc = new Collector();
           let at = sg.start;
           await scanDumpRange(sources[sg.source]!, sg.source, sg.start, sg.end, sc, {
-            chunk, bufs, signal: stop.signal, turn,
+            chunk, bufs: b, signal: stop.signal, turn,
             onChunk: (to) => {
               ahead += to - at;
               at = to;
