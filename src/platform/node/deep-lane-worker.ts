@@ -22,7 +22,11 @@ const sources = () =>
       return s;
     }),
   ));
-let queue = Promise.resolve();
+// Ready (the dumps opened) or not: the scan hands this lane segments only once it is.
+let queue: Promise<unknown> = sources().then(
+  () => port.postMessage({ ready: true } satisfies LaneReply),
+  (e: unknown) => port.postMessage({ ready: false, error: { message: e instanceof Error ? e.message : String(e) } } satisfies LaneReply),
+);
 port.on('message', (job: LaneJob) => {
   queue = queue.then(async () => {
     let reply: LaneReply;

@@ -23,8 +23,10 @@ export interface LaneJob {
   start: number;
   end: number;
 }
+/** A segment's result or error (`id`), or the worker's first message: `ready`, or why not. */
 export interface LaneReply {
-  id: number;
+  id?: number;
+  ready?: boolean;
   result?: DeepScanResult;
   error?: { message: string; kind?: ErrorKind };
 }
@@ -43,9 +45,22 @@ class WorkerLane implements DeepScanLane {
   private nextId = 0;
   private failure: Error | null = null;
 
+  readonly ready: Promise<void>;
+  private onReady!: (ok: boolean, why?: string) => void;
+
   constructor(private readonly worker: Worker) {
-    worker.unref();
+    // Referenced while it starts: the scan may be waiting for it.
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.onReady = (ok, why) => {
+        if (this.pending.size === 0) worker.unref();
+        if (ok) resolve();
+        else reject(new Error(`deep-search lane did not start: ${why}`));
+      };
+    });
+    this.ready.catch(() => {});
     worker.on('message', (m: LaneReply) => {
+      if (m.ready !== undefined) return this.onReady(m.ready, m.error?.message);
+      if (m.id === undefined) return;
       const p = this.pending.get(m.id);
       if (!p) return; // cancelled meanwhile
       this.settle(m.id);
@@ -54,6 +69,7 @@ class WorkerLane implements DeepScanLane {
     });
     const fail = (e: Error) => {
       this.failure ??= e;
+      this.onReady(false, e.message);
       for (const [id, p] of this.pending) {
         this.settle(id);
         p.reject(e);

@@ -43,6 +43,11 @@ export interface DeepScanLane {
   scan(source: number, start: number, end: number, signal?: AbortSignal): Promise<DeepScanResult>;
   /** Segments handed to this lane before the one it is scanning ends (so it never waits for this thread). */
   readonly depth: number;
+  /**
+   * Settles once the lane can scan (its thread started and opened the dumps): it takes no segment
+   * before, so segments never wait for a thread still starting. A rejection: the lane takes none.
+   */
+  readonly ready?: Promise<unknown>;
 }
 
 /**
@@ -176,6 +181,7 @@ export async function deepScan(sources: readonly ByteSource[], opts: DeepScanOpt
     const run = async (lane: DeepScanLane | null) => {
       // This runner's own buffers once its lane is gone (this thread's lane has `bufs`).
       let own: [Uint8Array, Uint8Array] | null = null;
+      if (lane?.ready && !(await lane.ready.then(() => true, () => false))) return;
       while (taken < segs.length && !stop.signal.aborted) {
         const k = taken++;
         const sg = segs[k]!;
