@@ -97,7 +97,19 @@ test.describe('deep scan', () => {
   /** Waits for the scan's final list (the metadata zone's early rows show before it ends). */
   const scanEnded = (page: Page) => expect(page.getByTestId('deep-start')).toHaveText('Deep scan again', { timeout: 120_000 });
 
-  const shownPct = (page: Page) => page.evaluate(() => (window as unknown as { __deepPct: number[] }).__deepPct);
+  /**
+   * Clicks Resume and waits for the final list: the one previous volume, with the builder's FS UUID
+   * (dump a keeps its descriptor). Returns the rows and the first percentage the scan showed.
+   */
+  async function resumeToEnd(page: Page) {
+    await page.getByTestId('deep-resume').click();
+    await scanEnded(page);
+    const rows = await rowsOf(page);
+    expect(rows.map((r) => [r.uuid, r.state])).toEqual([[d.manifest.fsUuid, 'previous']]);
+    const pct = await page.evaluate(() => (window as unknown as { __deepPct: number[] }).__deepPct);
+    expect(pct.length).toBeGreaterThan(0);
+    return { rows, firstPct: pct[0]! };
+  }
 
   test('cancel, reload, pick the same dump: the scan resumes where it stopped and finds what a whole scan finds', async ({ page }) => {
     test.setTimeout(300_000);
@@ -114,15 +126,11 @@ test.describe('deep scan', () => {
 
     const saved = await cancelledScan(page);
     await pickAgain(page, saved);
-    await page.getByTestId('deep-resume').click();
-    await scanEnded(page);
-    await expect(panel.getByTestId('deep-row')).toHaveCount(1);
-    expect(await rowsOf(page)).toEqual(whole);
+    const { rows, firstPct } = await resumeToEnd(page);
+    expect(rows).toEqual(whole);
     await expect(panel.getByTestId('deep-notice')).toHaveCount(0);
-    const pct = await shownPct(page);
     // Its progress began at the saved position, not at 0.
-    expect(pct.length).toBeGreaterThan(0);
-    expect(pct[0]).toBeGreaterThanOrEqual(Math.floor((100 * saved.done) / saved.total));
+    expect(firstPct).toBeGreaterThanOrEqual(Math.floor((100 * saved.done) / saved.total));
     // Finished: nothing is offered any more, after another reload either.
     await expect(panel.getByTestId('deep-resume')).toHaveCount(0);
     await page.reload();
@@ -143,14 +151,8 @@ test.describe('deep scan', () => {
     expect(saved.done).toBeGreaterThan(0);
     expect(saved.done).toBeLessThan(saved.total);
     await pickAgain(page, saved);
-    const panel = page.getByTestId('deep-scan');
-    await page.getByTestId('deep-resume').click();
-    await scanEnded(page);
-    await expect(panel.getByTestId('deep-row')).toHaveCount(1);
-    expect((await rowsOf(page)).map((r) => [r.uuid, r.state])).toEqual([[d.manifest.fsUuid, 'previous']]);
-    const pct = await shownPct(page);
-    expect(pct.length).toBeGreaterThan(0);
-    expect(pct[0]).toBeGreaterThanOrEqual(Math.floor((100 * saved.done) / saved.total));
+    const { firstPct } = await resumeToEnd(page);
+    expect(firstPct).toBeGreaterThanOrEqual(Math.floor((100 * saved.done) / saved.total));
     expect(await storedDeepScans(page)).toEqual({ index: [], states: [] });
   });
 
@@ -165,17 +167,12 @@ test.describe('deep scan', () => {
     await putStored(page, key, JSON.stringify(state));
 
     await pickAgain(page, saved);
+    const { firstPct } = await resumeToEnd(page);
     const panel = page.getByTestId('deep-scan');
-    await page.getByTestId('deep-resume').click();
     await expect(panel.getByTestId('deep-notice')).toContainText('next.pos is not a sector boundary');
     await expect(panel.getByTestId('deep-notice')).toContainText('starts from the beginning');
-    await scanEnded(page);
-    await expect(panel.getByTestId('deep-row')).toHaveCount(1);
-    expect((await rowsOf(page)).map((r) => [r.uuid, r.state])).toEqual([[d.manifest.fsUuid, 'previous']]);
     // A fresh scan: its progress began below where the refused state had stopped.
-    const pct = await shownPct(page);
-    expect(pct.length).toBeGreaterThan(0);
-    expect(pct[0]).toBeLessThan(Math.floor((100 * saved.done) / saved.total));
+    expect(firstPct).toBeLessThan(Math.floor((100 * saved.done) / saved.total));
     await expect(panel.getByTestId('deep-error')).toHaveCount(0);
     expect(await storedDeepScans(page)).toEqual({ index: [], states: [] });
   });
