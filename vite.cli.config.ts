@@ -7,8 +7,8 @@ import { defineConfig } from 'vite';
  * dist-cli/vmfs-rescue.mjs, an ES module for Node 20, so bin/vmfs-rescue.mjs needs no TypeScript
  * loader at run time. Node built-ins stay imports; there are no other run-time dependencies.
  * Commands stay dynamic imports, so each loads only its own chunks: measured, `--version` and `info`
- * start faster that way than from one inlined bundle. A worker_threads script would be one more
- * entry in `input`, with a fixed file name, since Node workers are started by path.
+ * start faster that way than from one inlined bundle. Worker-thread scripts are entries of their
+ * own with fixed names (Node starts a worker by path): dist-cli/deep-lane.mjs.
  */
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -19,7 +19,7 @@ export default defineConfig({
   define: { __VMFS_RESCUE_VERSION__: JSON.stringify(pkg.version) },
   ssr: { target: 'node', noExternal: true },
   build: {
-    ssr: 'src/cli/main.ts',
+    ssr: true,
     outDir: 'dist-cli',
     emptyOutDir: true,
     target: 'node20',
@@ -27,7 +27,8 @@ export default defineConfig({
     sourcemap: false,
     copyPublicDir: false,
     rollupOptions: {
-      output: { format: 'es', entryFileNames: 'vmfs-rescue.mjs', chunkFileNames: '[name]-[hash].mjs' },
+      input: { 'vmfs-rescue': 'src/cli/main.ts', 'deep-lane': 'src/platform/node/deep-lane-worker.ts' },
+      output: { format: 'es', entryFileNames: '[name].mjs', chunkFileNames: '[name]-[hash].mjs' },
     },
   },
 });

@@ -7,6 +7,8 @@ import { buildVmfs } from '../src/core/synth/vmfs/vmfs-builder.js';
 import { deepScan } from '../src/core/vmfs/deep/scan.js';
 import { isVolume } from '../src/core/vmfs/deep/volumes.js';
 import { NodeFileSource } from '../src/platform/node/file-source.js';
+import { deepLanesFor, laneCount } from '../src/platform/node/deep-lanes.js';
+import { CLI_BIN, ensureCliBundle } from '../scripts/cli-bundle.js';
 import { deepFiles, OverwriteFile } from '../test/helpers/deep-dumps.js';
 import { nodeSha256 } from '../test/builders/vmfs/sparse-file.js';
 import { measure, warm } from './measure.js';
@@ -16,10 +18,14 @@ import type { Bench } from './types.js';
  * Deep volume search (every sector of the LUN looked at for VMFS landmarks) against
  * `cat DUMP > /dev/null` in the same run, both on a warm page cache, medians of alternated rounds.
  * The dump is 2 GiB of random bytes (no holes: cat must read them all) with a VMFS5 datastore
- * written over its start. Goal: the search's throughput >= 0.9x cat's (ratio <= 1.11). Also printed:
- * CPU seconds (user + system, all threads) of both, steadier than wall time on a loaded machine, and
- * the time to the first volume: the end of the metadata zone (here ZONE, the first 256 MiB, as
- * the first 8 GiB of a large LUN) once it holds a volume.
+ * written over its start. Goal: the search's throughput >= 0.9x cat's (ratio <= 1.11).
+ * Measured three ways each round: the search in this process with the CLI's default lanes (worker
+ * threads beside this one, started inside the timed part, running the compiled lane
+ * dist-cli/deep-lane.mjs as the CLI does), the same with this thread alone, and the shipped CLI
+ * end to end (`bin/vmfs-rescue.mjs info --deep --json`: Node start-up, the datastore open and the
+ * volumes' rebuild included). Also printed: CPU seconds (user + system, all threads), steadier
+ * than wall time on a loaded machine, and the time to the first volume: the end of the metadata
+ * zone (here ZONE, the first 256 MiB, as the first 8 GiB of a large LUN) once it holds a volume.
  */
 const MiB = 1 << 20;
 const SIZE = 2048 * MiB;
@@ -43,43 +49,76 @@ export const deepScanBench: Bench = {
         version: 5, name: 'bench', label: 'bench-deep', seed: 7, files: deepFiles(5), luns: [{ scheme: 'gpt', segments: 6 }], hasher: nodeSha256,
         createLun: (_f, size) => new OverwriteFile(lun, Math.max(size, SIZE)),
       });
+      ensureCliBundle(log);
+      const script = new URL('../dist-cli/deep-lane.mjs', import.meta.url);
+      const lanes = laneCount(SIZE);
       warm([lun]);
       const ours: number[] = [];
+      const alone: number[] = [];
+      const cli: number[] = [];
       const cat: number[] = [];
       const oursCpu: number[] = [];
+      const aloneCpu: number[] = [];
+      const cliCpu: number[] = [];
       const catCpu: number[] = [];
       const first: number[] = [];
       let rss = 0;
+      let cliRss = 0;
       let volumes = 0;
-      for (let k = 0; k < ROUNDS; k++) {
+      const inProcess = async (withLanes: boolean, secs: number[], cpu: number[]) => {
         const src = await NodeFileSource.open(lun);
         const t0 = performance.now();
         const u0 = process.cpuUsage();
+        const pool = withLanes ? deepLanesFor([src], { count: lanes, script }) : null;
         let tFirst = NaN;
-        const r = await deepScan([src], { metadataZone: ZONE, onZoneDone: (z) => { if (z.origins.some(isVolume)) tFirst = (performance.now() - t0) / 1000; } });
-        ours.push((performance.now() - t0) / 1000);
+        try {
+          const r = await deepScan([src], {
+            metadataZone: ZONE, lanes: pool?.lanes ?? [],
+            onZoneDone: (z) => {
+              if (z.origins.some(isVolume)) tFirst = (performance.now() - t0) / 1000;
+            },
+          });
+          volumes = r.origins.filter((o) => o.fdCount >= 2).length;
+        } finally {
+          await pool?.close();
+          await src.close();
+        }
+        secs.push((performance.now() - t0) / 1000);
         const u = process.cpuUsage(u0);
-        oursCpu.push((u.user + u.system) / 1e6);
-        first.push(tFirst);
+        cpu.push((u.user + u.system) / 1e6);
+        if (withLanes) first.push(tFirst);
         rss = Math.max(rss, process.memoryUsage().rss / MiB);
-        volumes = r.origins.filter((o) => o.fdCount >= 2).length;
-        await src.close();
+      };
+      for (let k = 0; k < ROUNDS; k++) {
+        await inProcess(true, ours, oursCpu);
         const m = measure('sh', ['-c', 'cat "$1" > /dev/null', 'sh', lun]);
         cat.push(m.seconds);
         catCpu.push(m.cpuSeconds);
+        await inProcess(false, alone, aloneCpu);
+        const c = measure(process.execPath, [CLI_BIN, 'info', '--image', lun, '--deep', '--json']);
+        cli.push(c.seconds);
+        cliCpu.push(c.cpuSeconds);
+        cliRss = Math.max(cliRss, c.peakRssMiB);
       }
-      const s = median(ours);
-      const c = median(cat);
-      const sc = median(oursCpu);
-      const cc = median(catCpu);
+      const [s, a, e, c] = [ours, alone, cli, cat].map(median) as [number, number, number, number];
+      const [sc, ac, ec, cc] = [oursCpu, aloneCpu, cliCpu, catCpu].map(median) as [number, number, number, number];
       const f = median(first);
       const load = spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.split(' ')[0];
-      log(`deep scan ${(SIZE / MiB / s).toFixed(0)} MiB/s, cat ${(SIZE / MiB / c).toFixed(0)} MiB/s (load ${load}); rounds ours ${ours.map((x) => x.toFixed(2)).join(' ')}, cat ${cat.map((x) => x.toFixed(2)).join(' ')}`);
-      log(`CPU ours ${sc.toFixed(2)} s, cat ${cc.toFixed(2)} s (${(cc / sc).toFixed(2)}x); first volume after ${f.toFixed(2)} s (metadata zone ${ZONE / MiB} MiB of ${SIZE / MiB})`);
-      return [{
-        name: 'deep-scan', seconds: s, reference: 'cat DUMP > /dev/null', referenceSeconds: c, ratio: s / c, peakRssMiB: Math.round(rss),
-        notes: `throughput ${(c / s).toFixed(2)}x cat's (goal >= 0.9x), CPU ${(cc / sc).toFixed(2)}x; first volume after ${f.toFixed(2)} s; ${volumes} volume origin(s) found; in-process scan (no CLI start-up); load ${load}`,
-      }];
+      const rate = (x: number) => `${(SIZE / MiB / x).toFixed(0)} MiB/s`;
+      const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
+      log(`deep scan with ${lanes} lane(s) beside this thread ${rate(s)}, this thread alone ${rate(a)}, CLI end to end ${rate(e)}, cat ${rate(c)} (load ${load})`);
+      log(`  rounds: lanes ${list(ours)}; alone ${list(alone)}; CLI ${list(cli)}; cat ${list(cat)}`);
+      log(`  CPU: lanes ${sc.toFixed(2)} s, alone ${ac.toFixed(2)} s, CLI ${ec.toFixed(2)} s, cat ${cc.toFixed(2)} s; first volume after ${f.toFixed(2)} s (metadata zone ${ZONE / MiB} MiB of ${SIZE / MiB})`);
+      return [
+        {
+          name: 'deep-scan', seconds: s, reference: 'cat DUMP > /dev/null', referenceSeconds: c, ratio: s / c, peakRssMiB: Math.round(rss),
+          notes: `throughput ${(c / s).toFixed(2)}x cat's (goal >= 0.9x) with ${lanes} worker lane(s) beside the main thread (started in the timed part); this thread alone ${(c / a).toFixed(2)}x; CPU ${sc.toFixed(2)} s vs cat ${cc.toFixed(2)} s; first volume after ${f.toFixed(2)} s; ${volumes} volume origin(s) found; in-process (no CLI start-up); load ${load}`,
+        },
+        {
+          name: 'deep-scan-cli', seconds: e, reference: 'cat DUMP > /dev/null', referenceSeconds: c, ratio: e / c, peakRssMiB: Math.round(cliRss),
+          notes: `bin/vmfs-rescue.mjs info --deep --json, defaults: throughput ${(c / e).toFixed(2)}x cat's, Node start-up, datastore open and volume rebuild included; CPU ${ec.toFixed(2)} s; load ${load}`,
+        },
+      ];
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -122,7 +122,11 @@ export async function benchRecoveryScanBrowser(log: (l: string) => void = () => 
             const t = inPage.click;
             const ranges = steps.filter((x) => x.name.startsWith('range-'));
             log(`    steps (ms from the click, +duration): ${steps.filter((x) => !x.name.startsWith('range-')).map((x) => `${x.name} @${Math.round(x.start - t)} +${Math.round(x.ms)}`).join(', ')}`);
-            if (ranges.length) log(`    ${ranges.length} ranges: ${Math.round(Math.min(...ranges.map((x) => x.ms)))}..${Math.round(Math.max(...ranges.map((x) => x.ms)))} ms each`);
+            if (ranges.length) {
+              log(`    ${ranges.length} ranges: ${Math.round(Math.min(...ranges.map((x) => x.ms)))}..${Math.round(Math.max(...ranges.map((x) => x.ms)))} ms each`);
+              // When each range ran (ms from the click): where the lanes idle and how they end.
+              log(`    ranges by start: ${ranges.slice().sort((a, b) => a.start - b.start).map((x) => `${x.name.slice(6)} ${Math.round(x.start - t)}..${Math.round(x.start + x.ms - t)}`).join(', ')}`);
+            }
           } finally {
             await page.close();
           }

@@ -4,6 +4,7 @@ import type { ByteSource } from '../core/io/byte-source.js';
 import { parseDeepScanState } from '../core/vmfs/deep/resume.js';
 import type { DeepScanOptions } from '../core/vmfs/deep/scan.js';
 import { UserError } from '../core/errors.js';
+import { deepLanesFor } from '../platform/node/deep-lanes.js';
 import { refuseOutputsOnInputs } from '../platform/node/output-guard.js';
 import { option, type Args, type CliIO } from './args.js';
 import { inputFiles } from './open-datastore.js';
@@ -18,13 +19,16 @@ export async function resumeOption(a: Args, deep: boolean): Promise<string | und
 }
 
 /**
- * `--resume FILE` of the deep search: when FILE holds a saved state for these dumps the search
+ * The deep search's options from the command line: worker-thread lanes (platform/node/deep-lanes.ts)
+ * and `--resume FILE`: when FILE holds a saved state for these dumps the search
  * goes on from it (a finished one is not searched again at all); while it runs, and when it stops
  * (SIGINT, an error) or ends, its state is written to FILE, through a temporary name beside it so
  * FILE is never half-written.
  */
-export function deepStateOptions(file: string | undefined, sources: readonly ByteSource[], io: CliIO): Pick<DeepScanOptions, 'resume' | 'onCheckpoint'> {
-  if (file === undefined) return {};
+export function deepStateOptions(file: string | undefined, sources: readonly ByteSource[], io: CliIO): Pick<DeepScanOptions, 'resume' | 'onCheckpoint' | 'lanes'> {
+  // Worker threads beside this one (idle, they keep no process alive; the process ends them).
+  const { lanes } = deepLanesFor(sources);
+  if (file === undefined) return { lanes };
   const resume = existsSync(file) ? parseDeepScanState(readFileSync(file, 'utf8'), sources, file) : undefined;
   if (resume) {
     const total = sources.reduce((s, x) => s + x.size, 0);
@@ -32,6 +36,7 @@ export function deepStateOptions(file: string | undefined, sources: readonly Byt
   }
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   return {
+    lanes,
     ...(resume ? { resume } : {}),
     onCheckpoint: (s) => {
       try {

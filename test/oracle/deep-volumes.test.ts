@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { Tripwire } from '../helpers/deep-landmarks.js';
 import { NodeFileSource } from '../../src/platform/node/file-source.js';
 import { buildDeepDumps, type DeepDumps } from '../helpers/deep-dumps.js';
 import { makeTempDir, oracleAvailable, run, runCli } from '../helpers/tools.js';
+import { CLI_BIN, ensureCliBundle } from '../../scripts/cli-bundle.js';
 
 /**
  * Deep volume search on deleted / re-created datastores. Generated VMFS5 and VMFS6 dumps are read
@@ -189,6 +191,20 @@ for (const version of [5, 6] as const) {
       expect(JSON.parse(lsSaved.stdout)).toEqual(JSON.parse(ls.stdout));
       // The state file is never one of the dumps.
       expect(runCli(['info', '--image', img, '--deep', '--resume', img]).code).toBe(1);
+    }, 900_000);
+
+    it('worker-thread lanes (from the sources and in the compiled CLI) give the same volumes as the main thread alone', () => {
+      const img = d.b;
+      const env = (n: number) => ({ env: { ...process.env, VMFS_RESCUE_DEEP_LANES: String(n) } });
+      const alone = runCli(['info', '--image', img, '--deep', '--json'], env(0));
+      expect(alone.code, alone.stderr).toBe(0);
+      const lanes = runCli(['info', '--image', img, '--deep', '--json'], env(2));
+      expect(lanes.code, lanes.stderr).toBe(0);
+      expect(JSON.parse(lanes.stdout)).toEqual(JSON.parse(alone.stdout));
+      ensureCliBundle();
+      const compiled = spawnSync(process.execPath, [CLI_BIN, 'info', '--image', img, '--deep', '--json'], { encoding: 'utf8', maxBuffer: 256 * MiB, ...env(1) });
+      expect(compiled.status, compiled.stderr).toBe(0);
+      expect(JSON.parse(compiled.stdout)).toEqual(JSON.parse(alone.stdout));
     }, 900_000);
 
     it('a dump with no VMFS at all: info --deep exits 2', () => {

@@ -19,12 +19,14 @@ export class NodeFileSource implements ReadIntoSource {
     private readonly fh: FileHandle,
     readonly size: number,
     readonly name: string,
+    /** The file's path as opened (other threads open it again by this path). */
+    readonly path: string,
   ) {}
 
   static async open(path: string, name = path): Promise<NodeFileSource> {
     const fh = await open(path, 'r');
     const st = await fh.stat();
-    return new NodeFileSource(fh, st.size, name);
+    return new NodeFileSource(fh, st.size, name, path);
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {

@@ -1,14 +1,19 @@
-import { CancelledError, throwIfAborted } from '../../errors.js';
+import { RescueError, throwIfAborted } from '../../errors.js';
 import type { ByteSource } from '../../io/byte-source.js';
-import { bulkBuffer, readInto } from '../../io/read-into.js';
 import { throttle, type JobOptions } from '../../progress.js';
-import { LANDMARK_SPAN, parseLandmark, type DirLandmark, type FdLandmark, type FsDescLandmark, type Landmark, type LvmLandmark } from './landmarks.js';
+import { Collector, type DeepScanResult } from './collector.js';
+import { CHUNK, checkChunkBytes, rangeBuffers, scanDumpRange, SECTOR } from './range-scan.js';
+
+export { CHUNK } from './range-scan.js';
+export { MAX_FDS, MAX_ORIGINS, type DeepScanResult, type MapRun, type OriginEvidence } from './collector.js';
 
 /**
  * Deep volume search: one streamed pass over every LUN dump looking for VMFS landmarks at each
  * 512-byte sector, grouped by the volume origin they imply. The metadata zone (the first GiBs,
  * where VMFS keeps every resource file) is read first so volumes show up early; the rest follows.
  * Memory is bounded: counts per origin, capped FD lists, capped maps.
+ * Each pass is cut into segments that this thread and any other lanes take in turn; their
+ * results are merged in dump order, which is also where a resumed scan goes on.
  */
 
 export interface DeepScanOptions extends JobOptions, DeepScanResumeOptions {
@@ -23,178 +28,21 @@ export interface DeepScanOptions extends JobOptions, DeepScanResumeOptions {
   stopAfterZone?: (r: DeepScanResult) => boolean;
   /** Bytes scanned per read (default CHUNK); for measurements. */
   chunkBytes?: number;
-}
-
-/** A dump range where landmarks of one origin lie (merged at 1 MiB). */
-export interface MapRun {
-  start: number;
-  length: number;
-}
-
-/** What the scan found for one (dump, origin): the raw material of a volume. */
-export interface OriginEvidence {
-  source: number;
-  origin: number;
-  /** Self-addressed FDs (all of them counted, the first MAX_FDS kept). */
-  fdCount: number;
-  fds: FdLandmark[];
-  /** Cluster headers per resource file name. */
-  clusterHeaders: Record<string, number>;
-  descriptors: FsDescLandmark[];
-  map: MapRun[];
-}
-
-export interface DeepScanResult {
-  sources: { name: string; size: number }[];
-  origins: OriginEvidence[];
-  lvm: (LvmLandmark & { source: number })[];
-  /** Directory blocks (evidence; they name no origin). */
-  directories: (DirLandmark & { source: number })[];
-  directoryCount: number;
-  bytesScanned: number;
-  /** Landmarks dropped by the memory bounds. */
-  dropped: number;
+  /** Bytes per segment (default SEGMENT, a sector multiple); for tests and measurements. */
+  segmentBytes?: number;
+  /** Other threads that scan segments beside this one (none: this thread scans everything). */
+  lanes?: readonly DeepScanLane[];
 }
 
 /**
- * Read size: 256 KiB, page-aligned, read synchronously after the scan of the chunk before, so the
- * buffer is scanned while it is still in the CPU cache. On the 2 GiB bench dump at load 2.5 (7
- * rounds, alternated with cat): 256 KiB reads used 0.14-0.17 s of CPU against 0.24-0.31 s for
- * 1088 KiB reads through the thread pool (which overlap the scan and won only when cat itself was
- * starved, at load 11-36), and ran at 0.67-0.79x cat's throughput against 0.40-0.62x.
+ * A thread that scans dump segments (platform code: Node worker threads). Its segments are
+ * merged in dump order, so the result is the same as one lane's.
  */
-export const CHUNK = 256 * 1024;
-/** Room in front of each read buffer for the previous chunk's unscanned tail (page multiple, >= LANDMARK_SPAN). */
-const PREFIX = 8192;
-/** Reads up to this size are issued after the scan of the chunk before (see the pass loop). */
-const LATE_READ_MAX = 1 << 20;
-const YIELD_MS = 50;
-const SECTOR = 512;
-export const MAX_ORIGINS = 4096;
-export const MAX_FDS = 1 << 20;
-const MAX_RUNS = 4096;
-const MAX_LIST = 4096;
-const MERGE_GAP = 1 << 20;
-
-class Collector {
-  readonly byKey = new Map<string, OriginEvidence>();
-  readonly lvm: DeepScanResult['lvm'] = [];
-  readonly dirs: DeepScanResult['directories'] = [];
-  dirCount = 0;
-  dropped = 0;
-
-  private origin(source: number, origin: number): OriginEvidence | null {
-    const key = `${source}:${origin}`;
-    let e = this.byKey.get(key);
-    if (!e) {
-      if (this.byKey.size >= MAX_ORIGINS) {
-        this.dropped++;
-        return null;
-      }
-      e = { source, origin, fdCount: 0, fds: [], clusterHeaders: {}, descriptors: [], map: [] };
-      this.byKey.set(key, e);
-    }
-    return e;
-  }
-
-  add(source: number, l: Landmark, size: number): void {
-    switch (l.kind) {
-      case 'fd': {
-        const e = this.origin(source, l.origin);
-        if (!e) return;
-        e.fdCount++;
-        if (e.fds.length < MAX_FDS) e.fds.push(l);
-        else this.dropped++;
-        mapAdd(e.map, l.at, l.fdSize);
-        return;
-      }
-      case 'cluster': {
-        const e = this.origin(source, l.origin);
-        if (!e) return;
-        e.clusterHeaders[l.resource] = (e.clusterHeaders[l.resource] ?? 0) + 1;
-        mapAdd(e.map, l.at, 1024);
-        return;
-      }
-      case 'fs-descriptor': {
-        const e = this.origin(source, l.origin);
-        if (!e) return;
-        if (e.descriptors.length < 16) e.descriptors.push(l);
-        mapAdd(e.map, l.at, 512);
-        return;
-      }
-      case 'lvm':
-        if (this.lvm.length < MAX_LIST) this.lvm.push({ ...l, source });
-        else this.dropped++;
-        return;
-      case 'directory':
-        this.dirCount++;
-        if (this.dirs.length < MAX_LIST) this.dirs.push({ ...l, source });
-        void size;
-        return;
-    }
-  }
-
-  /** Takes back what a checkpoint saved (deep copies: the state stays the caller's). */
-  restore(s: DeepScanResult): void {
-    for (const o of s.origins) this.byKey.set(`${o.source}:${o.origin}`, { ...o, fds: o.fds.slice(), map: o.map.map((m) => ({ ...m })), descriptors: o.descriptors.slice(), clusterHeaders: { ...o.clusterHeaders } });
-    this.lvm.push(...s.lvm);
-    this.dirs.push(...s.directories);
-    this.dirCount = s.directoryCount;
-    this.dropped = s.dropped;
-  }
-
-  result(sources: readonly ByteSource[], bytesScanned: number): DeepScanResult {
-    const origins = [...this.byKey.values()].map((e) => ({ ...e, fds: e.fds.slice(), map: e.map.slice(), descriptors: e.descriptors.slice(), clusterHeaders: { ...e.clusterHeaders } }));
-    origins.sort((a, b) => a.source - b.source || a.origin - b.origin);
-    const byAt = <T extends { source: number; at: number }>(x: T[]) => x.slice().sort((a, b) => a.source - b.source || a.at - b.at);
-    return {
-      sources: sources.map((s) => ({ name: s.name, size: s.size })),
-      origins,
-      lvm: byAt(this.lvm),
-      directories: byAt(this.dirs),
-      directoryCount: this.dirCount,
-      bytesScanned,
-      dropped: this.dropped,
-    };
-  }
-}
-
-/** Adds [at, at + len) to a sorted run list, merging within MERGE_GAP (bounded length). */
-function mapAdd(map: MapRun[], at: number, len: number): void {
-  // Landmarks arrive in dump order within a pass, so the last run is nearly always the one to grow.
-  const last = map[map.length - 1];
-  if (last && at >= last.start && at <= last.start + last.length + MERGE_GAP) {
-    last.length = Math.max(last.length, at + len - last.start);
-    return;
-  }
-  let i = map.length;
-  while (i > 0 && map[i - 1]!.start > at) i--;
-  const prev = map[i - 1];
-  if (prev && at <= prev.start + prev.length + MERGE_GAP) {
-    prev.length = Math.max(prev.length, at + len - prev.start);
-    return;
-  }
-  if (map.length >= MAX_RUNS) {
-    // Out of room: widen the nearest run instead of growing the list.
-    const near = prev ?? map[i]!;
-    const s = Math.min(near.start, at);
-    near.length = Math.max(near.start + near.length, at + len) - s;
-    near.start = s;
-    return;
-  }
-  map.splice(i, 0, { start: at, length: len });
-}
-
-/**
- * Index of the next word at or after `from` (stepping by `step`) that may start a landmark, or -1.
- * Words are compared as int32 (`| 0`), so the loop stays on small integers in optimised code.
- */
-function nextInteresting(words: Int32Array, from: number, end: number, step: number): number {
-  for (let w = from; w < end; w += step) {
-    const x = words[w]!;
-    if ((x & ~7) === 0x10c00000 || x === 0x2fabf15e || x === 0x2fabf15f || x === (0xc001d00d | 0) || x === 0x00f50001 || x === 2) return w;
-  }
-  return -1;
+export interface DeepScanLane {
+  /** Scans the sector starts of [start, end) of dump `source` (see scanDumpRange); its landmarks. */
+  scan(source: number, start: number, end: number, signal?: AbortSignal): Promise<DeepScanResult>;
+  /** Segments handed to this lane before the one it is scanning ends (so it never waits for this thread). */
+  readonly depth: number;
 }
 
 /**
@@ -230,9 +78,29 @@ function passRange(size: number, zone: number, pass: number): { start: number; e
 }
 
 /**
+ * Segments are cut at multiples of the segment size in each dump (the same cuts whatever the resume point).
+ * 64 MiB: a lane scans one in ~20 ms from the page cache, so the lanes end within a few ms of
+ * each other, and a hand-off (one message, one small result) costs nothing beside it.
+ */
+export const SEGMENT = 64 * 2 ** 20;
+/**
+ * Least time between two event-loop turns of this thread's lane: alone, 50 ms (a timer turn costs
+ * ~1 ms of wall time); beside other lanes, whose results and next segments pass through the event
+ * loop, 2 ms, with an immediate turn where the platform has one (Node's setImmediate, ~µs).
+ */
+const YIELD_MS = 50;
+const YIELD_MS_LANES = 2;
+
+interface Segment {
+  source: number;
+  start: number;
+  end: number;
+}
+
+/**
  * Scans `sources` for landmarks. Cancellable through opts.signal (CancelledError); progress in
  * bytes over all dumps, phases 'deep: metadata zone' then 'deep: full pass'; resumable from a
- * checkpoint (opts.resume).
+ * checkpoint (opts.resume); other threads join in through opts.lanes.
  */
 export async function deepScan(sources: readonly ByteSource[], opts: DeepScanOptions = {}): Promise<DeepScanResult> {
   const resume = opts.resume;
@@ -240,64 +108,137 @@ export async function deepScan(sources: readonly ByteSource[], opts: DeepScanOpt
   const total = sources.reduce((s, x) => s + x.size, 0);
   const progress = throttle(opts.onProgress);
   const c = new Collector();
-  if (resume) c.restore(resume);
+  if (resume) c.absorb(resume);
+  // `c` holds exactly the landmarks of every sector before `next` (in pass order): what a
+  // checkpoint saves. `done` counts those sectors' bytes.
   let done = resume?.bytesScanned ?? 0;
-  const chunk = opts.chunkBytes ?? CHUNK;
-  if (chunk % 4096 !== 0 || chunk < 4 * LANDMARK_SPAN) throw new RangeError('deepScan: chunkBytes must be a multiple of 4096 and at least 4 landmark spans');
-  // Reads start at page-aligned dump offsets and land page-aligned after a PREFIX: the sectors of
-  // a chunk's last LANDMARK_SPAN bytes (whose parsers need the next chunk) are copied in front of
-  // the next chunk and scanned with it, so no byte is read twice.
-  const bufs = [bulkBuffer(PREFIX + chunk + LANDMARK_SPAN), bulkBuffer(PREFIX + chunk + LANDMARK_SPAN)];
-  let lastTurn = Date.now();
-  let lastCheckpoint = Date.now();
   let next = resume?.next ?? { pass: 0, source: 0, pos: 0 };
+  const chunk = opts.chunkBytes ?? CHUNK;
+  checkChunkBytes(chunk);
+  const segment = opts.segmentBytes ?? SEGMENT;
+  if (!Number.isSafeInteger(segment) || segment <= 0 || segment % SECTOR !== 0) throw new RangeError('deepScan: segmentBytes must be a positive multiple of 512');
+  const bufs = rangeBuffers(chunk);
+  const lanes = opts.lanes ?? [];
+  const immediate = lanes.length > 0 ? (globalThis as { setImmediate?: (f: () => void) => unknown }).setImmediate : undefined;
+  const yieldMs = lanes.length > 0 ? YIELD_MS_LANES : YIELD_MS;
+  let lastTurn = Date.now();
+  const turn = (): Promise<void> | null => {
+    if (Date.now() - lastTurn < yieldMs) return null;
+    return new Promise<void>((res) => (immediate ? immediate(res) : setTimeout(res, 0))).then(() => {
+      lastTurn = Date.now();
+    });
+  };
+  let lastCheckpoint = Date.now();
   const state = (): DeepScanState => ({ ...c.result(sources, done), format: STATE_FORMAT, metadataZone: zone, next: { ...next } });
   const checkpoint = () => {
     lastCheckpoint = Date.now();
     opts.onCheckpoint?.(state());
   };
-  const scanRange = async (phase: string, pass: number, source: number, start: number, end: number) => {
-    const src = sources[source]!;
-    // The range's last chunk also reads LANDMARK_SPAN past its end, where the dump has it.
-    const lenAt = (pos: number) => (pos + chunk >= end ? Math.min(end - pos + LANDMARK_SPAN, src.size - pos) : chunk);
-    const read = (pos: number, k: number) => readChunk(src, pos, bufs[k % 2]!.subarray(PREFIX, PREFIX + lenAt(pos)));
-    // A resumed range starts mid-page: read from the page, scan from `start`.
-    const first = start - (start % 4096);
-    let carry = 0;
-    let k = 0;
-    let pending: Promise<void> | null = start < end ? read(first, 0) : null;
-    for (let pos = first; pos < end; pos += chunk, k++) {
-      await pending;
-      if (opts.signal?.aborted) checkpoint();
-      throwIfAborted(opts.signal);
-      if (Date.now() - lastCheckpoint >= CHECKPOINT_MS) checkpoint();
-      const cur = bufs[k % 2]!;
-      const prev = bufs[(k + 1) % 2]!;
-      if (carry > 0) cur.set(prev.subarray(PREFIX + chunk - carry, PREFIX + chunk), PREFIX - carry);
-      const last = pos + chunk >= end;
-      const nextPos = pos + chunk;
-      // Large reads run while this chunk is scanned; small ones (synchronous in Node) come after
-      // it, so the chunk is scanned while it is still in the CPU cache.
-      const early = chunk > LATE_READ_MAX;
-      pending = !last && early ? read(nextPos, k + 1) : null;
-      pending?.catch(() => {});
-      const skip = pos === first ? start - first : 0;
-      const scanned = last ? end - pos : chunk - LANDMARK_SPAN;
-      scanChunk(cur.subarray(PREFIX - carry + skip, PREFIX + lenAt(pos)), carry + scanned - skip, pos - carry + skip, source, src.size, c);
-      carry = last ? 0 : chunk - scanned;
-      done += pos + scanned - next.pos;
-      next = { pass, source, pos: pos + scanned };
-      progress({ phase, done, total });
-      if (!last && !early) pending = read(nextPos, k + 1);
-      // A macrotask turn now and then keeps the job cancellable when reads complete synchronously
-      // (by time, not by count: a timer turn costs ~1 ms of wall time, 0.2 s per 2 GiB at 256 KiB).
-      if (Date.now() - lastTurn >= YIELD_MS) {
-        await new Promise<void>((res) => setTimeout(res, 0));
-        lastTurn = Date.now();
+
+  const runPass = async (pass: number) => {
+    const phase = pass === 0 ? 'deep: metadata zone' : 'deep: full pass';
+    const segs: Segment[] = [];
+    for (let i = pass === next.pass ? next.source : 0; i < sources.length; i++) {
+      const r = passRange(sources[i]!.size, zone, pass);
+      for (let s = pass === next.pass && i === next.source ? Math.max(r.start, next.pos) : r.start; s < r.end; ) {
+        const e = Math.min(r.end, s - (s % segment) + segment);
+        segs.push({ source: i, start: s, end: e });
+        s = e;
       }
     }
+    // Results of segments scanned ahead of the merged prefix (null: merged straight into `c`).
+    const results: (DeepScanResult | null | undefined)[] = new Array(segs.length);
+    let merged = 0;
+    let taken = 0;
+    // Bytes scanned but not merged yet (segments ahead, this thread's segment in progress): progress only.
+    let ahead = 0;
+    const report = () => progress({ phase, done: done + ahead, total });
+    const mergeReady = () => {
+      for (let r = results[merged]; merged < segs.length && r !== undefined; r = results[++merged]) {
+        const sg = segs[merged]!;
+        if (r) {
+          c.absorb(r);
+          done += sg.end - sg.start;
+          ahead -= sg.end - sg.start;
+          next = { pass, source: sg.source, pos: sg.end };
+        }
+        results[merged] = undefined;
+      }
+      report();
+      if (Date.now() - lastCheckpoint >= CHECKPOINT_MS) checkpoint();
+    };
+    // The first failure ends every lane; the user's cancel too.
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    opts.signal?.addEventListener('abort', onAbort);
+    if (opts.signal?.aborted) stop.abort();
+    let failure: unknown;
+    const run = async (lane: DeepScanLane | null) => {
+      // This runner's own buffers once its lane is gone (this thread's lane has `bufs`).
+      let own: [Uint8Array, Uint8Array] | null = null;
+      while (taken < segs.length && !stop.signal.aborted) {
+        const k = taken++;
+        const sg = segs[k]!;
+        if (lane) {
+          try {
+            const r = await lane.scan(sg.source, sg.start, sg.end, stop.signal);
+            ahead += sg.end - sg.start;
+            results[k] = r;
+            mergeReady();
+            continue;
+          } catch (e) {
+            // A thread that could not start or died: its segments are scanned here. What the dump
+            // itself causes (a read past its end) is the scan's error.
+            if (e instanceof RescueError) throw e;
+            lane = null;
+            own = rangeBuffers(chunk);
+          }
+        }
+        const b = own ?? bufs;
+        if (k === merged) {
+          // Next in dump order: straight into `c`, with `next` moved chunk by chunk, so a
+          // checkpoint taken at any moment (cancel included) is exact.
+          let at = sg.start;
+          await scanDumpRange(sources[sg.source]!, sg.source, sg.start, sg.end, c, {
+            chunk, bufs: b, signal: stop.signal, turn,
+            onChunk: (to) => {
+              done += to - at;
+              at = to;
+              next = { pass, source: sg.source, pos: to };
+              report();
+            },
+          });
+          results[k] = null;
+        } else {
+          const sc = new Collector();
+          let at = sg.start;
+          await scanDumpRange(sources[sg.source]!, sg.source, sg.start, sg.end, sc, {
+            chunk, bufs: b, signal: stop.signal, turn,
+            onChunk: (to) => {
+              ahead += to - at;
+              at = to;
+              report();
+            },
+          });
+          results[k] = sc.result(sources, sg.end - sg.start);
+        }
+        mergeReady();
+      }
+    };
+    const guard = (p: Promise<void>) =>
+      p.catch((e: unknown) => {
+        failure ??= e;
+        stop.abort();
+      });
+    try {
+      await Promise.all([guard(run(null)), ...lanes.flatMap((l) => Array.from({ length: Math.max(1, l.depth) }, () => guard(run(l))))]);
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+    throwIfAborted(opts.signal);
+    if (failure !== undefined) throw failure;
   };
-  const phases = ['deep: metadata zone', 'deep: full pass'];
+
   try {
     for (let pass = next.pass; pass < 2; pass++) {
       if (pass === 1) {
@@ -307,35 +248,15 @@ export async function deepScan(sources: readonly ByteSource[], opts: DeepScanOpt
           return c.result(sources, done);
         }
       }
-      for (let i = pass === next.pass ? next.source : 0; i < sources.length; i++) {
-        const r = passRange(sources[i]!.size, zone, pass);
-        const start = pass === next.pass && i === next.source ? Math.max(r.start, next.pos) : r.start;
-        next = { pass, source: i, pos: start };
-        await scanRange(phases[pass]!, pass, i, start, r.end);
-      }
+      if (pass !== next.pass) next = { pass, source: 0, pos: 0 };
+      await runPass(pass);
     }
   } catch (e) {
-    if (!(e instanceof CancelledError)) checkpoint();
+    checkpoint();
     throw e;
   }
   next = { pass: 2, source: 0, pos: 0 };
-  progress({ phase: phases[1]!, done: total, total });
+  progress({ phase: 'deep: full pass', done: total, total });
   checkpoint();
   return c.result(sources, done);
-}
-
-function readChunk(src: ByteSource, pos: number, dest: Uint8Array): Promise<void> {
-  return readInto(src, pos, dest);
-}
-
-/** Parses every sector start in buf[0, n) (buf may extend LANDMARK_SPAN further for parsers). */
-export function scanChunk(buf: Uint8Array, n: number, pos: number, source: number, size: number, c: { add(source: number, l: Landmark, size: number): void }): void {
-  const words = new Int32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
-  const step = SECTOR >>> 2;
-  const end = n >>> 2;
-  for (let w = nextInteresting(words, 0, end, step); w >= 0; w = nextInteresting(words, w + step, end, step)) {
-    const i = w << 2;
-    const l = parseLandmark(buf, i, pos + i);
-    if (l) c.add(source, l, size);
-  }
 }
