@@ -39,9 +39,10 @@ export class DeepState {
 
   private readonly store = new DeepResumeStore();
   /** This page's latest checkpoint: resuming works even where IndexedDB does not. */
-  private latest: { id: string; c: DeepCheckpoint } | null = null;
+  private latest: { id: string; files: File[]; c: DeepCheckpoint } | null = null;
   /** Store writes, in order: a remove always lands after the saves queued before it. */
   private saving: Promise<void> = Promise.resolve();
+  private saveQueued = false;
   /** The dumps `stopped` was looked up for. */
   private lookedUp: string | null = null;
   private abort: AbortController | null = null;
@@ -124,14 +125,20 @@ export class DeepState {
     return null;
   }
 
-  /** Keeps a checkpoint here and in IndexedDB. */
+  /** Keeps a checkpoint here and in IndexedDB (a save still waiting in the queue takes the newest). */
   private keep(files: File[], id: string, c: DeepCheckpoint): void {
-    this.latest = { id, c };
-    void this.queue(() =>
-      this.store.save(files, c).catch((e: unknown) => {
+    this.latest = { id, files, c };
+    if (this.saveQueued) return;
+    this.saveQueued = true;
+    void this.queue(async () => {
+      this.saveQueued = false;
+      // Gone when the scan finished or its state was refused meanwhile: nothing to save.
+      const l = this.latest;
+      if (!l) return;
+      await this.store.save(l.files, l.c).catch((e: unknown) => {
         this.notice = `Where the scan is could not be kept in browser storage (${firstLine(e)}): a reload would start it over.`;
-      }),
-    );
+      });
+    });
   }
 
   private queue(fn: () => Promise<void>): Promise<void> {
