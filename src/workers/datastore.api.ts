@@ -106,6 +106,16 @@ export interface DeepVolumeView {
   map: MapRun[];
 }
 
+/** Where a deep scan stopped: core's DeepScanState as JSON text (what the page saves), and bytes done of all. */
+export interface DeepCheckpoint {
+  text: string;
+  done: number;
+  total: number;
+}
+
+/** A saved deep-scan state checked against the picked dumps: how far it got, or why it is refused. */
+export type DeepResumeCheck = { ok: true; done: number; total: number } | { ok: false; message: string };
+
 /** Block owners of a range of the allocation map. */
 export interface OwnersAnswer extends OwnerQuery {
   /** The tree walk behind the owners saw every live file (false: past its bounds, some owners read as unknown). */

@@ -46,9 +46,12 @@ export type SessionInput = Omit<SessionRecord, 'v' | 'id' | 'openedAt' | 'direct
 export const MAX_SESSIONS = 8;
 const KEY = 'vmfs-rescue:sessions';
 
+/** Names, sizes and dates in order: the picked files' identity (a stored record's key part). */
+export const stampsKey = (files: readonly FileStamp[]): string => files.map((f) => `${f.name}/${f.size}/${f.lastModified}`).join('|');
+
 /** Same kind, same names, sizes and dates: the same session (reopening it moves it to the top). */
 export function sessionId(kind: SessionKind, files: readonly FileStamp[], directory = false): string {
-  return `${kind}:${directory ? 'dir:' : ''}${files.map((f) => `${f.name}/${f.size}/${f.lastModified}`).join('|')}`;
+  return `${kind}:${directory ? 'dir:' : ''}${stampsKey(files)}`;
 }
 
 export function canReopen(r: SessionRecord): boolean {
