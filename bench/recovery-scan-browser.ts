@@ -213,15 +213,14 @@ async function headOffsets(dumpPath: string): Promise<number[]> {
  * Chromium's floor for the free-space pass: the reads `heads` (HEADER_PROBE_BYTES each, Blob
  * slice().arrayBuffer()) of the page's #bench-floor file, split in `n` contiguous shares over `n`
  * bare workers, nothing else done, in each of the read orders the scan could use (a sliding window
- * of PROBE_WINDOW reads in flight, as the scan; batches of PROBE_WINDOW; a window of 8 and of 128):
+ * of PROBE_WINDOW reads in flight, as the scan; batches of PROBE_WINDOW; windows of 8, 32, 128, 512):
  * the fastest counts (`only`: just that one, the fastest of an earlier round). Milliseconds.
  */
 async function floorBest(page: Page, n: number, heads: readonly number[], only: number | null): Promise<{ ms: number; text: string; variant: number; runs: number }> {
   const tries: [string, number, boolean][] = [
     [`window ${PROBE_WINDOW}`, PROBE_WINDOW, false],
     [`batches of ${PROBE_WINDOW}`, PROBE_WINDOW, true],
-    ['window 8', 8, false],
-    ['window 128', 128, false],
+    ...[8, 32, 128, 512].filter((w) => w !== PROBE_WINDOW).map((w): [string, number, boolean] => [`window ${w}`, w, false]),
   ];
   const ms: number[] = tries.map(() => Infinity);
   for (let i = 0; i < tries.length; i++) if (only === null || only === i) ms[i] = await floorRun(page, n, heads, tries[i]![1], tries[i]![2]);
