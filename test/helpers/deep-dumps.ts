@@ -73,7 +73,8 @@ export interface DeepDumps {
   origin: number;
 }
 
-export async function buildDeepDumps(dir: string, version: 5 | 6): Promise<DeepDumps> {
+/** `reformatAs`: the version of the new datastore of variant c (default: the same). */
+export async function buildDeepDumps(dir: string, version: 5 | 6, reformatAs: 5 | 6 = version): Promise<DeepDumps> {
   const segments = version === 6 ? 4 : 2;
   const name = `deep${version}`;
   const manifest = await buildVmfsCore({
@@ -104,7 +105,7 @@ export async function buildDeepDumps(dir: string, version: 5 | 6): Promise<DeepD
   zeroRange(b, origin + 0x200000, 512);
   const c = copy('c');
   const newManifest = await buildVmfsCore({
-    version, name: `${name}-new`, label: `new-ds${version}`, seed: 90 + version, files: [], luns: [{ scheme: 'gpt', segments }], hasher: nodeSha256,
+    version: reformatAs, name: `${name}-new`, label: `new-ds${reformatAs}`, seed: 90 + version, files: [], luns: [{ scheme: 'gpt', segments: reformatAs === 6 ? 4 : 2 }], hasher: nodeSha256,
     createLun: (_f, size) => new OverwriteFile(c, size),
   });
   return { manifest, original, a, b, c, newManifest, partitionOffset: lun.partitionOffset, origin };

@@ -50,6 +50,55 @@ function cliJson<T>(args: string[]): T {
   return JSON.parse(r.stdout) as T;
 }
 
+describe.skipIf(!ok)('deep search, a VMFS5 datastore re-formatted as VMFS6 on the same partition', () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let d: DeepDumps;
+  const expected = new Map<string, string>();
+  beforeAll(async () => {
+    tmp = makeTempDir('deep-5to6-');
+    d = await buildDeepDumps(tmp.dir, 5, 6);
+    const part = partitionOf(d, d.original, path.join(tmp.dir, 'orig.part'));
+    for (const e of d.manifest.entries) if (e.type === 'file') expected.set(e.path, oracleSha('debugvmfs', part, e.path));
+  }, 900_000);
+  afterAll(() => tmp?.cleanup());
+
+  it('debugvmfs6 sees the new, empty VMFS6 volume; the old VMFS5 one is found by its 2 KiB FDs, listed and read byte-exact', async () => {
+    const lun = d.newManifest.luns[0]!;
+    const part = path.join(tmp.dir, 'c6.part');
+    run('dd', [`if=${d.c}`, `of=${part}`, 'bs=1M', `skip=${lun.partitionOffset / MiB}`, `count=${lun.partitionLength / MiB}`, 'conv=sparse', 'status=none']);
+    const names = run('debugvmfs6', [part, 'ls', '/']).split('\n').map((x) => x.trim()).filter((x) => x && !x.startsWith('VMFS version') && x !== '.' && x !== '..');
+    expect(names.sort()).toEqual(d.newManifest.entries.filter((e) => e.type === 'system').map((e) => e.name).sort());
+
+    const info = cliJson<{ volumes: (Vol & { evidence: { foreignFds?: number } })[]; uuid?: string }>(['info', '--image', d.c, '--deep', '--json']);
+    expect(info.uuid).toBe(d.newManifest.fsUuid);
+    expect(info.volumes.filter((v) => v.state === 'current').map((v) => [v.uuid, v.version])).toEqual([[d.newManifest.fsUuid, 6]]);
+    const prev = info.volumes.filter((v) => v.state === 'previous');
+    expect(prev).toHaveLength(1);
+    const p = prev[0]!;
+    expect([p.version, p.blockSize, p.originBytes, p.uuidFromMetadata]).toEqual([5, d.manifest.blockSize, d.origin, false]);
+    expect(p.evidence.foreignFds).toBeGreaterThanOrEqual(2);
+
+    const ls = cliJson<LsEntry[]>(['ls', '--image', d.c, '--volume', p.uuid, '--recursive', '--json']);
+    const byFd = new Map(ls.filter((e) => e.fdAddress).map((e) => [e.fdAddress, e]));
+    let overwritten = 0;
+    for (const m of d.manifest.entries.filter((x) => x.path !== '/' && x.type !== 'system')) {
+      const e = byFd.get(m.fdAddress);
+      expect(e, `${m.path} listed`).toBeDefined();
+      expect(e!.size, m.path).toBe(m.size);
+      if (m.type !== 'file') continue;
+      const out = path.join(tmp.dir, 'cat.bin');
+      const r = runCli(['cat', '--image', d.c, '--volume', p.uuid, e!.path, '--out', out]);
+      expect(r.code, r.stderr).toBe(0);
+      const last = r.stdout.trim().split('\n').pop();
+      expect(run('sha256sum', [out]).split(/\s+/)[0]).toBe(last);
+      if (e!.overwrittenBytes === 0) expect(last, `${m.path} read byte-exact`).toBe(expected.get(m.path));
+      else overwritten++;
+    }
+    // The new format writes its system files and cluster headers: little of the old data.
+    expect(overwritten).toBeLessThanOrEqual(1);
+  }, 900_000);
+});
+
 for (const version of [5, 6] as const) {
   const tool = version === 6 ? 'debugvmfs6' : 'debugvmfs';
   describe.skipIf(!ok)(`deep search, VMFS${version}`, () => {

@@ -220,9 +220,21 @@ export async function openDeepVolume(sources: readonly ByteSource[], id: string,
   const e = found.evidence.get(v);
   const inner = await openInner(sources, v, found.current, e, await spanOf(sources, v, found.volumes, found.scan));
   const sharesOrigin = found.current !== null && found.volumes.some((x) => x.state === 'current' && x.source === v.source && x.originBytes === v.originBytes);
-  const currentReach: ReadonlySet<number> = (sharesOrigin && found.currentReachable) || new Set<number>();
+  // Another geometry at the same origin: its FD addresses are its own (the current tree's say
+  // nothing of them), and its root directory is its own where the new format left it.
+  const foreign = v.evidence.foreignFds !== undefined;
+  const currentReach: ReadonlySet<number> = (sharesOrigin && !foreign && found.currentReachable) || new Set<number>();
   const candidates = e ? userFds(e, v.geometry.fdSize).map((f) => f.address).filter((a) => !currentReach.has(a)) : [];
-  return new DeepDatastore(inner, v, !sharesOrigin, [...new Set(candidates)], found.written);
+  return new DeepDatastore(inner, v, !sharesOrigin || (foreign && (await rootIsDirectory(inner))), [...new Set(candidates)], found.written);
+}
+
+async function rootIsDirectory(ds: Datastore): Promise<boolean> {
+  try {
+    return (await fsOf(ds).fd(SYSTEM_FD.root)).type === 'directory';
+  } catch (e) {
+    if (e instanceof RescueError) return false;
+    throw e;
+  }
 }
 
 const LOST = 'lost+found';

@@ -38,7 +38,11 @@ export interface DeepVolume {
   state: 'current' | 'previous';
   lvmUuid?: string;
   geometry: VolumeGeometry;
-  evidence: { fds: number; orphanFds?: number; clusterHeaders: Record<string, number>; fsDescriptor: boolean; lvmHeader: boolean; directories: number };
+  /**
+   * orphanFds: FDs at the current volume's origin that its tree does not reach (a re-format of the
+   * same geometry); foreignFds: FDs there of another FD size (a re-format of another geometry).
+   */
+  evidence: { fds: number; orphanFds?: number; foreignFds?: number; clusterHeaders: Record<string, number>; fsDescriptor: boolean; lvmHeader: boolean; directories: number };
   /** Dump ranges where this origin's metadata lies. */
   map: MapRun[];
   /** A volume spanned over several dumps: each extent's dump and partition offset, the head first. */
@@ -166,8 +170,8 @@ export interface CurrentVolume {
 
 /**
  * Volumes of a scan: one per origin with enough evidence; the current volume's origin is
- * 'current', and also gives a 'previous' volume when FDs there are neither reached by the current
- * tree nor deleted (a datastore re-created over the same place).
+ * 'current', and also gives a 'previous' volume when FDs there are of another FD size, or neither
+ * reached by the current tree nor deleted (a datastore re-created over the same place).
  */
 export function volumesOf(r: DeepScanResult, current: CurrentVolume | null): { volumes: DeepVolume[]; evidence: Map<DeepVolume, OriginEvidence> } {
   const volumes: DeepVolume[] = [];
@@ -192,9 +196,20 @@ export function volumesOf(r: DeepScanResult, current: CurrentVolume | null): { v
     };
     const ev = { fds: e.fdCount, clusterHeaders: e.clusterHeaders, fsDescriptor: desc !== null, lvmHeader: lvm !== undefined, directories: dirs };
     if (isCurrent) {
-      const v: DeepVolume = { ...base, uuid: current.uuid, uuidFromMetadata: true, label: current.label, state: 'current', lvmUuid: current.lvmUuid, sizeBytes: current.sizeBytes, evidence: ev };
+      // FDs of another size are another volume's: one formatted before the current one with another
+      // geometry (VMFS5 before VMFS6 or the reverse), whose FDs the new format did not overwrite.
+      const foreign = e.fds.filter((f) => f.fdSize !== g.fdSize);
+      const v: DeepVolume = { ...base, uuid: current.uuid, uuidFromMetadata: true, label: current.label, state: 'current', lvmUuid: current.lvmUuid, sizeBytes: current.sizeBytes, evidence: { ...ev, fds: e.fdCount - foreign.length } };
       volumes.push(v);
       evidence.set(v, e);
+      if (foreign.length >= 2) {
+        const fe: OriginEvidence = { ...e, fds: foreign, fdCount: foreign.length, descriptors: [] };
+        const pg = rebuildGeometry(fe, false);
+        const p: DeepVolume = { ...base, version: pg.version, blockSize: pg.blockSize, geometry: pg, uuid: toolVolumeId(e.source, e.origin, pg.version), uuidFromMetadata: false, label: '', state: 'previous', evidence: { ...ev, fds: foreign.length, fsDescriptor: false, lvmHeader: false, foreignFds: foreign.length } };
+        volumes.push(p);
+        evidence.set(p, fe);
+        continue;
+      }
       const orphans = userFds(e, g.fdSize).filter((f) => !current.reachable.has(f.address));
       if (orphans.length > 0) {
         const pg = rebuildGeometry(e, false);
