@@ -10,6 +10,31 @@ export interface ReadIntoSource extends ByteSource {
   readInto(offset: number, dest: Uint8Array): Promise<void>;
 }
 
+/** A source that can also fill a buffer synchronously (a local file in Node: a pread). */
+export interface SyncReadIntoSource extends ReadIntoSource {
+  /** As readInto, synchronously; only for buffers up to a few MiB. */
+  readIntoSync(offset: number, dest: Uint8Array): void;
+}
+
+/**
+ * A synchronous reader of `src` (looking through slices to the device below), or null when it has
+ * none. Streamed passes over local files use it to skip a promise per chunk.
+ */
+export function syncReaderOf(src: ByteSource): ((offset: number, dest: Uint8Array) => void) | null {
+  let shift = 0;
+  const outer = src;
+  while (src instanceof SliceSource) {
+    shift += src.start;
+    src = src.inner;
+  }
+  const dev = src as Partial<SyncReadIntoSource>;
+  if (typeof dev.readIntoSync !== 'function') return null;
+  return (offset, dest) => {
+    checkRange(outer, offset, dest.length);
+    dev.readIntoSync!(offset + shift, dest);
+  };
+}
+
 export function canReadInto(src: ByteSource): src is ReadIntoSource {
   return typeof (src as Partial<ReadIntoSource>).readInto === 'function';
 }

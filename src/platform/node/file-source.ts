@@ -2,7 +2,7 @@ import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { OutOfRangeError } from '../../core/errors.js';
 import { checkRange } from '../../core/io/byte-source.js';
-import type { ReadIntoSource } from '../../core/io/read-into.js';
+import type { SyncReadIntoSource } from '../../core/io/read-into.js';
 
 /**
  * Reads up to this size are synchronous preads. Metadata reads (FDs, cluster headers, directory
@@ -14,7 +14,7 @@ import type { ReadIntoSource } from '../../core/io/read-into.js';
 const SYNC_READ_MAX = 1 << 20;
 
 /** A ByteSource over a local file, read with positional reads (never the whole file). */
-export class NodeFileSource implements ReadIntoSource {
+export class NodeFileSource implements SyncReadIntoSource {
   private constructor(
     private readonly fh: FileHandle,
     readonly size: number,
@@ -37,15 +37,30 @@ export class NodeFileSource implements ReadIntoSource {
 
   /** Fills the caller's (reused, ideally page-aligned) buffer: bulk copies avoid a fresh array per read. */
   async readInto(offset: number, dest: Uint8Array): Promise<void> {
+    if (dest.length <= SYNC_READ_MAX) return this.readIntoSync(offset, dest);
     checkRange(this, offset, dest.length);
-    const sync = dest.length <= SYNC_READ_MAX;
     let done = 0;
     while (done < dest.length) {
-      const bytesRead = sync ? readSync(this.fh.fd, dest, done, dest.length - done, offset + done) : (await this.fh.read(dest, done, dest.length - done, offset + done)).bytesRead;
-      // The file shrank under us (size is taken at open): a truncated source, reported as such.
-      if (bytesRead === 0) throw new OutOfRangeError(`${this.name}: unexpected end of file at 0x${(offset + done).toString(16)}`);
+      const bytesRead = (await this.fh.read(dest, done, dest.length - done, offset + done)).bytesRead;
+      this.checkRead(bytesRead, offset + done);
       done += bytesRead;
     }
+  }
+
+  /** readInto as synchronous preads (a streamed scan's chunks: no promise per chunk). */
+  readIntoSync(offset: number, dest: Uint8Array): void {
+    checkRange(this, offset, dest.length);
+    let done = 0;
+    while (done < dest.length) {
+      const bytesRead = readSync(this.fh.fd, dest, done, dest.length - done, offset + done);
+      this.checkRead(bytesRead, offset + done);
+      done += bytesRead;
+    }
+  }
+
+  private checkRead(bytesRead: number, at: number): void {
+    // The file shrank under us (size is taken at open): a truncated source, reported as such.
+    if (bytesRead === 0) throw new OutOfRangeError(`${this.name}: unexpected end of file at 0x${at.toString(16)}`);
   }
 
   async close(): Promise<void> {

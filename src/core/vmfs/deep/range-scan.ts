@@ -1,6 +1,6 @@
 import { throwIfAborted } from '../../errors.js';
 import type { ByteSource } from '../../io/byte-source.js';
-import { bulkBuffer, readInto } from '../../io/read-into.js';
+import { bulkBuffer, readInto, syncReaderOf } from '../../io/read-into.js';
 import type { Collector } from './collector.js';
 import { LANDMARK_SPAN, parseLandmark, type Landmark } from './landmarks.js';
 
@@ -52,7 +52,15 @@ export async function scanDumpRange(src: ByteSource, source: number, start: numb
   const { chunk, bufs } = o;
   // The range's last chunk also reads LANDMARK_SPAN past its end, where the dump has it.
   const lenAt = (pos: number) => (pos + chunk >= end ? Math.min(end - pos + LANDMARK_SPAN, src.size - pos) : chunk);
-  const read = (pos: number, k: number) => readInto(src, pos, bufs[k % 2]!.subarray(PREFIX, PREFIX + lenAt(pos)));
+  // A local file in Node reads synchronously: no promise per chunk (bench, 8 GiB, this thread
+  // alone: 0.63 s of CPU against 0.78 s with a promise per chunk, one run each at load 0.6-1.1).
+  const sync = chunk <= LATE_READ_MAX ? syncReaderOf(src) : null;
+  const read = (pos: number, k: number): Promise<void> | null => {
+    const dest = bufs[k % 2]!.subarray(PREFIX, PREFIX + lenAt(pos));
+    if (!sync) return readInto(src, pos, dest);
+    sync(pos, dest);
+    return null;
+  };
   // Reads start at page-aligned dump offsets and land page-aligned after a PREFIX: the sectors of
   // a chunk's last LANDMARK_SPAN bytes (whose parsers need the next chunk) are copied in front of
   // the next chunk and scanned with it, so no byte is read twice. A range that starts mid-page is
@@ -62,7 +70,7 @@ export async function scanDumpRange(src: ByteSource, source: number, start: numb
   let k = 0;
   let pending: Promise<void> | null = start < end ? read(first, 0) : null;
   for (let pos = first; pos < end; pos += chunk, k++) {
-    await pending;
+    if (pending) await pending;
     throwIfAborted(o.signal);
     const cur = bufs[k % 2]!;
     const prev = bufs[(k + 1) % 2]!;
