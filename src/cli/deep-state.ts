@@ -2,7 +2,7 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import path from 'node:path';
 import type { ByteSource } from '../core/io/byte-source.js';
 import { parseDeepScanState } from '../core/vmfs/deep/resume.js';
-import type { DeepScanOptions } from '../core/vmfs/deep/scan.js';
+import type { DeepScanOptions, DeepScanState } from '../core/vmfs/deep/scan.js';
 import { UserError } from '../core/errors.js';
 import { deepLanesFor } from '../platform/node/deep-lanes.js';
 import { refuseOutputsOnInputs } from '../platform/node/output-guard.js';
@@ -26,10 +26,12 @@ export async function resumeOption(a: Args, deep: boolean): Promise<string | und
  * FILE is never half-written.
  */
 export function deepStateOptions(file: string | undefined, sources: readonly ByteSource[], io: CliIO): Pick<DeepScanOptions, 'resume' | 'onCheckpoint' | 'lanes'> {
-  // Worker threads beside this one (idle, they keep no process alive; the process ends them).
-  const { lanes } = deepLanesFor(sources);
-  if (file === undefined) return { lanes };
+  // Worker threads beside this one (idle, they keep no process alive; the process ends them),
+  // unless a finished search is reused and nothing is left to scan.
+  const lanesFor = (s?: DeepScanState) => (s?.next.pass === 2 ? [] : deepLanesFor(sources).lanes);
+  if (file === undefined) return { lanes: lanesFor() };
   const resume = existsSync(file) ? parseDeepScanState(readFileSync(file, 'utf8'), sources, file) : undefined;
+  const lanes = lanesFor(resume);
   if (resume) {
     const total = sources.reduce((s, x) => s + x.size, 0);
     io.err(resume.next.pass === 2 ? `deep search: using the finished search saved in ${file}` : `deep search: resuming from ${file} (${resume.bytesScanned} of ${total} bytes done)`);

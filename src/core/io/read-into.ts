@@ -21,17 +21,12 @@ export interface SyncReadIntoSource extends ReadIntoSource {
  * none. Streamed passes over local files use it to skip a promise per chunk.
  */
 export function syncReaderOf(src: ByteSource): ((offset: number, dest: Uint8Array) => void) | null {
-  let shift = 0;
-  const outer = src;
-  while (src instanceof SliceSource) {
-    shift += src.start;
-    src = src.inner;
-  }
-  const dev = src as Partial<SyncReadIntoSource>;
-  if (typeof dev.readIntoSync !== 'function') return null;
+  const { dev, shift } = deviceBelow(src);
+  const sync = dev as Partial<SyncReadIntoSource>;
+  if (typeof sync.readIntoSync !== 'function') return null;
   return (offset, dest) => {
-    checkRange(outer, offset, dest.length);
-    dev.readIntoSync!(offset + shift, dest);
+    checkRange(src, offset, dest.length);
+    sync.readIntoSync!(offset + shift, dest);
   };
 }
 
@@ -45,12 +40,19 @@ export function canReadInto(src: ByteSource): src is ReadIntoSource {
  */
 export async function readInto(src: ByteSource, offset: number, dest: Uint8Array): Promise<void> {
   checkRange(src, offset, dest.length);
+  const { dev, shift } = deviceBelow(src);
+  if (canReadInto(dev)) return dev.readInto(offset + shift, dest);
+  dest.set(await dev.read(offset + shift, dest.length));
+}
+
+/** The source below any slices of `src`, and where `src`'s offset 0 lies in it. */
+function deviceBelow(src: ByteSource): { dev: ByteSource; shift: number } {
+  let shift = 0;
   while (src instanceof SliceSource) {
-    offset += src.start;
+    shift += src.start;
     src = src.inner;
   }
-  if (canReadInto(src)) return src.readInto(offset, dest);
-  dest.set(await src.read(offset, dest.length));
+  return { dev: src, shift };
 }
 
 /**

@@ -200,34 +200,23 @@ export async function deepScan(sources: readonly ByteSource[], opts: DeepScanOpt
             own = rangeBuffers(chunk);
           }
         }
-        const b = own ?? bufs;
-        if (k === merged) {
-          // Next in dump order: straight into `c`, with `next` moved chunk by chunk, so a
-          // checkpoint taken at any moment (cancel included) is exact.
-          let at = sg.start;
-          await scanDumpRange(sources[sg.source]!, sg.source, sg.start, sg.end, c, {
-            chunk, bufs: b, signal: stop.signal, turn,
-            onChunk: (to) => {
+        // Next in dump order: straight into `c`, with `next` moved chunk by chunk, so a checkpoint
+        // taken at any moment (cancel included) is exact. Ahead of it: a collector of its own.
+        const direct = k === merged;
+        const into = direct ? c : new Collector();
+        let at = sg.start;
+        await scanDumpRange(sources[sg.source]!, sg.source, sg.start, sg.end, into, {
+          chunk, bufs: own ?? bufs, signal: stop.signal, turn,
+          onChunk: (to) => {
+            if (direct) {
               done += to - at;
-              at = to;
               next = { pass, source: sg.source, pos: to };
-              report();
-            },
-          });
-          results[k] = null;
-        } else {
-          const sc = new Collector();
-          let at = sg.start;
-          await scanDumpRange(sources[sg.source]!, sg.source, sg.start, sg.end, sc, {
-            chunk, bufs: b, signal: stop.signal, turn,
-            onChunk: (to) => {
-              ahead += to - at;
-              at = to;
-              report();
-            },
-          });
-          results[k] = sc.result(sources, sg.end - sg.start);
-        }
+            } else ahead += to - at;
+            at = to;
+            report();
+          },
+        });
+        results[k] = direct ? null : into.result(sources, sg.end - sg.start);
         mergeReady();
       }
     };
