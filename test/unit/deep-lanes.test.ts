@@ -108,6 +108,23 @@ describe('deep search lanes', () => {
     expect(dying.segments).toBeGreaterThan(0);
   });
 
+  it('a lane still starting does not hold a pass back: the metadata zone ends without it, and it joins the full pass', async () => {
+    const src = dumps();
+    const alone = await deepScan(src, { segmentBytes: SEG, metadataZone: 4 * SEG + 512 });
+    let start!: () => void;
+    const late = Object.assign(fakeLane(src, 5), { ready: new Promise<void>((r) => (start = r)) });
+    const r = deepScan(src, {
+      segmentBytes: SEG, metadataZone: 4 * SEG + 512, lanes: [late],
+      // The lane is up only once the zone is done; before the fix, the zone waited for it forever.
+      onZoneDone: () => start(),
+    });
+    expect(await r).toEqual(alone);
+    expect(late.segments, 'it took full-pass segments once up').toBeGreaterThan(0);
+    const never = Object.assign(fakeLane(src, 6), { ready: new Promise<void>(() => {}) });
+    expect(await deepScan(src, { segmentBytes: SEG, metadataZone: 4 * SEG + 512, lanes: [never] })).toEqual(alone);
+    expect(never.segments).toBe(0);
+  });
+
   it('Node worker-thread lanes give the one-lane result on a file dump', async () => {
     const { dir, cleanup } = makeTempDir('deep-lanes-');
     try {

@@ -178,10 +178,14 @@ export async function deepScan(sources: readonly ByteSource[], opts: DeepScanOpt
     opts.signal?.addEventListener('abort', onAbort);
     if (opts.signal?.aborted) stop.abort();
     let failure: unknown;
+    // Settles when this thread has taken the pass's last segment: a lane still starting then has
+    // nothing left to take and must not hold the pass (the metadata zone's first volumes) back.
+    let allTaken!: () => void;
+    const noneLeft = new Promise<boolean>((res) => (allTaken = () => res(false)));
     const run = async (lane: DeepScanLane | null) => {
       // This runner's own buffers once its lane is gone (this thread's lane has `bufs`).
       let own: [Uint8Array, Uint8Array] | null = null;
-      if (lane?.ready && !(await lane.ready.then(() => true, () => false))) return;
+      if (lane?.ready && !(await Promise.race([lane.ready.then(() => true, () => false), noneLeft]))) return;
       while (taken < segs.length && !stop.signal.aborted) {
         const k = taken++;
         const sg = segs[k]!;
@@ -226,7 +230,7 @@ export async function deepScan(sources: readonly ByteSource[], opts: DeepScanOpt
         stop.abort();
       });
     try {
-      await Promise.all([guard(run(null)), ...lanes.flatMap((l) => Array.from({ length: Math.max(1, l.depth) }, () => guard(run(l))))]);
+      await Promise.all([guard(run(null).finally(allTaken)), ...lanes.flatMap((l) => Array.from({ length: Math.max(1, l.depth) }, () => guard(run(l))))]);
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
     }
