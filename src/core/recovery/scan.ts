@@ -1,5 +1,7 @@
 import { RescueError, throwIfAborted, UserError } from '../errors.js';
 import type { JobOptions } from '../progress.js';
+import type { ByteSource } from '../io/byte-source.js';
+import { MemoSource } from '../io/memo-source.js';
 import { mapBounded } from '../util/map-bounded.js';
 import { hex } from '../util/struct.js';
 import { openCowdExtent } from '../vmdk/formats/cowd.js';
@@ -77,6 +79,19 @@ export async function scanForDeltas(ds: Datastore, opts: JobOptions = {}): Promi
 }
 
 /**
+ * The volume as the candidate builds read it: the app builds candidates several times per scan
+ * (provisional lists, then the final one) over the same dump, and each build reads the same delta
+ * headers and grain tables again; remembered per opened datastore, the final build then makes
+ * almost no reads (in a browser each is a round trip through the IO thread).
+ */
+const buildVolumes = new WeakMap<Datastore, ByteSource>();
+function buildReads(ds: Datastore, fs: VmfsFs): ByteSource {
+  let v = buildVolumes.get(ds);
+  if (!v) buildVolumes.set(ds, (v = new MemoSource(fs.vol)));
+  return v;
+}
+
+/**
  * The scan after the free-space pass: the freed-FD and pointer-block passes (single, metadata
  * only), then candidates from all the evidence, `carved` being the merged free-space headers
  * (mergeCarved of every range's result).
@@ -90,13 +105,14 @@ export async function buildCandidates(
   carvedRejected: { rejected?: readonly RejectedRemnant[]; rejectedCount?: number } = {},
 ): Promise<ScanResult> {
   const fs: VmfsFs = fsOf(ds);
-  const map = await ds.allocationMap();
+  const vol = buildReads(ds, fs);
+  // The block use holds the allocation map's basis: no second walk of the bitmaps per build.
   const use = await blockUseOf(ds);
   const absent = use.absent;
   const warnings: string[] = [];
   const rejected = new Rejections().merge([carvedRejected]);
   for (const a of absent) warnings.push(`volume range ${hex(a.offset)}+${hex(a.length)} is not in the dump (${a.reason}): deltas stored there are lost`);
-  if (map.basis !== 'bitmap') warnings.push(`free space comes from ${map.basis} (no decoded bitmap): reuse of blocks cannot be confirmed`);
+  if (use.basis !== 'bitmap') warnings.push(`free space comes from ${use.basis} (no decoded bitmap): reuse of blocks cannot be confirmed`);
   const bs = use.blockSize;
   const found = new Map<number, Found>();
   const get = (at: number, header: DeltaHeader): Found => {
@@ -120,7 +136,7 @@ export async function buildCandidates(
   for (const p of pbs.heads) {
     throwIfAborted(opts.signal);
     const f = get(p.headerVolOffset, p.header);
-    const join = await joinPointerBlocks(fs.vol, p, pbs.others, p.item, perPb, use, (pb) => readFreedPb(fs, pb, use.totalBlocks));
+    const join = await joinPointerBlocks(vol, p, pbs.others, p.item, perPb, use, (pb) => readFreedPb(fs, pb, use.totalBlocks));
     const nBlocks = Math.ceil(p.header.fileSize / bs);
     f.evidence.push({ kind: 'freed-pb', volOffset: p.pbVolOffset, detail: `freed pointer block ${hex(p.pbAddress, 8)} lists the delta's first ${p.blocks.filter((b) => b >= 0).length} blocks in order` });
     for (const piece of join.pieces) f.evidence.push({ kind: 'freed-pb', volOffset: piece.pbVolOffset, detail: pieceDetail(piece, perPb) });
@@ -142,7 +158,7 @@ export async function buildCandidates(
   for (const c0 of carved) {
     if (!Number.isSafeInteger(c0.block) || c0.block < 0 || c0.block >= use.totalBlocks || use.isUsed(c0.block)) continue; // not a free block of this volume
     // Evidence may come from another worker or a saved (resumed) scan: the header is read again here.
-    const c = await reprobe(fs, c0.block, bs, rejected);
+    const c = await reprobe(vol, c0.block, bs, rejected);
     if (!c) continue;
     const f = get(c.block * bs, c.header);
     f.evidence.push({ kind: 'carved-header', volOffset: c.block * bs, detail: `${c.header.format} header at the start of free block ${c.block} (capacity ${c.header.capacityBytes}, file ${c.header.fileSize} bytes)` });
@@ -177,7 +193,7 @@ export async function buildCandidates(
   const built = await mapBounded([...found.values()].sort((a, b) => a.headerVolOffset - b.headerVolOffset), BUILD_AT_ONCE, async (f) => {
     throwIfAborted(opts.signal);
     try {
-      return await buildCandidate(fs, use, f, disks, descriptors, vmsds, rejected);
+      return await buildCandidate(vol, use, f, disks, descriptors, vmsds, rejected);
     } catch (e) {
       // The header parsed but the delta it starts does not open (its GD or tables): rejected.
       rejected.caught(f.header.format === 'seSparse' ? 'sesparse-header' : 'cowd-header', f.headerVolOffset, e, 'the header parses but the delta it starts does not open: ');
@@ -189,7 +205,7 @@ export async function buildCandidates(
   const ordered = orderCandidates(candidates);
   const i = ds.info;
   return {
-    volume: { label: i.label, uuid: i.uuid, version: i.version, blockSize: bs, totalBlocks: use.totalBlocks, freeBlocks: use.freeBlocks, allocationBasis: map.basis },
+    volume: { label: i.label, uuid: i.uuid, version: i.version, blockSize: bs, totalBlocks: use.totalBlocks, freeBlocks: use.freeBlocks, allocationBasis: use.basis },
     candidates: ordered,
     unassembled,
     descriptors,
@@ -200,7 +216,7 @@ export async function buildCandidates(
   };
 }
 
-async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readonly LiveDisk[], descriptors: readonly DescriptorRemnant[], vmsds: readonly VmsdRemnant[], rejected: Rejections): Promise<Candidate> {
+async function buildCandidate(vol: ByteSource, use: BlockUse, f: Found, disks: readonly LiveDisk[], descriptors: readonly DescriptorRemnant[], vmsds: readonly VmsdRemnant[], rejected: Rejections): Promise<Candidate> {
   let h = f.header;
   const bs = use.blockSize;
   const chosen = f.plans.sort((a, b) => b.source.weight - a.source.weight)[0]!;
@@ -209,14 +225,14 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readon
   let fit: number;
   let checked: number;
   if (chosen.checkWithGt) {
-    const r = await planContiguous(fs.vol, f.headerVolOffset / bs, h, use, rejected);
+    const r = await planContiguous(vol, f.headerVolOffset / bs, h, use, rejected);
     plan = r.plan;
     h = r.header;
     fit = r.tablesFit;
     checked = r.tablesChecked;
   } else {
     plan = chosen.plan!;
-    ({ fit, checked } = await checkTables(fs.vol, plan, h, false, rejected));
+    ({ fit, checked } = await checkTables(vol, plan, h, false, rejected));
   }
   const fmt = h.format === 'seSparse' ? 'seSparse' : 'COWD';
   const geometry = `capacity ${h.capacityBytes} bytes, grain ${h.grainBytes} bytes, ${h.gdEntries} grain directory entries`;
@@ -235,7 +251,7 @@ async function buildCandidate(fs: VmfsFs, use: BlockUse, f: Found, disks: readon
   } else parts.push({ key: 'tables', weight: 0, effect: 'against', kind: 'grain-tables', text: 'none of its grain tables could be read to check the rebuilt file' });
 
   const id = `delta-${f.headerVolOffset / bs}`;
-  const file = rebuiltFile(fs.vol, plan, id);
+  const file = rebuiltFile(vol, plan, id);
   const inner = h.format === 'seSparse' ? await openSeSparseExtent(file, id) : await openCowdExtent(file, id);
   const layer = new DamagedDeltaLayer(inner, file, h, plan);
   const dmg = await damageReport(layer);
@@ -342,11 +358,11 @@ function pickDescriptor(descriptors: readonly DescriptorRemnant[], h: DeltaHeade
   return best;
 }
 
-async function reprobe(fs: VmfsFs, block: number, bs: number, rejected: Rejections): Promise<CarvedHeader | null> {
+async function reprobe(vol: ByteSource, block: number, bs: number, rejected: Rejections): Promise<CarvedHeader | null> {
   const at = block * bs;
-  if (at + HEADER_PROBE_BYTES > fs.vol.size) return null;
+  if (at + HEADER_PROBE_BYTES > vol.size) return null;
   try {
-    const header = probeHeaderRemnant(await fs.vol.read(at, HEADER_PROBE_BYTES), fs.vol.size);
+    const header = probeHeaderRemnant(await vol.read(at, HEADER_PROBE_BYTES), vol.size);
     if (header && !('format' in header)) rejected.add(header.kind, at, header.reason);
     return header && 'format' in header ? { block, header } : null;
   } catch (e) {
@@ -370,7 +386,7 @@ export async function precheckCandidateId(ds: Datastore, id: string): Promise<vo
   const bs = ds.info.blockSize;
   const at = block * bs;
   if (at + HEADER_PROBE_BYTES > fs.vol.size) throw new UserError(`no candidate '${id}': block ${block} is past the end of the volume`);
-  if (!(await reprobe(fs, block, bs, new Rejections()))) throw new UserError(`no candidate '${id}': no snapshot delta header starts block ${block} (see scan --json for the candidates)`);
+  if (!(await reprobe(fs.vol, block, bs, new Rejections()))) throw new UserError(`no candidate '${id}': no snapshot delta header starts block ${block} (see scan --json for the candidates)`);
 }
 
 /** The candidate with `id` from a scan, or a UserError listing the ids there are. */

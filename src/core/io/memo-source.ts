@@ -1,0 +1,58 @@
+import { checkRange, type ByteSource } from './byte-source.js';
+
+/**
+ * A bounded LRU of exact small reads (same offset, same length) in front of a source, for passes
+ * that repeat the very reads of an earlier pass: the scan builds its candidates several times (a
+ * provisional list from metadata, again as free-space ranges land, then the final list) and each
+ * build reads the same delta headers and grain tables. In a browser every read is a round trip
+ * through the IO thread, so the final build then costs almost no reads. Unlike CachedSource, no
+ * read is widened to a block (a 2 KiB header probe stays 2 KiB). Reads above `maxRead` pass
+ * through uncached, so bulk copies neither fill nor evict it.
+ */
+export class MemoSource implements ByteSource {
+  readonly size: number;
+  readonly name: string;
+  private readonly memo = new Map<string, Promise<Uint8Array>>();
+  private bytes = 0;
+
+  constructor(
+    private readonly inner: ByteSource,
+    private readonly maxBytes = 8 * 1024 * 1024,
+    private readonly maxRead = 64 * 1024,
+  ) {
+    this.size = inner.size;
+    this.name = inner.name;
+  }
+
+  read(offset: number, length: number): Promise<Uint8Array> {
+    try {
+      checkRange(this, offset, length);
+    } catch (e) {
+      return Promise.reject(e); // as the async sources do: a bad range is a rejection, not a throw
+    }
+    if (length > this.maxRead) return this.inner.read(offset, length);
+    const key = `${offset}+${length}`;
+    const hit = this.memo.get(key);
+    if (hit) {
+      this.memo.delete(key);
+      this.memo.set(key, hit);
+      return hit;
+    }
+    const p = this.inner.read(offset, length);
+    this.memo.set(key, p);
+    this.bytes += length;
+    // A failed read is not remembered: the next caller tries again (and gets its own error).
+    p.catch(() => {
+      if (this.memo.get(key) === p) {
+        this.memo.delete(key);
+        this.bytes -= length;
+      }
+    });
+    for (const [k] of this.memo) {
+      if (this.bytes <= this.maxBytes) break;
+      this.memo.delete(k);
+      this.bytes -= Number(k.slice(k.indexOf('+') + 1));
+    }
+    return p;
+  }
+}
