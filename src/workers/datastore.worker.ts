@@ -68,22 +68,30 @@ function mapKey(c: Candidate): string {
 
 const copyMap = (m: GrainDamageMap): GrainDamageMap => ({ ...m, recovered: m.recovered.slice(), guessed: m.guessed.slice(), lost: m.lost.slice(), parent: m.parent.slice() });
 
-/** Damage maps and parent choices for a finished scan; the scan becomes the one recover() uses. */
-async function finishScan(d: Datastore, r: ScanResult, signal: AbortSignal, onProgress?: (p: Progress) => void, steps: ScanView['steps'] = []): Promise<ScanView> {
-  onProgress?.({ phase: 'damage maps', done: 0, total: r.candidates.length });
+/** The damage map of each candidate of `r` (in scanCache, made where missing) and the parent choices. */
+async function mapsAndParents(d: Datastore, r: ScanResult, signal?: AbortSignal, steps: ScanView['steps'] = []): Promise<{ maps: GrainDamageMap[]; parents: ParentOption[] }> {
   let t = performance.now();
   if (scanCache?.ds !== d) scanCache = { ds: d, maps: new Map(), parents: null };
   const cache = scanCache;
-  const candidates: CandidateView[] = await mapBounded(r.candidates, 4, async (c) => {
+  const maps = await mapBounded(r.candidates, 4, async (c) => {
     const k = mapKey(c);
     let map = cache.maps.get(k);
     if (!map) cache.maps.set(k, (map = await grainDamageMap(c, signal)));
-    return { ...candidateInfo(c), map: copyMap(map) }; // the copies are transferred, the cache keeps its own
+    return map;
   });
   steps.push({ name: 'maps', ms: performance.now() - t });
   t = performance.now();
   const parents = cache.parents ?? (cache.parents = await parentOptions(d, signal));
   steps.push({ name: 'parents', ms: performance.now() - t });
+  return { maps, parents };
+}
+
+/** Damage maps and parent choices for a finished scan; the scan becomes the one recover() uses. */
+async function finishScan(d: Datastore, r: ScanResult, signal: AbortSignal, onProgress?: (p: Progress) => void, steps: ScanView['steps'] = []): Promise<ScanView> {
+  onProgress?.({ phase: 'damage maps', done: 0, total: r.candidates.length });
+  const { maps, parents } = await mapsAndParents(d, r, signal, steps);
+  // The copies are transferred, the cache keeps its own.
+  const candidates: CandidateView[] = r.candidates.map((c, i) => ({ ...candidateInfo(c), map: copyMap(maps[i]!) }));
   scanned = r;
   const view: ScanView = { volume: { ...r.volume }, candidates, unassembled: r.unassembled.map((e) => ({ ...e })), rejected: r.rejected.map((x) => ({ ...x })), rejectedCount: r.rejectedCount, warnings: [...r.warnings], parents: parents.map((p) => ({ ...p })), steps };
   return Comlink.transfer(view, candidates.flatMap((c) => [c.map.recovered.buffer, c.map.guessed.buffer, c.map.lost.buffer, c.map.parent.buffer]));
@@ -230,6 +238,20 @@ const api = {
       const r = await carveFreeRange(d, range, { signal, onProgress: throttle(onProgress, 150) });
       await holdFor(delayMs, signal);
       return r;
+    });
+  },
+
+  /**
+   * Reads ahead what a scan's first list needs: the metadata passes (freed FDs and pointer blocks,
+   * text in free sub-blocks), the delta headers and grain tables they lead to, their damage maps
+   * and the parent choices, all kept for this opened datastore. The page asks when the recovery
+   * view opens (as it starts the carve workers), so a click on Find lists these candidates at once
+   * and the free-space pass starts at full speed. Bounded metadata reads; no result, no scan state.
+   */
+  prepareScan(): Promise<void> {
+    return guarded(async () => {
+      const d = requireDs();
+      await mapsAndParents(d, await buildCandidates(d, []));
     });
   },
 
