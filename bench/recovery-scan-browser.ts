@@ -213,7 +213,7 @@ async function headOffsets(dumpPath: string): Promise<number[]> {
  * Chromium's floor for the free-space pass: the reads `heads` (HEADER_PROBE_BYTES each, Blob
  * slice().arrayBuffer()) of the page's #bench-floor file, split in `n` contiguous shares over `n`
  * bare workers, nothing else done, in each of the read orders the scan could use (a sliding window
- * of PROBE_WINDOW reads in flight, as the scan; batches of PROBE_WINDOW; windows of 8, 32, 128, 512):
+ * of PROBE_WINDOW reads in flight; batches of PROBE_WINDOW, as the scan; windows of 8, 32, 128, 512):
  * the fastest counts (`only`: just that one, the fastest of an earlier round). Milliseconds.
  */
 async function floorBest(page: Page, n: number, heads: readonly number[], only: number | null): Promise<{ ms: number; text: string; variant: number; runs: number }> {

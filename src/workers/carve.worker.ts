@@ -37,8 +37,8 @@ const api = {
   },
 
   /**
-   * Reads kept in flight from now on (PROBE_WINDOW when not set): a few while the datastore
-   * worker's metadata pass runs, so its reads do not queue behind a full window of block heads.
+   * Reads per batch from now on (PROBE_WINDOW when not set): a few while the datastore
+   * worker's metadata pass runs, so its reads do not queue behind a full batch of block heads.
    */
   pace(inFlight: number): void {
     window = Math.max(1, Math.min(PROBE_WINDOW, Math.floor(inFlight) || PROBE_WINDOW));

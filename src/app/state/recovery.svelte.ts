@@ -53,7 +53,7 @@ const cancelled = (e: unknown): boolean => (e as { name?: string })?.name === 'C
 
 /** Free-space ranges per worker on a fresh scan (finer ranges: better balance and finer resume). */
 const RANGES_PER_WORKER = 8;
-/** Block-head reads a carve worker keeps in flight while the early list is built (PROBE_WINDOW after). */
+/** Block-head reads per batch of a carve worker while the early list is built (PROBE_WINDOW after). */
 const EARLY_WINDOW = 4;
 const MAX_WORKERS = 16;
 
@@ -305,8 +305,8 @@ export class RecoveryState {
     this.warm = null;
     const carvers = warm ?? this.startCarvers(n - 1, files);
     this.pool.push(...carvers.map((c) => c.worker));
-    // The carve workers keep few reads in flight until the early list is out: the metadata pass's
-    // reads would otherwise each wait behind a full window of block heads in the browser.
+    // The carve workers read in small batches until the early list is out: the metadata pass's
+    // reads would otherwise each wait behind a full batch of block heads in the browser.
     for (const c of carvers) void c.remote.pace(EARLY_WINDOW);
     void lane0Ready.finally(() => {
       for (const c of carvers) void c.remote.pace(PROBE_WINDOW);

@@ -70,7 +70,7 @@ export async function carveJobs(ds: Datastore, ranges: readonly FreeRange[], roo
   return jobs;
 }
 
-/** Carves one job over the dump files (same order as when the job was made); `window`: reads in flight (see probeHeads). */
+/** Carves one job over the dump files (same order as when the job was made); `window`: reads per batch (see probeHeads). */
 export async function carveJob(files: readonly ByteSource[], job: CarveJob, opts: JobOptions = {}, window?: () => number): Promise<RangeEvidence> {
   const bs = job.blockSize;
   if (!Number.isSafeInteger(bs) || bs <= 0 || !Array.isArray(job.runs)) throw new UserError('invalid carve job');

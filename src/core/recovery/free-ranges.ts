@@ -117,15 +117,18 @@ export async function planFreeRanges(ds: Datastore, count: number, tapered = fal
 }
 
 /**
- * Reads kept in flight: a sliding window, not batches, so one slow read does not idle the rest
- * (each read is an IPC round trip for a browser Blob). Memory is WINDOW × HEADER_PROBE_BYTES.
+ * Reads asked for at once: in batches, each looked at once all its reads are back, then the next
+ * batch. Measured in Chromium (bench recovery-scan-browser, dense dump, 5 rounds): the scan took
+ * 3.19-3.59 s in batches of 32 against 3.53-3.76 s with a sliding window of 32, whose reads each
+ * came back alone and started one more IPC round trip; in Node both took 0.39-0.46 s. Memory is
+ * WINDOW × HEADER_PROBE_BYTES.
  */
 export const PROBE_WINDOW = 32;
 const WINDOW = PROBE_WINDOW;
 
 /**
  * Checks the start of every FREE block in the range for a delta header. Reads HEADER_PROBE_BYTES
- * per block, WINDOW reads in flight, the bytes looked at in block order; progress counts free
+ * per block, in batches of WINDOW reads, the bytes looked at in block order; progress counts free
  * bytes covered (phase 'carve free space').
  */
 export async function carveFreeRange(ds: Datastore, range: FreeRange, opts: JobOptions = {}): Promise<RangeEvidence> {
@@ -158,7 +161,7 @@ export async function readHead(src: ByteSource, at: number): Promise<Uint8Array 
 
 /**
  * The probe loop of the free-space pass: the heads of `blocks` (`count` of them, in block order,
- * read by `head`: null = unreadable), WINDOW reads in flight, each looked at for a delta header
+ * read by `head`: null = unreadable), in batches of WINDOW reads, each looked at for a delta header
  * (that fits a volume of `volSize` bytes) or descriptor / .vmsd text.
  */
 export async function probeHeads(
@@ -169,7 +172,7 @@ export async function probeHeads(
   blocks: Iterable<number>,
   head: (b: number) => Promise<Uint8Array | null> | null,
   opts: JobOptions = {},
-  /** Reads to keep in flight, asked before each read (a carve worker yields to the metadata pass's reads at first). */
+  /** Reads per batch, asked before each read (a carve worker yields to the metadata pass's reads at first). */
   window: () => number = () => WINDOW,
 ): Promise<RangeEvidence> {
   const total = count * bs;
@@ -200,10 +203,10 @@ export async function probeHeads(
     const h = head(b);
     h?.catch(() => {}); // awaited in look(); a cancel may leave some unread
     pending.push({ block: b, head: h });
-    while (pending.length >= Math.max(1, window())) {
+    if (pending.length >= Math.max(1, window())) {
       await breathe();
       throwIfAborted(opts.signal);
-      await look();
+      while (pending.length) await look();
     }
   }
   throwIfAborted(opts.signal);
