@@ -10,7 +10,7 @@ import { gotoStep, openDumpFiles } from './helpers.js';
  * (?scanRangeDelayMs=) so it is certainly still running when the early list must show the FD's
  * candidate, marked provisional and without the carved one. The final list then replaces it: the
  * carved delta is added and the user's choices made on the early list (candidate, parent 'none')
- * are kept. No timing is asserted.
+ * are kept, and the user, gone to another step meanwhile, stays there. No timing is asserted.
  */
 
 test.describe('early candidates from metadata', () => {
@@ -61,11 +61,16 @@ test.describe('early candidates from metadata', () => {
     await expect(sel.getByTestId('rec-evidence').locator('li[data-kind="carved-header"]')).toHaveCount(0);
     await gotoStep(page, 'check');
     await page.getByTestId('rec-parent').selectOption('');
+
+    // The final list lands while the user is on another step: it does not pull them back.
+    const rows = page.getByTestId('rec-candidate');
+    await expect(rows.first()).toBeAttached({ timeout: 120_000 });
+    await page.waitForTimeout(500); // the reveal would come a frame after the list
+    await expect(page.getByTestId('step-check')).toHaveAttribute('aria-current', 'step');
     await gotoStep(page, 'find');
 
     // The final list: both deltas, the carved one found by the free-space pass, the choices kept.
-    const rows = page.getByTestId('rec-candidate');
-    await expect(rows.first()).toBeVisible({ timeout: 120_000 });
+    await expect(rows.first()).toBeVisible();
     await expect(page.getByTestId('rec-error')).toHaveCount(0);
     await expect(page.getByTestId('rec-provisional')).toHaveCount(0);
     await expect(early).toHaveCount(0);

@@ -9,6 +9,7 @@ import type { FileComparison, GuestApi } from '../../workers/guest.api.js';
 import { datastoreWorker, progressCallback, startCarveWorker, startDatastoreLane, type CarveRemote } from '../workers/app-workers.js';
 import { cancelledError, type StartedWorker } from '../workers/bridge.js';
 import { datastore } from './datastore.svelte.js';
+import { ui } from './ui.svelte.js';
 
 /** The datastore worker, through the bridge (it holds the open dump and its scan). */
 const worker = () => datastoreWorker.remote;
@@ -110,6 +111,11 @@ export class RecoveryState {
   scanProgress = $state.raw<RateProgress | null>(null);
   result = $state.raw<ScanView | null>(null);
   /**
+   * The final list, to be brought into view: null when the user went to another step while the
+   * scan ran (say, to export a candidate of the early list), whom the list must not pull back.
+   */
+  revealResult = $state.raw<ScanView | null>(null);
+  /**
    * `result` is the early list, from file-system metadata alone (freed FDs and pointer blocks): the
    * free-space search is still running (or was stopped), and its final list replaces this one.
    */
@@ -159,6 +165,7 @@ export class RecoveryState {
     this.openId = openId;
     if (this.scanning) this.cancelScan();
     this.result = null;
+    this.revealResult = null;
     this.provisional = false;
     this.selectedId = null;
     this.picked = false;
@@ -247,7 +254,9 @@ export class RecoveryState {
   async scan(): Promise<void> {
     if (this.scanning) return;
     const tScan = performance.now();
+    const navAtStart = ui.goto?.seq ?? 0;
     this.scanning = true;
+    this.revealResult = null;
     this.cancelRequested = false;
     this.error = null;
     this.notice = null;
@@ -355,6 +364,7 @@ export class RecoveryState {
       await store.clear().catch(() => {});
       if (openId !== this.openId) return;
       this.showList(r, false);
+      if ((ui.goto?.seq ?? 0) === navAtStart || ui.step === 'find') this.revealResult = r;
       timed('total', tScan);
     } catch (e) {
       if (cancelled(e) || this.cancelRequested) {
