@@ -192,7 +192,11 @@ export class RecoveryState {
     const files = datastore.dumpFiles;
     if (!files.length || typeof Worker === 'undefined') return;
     this.warm = { openId, carvers: this.startCarvers(workerCount() - 1, files) };
-    void worker().prepareScan().catch(() => {}); // a failure shows when the scan itself runs
+    const t0 = performance.now();
+    void worker()
+      .prepareScan()
+      .then(() => timed('prepare', t0))
+      .catch(() => {}); // a failure shows when the scan itself runs
   }
 
   /** A scan of this very image that a reload interrupted continues on its own. */
