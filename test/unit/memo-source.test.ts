@@ -52,6 +52,16 @@ describe('MemoSource', () => {
     await expect(m.read(bytes.length - 4, 8)).rejects.toThrow(/read past end/);
   });
 
+  it('gives each caller a buffer of its own: one changed or transferred leaves the next read intact', async () => {
+    const m = new MemoSource(new MemorySource(bytes, 'm'));
+    const a = await m.read(4096, 64);
+    a.fill(0xee);
+    structuredClone(a.buffer, { transfer: [a.buffer] }); // detaches a's buffer, as a postMessage transfer does
+    expect(await m.read(4096, 64)).toEqual(bytes.subarray(4096, 4160));
+    const [b, c] = await Promise.all([m.read(8192, 16), m.read(8192, 16)]);
+    expect(b.buffer).not.toBe(c.buffer);
+  });
+
   it('stays within its byte budget, dropping the least recently used first', async () => {
     const inner = counted(new MemorySource(bytes, 'm'));
     const m = new MemoSource(inner, 4 * 1024, 1024);

@@ -1,6 +1,7 @@
 import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
-import { mergeCarved, mergeCarvedRejected, mergeCarvedTexts, PROBE_WINDOW, type CarvedHeader, type CarvedText } from '../../core/recovery/free-ranges.js';
+import { mergeCarved, mergeCarvedRejected, mergeCarvedTexts, PROBE_WINDOW, type CarvedHeader, type CarvedText, type FreeRangePlan } from '../../core/recovery/free-ranges.js';
+import type { CarveJob } from '../../core/recovery/carve-job.js';
 import { runSplitScan, type RangeStatus, type SavedScan, type ScanLane } from '../scan/split-scan.js';
 import { hasSavedScan, idbResumeStore, scanKey } from '../scan/resume-store.js';
 import type { ExportDestination } from '../../workers/common.js';
@@ -63,6 +64,13 @@ interface Carver {
   worker: StartedWorker<CarveRemote>;
   remote: CarveRemote;
   ready: Promise<unknown>;
+}
+
+/** A fresh scan's plan for `count` ranges and its carve jobs (null: carved on datastore workers), made before the click. */
+interface WarmPlan {
+  count: number;
+  plan: FreeRangePlan;
+  jobs: CarveJob[] | null;
 }
 
 /** Workers that carve in a scan (the datastore worker and N - 1 carve workers): ?scanWorkers=N, else one per core up to 4. */
@@ -141,8 +149,11 @@ export class RecoveryState {
   private openId = -1;
   /** Carve workers of the running split scan (terminated on cancel and at the end). */
   private pool: StartedWorker<unknown>[] = [];
-  /** Carve workers started before the click for the open dump (see prewarm), taken by its next scan. */
-  private warm: { openId: number; carvers: Carver[] } | null = null;
+  /**
+   * Carve workers started before the click for the open dump, and its fresh scan's plan and carve
+   * jobs made meanwhile (see prewarm), taken by its next scan.
+   */
+  private warm: { openId: number; carvers: Carver[]; plan: Promise<WarmPlan | null> } | null = null;
   private cancelRequested = false;
 
   get selected(): CandidateView | null {
@@ -191,12 +202,19 @@ export class RecoveryState {
     this.warm = null;
     const files = datastore.dumpFiles;
     if (!files.length || typeof Worker === 'undefined') return;
-    this.warm = { openId, carvers: this.startCarvers(workerCount() - 1, files) };
+    const n = workerCount();
     const t0 = performance.now();
     void worker()
       .prepareScan()
       .then(() => timed('prepare', t0))
       .catch(() => {}); // a failure shows when the scan itself runs
+    // A fresh scan's plan (deterministic for the volume and the range count) and its carve jobs.
+    const count = hooks().ranges || n * RANGES_PER_WORKER;
+    const plan = worker()
+      .scanPlan(count, true)
+      .then(async (p) => ({ count, plan: p, jobs: n > 1 && p.ranges.length > 1 ? await worker().scanJobs(p.ranges) : null }))
+      .catch(() => null); // made again at the click, where a failure shows
+    this.warm = { openId, carvers: this.startCarvers(n - 1, files), plan };
   }
 
   /** A scan of this very image that a reload interrupted continues on its own. */
@@ -314,9 +332,12 @@ export class RecoveryState {
     // The datastore worker carves too, once its metadata pass is done (the two would share its reads).
     const lane0Ready = provisional();
     // Carve workers started before the click for this dump, else now, while the plan is made.
-    const warm = this.warm?.openId === openId && this.warm.carvers.length === n - 1 ? this.warm.carvers : null;
+    const warm = this.warm?.openId === openId && this.warm.carvers.length === n - 1 ? this.warm : null;
     this.warm = null;
-    const carvers = warm ?? this.startCarvers(n - 1, files);
+    const carvers = warm?.carvers ?? this.startCarvers(n - 1, files);
+    const count = h.ranges || n * RANGES_PER_WORKER;
+    const warmPlan = warm ? await warm.plan : null;
+    const ready = warmPlan?.count === count ? warmPlan : null;
     this.pool.push(...carvers.map((c) => c.worker));
     // The carve workers read in small batches until the early list is out: the metadata pass's
     // reads would otherwise each wait behind a full batch of block heads in the browser.
@@ -337,11 +358,12 @@ export class RecoveryState {
         plan: async () => {
           const tPlan = performance.now();
           // Tapered: the ranges taken last are short, so the workers finish close together.
-          const plan = await worker().scanPlan(h.ranges || n * RANGES_PER_WORKER, true);
+          const plan = ready?.plan ?? (await worker().scanPlan(count, true));
           timed('plan', tPlan);
           return plan;
         },
-        lanes: (saved, todo) => this.scanLanes({ files, saved, todo, carvers, delayMs: h.delayMs, lane0Ready, signal: abort.signal }),
+        // The jobs made before the click fit a fresh scan of that very plan, not a resumed one.
+        lanes: (saved, todo) => this.scanLanes({ files, saved, todo, carvers, delayMs: h.delayMs, lane0Ready, signal: abort.signal, jobs: ready && saved.ranges === ready.plan.ranges ? ready.jobs : undefined }),
         onStatus: (st) => {
           if (openId === this.openId) this.ranges = st;
         },
@@ -403,12 +425,12 @@ export class RecoveryState {
    * none (a layering carve jobs do not map), each other lane opens the dump in a datastore worker
    * of its own instead, ended once every range is done.
    */
-  private async scanLanes(o: { files: File[]; saved: SavedScan; todo: readonly number[]; carvers: Carver[]; delayMs: number; lane0Ready: Promise<void>; signal: AbortSignal }): Promise<ScanLane[]> {
+  private async scanLanes(o: { files: File[]; saved: SavedScan; todo: readonly number[]; carvers: Carver[]; delayMs: number; lane0Ready: Promise<void>; signal: AbortSignal; jobs?: CarveJob[] | null }): Promise<ScanLane[]> {
     const { files, saved, todo, carvers, delayMs } = o;
     const tJobs = performance.now();
     const aborted = new Promise<never>((_, reject) => o.signal.addEventListener('abort', () => reject(cancelledError()), { once: true }));
     aborted.catch(() => {});
-    const jobs = carvers.length && todo.length > 1 ? await Promise.race([worker().scanJobs(saved.ranges), aborted]) : null;
+    const jobs = carvers.length && todo.length > 1 ? (o.jobs ?? (await Promise.race([worker().scanJobs(saved.ranges), aborted]))) : null;
     timed('jobs', tJobs);
     const proxied = (f: (p: Progress) => void) => progressCallback(f);
     const lanes: ScanLane[] = [{ ready: o.lane0Ready, carve: (_i, range, onProgress) => worker().carveRange(range, proxied(onProgress), delayMs), stop: () => void worker().cancelScan() }];

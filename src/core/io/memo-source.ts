@@ -7,7 +7,9 @@ import { checkRange, type ByteSource } from './byte-source.js';
  * build reads the same delta headers and grain tables. In a browser every read is a round trip
  * through the IO thread, so the final build then costs almost no reads. Unlike CachedSource, no
  * read is widened to a block (a 2 KiB header probe stays 2 KiB). Reads above `maxRead` pass
- * through uncached, so bulk copies neither fill nor evict it.
+ * through uncached, so bulk copies neither fill nor evict it. Every caller gets a buffer of its
+ * own (a copy of at most `maxRead` bytes, nothing beside a round trip): what reads through a
+ * candidate later (an export) may keep, change or transfer it without touching the memo.
  */
 export class MemoSource implements ByteSource {
   readonly size: number;
@@ -36,9 +38,9 @@ export class MemoSource implements ByteSource {
     if (hit) {
       this.memo.delete(key);
       this.memo.set(key, hit);
-      return hit;
+      return hit.then((b) => b.slice());
     }
-    const p = this.inner.read(offset, length);
+    const p = this.inner.read(offset, length).then((b) => b.slice());
     this.memo.set(key, p);
     this.bytes += length;
     // A failed read is not remembered: the next caller tries again (and gets its own error).
@@ -53,6 +55,6 @@ export class MemoSource implements ByteSource {
       this.memo.delete(k);
       this.bytes -= Number(k.slice(k.indexOf('+') + 1));
     }
-    return p;
+    return p.then((b) => b.slice());
   }
 }
