@@ -7,7 +7,7 @@ import type { ByteSource } from '../core/io/byte-source.js';
 import type { RaidDetection } from '../core/raid/detect.js';
 import { throttle, type Progress } from '../core/progress.js';
 import { openChain } from '../core/vmdk/chain.js';
-import { carveJobs, type CarveJob } from '../core/recovery/carve-job.js';
+import { carveJob, carveJobs, type CarveJob } from '../core/recovery/carve-job.js';
 import { mapBounded } from '../core/util/map-bounded.js';
 import { buildCandidates, carveFreeRange, parentOptions, pickCandidate, rebuiltDelta, planFreeRanges, recoveredDisk, scanForDeltas, type Candidate, type CarvedHeader, type CarvedText, type FreeRange, type FreeRangePlan, type RangeEvidence, type ScanResult } from '../core/recovery/index.js';
 import { DiskChain } from '../core/vmdk/disk-chain.js';
@@ -252,6 +252,19 @@ const api = {
     return guarded(async () => {
       const d = requireDs();
       await mapsAndParents(d, await buildCandidates(d, []));
+    });
+  },
+
+  /**
+   * Step 2 on a carve job (see scanJobs): the range's block heads read straight from the picked
+   * files, as a carve worker reads them, with no layer of the opened volume between.
+   */
+  carve(job: CarveJob, onProgress?: (p: Progress) => void, delayMs = 0): Promise<RangeEvidence> {
+    return guarded(async () => {
+      const signal = jobs.start('carve');
+      const r = await carveJob(roots, job, { signal, onProgress: throttle(onProgress, 150) });
+      await holdFor(delayMs, signal);
+      return r;
     });
   },
 

@@ -105,6 +105,35 @@ describe('runSplitScan (the split scan scheduler)', () => {
     }
   });
 
+  it("the lanes start while the fresh plan's save is still being written; every range's save comes after it", async () => {
+    const { ds, free } = fakeDatastore(600, 4);
+    const store = memoryStore();
+    const order: string[] = [];
+    let release!: () => void;
+    const created = new Promise<void>((r) => (release = r));
+    const create = store.create;
+    store.create = async (x) => {
+      order.push('create asked');
+      await created;
+      await create(x);
+      order.push('create written');
+    };
+    const saveDone = store.saveDone;
+    store.saveDone = async (i, ev, whole) => {
+      order.push('range saved');
+      await saveDone(i, ev, whole);
+    };
+    const log: { lane: string; index: number; range: FreeRange }[] = [];
+    const run = runSplitScan({ store, plan: () => planFreeRanges(ds, 8, true), lanes: async () => [fakeLane('a', free, log, 1)] });
+    while (log.length < 2) await tick();
+    expect(order, 'ranges carved before the plan is written').toEqual(['create asked']);
+    release();
+    const s = await run;
+    expect(order.slice(0, 2)).toEqual(['create asked', 'create written']);
+    expect(order.filter((x) => x === 'range saved').length).toBe(s.ranges.length);
+    expect(Object.keys(store.saved()!.done).length).toBe(s.ranges.length);
+  });
+
   it('a resume skips exactly the ranges saved as done; a range carved but not saved is carved again', async () => {
     const { ds, free } = fakeDatastore(2000, 9);
     const store = memoryStore();

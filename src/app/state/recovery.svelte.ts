@@ -1,6 +1,6 @@
 import type { ExportFormat } from '../../core/export/export-disk.js';
 import type { Progress } from '../../core/progress.js';
-import { mergeCarved, mergeCarvedRejected, mergeCarvedTexts, PROBE_WINDOW, type CarvedHeader, type CarvedText, type FreeRangePlan } from '../../core/recovery/free-ranges.js';
+import { mergeCarved, mergeCarvedRejected, mergeCarvedTexts, PROBE_WINDOW, type CarvedHeader, type CarvedText, type FreeRange, type FreeRangePlan } from '../../core/recovery/free-ranges.js';
 import type { CarveJob } from '../../core/recovery/carve-job.js';
 import { runSplitScan, type RangeStatus, type SavedScan, type ScanLane } from '../scan/split-scan.js';
 import { hasSavedScan, idbResumeStore, scanKey } from '../scan/resume-store.js';
@@ -433,7 +433,9 @@ export class RecoveryState {
     const jobs = carvers.length && todo.length > 1 ? (o.jobs ?? (await Promise.race([worker().scanJobs(saved.ranges), aborted]))) : null;
     timed('jobs', tJobs);
     const proxied = (f: (p: Progress) => void) => progressCallback(f);
-    const lanes: ScanLane[] = [{ ready: o.lane0Ready, carve: (_i, range, onProgress) => worker().carveRange(range, proxied(onProgress), delayMs), stop: () => void worker().cancelScan() }];
+    // The datastore worker carves the jobs too where there are some (no volume layers between).
+    const lane0 = (i: number, range: FreeRange, onProgress: (p: Progress) => void) => (jobs ? worker().carve(jobs[i]!, proxied(onProgress), delayMs) : worker().carveRange(range, proxied(onProgress), delayMs));
+    const lanes: ScanLane[] = [{ ready: o.lane0Ready, carve: lane0, stop: () => void worker().cancelScan() }];
     const stop = (w: StartedWorker<unknown>) => () => this.stopWorkers([w]);
     if (jobs) for (const c of carvers.slice(0, Math.max(0, todo.length - 1))) lanes.push({ ready: c.ready, carve: (i, _range, onProgress) => c.remote.carve(jobs[i]!, proxied(onProgress), delayMs), stop: stop(c.worker) });
     else {
