@@ -153,7 +153,7 @@ export class RecoveryState {
    * Carve workers started before the click for the open dump, and its fresh scan's plan and carve
    * jobs made meanwhile (see prewarm), taken by its next scan.
    */
-  private warm: { openId: number; carvers: Carver[]; plan: Promise<WarmPlan | null> } | null = null;
+  private warm: { openId: number; carvers: Carver[]; plan: Promise<WarmPlan | null>; saved: { key: string; value: Promise<unknown> } } | null = null;
   private cancelRequested = false;
 
   get selected(): CandidateView | null {
@@ -214,7 +214,10 @@ export class RecoveryState {
       .scanPlan(count, true)
       .then(async (p) => ({ count, plan: p, jobs: n > 1 && p.ranges.length > 1 ? await worker().scanJobs(p.ranges) : null }))
       .catch(() => null); // made again at the click, where a failure shows
-    this.warm = { openId, carvers: this.startCarvers(n - 1, files), plan };
+    // The resume store's record, read now: nothing writes it before this dump's next scan takes it.
+    const key = scanKey(files, datastore.volume?.uuid ?? '');
+    const saved = { key, value: idbResumeStore(key).load().catch(() => undefined) };
+    this.warm = { openId, carvers: this.startCarvers(n - 1, files), plan, saved };
   }
 
   /** A scan of this very image that a reload interrupted continues on its own. */
@@ -345,7 +348,9 @@ export class RecoveryState {
     void lane0Ready.finally(() => {
       for (const c of carvers) void c.remote.pace(PROBE_WINDOW);
     });
-    const store = idbResumeStore(key);
+    const idb = idbResumeStore(key);
+    const pre = warm?.saved.key === key ? warm.saved.value : null;
+    const store = pre ? { ...idb, load: () => pre } : idb;
     const abort = new AbortController();
     this.abortScan = abort;
     const started = new Map<number, number>();
