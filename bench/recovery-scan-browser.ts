@@ -89,8 +89,8 @@ export async function benchRecoveryScanBrowser(log: (l: string) => void = () => 
             await page.waitForFunction(() => !(document.querySelector('[data-testid="rec-find"]') as HTMLButtonElement | null)?.disabled, null, { timeout: 60_000 });
             // Each workflow step is a view of its own: Find lost snapshots sits in the Find view.
             await page.getByTestId('step-find').click();
-            // The recovery view reads ahead what the scan's first list needs once the dump is open
-            // (prepareScan): done before the floor, so that no read of it shares the floor's clock.
+            // The Find view reads ahead what the scan's first list needs once it shows (prepareScan):
+            // done before the floor, so that no read of it shares the floor's clock.
             await page.waitForFunction(() => performance.getEntriesByName('vmfs-rescue:scan:prepare').length > 0, null, { timeout: 300_000 });
             prepares.push(await page.evaluate(() => performance.getEntriesByName('vmfs-rescue:scan:prepare')[0]!.duration));
             // The floor right before the scan, in the same page: every read order in the first round, the fastest of them after.

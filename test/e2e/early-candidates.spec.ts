@@ -24,6 +24,23 @@ test.describe('early candidates from metadata', () => {
   });
   test.afterAll(() => tmp?.cleanup());
 
+  test("the scan's read-ahead waits for the Find view: nothing of it runs while the user browses the volume", async ({ page }) => {
+    test.setTimeout(120_000);
+    await page.goto('/');
+    await openDumpFiles(page, d.dump);
+    await expect(page.getByTestId('ds-version')).toContainText('VMFS-5', { timeout: 60_000 });
+    const prepared = () => page.evaluate(() => performance.getEntriesByName('vmfs-rescue:scan:prepare').length);
+    await page.waitForTimeout(1500);
+    expect(await prepared(), 'no read-ahead on the volume view').toBe(0);
+    await gotoStep(page, 'find');
+    await expect.poll(prepared, { timeout: 60_000 }).toBe(1);
+    // Done once per opened dump.
+    await gotoStep(page, 'volume');
+    await gotoStep(page, 'find');
+    await page.waitForTimeout(500);
+    expect(await prepared()).toBe(1);
+  });
+
   test('the freed-FD candidate is listed while the carve runs; the final list keeps the choice made on it', async ({ page }) => {
     test.setTimeout(180_000);
     const carvedId = `delta-${d.foreignHeaderBlock}`;

@@ -76,8 +76,8 @@ export interface SplitScanOptions {
 
 /**
  * Runs a split scan to the end: the saved scan of the store continues with the ranges not saved as
- * done, else a fresh plan is saved (before any range's result); each range goes to the first lane free, its result is saved
- * (in order, behind the lanes' next ranges) and only then counts as done. Resolves with the saved
+ * done, else a fresh plan is saved (before any range's result); each range goes to the first lane
+ * free, its result is saved (in order, behind the lanes' next ranges) and only then counts as done. Resolves with the saved
  * scan, every range done. A failure or an abort of `signal` rejects (CancelledError) at once, stops
  * every lane and gives no lane another range; the store is left as it is (the caller clears it).
  */

@@ -150,10 +150,11 @@ export class RecoveryState {
   /** Carve workers of the running split scan (terminated on cancel and at the end). */
   private pool: StartedWorker<unknown>[] = [];
   /**
-   * Carve workers started before the click for the open dump, and its fresh scan's plan and carve
-   * jobs made meanwhile (see prewarm), taken by its next scan.
+   * Carve workers started before the click for the open dump (see prewarm), and what `prepare` made
+   * once the Find view showed (its fresh scan's plan and carve jobs, the resume store's record),
+   * taken by its next scan.
    */
-  private warm: { openId: number; carvers: Carver[]; plan: Promise<WarmPlan | null>; saved: { key: string; value: Promise<unknown> } } | null = null;
+  private warm: { openId: number; carvers: Carver[]; plan?: Promise<WarmPlan | null>; saved?: { key: string; value: Promise<unknown> } } | null = null;
   private cancelRequested = false;
 
   get selected(): CandidateView | null {
@@ -191,17 +192,29 @@ export class RecoveryState {
   }
 
   /**
-   * Gets this dump's next scan ready when the view opens: starts its carve workers (module load and
-   * file hand-over take a few hundred ms that would otherwise follow the click; they make no read
-   * until a scan runs), and has the datastore worker read what the first list needs (its
-   * prepareScan: the metadata passes, ~11 MiB of resource files on the bench dump), so a click
-   * lists the candidates found from metadata at once and carves at full speed from the start.
+   * Starts the carve workers of this dump's next scan now (module load and file hand-over take a
+   * few hundred ms that would otherwise follow the click); they make no read until a scan runs.
    */
   private prewarm(openId: number): void {
     for (const c of this.warm?.carvers ?? []) c.worker.terminate();
     this.warm = null;
     const files = datastore.dumpFiles;
     if (!files.length || typeof Worker === 'undefined') return;
+    this.warm = { openId, carvers: this.startCarvers(workerCount() - 1, files) };
+  }
+
+  /**
+   * Gets this dump's next scan ready once the Find view shows (not at the dump's open, where its
+   * reads would compete with the volume's first listing, nor for a user who never scans): the
+   * datastore worker reads ahead what the first list needs (prepareScan: the metadata passes, ~11
+   * MiB of resource files on the bench dump), the fresh plan and its carve jobs are made, and the
+   * resume store's record is read. A click then lists the candidates found from metadata at once,
+   * and every lane carves from the click. Once per opened dump.
+   */
+  prepare(openId: number): void {
+    const w = this.warm;
+    if (!w || w.openId !== openId || openId !== this.openId || w.plan || this.scanning) return;
+    const files = datastore.dumpFiles;
     const n = workerCount();
     const t0 = performance.now();
     void worker()
@@ -210,14 +223,13 @@ export class RecoveryState {
       .catch(() => {}); // a failure shows when the scan itself runs
     // A fresh scan's plan (deterministic for the volume and the range count) and its carve jobs.
     const count = hooks().ranges || n * RANGES_PER_WORKER;
-    const plan = worker()
+    w.plan = worker()
       .scanPlan(count, true)
       .then(async (p) => ({ count, plan: p, jobs: n > 1 && p.ranges.length > 1 ? await worker().scanJobs(p.ranges) : null }))
       .catch(() => null); // made again at the click, where a failure shows
-    // The resume store's record, read now: nothing writes it before this dump's next scan takes it.
+    // Nothing writes the record before this dump's next scan takes it.
     const key = scanKey(files, datastore.volume?.uuid ?? '');
-    const saved = { key, value: idbResumeStore(key).load().catch(() => undefined) };
-    this.warm = { openId, carvers: this.startCarvers(n - 1, files), plan, saved };
+    w.saved = { key, value: idbResumeStore(key).load().catch(() => undefined) };
   }
 
   /** A scan of this very image that a reload interrupted continues on its own. */
@@ -339,7 +351,7 @@ export class RecoveryState {
     this.warm = null;
     const carvers = warm?.carvers ?? this.startCarvers(n - 1, files);
     const count = h.ranges || n * RANGES_PER_WORKER;
-    const warmPlan = warm ? await warm.plan : null;
+    const warmPlan = warm?.plan ? await warm.plan : null;
     const ready = warmPlan?.count === count ? warmPlan : null;
     this.pool.push(...carvers.map((c) => c.worker));
     // The carve workers read in small batches until the early list is out: the metadata pass's
@@ -349,7 +361,7 @@ export class RecoveryState {
       for (const c of carvers) void c.remote.pace(PROBE_WINDOW);
     });
     const idb = idbResumeStore(key);
-    const pre = warm?.saved.key === key ? warm.saved.value : null;
+    const pre = warm?.saved?.key === key ? warm.saved.value : null;
     const store = pre ? { ...idb, load: () => pre } : idb;
     const abort = new AbortController();
     this.abortScan = abort;
