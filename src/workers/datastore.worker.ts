@@ -244,9 +244,9 @@ const api = {
   /**
    * Reads ahead what a scan's first list needs: the metadata passes (freed FDs and pointer blocks,
    * text in free sub-blocks), the delta headers and grain tables they lead to, their damage maps
-   * and the parent choices, all kept for this opened datastore. The page asks when the recovery
-   * view opens (as it starts the carve workers), so a click on Find lists these candidates at once
-   * and the free-space pass starts at full speed. Bounded metadata reads; no result, no scan state.
+   * and the parent choices, all kept for this opened datastore. The page asks when the Find view
+   * first shows (RecoveryState.prepare), so a click on Find lists these candidates at once and the
+   * free-space pass starts at full speed. Bounded metadata reads; no result, no scan state.
    */
   prepareScan(): Promise<void> {
     return guarded(async () => {

@@ -447,7 +447,8 @@ export class RecoveryState {
     const tJobs = performance.now();
     const aborted = new Promise<never>((_, reject) => o.signal.addEventListener('abort', () => reject(cancelledError()), { once: true }));
     aborted.catch(() => {});
-    const jobs = carvers.length && todo.length > 1 ? (o.jobs ?? (await Promise.race([worker().scanJobs(saved.ranges), aborted]))) : null;
+    // o.jobs: made before the click (null is an answer too: no jobs for this layering).
+    const jobs = carvers.length && todo.length > 1 ? (o.jobs !== undefined ? o.jobs : await Promise.race([worker().scanJobs(saved.ranges), aborted])) : null;
     timed('jobs', tJobs);
     const proxied = (f: (p: Progress) => void) => progressCallback(f);
     // The datastore worker carves the jobs too where there are some (no volume layers between).

@@ -14,7 +14,8 @@ import { checkRange, type ByteSource } from './byte-source.js';
 export class MemoSource implements ByteSource {
   readonly size: number;
   readonly name: string;
-  private readonly memo = new Map<string, Promise<Uint8Array>>();
+  /** Reads by `offset+length`, least recently used first; the memo's own buffers are never handed out. */
+  private readonly memo = new Map<string, { read: Promise<Uint8Array>; length: number }>();
   private bytes = 0;
 
   constructor(
@@ -34,27 +35,27 @@ export class MemoSource implements ByteSource {
     }
     if (length > this.maxRead) return this.inner.read(offset, length);
     const key = `${offset}+${length}`;
-    const hit = this.memo.get(key);
-    if (hit) {
-      this.memo.delete(key);
-      this.memo.set(key, hit);
-      return hit.then((b) => b.slice());
+    let entry = this.memo.get(key);
+    if (entry) this.memo.delete(key);
+    else {
+      // A view into a larger buffer (an inner cache's block) is copied, so an entry pins only itself.
+      const read = this.inner.read(offset, length).then((b) => (b.byteLength === b.buffer.byteLength ? b : b.slice()));
+      entry = { read, length };
+      this.bytes += length;
+      // A failed read is not remembered: the next caller tries again (and gets its own error).
+      read.catch(() => {
+        if (this.memo.get(key)?.read === read) {
+          this.memo.delete(key);
+          this.bytes -= length;
+        }
+      });
     }
-    const p = this.inner.read(offset, length).then((b) => b.slice());
-    this.memo.set(key, p);
-    this.bytes += length;
-    // A failed read is not remembered: the next caller tries again (and gets its own error).
-    p.catch(() => {
-      if (this.memo.get(key) === p) {
-        this.memo.delete(key);
-        this.bytes -= length;
-      }
-    });
-    for (const [k] of this.memo) {
+    this.memo.set(key, entry);
+    for (const [k, e] of this.memo) {
       if (this.bytes <= this.maxBytes) break;
       this.memo.delete(k);
-      this.bytes -= Number(k.slice(k.indexOf('+') + 1));
+      this.bytes -= e.length;
     }
-    return p.then((b) => b.slice());
+    return entry.read.then((b) => b.slice());
   }
 }
